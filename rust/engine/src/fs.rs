@@ -1,0 +1,117 @@
+//! The engine's only door to the file system.
+//!
+//! Every file the engine reads or writes goes through [`FileSystem`], so tests can substitute an
+//! implementation that injects faults or forgets everything not yet synced (a simulated crash).
+//! [`RealFs`] is the production implementation over `std::fs`. This module must never grow
+//! engine logic: it moves bytes and reports errors, nothing else.
+
+use std::any::Any;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A file opened for appending. Methods take `&self` so one handle can be shared between the
+/// thread that appends and the thread that syncs.
+pub trait WritableFile: Send + Sync {
+    /// Appends all of `data` at the end of the file.
+    fn append(&self, data: &[u8]) -> io::Result<()>;
+    /// Makes everything appended so far durable (fdatasync).
+    fn sync_data(&self) -> io::Result<()>;
+    /// Cuts the file to `len` bytes.
+    fn truncate(&self, len: u64) -> io::Result<()>;
+    /// The current length in bytes.
+    fn len(&self) -> io::Result<u64>;
+}
+
+/// A held directory lock; dropping it releases the lock.
+pub type LockGuard = Box<dyn Any + Send + Sync>;
+
+/// File-system operations the engine needs.
+pub trait FileSystem: Send + Sync {
+    /// Creates `dir` and its parents if missing.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Names of the entries in `dir`.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Opens `path` for appending, creating it if missing.
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>>;
+    /// Reads the whole file.
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Makes the directory's entries (created, renamed, removed files) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes an exclusive, non-blocking lock on `path` (created if missing). Fails with
+    /// `ErrorKind::WouldBlock` when another handle, in this process or another, holds it.
+    fn lock(&self, path: &Path) -> io::Result<LockGuard>;
+}
+
+/// The production file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealFs;
+
+struct RealFile(File);
+
+impl WritableFile for RealFile {
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        (&self.0).write_all(data)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+}
+
+impl FileSystem for RealFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Arc::new(RealFile(file)))
+    }
+
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let mut data = Vec::new();
+        File::open(path)?.read_to_end(&mut data)?;
+        Ok(data)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<LockGuard> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        // SAFETY: flock on a descriptor we own and keep open for the guard's lifetime. flock locks
+        // belong to the open file description, so a second open() of the same path in this
+        // process conflicts just as another process would.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Box::new(file))
+    }
+}

@@ -1,0 +1,18 @@
+//! strata-engine: strata's storage engine. Pure Rust: no FFI, no global state beyond the
+//! statistics counters in [`threads`].
+//!
+//! The public concepts are [`Db`] (a database directory), [`Batch`] (an atomic group of writes)
+//! and [`Error`]. Lower layers: [`wal`] frames and replays the write-ahead log, [`memtable`]
+//! holds recent writes in order, [`fs`] is the only door to the file system.
+
+pub mod batch;
+pub mod db;
+pub mod error;
+pub mod fs;
+pub mod memtable;
+pub mod threads;
+pub mod wal;
+
+pub use batch::{Batch, BatchOp, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use db::{Db, DbStats, Options};
+pub use error::{Error, ErrorCode, Result};

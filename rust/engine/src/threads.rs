@@ -1,0 +1,158 @@
+//! Threads strata owns, and the per-thread engine context.
+//!
+//! Engine code keeps one piece of thread-local state, [`ThreadContext`], and touches it on
+//! every engine entry. Its initializations are counted: the count equals the number of threads
+//! strata spawned exactly when no other thread (a cgo caller's, say) ever entered the engine.
+//! That count is how tests prove the runtime-thread rule holds.
+//!
+//! Every strata thread starts with asynchronous signals blocked, so the host process (the Go
+//! runtime) keeps receiving them on its own threads. Synchronous faults stay unblocked.
+//!
+//! The two counters here are the engine's only process-wide state; they are statistics.
+
+use std::cell::Cell;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+static TLS_INITS: AtomicU64 = AtomicU64::new(0);
+static THREADS_SPAWNED: AtomicU64 = AtomicU64::new(0);
+
+/// Per-thread engine context.
+pub struct ThreadContext {
+    owned: Cell<bool>,
+    engine_calls: Cell<u64>,
+}
+
+thread_local! {
+    static CONTEXT: ThreadContext = {
+        TLS_INITS.fetch_add(1, Ordering::Relaxed);
+        ThreadContext { owned: Cell::new(false), engine_calls: Cell::new(0) }
+    };
+}
+
+/// Marks an engine entry on the current thread (initializing its context on first use).
+#[inline]
+pub fn enter_engine() {
+    CONTEXT.with(|c| c.engine_calls.set(c.engine_calls.get() + 1));
+}
+
+/// True on threads spawned through [`spawn`].
+pub fn is_strata_thread() -> bool {
+    CONTEXT.with(|c| c.owned.get())
+}
+
+/// How many times engine thread-local state was initialized in this process.
+pub fn tls_inits() -> u64 {
+    TLS_INITS.load(Ordering::Relaxed)
+}
+
+/// How many threads strata spawned in this process.
+pub fn threads_spawned() -> u64 {
+    THREADS_SPAWNED.load(Ordering::Relaxed)
+}
+
+/// Signals that stay deliverable on strata threads: faults raised by the thread's own code.
+const SYNCHRONOUS_SIGNALS: [libc::c_int; 6] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
+
+/// The mask strata threads run with: everything but the synchronous signals.
+fn async_signal_mask() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigfillset/sigdelset initialize and edit it in place.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for sig in SYNCHRONOUS_SIGNALS {
+            libc::sigdelset(&mut set, sig);
+        }
+        set
+    }
+}
+
+/// Spawns a strata-owned thread named `name`. The thread inherits a mask with asynchronous
+/// signals blocked from its first instruction: the mask is set on the spawning thread around the
+/// spawn and restored right after.
+pub fn spawn<F>(name: &str, f: F) -> io::Result<JoinHandle<()>>
+where
+    F: FnOnce() + Send + 'static,
+{
+    let blocked = async_signal_mask();
+    // SAFETY: sigset_t is plain data, filled in by pthread_sigmask.
+    let mut saved: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; this changes only the calling thread's mask,
+    // which is restored below before returning.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, &mut saved) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            CONTEXT.with(|c| c.owned.set(true));
+            f()
+        });
+    // SAFETY: restores the mask saved above on the same thread.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut()) };
+    if spawned.is_ok() {
+        THREADS_SPAWNED.fetch_add(1, Ordering::Relaxed);
+    }
+    spawned
+}
+
+/// The current thread's blocked-signal mask (for tests and diagnostics).
+pub fn current_signal_mask() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; a null new-set only reads the current mask into `set`.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
+        set
+    }
+}
+
+/// True when `sig` is blocked in `set`.
+pub fn is_blocked(set: &libc::sigset_t, sig: libc::c_int) -> bool {
+    // SAFETY: `set` is an initialized sigset_t.
+    unsafe { libc::sigismember(set, sig) == 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spawned_threads_block_async_signals_and_count() {
+        let before = threads_spawned();
+        let caller_mask = current_signal_mask();
+        let handle = spawn("strata-test", || {
+            let mask = current_signal_mask();
+            for sig in [
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGPIPE,
+                libc::SIGPROF,
+                libc::SIGURG,
+            ] {
+                assert!(is_blocked(&mask, sig), "signal {sig} not blocked");
+            }
+            for sig in SYNCHRONOUS_SIGNALS {
+                assert!(!is_blocked(&mask, sig), "fault signal {sig} blocked");
+            }
+            assert!(is_strata_thread());
+        })
+        .unwrap();
+        handle.join().unwrap();
+        assert!(threads_spawned() > before);
+        // The spawning thread's mask is unchanged.
+        let after = current_signal_mask();
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1] {
+            assert_eq!(is_blocked(&caller_mask, sig), is_blocked(&after, sig));
+        }
+        assert!(!is_strata_thread());
+    }
+}

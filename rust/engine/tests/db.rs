@@ -1,0 +1,248 @@
+//! Database behaviour through the public API: reads, writes, recovery, locking, the pipeline.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::PathBuf;
+
+use strata_engine::{Batch, Db, Error, Options};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("strata-db-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn put(db: &mut Db, k: &[u8], v: &[u8]) {
+    let mut b = Batch::new();
+    b.put(k, v).unwrap();
+    db.write(b).unwrap();
+}
+
+fn scan(db: &Db, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    db.range(lo, hi, db.visible_seq())
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect()
+}
+
+#[test]
+fn put_get_delete_and_reopen() {
+    let dir = TempDir::new("basic");
+    {
+        let mut db = Db::open(&dir.0, Options::default()).unwrap();
+        put(&mut db, b"a", b"1");
+        put(&mut db, b"b", b"2");
+        let mut b = Batch::new();
+        b.delete(b"a").unwrap();
+        b.put(b"c", b"3").unwrap();
+        db.write(b).unwrap();
+        assert_eq!(db.get(b"a").unwrap(), None);
+        assert_eq!(db.get(b"c").unwrap(), Some(&b"3"[..]));
+        db.close().unwrap();
+    }
+    let db = Db::open(&dir.0, Options::default()).unwrap();
+    assert_eq!(db.stats().recovered_batches, 3);
+    assert_eq!(db.get(b"a").unwrap(), None);
+    assert_eq!(db.get(b"b").unwrap(), Some(&b"2"[..]));
+    assert_eq!(db.get(b"c").unwrap(), Some(&b"3"[..]));
+    assert_eq!(db.visible_seq(), 4);
+}
+
+#[test]
+fn recovery_without_close_keeps_acknowledged_writes() {
+    let dir = TempDir::new("noclose");
+    {
+        let mut db = Db::open(&dir.0, Options::default()).unwrap();
+        for i in 0..100u32 {
+            put(&mut db, &i.to_be_bytes(), &[i as u8; 10]);
+        }
+        // Dropped without close: only what write() made durable counts.
+    }
+    let db = Db::open(&dir.0, Options::default()).unwrap();
+    for i in 0..100u32 {
+        assert_eq!(db.get(&i.to_be_bytes()).unwrap(), Some(&[i as u8; 10][..]));
+    }
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = TempDir::new("lock");
+    let db = Db::open(&dir.0, Options::default()).unwrap();
+    match Db::open(&dir.0, Options::default()) {
+        Err(Error::Locked(p)) => assert_eq!(p, dir.0),
+        Err(e) => panic!("expected Locked, got {e}"),
+        Ok(_) => panic!("second open succeeded"),
+    }
+    db.close().unwrap();
+    Db::open(&dir.0, Options::default()).unwrap();
+}
+
+#[test]
+fn group_commit_shares_one_write_and_one_fsync() {
+    let dir = TempDir::new("group");
+    let mut db = Db::open(&dir.0, Options::default()).unwrap();
+    let mut tickets = Vec::new();
+    for i in 0..10u8 {
+        let mut b = Batch::new();
+        b.put(&[b'k', i], &[i]).unwrap();
+        tickets.push(db.prepare(b).unwrap());
+    }
+    // Nothing is visible before the group is durable.
+    assert_eq!(db.get(&[b'k', 0]).unwrap(), None);
+    let point = db.write_pending().unwrap().expect("sync point");
+    assert_eq!(db.visible_seq(), 0);
+    let result = point.sync();
+    db.synced(&point, result).unwrap();
+    assert_eq!(db.visible_seq(), *tickets.last().unwrap());
+    let s = db.stats();
+    assert_eq!((s.wal_writes, s.wal_syncs, s.batches_written), (1, 1, 10));
+    assert_eq!(db.get(&[b'k', 9]).unwrap(), Some(&[9u8][..]));
+}
+
+#[test]
+fn a_failed_fsync_poisons_and_drops_pending() {
+    let dir = TempDir::new("poison");
+    let mut db = Db::open(&dir.0, Options::default()).unwrap();
+    put(&mut db, b"kept", b"1");
+    let mut b = Batch::new();
+    b.put(b"lost", b"2").unwrap();
+    db.prepare(b).unwrap();
+    let point = db.write_pending().unwrap().unwrap();
+    let err = db
+        .synced(&point, Err(std::io::Error::from_raw_os_error(libc::EIO)))
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }));
+    assert_eq!(db.get(b"lost").unwrap(), None);
+    assert_eq!(db.get(b"kept").unwrap(), Some(&b"1"[..]));
+    let mut b = Batch::new();
+    b.put(b"more", b"3").unwrap();
+    assert!(matches!(db.write(b), Err(Error::Poisoned(_))));
+}
+
+#[test]
+fn no_sync_applies_on_write() {
+    let dir = TempDir::new("nosync");
+    let mut db = Db::open(&dir.0, Options { no_sync: true }).unwrap();
+    let mut b = Batch::new();
+    b.put(b"k", b"v").unwrap();
+    let ticket = db.prepare(b).unwrap();
+    assert!(db.write_pending().unwrap().is_none());
+    assert_eq!(db.visible_seq(), ticket);
+    assert_eq!(db.stats().wal_syncs, 0);
+    db.close().unwrap();
+    let db = Db::open(&dir.0, Options::default()).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(&b"v"[..]));
+}
+
+#[test]
+fn iteration_matches_a_model_with_bounds_and_snapshots() {
+    let dir = TempDir::new("iter");
+    let mut db = Db::open(&dir.0, Options { no_sync: true }).unwrap();
+    let mut model = BTreeMap::new();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut snapshot = None;
+    for step in 0..3000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let key = format!("key{:03}", x % 500).into_bytes();
+        let mut b = Batch::new();
+        if x % 4 == 0 {
+            b.delete(&key).unwrap();
+            model.remove(&key);
+        } else {
+            let value = step.to_le_bytes().to_vec();
+            b.put(&key, &value).unwrap();
+            model.insert(key, value);
+        }
+        db.write(b).unwrap();
+        if step == 1500 {
+            snapshot = Some((db.acquire_snapshot(), model.clone()));
+        }
+    }
+    let lo: &[u8] = b"key100";
+    let hi: &[u8] = b"key300";
+    let want: Vec<_> = model
+        .range::<[u8], _>((Bound::Included(lo), Bound::Excluded(hi)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(scan(&db, Bound::Included(lo), Bound::Excluded(hi)), want);
+    let rev: Vec<_> = db
+        .range(Bound::Unbounded, Bound::Unbounded, db.visible_seq())
+        .rev()
+        .map(|(k, _)| k.to_vec())
+        .collect();
+    let want_rev: Vec<_> = model.keys().rev().cloned().collect();
+    assert_eq!(rev, want_rev);
+    // The snapshot still reads the state from step 1500.
+    let (seq, old) = snapshot.unwrap();
+    let at_snapshot: Vec<_> = db
+        .range(Bound::Unbounded, Bound::Unbounded, seq)
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    let want_old: Vec<_> = old.into_iter().collect();
+    assert_eq!(at_snapshot, want_old);
+    db.release_snapshot(seq);
+    assert_eq!(db.stats().snapshots, 0);
+}
+
+#[test]
+fn corrupted_middle_fails_open_with_the_file_named() {
+    let dir = TempDir::new("corrupt");
+    {
+        let mut db = Db::open(&dir.0, Options::default()).unwrap();
+        for i in 0..10u8 {
+            put(&mut db, &[b'k', i], &[i; 32]);
+        }
+        db.close().unwrap();
+    }
+    let wal = dir.0.join("000001.wal");
+    let mut data = std::fs::read(&wal).unwrap();
+    data[100] ^= 0xFF;
+    std::fs::write(&wal, &data).unwrap();
+    match Db::open(&dir.0, Options::default()) {
+        Err(Error::Corruption { file, .. }) => assert_eq!(file, wal),
+        Err(e) => panic!("expected corruption, got {e}"),
+        Ok(_) => panic!("open succeeded on a corrupted WAL"),
+    }
+}
+
+#[test]
+fn torn_tail_loses_only_the_torn_record() {
+    let dir = TempDir::new("torn");
+    {
+        let mut db = Db::open(&dir.0, Options::default()).unwrap();
+        for i in 0..10u8 {
+            put(&mut db, &[b'k', i], &[i; 32]);
+        }
+        db.close().unwrap();
+    }
+    let wal = dir.0.join("000001.wal");
+    let len = std::fs::metadata(&wal).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+    {
+        let mut db = Db::open(&dir.0, Options::default()).unwrap();
+        assert_eq!(db.get(&[b'k', 9]).unwrap(), None);
+        assert_eq!(db.get(&[b'k', 8]).unwrap(), Some(&[8u8; 32][..]));
+        assert!(db.stats().recovered_torn_bytes > 0);
+        put(&mut db, b"after", b"x");
+        db.close().unwrap();
+    }
+    let db = Db::open(&dir.0, Options::default()).unwrap();
+    assert_eq!(db.get(b"after").unwrap(), Some(&b"x"[..]));
+    assert_eq!(db.stats().recovered_torn_bytes, 0);
+}
