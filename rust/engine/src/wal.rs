@@ -113,7 +113,7 @@ impl WalWriter {
             .open_append(path)
             .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
         let len = file
-            .len()
+            .size()
             .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
         if len != valid_len {
             file.truncate(valid_len)
@@ -373,7 +373,9 @@ mod tests {
         }
     }
 
-    fn collect(path: &Path, last: bool) -> Result<(Vec<(u64, Vec<u8>)>, Replay)> {
+    type Records = Vec<(u64, Vec<u8>)>;
+
+    fn collect(path: &Path, last: bool) -> Result<(Records, Replay)> {
         let data = std::fs::read(path).unwrap();
         let mut out = Vec::new();
         let r = replay(path, &data, last, |seq, p| {
