@@ -1,1 +1,14 @@
+//! strata-ffi: the C ABI of strata (library name `strata`, header `include/strata.h`).
+//!
+//! The rule this crate exists to keep: nothing on a caller's thread touches engine state or a
+//! thread-local. Every export in [`api`] validates its arguments, copies what it needs, sends one
+//! message to the [`runtime`] thread and returns. Results come back through the [`completion`]
+//! queue, which wakes the caller through an eventfd instead of calling back into it.
+//! [`export`] is the one wrapper every export goes through; [`abi`] holds the `#[repr(C)]` types.
 
+pub mod abi;
+pub mod api;
+pub mod completion;
+pub mod export;
+pub mod iterator;
+pub mod runtime;

@@ -1,0 +1,241 @@
+/*
+ * strata.h: the C ABI of strata, an embedded ordered key-value store.
+ * Generated from rust/ffi/src by cbindgen; do not edit by hand.
+ *
+ * Model. One runtime thread owns every database. Each function below validates its arguments,
+ * copies what it needs, queues a request and returns at once. Submission functions return
+ * STRATA_OK when the request was accepted; its result arrives later as a strata_completion
+ * carrying the caller's token. Wait for completions by polling the descriptor from
+ * strata_runtime_start, then call strata_completions_drain until it returns 0.
+ *
+ * Every function states, in one sentence each, who owns what ("Ownership:") and which threads
+ * may call it ("Threads:"). Handles are 64-bit numbers, never pointers: a closed or unknown
+ * handle is detected and fails with STRATA_ERR_CLOSED instead of touching freed memory.
+ *
+ * Pointer arguments: a non-NULL pointer must be readable (or, for outputs, writable) for its
+ * length during the call; NULL is accepted only with length 0. strata never keeps a pointer
+ * after a call returns.
+ */
+
+#ifndef STRATA_H
+#define STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Success.
+#define STRATA_OK 0
+
+// The key does not exist (a completion of `strata_db_get`).
+#define STRATA_ERR_NOT_FOUND 1
+
+// The database or iterator handle is closed or was never valid.
+#define STRATA_ERR_CLOSED 2
+
+// Stored data failed a checksum or structural check.
+#define STRATA_ERR_CORRUPTION 3
+
+// An argument breaks a documented rule (NULL pointer with a length, oversized key, ...).
+#define STRATA_ERR_INVALID_ARGUMENT 4
+
+// An operating-system I/O call failed.
+#define STRATA_ERR_IO 5
+
+// The directory is already open, in this process or another.
+#define STRATA_ERR_LOCKED 6
+
+// The database refuses writes after an earlier failure; reopen it.
+#define STRATA_ERR_POISONED 7
+
+// A bug in strata (a caught panic); the message says where.
+#define STRATA_ERR_INTERNAL 8
+
+// `strata_iter_open` flag: iterate in descending key order.
+#define STRATA_ITER_REVERSE 1
+
+// `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
+#define STRATA_ITER_DONE 1
+
+// Largest key in bytes.
+#define STRATA_MAX_KEY_LEN 65536
+
+// Largest value in bytes.
+#define STRATA_MAX_VALUE_LEN 67108864
+
+// Largest encoded batch in bytes.
+#define STRATA_MAX_BATCH_LEN 268435456
+
+// One finished operation, filled in by `strata_completions_drain`.
+// Thread-safety: plain data; `data` is owned by strata and stays valid until the next call to
+// `strata_completions_drain`.
+typedef struct strata_completion {
+  // The token the caller passed when it submitted the operation.
+  uint64_t token;
+  // `strata_db_open`: the new database handle. `strata_iter_open`: the new iterator handle.
+  uint64_t handle;
+  // On success: the result bytes (a value, an iterator chunk, a `strata_stats`).
+  // On failure: a UTF-8 message, not NUL-terminated. NULL when there is none.
+  const uint8_t *data;
+  // Length of `data` in bytes.
+  size_t len;
+  // `STRATA_OK` or a `STRATA_ERR_*` code.
+  int32_t code;
+  // `STRATA_ITER_DONE` on the last chunk of an iterator.
+  uint32_t flags;
+} strata_completion;
+
+// Options for `strata_db_open`. Zero-initialized means defaults.
+// Thread-safety: plain data, read during the call only.
+typedef struct strata_options {
+  // Nonzero: acknowledge writes once handed to the OS, without fsync.
+  uint32_t no_sync;
+  // Must be zero.
+  uint32_t reserved;
+} strata_options;
+
+// Counters for one database and for the process, delivered as the `data` of a
+// `strata_db_stats` completion.
+typedef struct strata_stats {
+  // Times engine thread-local state was initialized in this process. Equals
+  // `strata_threads` unless a non-strata thread entered the engine.
+  uint64_t tls_inits;
+  // Threads strata spawned in this process.
+  uint64_t strata_threads;
+  // Last sequence number visible to reads.
+  uint64_t visible_seq;
+  // Batches acknowledged since open (each put and delete is a batch of one).
+  uint64_t batches_written;
+  // Bytes appended to the WAL since open.
+  uint64_t wal_bytes_written;
+  // Write calls that handed WAL groups to the OS.
+  uint64_t wal_writes;
+  // Completed WAL fsyncs; fewer than `batches_written` when writers shared them.
+  uint64_t wal_syncs;
+  // Current WAL size in bytes.
+  uint64_t wal_size;
+  // Approximate memtable bytes.
+  uint64_t memtable_bytes;
+  // Versions (values and tombstones) held by the memtable.
+  uint64_t memtable_versions;
+  // Batches replayed from the WAL at open.
+  uint64_t recovered_batches;
+  // Bytes of torn WAL tail discarded at open.
+  uint64_t recovered_torn_bytes;
+  // Live snapshots, including the one each open iterator holds.
+  uint64_t snapshots;
+  // Open iterators on this database.
+  uint64_t open_iterators;
+} strata_stats;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+// Starts the strata runtime (once per process; later calls reuse it) and returns in
+// `*eventfd_out` a non-blocking descriptor that becomes readable when completions wait.
+// Read it (8 bytes, the value is meaningless) and then call `strata_completions_drain` until it
+// returns 0 before waiting on the descriptor again.
+// Ownership: the caller owns the descriptor written to `*eventfd_out` (a new one per call) and
+// closes it; `eventfd_out` must be non-NULL.
+// Threads: may be called from any thread.
+int32_t strata_runtime_start(int32_t *eventfd_out);
+
+// Moves up to `cap` finished operations into `out` and returns how many it wrote. Returns 0
+// once the queue is empty; the eventfd is signalled again when new completions arrive.
+// Ownership: `out` is the caller's and is only written during the call; the `data` buffers it
+// receives belong to strata and stay valid until the next call to this function, which frees
+// them (copy what you keep).
+// Threads: call from one thread at a time (one drainer per process).
+size_t strata_completions_drain(struct strata_completion *out, size_t cap);
+
+// Opens (creating if needed) the database in directory `path` (`path_len` bytes, not
+// NUL-terminated). The completion's `handle` is the database handle. Fails with
+// `STRATA_ERR_LOCKED` if the directory is open already, in this process or another.
+// Ownership: the caller keeps `path` and `opts` (NULL means defaults); strata copies them
+// before returning.
+// Threads: may be called from any thread.
+int32_t strata_db_open(const uint8_t *path,
+                       size_t path_len,
+                       const struct strata_options *opts,
+                       uint64_t token);
+
+// Closes database `db`: waits for its pending writes, syncs the WAL, releases the directory
+// lock, and invalidates its iterators. Later calls with the handle fail with
+// `STRATA_ERR_CLOSED`; so does a second close (the handle is detected as stale, never reused).
+// Ownership: no buffers change hands.
+// Threads: may be called from any thread; requests submitted before it complete first.
+int32_t strata_db_close(uint64_t db, uint64_t token);
+
+// Sets `key` to `value` in `db` as a batch of one. The completion arrives once the write is
+// durable (after fsync unless the database was opened with `no_sync`).
+// Ownership: the caller keeps `key` and `value`; strata copies them before returning.
+// Threads: may be called from any thread.
+int32_t strata_db_put(uint64_t db,
+                      const uint8_t *key,
+                      size_t key_len,
+                      const uint8_t *value,
+                      size_t value_len,
+                      uint64_t token);
+
+// Deletes `key` from `db` (a batch of one; deleting a missing key succeeds).
+// Ownership: the caller keeps `key`; strata copies it before returning.
+// Threads: may be called from any thread.
+int32_t strata_db_delete(uint64_t db, const uint8_t *key, size_t key_len, uint64_t token);
+
+// Applies an encoded batch atomically: all of its operations become visible and durable
+// together, or none do. Encoding, repeated per operation: `kind:u8` (1 put, 2 delete),
+// `key_len:u32le`, key, and for puts `value_len:u32le`, value.
+// Ownership: the caller keeps `batch`; strata validates and copies it before returning.
+// Threads: may be called from any thread.
+int32_t strata_db_write(uint64_t db, const uint8_t *batch, size_t batch_len, uint64_t token);
+
+// Looks up `key` in `db`. The completion carries the value in `data`/`len`, or
+// `STRATA_ERR_NOT_FOUND`.
+// Ownership: the caller keeps `key`; strata copies it before returning. The value buffer in
+// the completion belongs to strata (see `strata_completions_drain`).
+// Threads: may be called from any thread.
+int32_t strata_db_get(uint64_t db, const uint8_t *key, size_t key_len, uint64_t token);
+
+// Requests counters for `db`; the completion's `data` holds one `strata_stats`.
+// Ownership: no buffers change hands at submission; the completion's buffer belongs to strata.
+// Threads: may be called from any thread.
+int32_t strata_db_stats(uint64_t db, uint64_t token);
+
+// Opens an iterator over keys in `[start, end)` of `db`, reading a consistent snapshot taken
+// when the request is handled. An empty (or NULL) `start` or `end` is unbounded on that side.
+// `flags` may contain `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle;
+// close it with `strata_iter_close`.
+// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
+// Threads: may be called from any thread.
+int32_t strata_iter_open(uint64_t db,
+                         const uint8_t *start,
+                         size_t start_len,
+                         const uint8_t *end,
+                         size_t end_len,
+                         uint32_t flags,
+                         uint64_t token);
+
+// Requests the next chunk of iterator `iter`. The completion's `data` holds entries encoded as
+// `key_len:u32le value_len:u32le key value`, repeated; `flags` has `STRATA_ITER_DONE` when no
+// entry follows this chunk. Fails with `STRATA_ERR_CLOSED` once the iterator or its database
+// is closed.
+// Ownership: the chunk buffer belongs to strata (see `strata_completions_drain`).
+// Threads: may be called from any thread, one request per iterator at a time.
+int32_t strata_iter_next(uint64_t iter, uint64_t token);
+
+// Closes iterator `iter` and releases its snapshot. No completion follows. Closing a closed or
+// unknown handle does nothing.
+// Ownership: no buffers change hands.
+// Threads: may be called from any thread; call at most once per handle.
+int32_t strata_iter_close(uint64_t iter);
+
+// The strata version, a static NUL-terminated string.
+// Ownership: the string is static; never free it.
+// Threads: may be called from any thread.
+const char *strata_version(void);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* STRATA_H */

@@ -1,0 +1,129 @@
+//! Types and constants shared with C and Go. Their layout is the ABI: add fields only at the
+//! end of a struct, never reorder or renumber. Values are literals so the header generator can
+//! read them; a test checks they match the engine's.
+
+/// Success.
+pub const STRATA_OK: i32 = 0;
+/// The key does not exist (a completion of `strata_db_get`).
+pub const STRATA_ERR_NOT_FOUND: i32 = 1;
+/// The database or iterator handle is closed or was never valid.
+pub const STRATA_ERR_CLOSED: i32 = 2;
+/// Stored data failed a checksum or structural check.
+pub const STRATA_ERR_CORRUPTION: i32 = 3;
+/// An argument breaks a documented rule (NULL pointer with a length, oversized key, ...).
+pub const STRATA_ERR_INVALID_ARGUMENT: i32 = 4;
+/// An operating-system I/O call failed.
+pub const STRATA_ERR_IO: i32 = 5;
+/// The directory is already open, in this process or another.
+pub const STRATA_ERR_LOCKED: i32 = 6;
+/// The database refuses writes after an earlier failure; reopen it.
+pub const STRATA_ERR_POISONED: i32 = 7;
+/// A bug in strata (a caught panic); the message says where.
+pub const STRATA_ERR_INTERNAL: i32 = 8;
+
+/// `strata_iter_open` flag: iterate in descending key order.
+pub const STRATA_ITER_REVERSE: u32 = 1;
+/// `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
+pub const STRATA_ITER_DONE: u32 = 1;
+
+/// Largest key in bytes.
+pub const STRATA_MAX_KEY_LEN: usize = 65536;
+/// Largest value in bytes.
+pub const STRATA_MAX_VALUE_LEN: usize = 67108864;
+/// Largest encoded batch in bytes.
+pub const STRATA_MAX_BATCH_LEN: usize = 268435456;
+
+/// Options for `strata_db_open`. Zero-initialized means defaults.
+/// Thread-safety: plain data, read during the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct strata_options {
+    /// Nonzero: acknowledge writes once handed to the OS, without fsync.
+    pub no_sync: u32,
+    /// Must be zero.
+    pub reserved: u32,
+}
+
+/// One finished operation, filled in by `strata_completions_drain`.
+/// Thread-safety: plain data; `data` is owned by strata and stays valid until the next call to
+/// `strata_completions_drain`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct strata_completion {
+    /// The token the caller passed when it submitted the operation.
+    pub token: u64,
+    /// `strata_db_open`: the new database handle. `strata_iter_open`: the new iterator handle.
+    pub handle: u64,
+    /// On success: the result bytes (a value, an iterator chunk, a `strata_stats`).
+    /// On failure: a UTF-8 message, not NUL-terminated. NULL when there is none.
+    pub data: *const u8,
+    /// Length of `data` in bytes.
+    pub len: usize,
+    /// `STRATA_OK` or a `STRATA_ERR_*` code.
+    pub code: i32,
+    /// `STRATA_ITER_DONE` on the last chunk of an iterator.
+    pub flags: u32,
+}
+
+/// Counters for one database and for the process, delivered as the `data` of a
+/// `strata_db_stats` completion.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct strata_stats {
+    /// Times engine thread-local state was initialized in this process. Equals
+    /// `strata_threads` unless a non-strata thread entered the engine.
+    pub tls_inits: u64,
+    /// Threads strata spawned in this process.
+    pub strata_threads: u64,
+    /// Last sequence number visible to reads.
+    pub visible_seq: u64,
+    /// Batches acknowledged since open (each put and delete is a batch of one).
+    pub batches_written: u64,
+    /// Bytes appended to the WAL since open.
+    pub wal_bytes_written: u64,
+    /// Write calls that handed WAL groups to the OS.
+    pub wal_writes: u64,
+    /// Completed WAL fsyncs; fewer than `batches_written` when writers shared them.
+    pub wal_syncs: u64,
+    /// Current WAL size in bytes.
+    pub wal_size: u64,
+    /// Approximate memtable bytes.
+    pub memtable_bytes: u64,
+    /// Versions (values and tombstones) held by the memtable.
+    pub memtable_versions: u64,
+    /// Batches replayed from the WAL at open.
+    pub recovered_batches: u64,
+    /// Bytes of torn WAL tail discarded at open.
+    pub recovered_torn_bytes: u64,
+    /// Live snapshots, including the one each open iterator holds.
+    pub snapshots: u64,
+    /// Open iterators on this database.
+    pub open_iterators: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::ErrorCode;
+
+    #[test]
+    fn constants_match_the_engine() {
+        let pairs = [
+            (STRATA_OK, ErrorCode::Ok),
+            (STRATA_ERR_NOT_FOUND, ErrorCode::NotFound),
+            (STRATA_ERR_CLOSED, ErrorCode::Closed),
+            (STRATA_ERR_CORRUPTION, ErrorCode::Corruption),
+            (STRATA_ERR_INVALID_ARGUMENT, ErrorCode::InvalidArgument),
+            (STRATA_ERR_IO, ErrorCode::Io),
+            (STRATA_ERR_LOCKED, ErrorCode::Locked),
+            (STRATA_ERR_POISONED, ErrorCode::Poisoned),
+            (STRATA_ERR_INTERNAL, ErrorCode::Internal),
+        ];
+        for (c, code) in pairs {
+            assert_eq!(c, code as i32, "{code:?}");
+        }
+        assert_eq!(STRATA_MAX_KEY_LEN, strata_engine::MAX_KEY_LEN);
+        assert_eq!(STRATA_MAX_VALUE_LEN, strata_engine::MAX_VALUE_LEN);
+        assert_eq!(STRATA_MAX_BATCH_LEN, strata_engine::MAX_BATCH_LEN);
+    }
+}

@@ -1,0 +1,330 @@
+//! The exported C functions. Each one runs inside [`guard`], validates its arguments, copies
+//! what it needs into an owned [`Request`], sends it to the runtime thread and returns. None of
+//! them touches engine state or a thread-local on the caller's thread.
+//!
+//! Submission functions return `STRATA_OK` when the request was accepted; its outcome arrives
+//! later as a `strata_completion` carrying the caller's `token`. A non-OK return means no
+//! completion will follow.
+//!
+//! Every pointer argument has one contract, stated once in the header preamble rather than as a
+//! `# Safety` section per function: non-NULL pointers must be valid for their length for the
+//! duration of the call, and NULL is accepted only with length 0.
+#![allow(clippy::missing_safety_doc)]
+
+use std::ffi::{c_char, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use strata_engine::batch::{check_key, check_value};
+use strata_engine::{Batch, Options};
+
+use crate::abi::*;
+use crate::export::{guard, guard_or};
+use crate::runtime::{self, Request};
+
+/// Views caller memory as a slice. `None` when `ptr` is NULL but `len` is not zero.
+///
+/// # Safety
+/// A non-NULL `ptr` must be valid for reads of `len` bytes for the duration of the call.
+unsafe fn caller_bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
+    if ptr.is_null() {
+        return (len == 0).then_some(&[][..]);
+    }
+    // SAFETY: the caller guarantees `ptr` is readable for `len` bytes during this call; the
+    // slice does not outlive the call (everything kept is copied).
+    Some(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Sends a request to the runtime thread, if it runs.
+fn submit(request: Request) -> i32 {
+    match runtime::get() {
+        None => STRATA_ERR_CLOSED,
+        Some(rt) if rt.submit(request) => STRATA_OK,
+        Some(_) => STRATA_ERR_INTERNAL,
+    }
+}
+
+/// Copies a key argument, checking it against the key rules.
+///
+/// # Safety
+/// As for [`caller_bytes`].
+unsafe fn copy_key(ptr: *const u8, len: usize) -> Result<Box<[u8]>, i32> {
+    // SAFETY: forwarded from this function's contract.
+    let key = unsafe { caller_bytes(ptr, len) }.ok_or(STRATA_ERR_INVALID_ARGUMENT)?;
+    check_key(key).map_err(|_| STRATA_ERR_INVALID_ARGUMENT)?;
+    Ok(Box::from(key))
+}
+
+/// Starts the strata runtime (once per process; later calls reuse it) and returns in
+/// `*eventfd_out` a non-blocking descriptor that becomes readable when completions wait.
+/// Read it (8 bytes, the value is meaningless) and then call `strata_completions_drain` until it
+/// returns 0 before waiting on the descriptor again.
+/// Ownership: the caller owns the descriptor written to `*eventfd_out` (a new one per call) and
+/// closes it; `eventfd_out` must be non-NULL.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_runtime_start(eventfd_out: *mut i32) -> i32 {
+    guard("strata_runtime_start", || {
+        if eventfd_out.is_null() {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        let fd = match runtime::start().and_then(|rt| rt.completions.dup_eventfd()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the strata runtime");
+                return STRATA_ERR_IO;
+            }
+        };
+        // SAFETY: checked non-NULL above; the caller guarantees it points to a writable i32.
+        unsafe { *eventfd_out = fd };
+        STRATA_OK
+    })
+}
+
+/// Moves up to `cap` finished operations into `out` and returns how many it wrote. Returns 0
+/// once the queue is empty; the eventfd is signalled again when new completions arrive.
+/// Ownership: `out` is the caller's and is only written during the call; the `data` buffers it
+/// receives belong to strata and stay valid until the next call to this function, which frees
+/// them (copy what you keep).
+/// Threads: call from one thread at a time (one drainer per process).
+#[no_mangle]
+pub unsafe extern "C" fn strata_completions_drain(
+    out: *mut strata_completion,
+    cap: usize,
+) -> usize {
+    guard_or("strata_completions_drain", 0, || {
+        let Some(rt) = runtime::get() else {
+            return 0;
+        };
+        if out.is_null() || cap == 0 {
+            return 0;
+        }
+        // SAFETY: the caller guarantees `out` points to `cap` writable completions for the
+        // duration of the call; strata_completion is plain data, so any bit pattern already
+        // there may be overwritten.
+        let out = unsafe { std::slice::from_raw_parts_mut(out, cap) };
+        rt.completions.drain(out)
+    })
+}
+
+/// Opens (creating if needed) the database in directory `path` (`path_len` bytes, not
+/// NUL-terminated). The completion's `handle` is the database handle. Fails with
+/// `STRATA_ERR_LOCKED` if the directory is open already, in this process or another.
+/// Ownership: the caller keeps `path` and `opts` (NULL means defaults); strata copies them
+/// before returning.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_db_open(
+    path: *const u8,
+    path_len: usize,
+    opts: *const strata_options,
+    token: u64,
+) -> i32 {
+    guard("strata_db_open", || {
+        // SAFETY: the caller guarantees `path` is readable for `path_len` bytes.
+        let path = match unsafe { caller_bytes(path, path_len) } {
+            Some(p) if !p.is_empty() && !p.contains(&0) => PathBuf::from(OsStr::from_bytes(p)),
+            _ => return STRATA_ERR_INVALID_ARGUMENT,
+        };
+        let opts = if opts.is_null() {
+            strata_options::default()
+        } else {
+            // SAFETY: non-NULL; the caller guarantees it points to a strata_options.
+            unsafe { *opts }
+        };
+        if opts.reserved != 0 {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        if runtime::start().is_err() {
+            return STRATA_ERR_IO;
+        }
+        submit(Request::Open {
+            path,
+            opts: Options {
+                no_sync: opts.no_sync != 0,
+            },
+            token,
+        })
+    })
+}
+
+/// Closes database `db`: waits for its pending writes, syncs the WAL, releases the directory
+/// lock, and invalidates its iterators. Later calls with the handle fail with
+/// `STRATA_ERR_CLOSED`; so does a second close (the handle is detected as stale, never reused).
+/// Ownership: no buffers change hands.
+/// Threads: may be called from any thread; requests submitted before it complete first.
+#[no_mangle]
+pub extern "C" fn strata_db_close(db: u64, token: u64) -> i32 {
+    guard("strata_db_close", || submit(Request::Close { db, token }))
+}
+
+/// Sets `key` to `value` in `db` as a batch of one. The completion arrives once the write is
+/// durable (after fsync unless the database was opened with `no_sync`).
+/// Ownership: the caller keeps `key` and `value`; strata copies them before returning.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_db_put(
+    db: u64,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    token: u64,
+) -> i32 {
+    guard("strata_db_put", || {
+        // SAFETY: the caller guarantees both pointers are readable for their lengths.
+        let (Some(key), Some(value)) = (unsafe { caller_bytes(key, key_len) }, unsafe {
+            caller_bytes(value, value_len)
+        }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        if check_value(value).is_err() {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        let mut batch = Batch::new();
+        if batch.put(key, value).is_err() {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        submit(Request::Write { db, batch, token })
+    })
+}
+
+/// Deletes `key` from `db` (a batch of one; deleting a missing key succeeds).
+/// Ownership: the caller keeps `key`; strata copies it before returning.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_db_delete(
+    db: u64,
+    key: *const u8,
+    key_len: usize,
+    token: u64,
+) -> i32 {
+    guard("strata_db_delete", || {
+        // SAFETY: the caller guarantees `key` is readable for `key_len` bytes.
+        let Some(key) = (unsafe { caller_bytes(key, key_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        let mut batch = Batch::new();
+        if batch.delete(key).is_err() {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        submit(Request::Write { db, batch, token })
+    })
+}
+
+/// Applies an encoded batch atomically: all of its operations become visible and durable
+/// together, or none do. Encoding, repeated per operation: `kind:u8` (1 put, 2 delete),
+/// `key_len:u32le`, key, and for puts `value_len:u32le`, value.
+/// Ownership: the caller keeps `batch`; strata validates and copies it before returning.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_db_write(
+    db: u64,
+    batch: *const u8,
+    batch_len: usize,
+    token: u64,
+) -> i32 {
+    guard("strata_db_write", || {
+        // SAFETY: the caller guarantees `batch` is readable for `batch_len` bytes.
+        let Some(bytes) = (unsafe { caller_bytes(batch, batch_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        match Batch::from_bytes(bytes.to_vec()) {
+            Ok(batch) => submit(Request::Write { db, batch, token }),
+            Err(_) => STRATA_ERR_INVALID_ARGUMENT,
+        }
+    })
+}
+
+/// Looks up `key` in `db`. The completion carries the value in `data`/`len`, or
+/// `STRATA_ERR_NOT_FOUND`.
+/// Ownership: the caller keeps `key`; strata copies it before returning. The value buffer in
+/// the completion belongs to strata (see `strata_completions_drain`).
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_db_get(db: u64, key: *const u8, key_len: usize, token: u64) -> i32 {
+    guard("strata_db_get", || {
+        // SAFETY: forwarded from this function's contract.
+        match unsafe { copy_key(key, key_len) } {
+            Ok(key) => submit(Request::Get { db, key, token }),
+            Err(code) => code,
+        }
+    })
+}
+
+/// Requests counters for `db`; the completion's `data` holds one `strata_stats`.
+/// Ownership: no buffers change hands at submission; the completion's buffer belongs to strata.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_db_stats(db: u64, token: u64) -> i32 {
+    guard("strata_db_stats", || submit(Request::Stats { db, token }))
+}
+
+/// Opens an iterator over keys in `[start, end)` of `db`, reading a consistent snapshot taken
+/// when the request is handled. An empty (or NULL) `start` or `end` is unbounded on that side.
+/// `flags` may contain `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle;
+/// close it with `strata_iter_close`.
+/// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_iter_open(
+    db: u64,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    flags: u32,
+    token: u64,
+) -> i32 {
+    guard("strata_iter_open", || {
+        // SAFETY: the caller guarantees both pointers are readable for their lengths.
+        let (Some(start), Some(end)) = (unsafe { caller_bytes(start, start_len) }, unsafe {
+            caller_bytes(end, end_len)
+        }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        if flags & !STRATA_ITER_REVERSE != 0 {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        let bound = |b: &[u8]| (!b.is_empty()).then(|| Box::from(b));
+        submit(Request::IterOpen {
+            db,
+            lower: bound(start),
+            upper: bound(end),
+            reverse: flags & STRATA_ITER_REVERSE != 0,
+            token,
+        })
+    })
+}
+
+/// Requests the next chunk of iterator `iter`. The completion's `data` holds entries encoded as
+/// `key_len:u32le value_len:u32le key value`, repeated; `flags` has `STRATA_ITER_DONE` when no
+/// entry follows this chunk. Fails with `STRATA_ERR_CLOSED` once the iterator or its database
+/// is closed.
+/// Ownership: the chunk buffer belongs to strata (see `strata_completions_drain`).
+/// Threads: may be called from any thread, one request per iterator at a time.
+#[no_mangle]
+pub extern "C" fn strata_iter_next(iter: u64, token: u64) -> i32 {
+    guard("strata_iter_next", || {
+        submit(Request::IterNext { iter, token })
+    })
+}
+
+/// Closes iterator `iter` and releases its snapshot. No completion follows. Closing a closed or
+/// unknown handle does nothing.
+/// Ownership: no buffers change hands.
+/// Threads: may be called from any thread; call at most once per handle.
+#[no_mangle]
+pub extern "C" fn strata_iter_close(iter: u64) -> i32 {
+    guard("strata_iter_close", || submit(Request::IterClose { iter }))
+}
+
+/// The strata version, a static NUL-terminated string.
+/// Ownership: the string is static; never free it.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_version() -> *const c_char {
+    guard_or("strata_version", std::ptr::null(), || {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    })
+}

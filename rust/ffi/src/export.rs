@@ -1,0 +1,37 @@
+//! The one way in: every `extern "C"` function body runs inside [`guard`].
+//!
+//! A Rust panic must never unwind into C or Go (it would abort the whole Go process), so the
+//! guard catches it, logs it, and returns `STRATA_ERR_INTERNAL` instead.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::abi::STRATA_ERR_INTERNAL;
+
+/// Runs an export's body, turning a panic into `STRATA_ERR_INTERNAL`.
+pub fn guard(name: &'static str, body: impl FnOnce() -> i32) -> i32 {
+    guard_or(name, STRATA_ERR_INTERNAL, body)
+}
+
+/// Runs an export's body, returning `fallback` if it panics.
+pub fn guard_or<T>(name: &'static str, fallback: T, body: impl FnOnce() -> T) -> T {
+    // AssertUnwindSafe: exports only copy caller arguments and send a message; a panic leaves
+    // no shared state half-updated that a later call could observe.
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(code) => code,
+        Err(payload) => {
+            tracing::error!(export = name, panic = %panic_message(&*payload), "panic in export");
+            fallback
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
