@@ -1,0 +1,87 @@
+package strata
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Batch collects puts and deletes that DB.Write applies atomically, in order. A Batch is not
+// safe for concurrent use. Invalid input (an empty or oversized key, say) is remembered and
+// reported by DB.Write, which then writes nothing.
+type Batch struct {
+	data  []byte // encoded as strata.h documents for strata_db_write
+	count int
+	err   error
+}
+
+const (
+	kindPut    = 1
+	kindDelete = 2
+)
+
+// NewBatch returns an empty batch.
+func NewBatch() *Batch { return &Batch{} }
+
+// Put adds a put of key to value.
+func (b *Batch) Put(key, value []byte) {
+	if b.err != nil {
+		return
+	}
+	if err := checkKey(key); err != nil {
+		b.fail(err)
+		return
+	}
+	if err := checkValue(value); err != nil {
+		b.fail(err)
+		return
+	}
+	if !b.grow(9 + len(key) + len(value)) {
+		return
+	}
+	b.data = append(b.data, kindPut)
+	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(key)))
+	b.data = append(b.data, key...)
+	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(value)))
+	b.data = append(b.data, value...)
+	b.count++
+}
+
+// Delete adds a delete of key.
+func (b *Batch) Delete(key []byte) {
+	if b.err != nil {
+		return
+	}
+	if err := checkKey(key); err != nil {
+		b.fail(err)
+		return
+	}
+	if !b.grow(5 + len(key)) {
+		return
+	}
+	b.data = append(b.data, kindDelete)
+	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(key)))
+	b.data = append(b.data, key...)
+	b.count++
+}
+
+// Len is the number of operations in the batch.
+func (b *Batch) Len() int { return b.count }
+
+// Reset empties the batch (and forgets a remembered error), keeping its memory for reuse.
+func (b *Batch) Reset() {
+	b.data = b.data[:0]
+	b.count = 0
+	b.err = nil
+}
+
+func (b *Batch) grow(n int) bool {
+	if len(b.data)+n > MaxBatchSize {
+		b.fail(fmt.Errorf("%w: batch would exceed %d bytes", ErrInvalidArgument, MaxBatchSize))
+		return false
+	}
+	return true
+}
+
+func (b *Batch) fail(err error) {
+	b.err = fmt.Errorf("strata: batch operation %d: %w", b.count, err)
+}

@@ -1,0 +1,207 @@
+package strata
+
+/*
+#include <stdlib.h>
+#include "strata.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// drainBatch is how many completions one drain call moves.
+const drainBatch = 256
+
+// opKind says what a request was, so an abandoned result that carries a handle (a database or
+// iterator nobody waits for any more) can be closed instead of leaked.
+type opKind uint8
+
+const (
+	opPlain opKind = iota
+	opOpenDB
+	opOpenIter
+)
+
+// call is one request in flight. The poller fills the result fields, then closes done.
+type call struct {
+	token uint64
+	kind  opKind
+	done  chan struct{}
+
+	// Written by the poller before done is closed.
+	code   int32
+	handle uint64
+	flags  uint32
+	data   []byte
+
+	// Guarded by completer.mu: the waiter gave up (context done) before the result arrived.
+	abandoned bool
+}
+
+// err returns the call's error, or nil on success.
+func (c *call) err() error {
+	if c.code == 0 {
+		return nil
+	}
+	return errorFromCode(c.code, string(c.data))
+}
+
+// completer owns the poller goroutine and the table of calls in flight.
+type completer struct {
+	mu      sync.Mutex
+	waiting map[uint64]*call
+	token   atomic.Uint64
+	events  *os.File
+	out     *C.strata_completion // C memory, drainBatch entries, owned for the process lifetime
+}
+
+var (
+	runtimeOnce sync.Once
+	runtimeErr  error
+	completions *completer
+)
+
+// startRuntime starts strata's runtime thread and the poller goroutine, once per process.
+func startRuntime() error {
+	runtimeOnce.Do(func() {
+		var fd C.int32_t
+		if code := C.strata_runtime_start(&fd); code != 0 {
+			runtimeErr = submitError("start runtime", int32(code))
+			return
+		}
+		// The descriptor is non-blocking, so os.NewFile registers it with the netpoller and
+		// reads park the poller goroutine without holding an OS thread.
+		c := &completer{
+			waiting: make(map[uint64]*call),
+			events:  os.NewFile(uintptr(fd), "strata-completions"),
+			out:     (*C.strata_completion)(C.calloc(drainBatch, C.sizeof_strata_completion)),
+		}
+		completions = c
+		go c.poll()
+	})
+	return runtimeErr
+}
+
+// newCall registers a request about to be submitted.
+func (c *completer) newCall(kind opKind) *call {
+	cl := &call{token: c.token.Add(1), kind: kind, done: make(chan struct{})}
+	c.mu.Lock()
+	c.waiting[cl.token] = cl
+	c.mu.Unlock()
+	return cl
+}
+
+// cancel forgets a call whose submission the C side refused, so no completion will come.
+func (c *completer) cancel(cl *call) {
+	c.mu.Lock()
+	delete(c.waiting, cl.token)
+	c.mu.Unlock()
+}
+
+// wait blocks until the call completes or ctx is done.
+func (c *completer) wait(ctx context.Context, cl *call) error {
+	if ctx.Done() == nil {
+		<-cl.done
+		return cl.err()
+	}
+	select {
+	case <-cl.done:
+		return cl.err()
+	case <-ctx.Done():
+	}
+	c.mu.Lock()
+	_, pending := c.waiting[cl.token]
+	if pending {
+		// The poller will see the mark and release any handle the result carries.
+		cl.abandoned = true
+	}
+	c.mu.Unlock()
+	if !pending {
+		// The result is being delivered right now: take it and release it here.
+		<-cl.done
+		releaseOrphan(cl)
+	}
+	return ctx.Err()
+}
+
+// poll is the poller goroutine: drain completions, wake waiters, sleep on the eventfd.
+func (c *completer) poll() {
+	out := unsafe.Slice(c.out, drainBatch)
+	var wake [8]byte
+	ready := make([]*call, 0, drainBatch)
+	for {
+		n := int(C.strata_completions_drain(c.out, drainBatch))
+		if n == 0 {
+			if _, err := c.events.Read(wake[:]); err != nil {
+				panic(fmt.Sprintf("strata: reading the completion eventfd failed: %v", err))
+			}
+			continue
+		}
+		ready = ready[:0]
+		c.mu.Lock()
+		for i := range n {
+			comp := &out[i]
+			cl, ok := c.waiting[uint64(comp.token)]
+			if !ok {
+				continue // token 0: a request nobody waits for (a cleanup close)
+			}
+			delete(c.waiting, cl.token)
+			cl.code = int32(comp.code)
+			cl.handle = uint64(comp.handle)
+			cl.flags = uint32(comp.flags)
+			if comp.len > 0 {
+				// Copy now: the next drain frees the Rust buffer.
+				cl.data = C.GoBytes(unsafe.Pointer(comp.data), C.int(comp.len))
+			}
+			ready = append(ready, cl)
+		}
+		c.mu.Unlock()
+		for _, cl := range ready {
+			// abandoned is final once the call left the table under the lock above.
+			if cl.abandoned {
+				releaseOrphan(cl)
+			}
+			close(cl.done)
+		}
+	}
+}
+
+// releaseOrphan closes a handle that a completed but abandoned request created.
+func releaseOrphan(cl *call) {
+	if cl.code != 0 || cl.handle == 0 {
+		return
+	}
+	switch cl.kind {
+	case opOpenDB:
+		C.strata_db_close(C.uint64_t(cl.handle), 0)
+	case opOpenIter:
+		C.strata_iter_close(C.uint64_t(cl.handle))
+	}
+}
+
+// do registers a call, submits it with the given C function, and waits for its completion.
+// submit returns the C status code for the submission.
+func do(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (*call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := startRuntime(); err != nil {
+		return nil, err
+	}
+	c := completions
+	cl := c.newCall(kind)
+	if code := submit(C.uint64_t(cl.token)); code != 0 {
+		c.cancel(cl)
+		return nil, submitError(op, int32(code))
+	}
+	if err := c.wait(ctx, cl); err != nil {
+		return cl, err
+	}
+	return cl, nil
+}

@@ -1,0 +1,160 @@
+package strata
+
+/*
+#include "strata.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// DB is an open database. All methods are safe for concurrent use.
+type DB struct {
+	handle uint64
+	dir    string
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+	cleanup   runtime.Cleanup
+}
+
+func newDB(handle uint64, dir string) *DB {
+	db := &DB{handle: handle, dir: dir, closed: make(chan struct{})}
+	// A DB dropped without Close still releases its directory lock. Close with token 0: no one
+	// waits for the completion.
+	db.cleanup = runtime.AddCleanup(db, func(h uint64) { C.strata_db_close(C.uint64_t(h), 0) }, handle)
+	return db
+}
+
+// isClosed reports whether Close was called.
+func (db *DB) isClosed() bool {
+	select {
+	case <-db.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Dir is the database directory (absolute).
+func (db *DB) Dir() string { return db.dir }
+
+// Close waits for writes in flight, syncs the write-ahead log and releases the directory.
+// It is idempotent: later calls return the first call's result. Every other method returns
+// ErrClosed after Close; iterators still open fail with ErrClosed on their next Next.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		close(db.closed)
+		db.cleanup.Stop()
+		_, err := do(context.Background(), "close", opPlain, func(token C.uint64_t) C.int32_t {
+			return C.strata_db_close(C.uint64_t(db.handle), token)
+		})
+		if err != nil {
+			db.closeErr = fmt.Errorf("strata: close %s: %w", db.dir, err)
+		}
+	})
+	return db.closeErr
+}
+
+// checkKey validates a key against the engine's rules.
+func checkKey(key []byte) error {
+	switch {
+	case len(key) == 0:
+		return fmt.Errorf("%w: key is empty", ErrInvalidArgument)
+	case len(key) > MaxKeySize:
+		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrInvalidArgument, len(key), MaxKeySize)
+	}
+	return nil
+}
+
+// checkValue validates a value against the engine's rules.
+func checkValue(value []byte) error {
+	if len(value) > MaxValueSize {
+		return fmt.Errorf("%w: value is %d bytes, the limit is %d", ErrInvalidArgument, len(value), MaxValueSize)
+	}
+	return nil
+}
+
+// exec runs one request against this database and waits for it.
+func (db *DB) exec(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (*call, error) {
+	if db.isClosed() {
+		return nil, fmt.Errorf("strata: %s: %w", op, ErrClosed)
+	}
+	cl, err := do(ctx, op, kind, submit)
+	runtime.KeepAlive(db)
+	return cl, err
+}
+
+// Put sets key to value. It returns once the write is durable (see Options.NoSync).
+func (db *DB) Put(ctx context.Context, key, value []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := checkValue(value); err != nil {
+		return err
+	}
+	_, err := db.exec(ctx, "put", opPlain, func(token C.uint64_t) C.int32_t {
+		k, kn := bytesArg(key)
+		v, vn := bytesArg(value)
+		return C.strata_db_put(C.uint64_t(db.handle), k, kn, v, vn, token)
+	})
+	return err
+}
+
+// Get returns the value of key, or an error wrapping ErrNotFound. The caller owns the result.
+func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	cl, err := db.exec(ctx, "get", opPlain, func(token C.uint64_t) C.int32_t {
+		k, kn := bytesArg(key)
+		return C.strata_db_get(C.uint64_t(db.handle), k, kn, token)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cl.data == nil {
+		return []byte{}, nil
+	}
+	return cl.data, nil
+}
+
+// Delete removes key. Deleting a missing key is not an error.
+func (db *DB) Delete(ctx context.Context, key []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	_, err := db.exec(ctx, "delete", opPlain, func(token C.uint64_t) C.int32_t {
+		k, kn := bytesArg(key)
+		return C.strata_db_delete(C.uint64_t(db.handle), k, kn, token)
+	})
+	return err
+}
+
+// Write applies the batch atomically: after a crash either all of its operations are present
+// or none is. The batch may be reused (after Reset) or discarded once Write returns.
+func (db *DB) Write(ctx context.Context, b *Batch) error {
+	if b == nil {
+		return fmt.Errorf("strata: write: %w: nil batch", ErrInvalidArgument)
+	}
+	if b.err != nil {
+		return b.err
+	}
+	if b.count == 0 {
+		if db.isClosed() {
+			return fmt.Errorf("strata: write: %w", ErrClosed)
+		}
+		return ctx.Err()
+	}
+	_, err := db.exec(ctx, "write", opPlain, func(token C.uint64_t) C.int32_t {
+		p, n := bytesArg(b.data)
+		return C.strata_db_write(C.uint64_t(db.handle), p, n, token)
+	})
+	runtime.KeepAlive(b)
+	return err
+}

@@ -1,0 +1,45 @@
+package strata
+
+// How Go talks to the Rust engine.
+//
+// strata's C ABI (rust/ffi/include/strata.h) is asynchronous: each C function copies its
+// arguments, queues a request for strata's runtime thread and returns at once. Results come
+// back as completions in a queue in Rust memory; an eventfd becomes readable when some wait.
+// One poller goroutine (completion.go) reads that eventfd through Go's netpoller, drains
+// completions in batches, copies result bytes into Go memory, and wakes the goroutines waiting
+// for them. So a goroutine waiting on strata holds no OS thread, and there is no C->Go callback.
+//
+// Every handle type (DB, Iterator) has the same shape: a 64-bit handle number (never a
+// pointer: a stale handle fails with ErrClosed in Rust instead of touching freed memory), an
+// idempotent Close, a cleanup registered with runtime.AddCleanup that closes the handle if the
+// Go object is dropped unclosed, and runtime.KeepAlive after each C call that used it.
+//
+// Ownership across the boundary: Go passes pointers to its own byte slices only for the
+// duration of a call (Rust copies them before returning); Rust's result buffers are copied
+// into Go memory by the poller before the next drain frees them.
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../rust/ffi/include
+#cgo LDFLAGS: ${SRCDIR}/../../target/release/libstrata.a -lpthread -ldl -lm -lrt -lutil -lgcc_s
+#include <stdlib.h>
+#include "strata.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+)
+
+// bytesArg returns a pointer and length for a Go byte slice passed into a C call. The pointer
+// is valid for the call only; Rust copies what it keeps. An empty slice yields (nil, 0).
+func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b))), C.size_t(len(b))
+}
+
+// Version is the version of the linked strata engine.
+func Version() string {
+	return C.GoString(C.strata_version())
+}

@@ -1,0 +1,132 @@
+package strata
+
+/*
+#include "strata.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+)
+
+// IterOptions bound an iterator to keys in [Start, End). A nil or empty bound is unbounded.
+type IterOptions struct {
+	Start, End []byte
+	// Reverse iterates from the largest key down.
+	Reverse bool
+}
+
+// Iterator walks keys in order over a consistent snapshot taken when it was created; writes
+// made afterwards are not seen. Entries cross from the engine in chunks, so Next rarely waits.
+// An Iterator is not safe for concurrent use. Close it when done: an open iterator pins its
+// snapshot.
+//
+//	it, err := db.NewIterator(ctx, &strata.IterOptions{Start: []byte("a"), End: []byte("b")})
+//	if err != nil { ... }
+//	defer it.Close()
+//	for it.Next() {
+//		use(it.Key(), it.Value())
+//	}
+//	if err := it.Err(); err != nil { ... }
+type Iterator struct {
+	db      *DB
+	handle  uint64
+	ctx     context.Context
+	cleanup runtime.Cleanup
+
+	chunk      []byte // current chunk, encoded as strata_iter_next documents
+	pos        int
+	lastChunk  bool
+	key, value []byte
+	err        error
+	closed     bool
+}
+
+// NewIterator opens an iterator. opts may be nil (all keys, ascending). ctx bounds every wait
+// of the iterator for the engine, including those inside Next.
+func (db *DB) NewIterator(ctx context.Context, opts *IterOptions) (*Iterator, error) {
+	if opts == nil {
+		opts = &IterOptions{}
+	}
+	for _, bound := range [][]byte{opts.Start, opts.End} {
+		if len(bound) > MaxKeySize {
+			return nil, fmt.Errorf("strata: iterator bound: %w: %d bytes, the limit is %d", ErrInvalidArgument, len(bound), MaxKeySize)
+		}
+	}
+	var flags C.uint32_t
+	if opts.Reverse {
+		flags |= C.STRATA_ITER_REVERSE
+	}
+	cl, err := db.exec(ctx, "new iterator", opOpenIter, func(token C.uint64_t) C.int32_t {
+		s, sn := bytesArg(opts.Start)
+		e, en := bytesArg(opts.End)
+		return C.strata_iter_open(C.uint64_t(db.handle), s, sn, e, en, flags, token)
+	})
+	if err != nil {
+		return nil, err
+	}
+	it := &Iterator{db: db, handle: cl.handle, ctx: ctx}
+	it.cleanup = runtime.AddCleanup(it, func(h uint64) { C.strata_iter_close(C.uint64_t(h)) }, cl.handle)
+	return it, nil
+}
+
+// Next advances to the next entry and reports whether there is one. After it returns false,
+// check Err.
+func (it *Iterator) Next() bool {
+	if it.closed || it.err != nil {
+		return false
+	}
+	for it.pos >= len(it.chunk) {
+		if it.lastChunk || !it.fetch() {
+			it.key, it.value = nil, nil
+			return false
+		}
+	}
+	rest := it.chunk[it.pos:]
+	kl := int(binary.LittleEndian.Uint32(rest))
+	vl := int(binary.LittleEndian.Uint32(rest[4:]))
+	it.key = rest[8 : 8+kl : 8+kl]
+	it.value = rest[8+kl : 8+kl+vl : 8+kl+vl]
+	it.pos += 8 + kl + vl
+	return true
+}
+
+// fetch loads the next chunk; false on error.
+func (it *Iterator) fetch() bool {
+	cl, err := it.db.exec(it.ctx, "iterator next", opPlain, func(token C.uint64_t) C.int32_t {
+		return C.strata_iter_next(C.uint64_t(it.handle), token)
+	})
+	runtime.KeepAlive(it)
+	if err != nil {
+		it.err = err
+		return false
+	}
+	it.chunk, it.pos = cl.data, 0
+	it.lastChunk = cl.flags&C.STRATA_ITER_DONE != 0
+	return true
+}
+
+// Key returns the current key. The slice is valid until the next call to Next; copy it to keep.
+func (it *Iterator) Key() []byte { return it.key }
+
+// Value returns the current value. The slice is valid until the next call to Next; copy it to
+// keep.
+func (it *Iterator) Value() []byte { return it.value }
+
+// Err returns the error that stopped iteration, if any.
+func (it *Iterator) Err() error { return it.err }
+
+// Close releases the iterator and its snapshot. It is idempotent and returns Err.
+func (it *Iterator) Close() error {
+	if !it.closed {
+		it.closed = true
+		it.cleanup.Stop()
+		C.strata_iter_close(C.uint64_t(it.handle))
+		runtime.KeepAlive(it)
+		it.key, it.value, it.chunk = nil, nil, nil
+	}
+	return it.err
+}
