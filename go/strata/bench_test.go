@@ -1,0 +1,114 @@
+package strata
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"sync/atomic"
+	"testing"
+)
+
+// Latency through the bridge. Sequential: one goroutine, one operation at a time (ns/op is the
+// round-trip latency). Parallel16: 16 goroutines issue operations concurrently; ns/op is wall
+// time per operation across all of them. Puts use NoSync so the numbers measure the bridge, not
+// the disk; BenchmarkPutDurable shows fsync with group commit.
+
+const benchKeys = 100_000
+
+func benchDB(b *testing.B, opts *Options) *DB {
+	db := openTest(b, opts)
+	ctx := context.Background()
+	batch := NewBatch()
+	var key [8]byte
+	for i := range benchKeys {
+		binary.BigEndian.PutUint64(key[:], uint64(i))
+		batch.Put(key[:], make([]byte, 100))
+		if batch.Len() == 1000 {
+			if err := db.Write(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch.Reset()
+		}
+	}
+	return db
+}
+
+func BenchmarkGetSequential(b *testing.B) {
+	db := benchDB(b, &Options{NoSync: true})
+	ctx := context.Background()
+	var key [8]byte
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		binary.BigEndian.PutUint64(key[:], uint64(i%benchKeys))
+		if _, err := db.Get(ctx, key[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetParallel16(b *testing.B) {
+	db := benchDB(b, &Options{NoSync: true})
+	ctx := context.Background()
+	var n atomic.Uint64
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var key [8]byte
+		for pb.Next() {
+			binary.BigEndian.PutUint64(key[:], n.Add(1)%benchKeys)
+			if _, err := db.Get(ctx, key[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkPutSequential(b *testing.B) {
+	db := benchDB(b, &Options{NoSync: true})
+	ctx := context.Background()
+	var key [8]byte
+	value := make([]byte, 100)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		binary.BigEndian.PutUint64(key[:], uint64(i%benchKeys))
+		if err := db.Put(ctx, key[:], value); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPutParallel16(b *testing.B) {
+	db := benchDB(b, &Options{NoSync: true})
+	ctx := context.Background()
+	var n atomic.Uint64
+	value := make([]byte, 100)
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var key [8]byte
+		for pb.Next() {
+			binary.BigEndian.PutUint64(key[:], n.Add(1)%benchKeys)
+			if err := db.Put(ctx, key[:], value); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkPutDurableParallel16(b *testing.B) {
+	db := openTest(b, nil)
+	ctx := context.Background()
+	var n atomic.Uint64
+	value := make([]byte, 100)
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var key [8]byte
+		for pb.Next() {
+			binary.BigEndian.PutUint64(key[:], n.Add(1))
+			if err := db.Put(ctx, key[:], value); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,311 @@
+package strata
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTest(t testing.TB, opts *Options) *DB {
+	t.Helper()
+	db, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mustPut(t testing.TB, db *DB, k, v string) {
+	t.Helper()
+	if err := db.Put(context.Background(), []byte(k), []byte(v)); err != nil {
+		t.Fatalf("put %q: %v", k, err)
+	}
+}
+
+func wantValue(t testing.TB, db *DB, k, want string) {
+	t.Helper()
+	got, err := db.Get(context.Background(), []byte(k))
+	if err != nil {
+		t.Fatalf("get %q: %v", k, err)
+	}
+	if string(got) != want {
+		t.Fatalf("get %q = %q, want %q", k, got, want)
+	}
+}
+
+func wantNotFound(t testing.TB, db *DB, k string) {
+	t.Helper()
+	if v, err := db.Get(context.Background(), []byte(k)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get %q = %q, %v; want ErrNotFound", k, v, err)
+	}
+}
+
+func TestPutGetDelete(t *testing.T) {
+	db := openTest(t, nil)
+	ctx := context.Background()
+	mustPut(t, db, "a", "1")
+	mustPut(t, db, "a", "2")
+	wantValue(t, db, "a", "2")
+	mustPut(t, db, "empty", "")
+	wantValue(t, db, "empty", "")
+	binary := []byte{0, 1, 0, 255}
+	if err := db.Put(ctx, binary, binary); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Get(ctx, binary); err != nil || !bytes.Equal(got, binary) {
+		t.Fatalf("binary round trip: %v %v", got, err)
+	}
+	if err := db.Delete(ctx, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	wantNotFound(t, db, "a")
+	if err := db.Delete(ctx, []byte("never-existed")); err != nil {
+		t.Fatalf("deleting a missing key: %v", err)
+	}
+}
+
+func TestGetResultIsOwnedByTheCaller(t *testing.T) {
+	db := openTest(t, nil)
+	mustPut(t, db, "k", "value")
+	v, _ := db.Get(context.Background(), []byte("k"))
+	v[0] = 'X'
+	wantValue(t, db, "k", "value")
+}
+
+func TestBatchIsAtomicAndOrdered(t *testing.T) {
+	db := openTest(t, nil)
+	ctx := context.Background()
+	mustPut(t, db, "gone", "x")
+	b := NewBatch()
+	b.Put([]byte("k1"), []byte("v1"))
+	b.Put([]byte("k2"), []byte("v2"))
+	b.Delete([]byte("gone"))
+	b.Put([]byte("k1"), []byte("v1-final")) // later operations win
+	if b.Len() != 4 {
+		t.Fatalf("Len = %d", b.Len())
+	}
+	if err := db.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, db, "k1", "v1-final")
+	wantValue(t, db, "k2", "v2")
+	wantNotFound(t, db, "gone")
+
+	// An invalid operation fails the whole batch: nothing is written.
+	bad := NewBatch()
+	bad.Put([]byte("ok"), []byte("1"))
+	bad.Put(nil, []byte("2"))
+	if err := db.Write(ctx, bad); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("Write(bad) = %v, want ErrInvalidArgument", err)
+	}
+	wantNotFound(t, db, "ok")
+	bad.Reset()
+	bad.Put([]byte("ok"), []byte("1"))
+	if err := db.Write(ctx, bad); err != nil {
+		t.Fatalf("Write after Reset: %v", err)
+	}
+	wantValue(t, db, "ok", "1")
+	if err := db.Write(ctx, NewBatch()); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
+}
+
+func TestInvalidArguments(t *testing.T) {
+	db := openTest(t, nil)
+	ctx := context.Background()
+	big := make([]byte, MaxKeySize+1)
+	cases := map[string]error{
+		"nil key put":       db.Put(ctx, nil, []byte("v")),
+		"empty key put":     db.Put(ctx, []byte{}, []byte("v")),
+		"oversized key":     db.Put(ctx, big, []byte("v")),
+		"oversized value":   db.Put(ctx, []byte("k"), make([]byte, MaxValueSize+1)),
+		"nil key delete":    db.Delete(ctx, nil),
+		"nil batch":         db.Write(ctx, nil),
+		"oversized bound":   func() error { _, err := db.NewIterator(ctx, &IterOptions{Start: big}); return err }(),
+		"empty key get":     func() error { _, err := db.Get(ctx, nil); return err }(),
+		"oversized get":     func() error { _, err := db.Get(ctx, big); return err }(),
+		"empty dir to Open": func() error { _, err := Open("", nil); return err }(),
+	}
+	for name, err := range cases {
+		if !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: got %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	// The largest allowed key and value work.
+	maxKey := bytes.Repeat([]byte{'k'}, MaxKeySize)
+	if err := db.Put(ctx, maxKey, []byte("v")); err != nil {
+		t.Fatalf("max key: %v", err)
+	}
+	wantValue(t, db, string(maxKey), "v")
+}
+
+func TestLargeValueRoundTrip(t *testing.T) {
+	db := openTest(t, &Options{NoSync: true})
+	v := bytes.Repeat([]byte("0123456789abcdef"), 1<<20) // 16 MiB
+	if err := db.Put(context.Background(), []byte("big"), v); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Get(context.Background(), []byte("big"))
+	if err != nil || !bytes.Equal(got, v) {
+		t.Fatalf("16 MiB value: len %d, err %v", len(got), err)
+	}
+}
+
+func TestClosedDatabase(t *testing.T) {
+	db, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mustPut(t, db, "k", "v")
+	it, err := db.NewIterator(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	_, getErr := db.Get(ctx, []byte("k"))
+	_, statsErr := db.Stats()
+	_, iterErr := db.NewIterator(ctx, nil)
+	for name, err := range map[string]error{
+		"put":          db.Put(ctx, []byte("k"), []byte("v")),
+		"get":          getErr,
+		"delete":       db.Delete(ctx, []byte("k")),
+		"write":        db.Write(ctx, NewBatch()),
+		"stats":        statsErr,
+		"new iterator": iterErr,
+	} {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+	// An iterator opened before Close fails on its next fetch.
+	if it.Next() {
+		t.Fatal("iterator of a closed database yielded an entry")
+	}
+	if !errors.Is(it.Err(), ErrClosed) {
+		t.Fatalf("iterator Err = %v, want ErrClosed", it.Err())
+	}
+	if err := it.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("iterator Close = %v", err)
+	}
+}
+
+func TestConcurrentCloseWithOperationsInFlight(t *testing.T) {
+	db, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16*200)
+	started := make(chan struct{}, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				k := []byte(fmt.Sprintf("g%d-%d", g, i))
+				if err := db.Put(ctx, k, k); err != nil {
+					errs <- err
+					return
+				}
+				if i == 0 {
+					started <- struct{}{}
+				}
+			}
+		}()
+	}
+	<-started // close while the writers are mid-stream
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("operation racing Close failed with %v, want ErrClosed", err)
+		}
+	}
+}
+
+func TestSecondOpenOfAnOpenDirectoryIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dir, nil)
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := Open(dir, nil)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	db2.Close()
+}
+
+func TestCancelledContext(t *testing.T) {
+	db := openTest(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := db.Put(ctx, []byte("k"), []byte("v")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put with cancelled ctx = %v", err)
+	}
+	if _, err := db.Get(ctx, []byte("k")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Get with cancelled ctx = %v", err)
+	}
+	if _, err := db.NewIterator(ctx, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("NewIterator with cancelled ctx = %v", err)
+	}
+	// Contexts that expire while operations are in flight: every call returns either its
+	// result or ctx.Err(), and abandoned iterators are released (no snapshot stays pinned).
+	for i := range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%5)*time.Microsecond)
+		it, err := db.NewIterator(ctx, nil)
+		if err == nil {
+			it.Close()
+		} else if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("NewIterator: %v", err)
+		}
+		cancel()
+	}
+	// The poller releases an abandoned iterator before it wakes any later waiter, so once this
+	// Get returns every release has been submitted, and the Stats request queues behind them.
+	if _, err := db.Get(context.Background(), []byte("barrier")); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	s, err := db.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.OpenIterators != 0 || s.Snapshots != 0 {
+		t.Fatalf("abandoned iterators leaked: %d open, %d snapshots", s.OpenIterators, s.Snapshots)
+	}
+}
+
+func TestErrorsCarryEngineMessages(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = Open(dir, nil)
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("already open")) {
+		t.Fatalf("locked error lacks the engine's explanation: %v", err)
+	}
+}
