@@ -295,7 +295,14 @@ impl State {
         for iter in slot.iters.drain() {
             self.iters.remove(&iter);
         }
-        let result = slot.db.close();
+        // The slot has left the table, so a panic in close must be caught here: otherwise its
+        // waiters would never hear back.
+        let result = catch_unwind(AssertUnwindSafe(|| slot.db.close())).unwrap_or_else(|p| {
+            Err(Error::Internal(format!(
+                "panic in strata: {}",
+                panic_message(&*p)
+            )))
+        });
         // Close wrote and synced everything pending: every waiter is acknowledged, or none is.
         for (_, waiting) in slot.waiting.drain(..) {
             self.out.push(match &result {
