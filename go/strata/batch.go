@@ -83,5 +83,5 @@ func (b *Batch) grow(n int) bool {
 }
 
 func (b *Batch) fail(err error) {
-	b.err = fmt.Errorf("strata: batch operation %d: %w", b.count, err)
+	b.err = fmt.Errorf("%w (batch operation %d)", err, b.count)
 }

@@ -54,9 +54,7 @@ func (db *DB) Close() error {
 		_, err := do(context.Background(), "close", opPlain, func(token C.uint64_t) C.int32_t {
 			return C.strata_db_close(C.uint64_t(db.handle), token)
 		})
-		if err != nil {
-			db.closeErr = fmt.Errorf("strata: close %s: %w", db.dir, err)
-		}
+		db.closeErr = err
 	})
 	return db.closeErr
 }
@@ -83,7 +81,7 @@ func checkValue(value []byte) error {
 // exec runs one request against this database and waits for it.
 func (db *DB) exec(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (*call, error) {
 	if db.isClosed() {
-		return nil, fmt.Errorf("strata: %s: %w", op, ErrClosed)
+		return nil, opError(op, ErrClosed)
 	}
 	cl, err := do(ctx, op, kind, submit)
 	runtime.KeepAlive(db)
@@ -140,14 +138,14 @@ func (db *DB) Delete(ctx context.Context, key []byte) error {
 // or none is. The batch may be reused (after Reset) or discarded once Write returns.
 func (db *DB) Write(ctx context.Context, b *Batch) error {
 	if b == nil {
-		return fmt.Errorf("strata: write: %w: nil batch", ErrInvalidArgument)
+		return fmt.Errorf("%w: nil batch", ErrInvalidArgument)
 	}
 	if b.err != nil {
 		return b.err
 	}
 	if b.count == 0 {
 		if db.isClosed() {
-			return fmt.Errorf("strata: write: %w", ErrClosed)
+			return opError("write", ErrClosed)
 		}
 		return ctx.Err()
 	}

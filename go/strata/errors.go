@@ -2,7 +2,7 @@ package strata
 
 import (
 	"errors"
-	"fmt"
+	"strings"
 )
 
 // Errors returned by strata. Each may be wrapped with context; test with errors.Is.
@@ -66,7 +66,12 @@ func errorFromCode(code int32, msg string) error {
 	return &codeError{sentinel: s, msg: msg}
 }
 
+// opError reports that op failed with a sentinel, saying "strata:" once.
+func opError(op string, sentinel error) error {
+	return &codeError{sentinel: sentinel, msg: "strata: " + op + ": " + strings.TrimPrefix(sentinel.Error(), "strata: ")}
+}
+
 // submitError builds the error for a C call that refused a request outright.
 func submitError(op string, code int32) error {
-	return fmt.Errorf("strata: %s: %w", op, sentinel(code))
+	return opError(op, sentinel(code))
 }

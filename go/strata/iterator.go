@@ -53,7 +53,7 @@ func (db *DB) NewIterator(ctx context.Context, opts *IterOptions) (*Iterator, er
 	}
 	for _, bound := range [][]byte{opts.Start, opts.End} {
 		if len(bound) > MaxKeySize {
-			return nil, fmt.Errorf("strata: iterator bound: %w: %d bytes, the limit is %d", ErrInvalidArgument, len(bound), MaxKeySize)
+			return nil, fmt.Errorf("%w: iterator bound is %d bytes, the limit is %d", ErrInvalidArgument, len(bound), MaxKeySize)
 		}
 	}
 	var flags C.uint32_t

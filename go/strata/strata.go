@@ -48,10 +48,10 @@ type Options struct {
 // Open opens the database in dir, creating the directory if needed. One handle per directory
 // at a time: a second Open of a directory that is open (in this process or another) fails
 // with ErrLocked. Recovery replays the write-ahead log; damage to data that was durable fails
-// with ErrCorruption naming the file.
+// with ErrCorruption naming the file. Every error message names the directory or file.
 func Open(dir string, opts *Options) (*DB, error) {
 	if dir == "" {
-		return nil, fmt.Errorf("strata: open: %w: empty directory", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: empty directory path", ErrInvalidArgument)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -68,7 +68,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	})
 	runtime.KeepAlive(path)
 	if err != nil {
-		return nil, fmt.Errorf("strata: open %s: %w", dir, err)
+		return nil, err // the engine's message names the directory or file
 	}
 	return newDB(cl.handle, abs), nil
 }

@@ -74,7 +74,7 @@ typedef struct strata_completion {
   // `strata_db_open`: the new database handle. `strata_iter_open`: the new iterator handle.
   uint64_t handle;
   // On success: the result bytes (a value, an iterator chunk, a `strata_stats`).
-  // On failure: a UTF-8 message, not NUL-terminated. NULL when there is none.
+  // On failure: a UTF-8 message, not NUL-terminated. NULL whenever `len` is 0.
   const uint8_t *data;
   // Length of `data` in bytes.
   size_t len;
@@ -103,7 +103,7 @@ typedef struct strata_stats {
   uint64_t strata_threads;
   // Last sequence number visible to reads.
   uint64_t visible_seq;
-  // Batches acknowledged since open (each put and delete is a batch of one).
+  // Non-empty batches acknowledged since open (each put and delete is a batch of one).
   uint64_t batches_written;
   // Bytes appended to the WAL since open.
   uint64_t wal_bytes_written;
@@ -133,8 +133,9 @@ extern "C" {
 
 // Starts the strata runtime (once per process; later calls reuse it) and returns in
 // `*eventfd_out` a non-blocking descriptor that becomes readable when completions wait.
-// Read it (8 bytes, the value is meaningless) and then call `strata_completions_drain` until it
-// returns 0 before waiting on the descriptor again.
+// When it is readable, read it (8 bytes, the value is meaningless), then call
+// `strata_completions_drain` until it returns 0 before waiting on it again. Every call returns
+// a duplicate of the same eventfd: one process has one drainer.
 // Ownership: the caller owns the descriptor written to `*eventfd_out` (a new one per call) and
 // closes it; `eventfd_out` must be non-NULL.
 // Threads: may be called from any thread.
@@ -183,11 +184,14 @@ int32_t strata_db_put(uint64_t db,
 int32_t strata_db_delete(uint64_t db, const uint8_t *key, size_t key_len, uint64_t token);
 
 // Applies an encoded batch atomically: all of its operations become visible and durable
-// together, or none do. Encoding, repeated per operation: `kind:u8` (1 put, 2 delete),
+// together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (1 put, 2 delete),
 // `key_len:u32le`, key, and for puts `value_len:u32le`, value.
 // Ownership: the caller keeps `batch`; strata validates and copies it before returning.
 // Threads: may be called from any thread.
-int32_t strata_db_write(uint64_t db, const uint8_t *batch, size_t batch_len, uint64_t token);
+int32_t strata_db_write(uint64_t db,
+                        const uint8_t *batch,
+                        size_t batch_len,
+                        uint64_t token);
 
 // Looks up `key` in `db`. The completion carries the value in `data`/`len`, or
 // `STRATA_ERR_NOT_FOUND`.
@@ -224,9 +228,9 @@ int32_t strata_iter_open(uint64_t db,
 int32_t strata_iter_next(uint64_t iter, uint64_t token);
 
 // Closes iterator `iter` and releases its snapshot. No completion follows. Closing a closed or
-// unknown handle does nothing.
+// unknown handle does nothing and returns `STRATA_OK`.
 // Ownership: no buffers change hands.
-// Threads: may be called from any thread; call at most once per handle.
+// Threads: may be called from any thread.
 int32_t strata_iter_close(uint64_t iter);
 
 // The strata version, a static NUL-terminated string.

@@ -55,7 +55,7 @@ pub struct strata_completion {
     /// `strata_db_open`: the new database handle. `strata_iter_open`: the new iterator handle.
     pub handle: u64,
     /// On success: the result bytes (a value, an iterator chunk, a `strata_stats`).
-    /// On failure: a UTF-8 message, not NUL-terminated. NULL when there is none.
+    /// On failure: a UTF-8 message, not NUL-terminated. NULL whenever `len` is 0.
     pub data: *const u8,
     /// Length of `data` in bytes.
     pub len: usize,
@@ -77,7 +77,7 @@ pub struct strata_stats {
     pub strata_threads: u64,
     /// Last sequence number visible to reads.
     pub visible_seq: u64,
-    /// Batches acknowledged since open (each put and delete is a batch of one).
+    /// Non-empty batches acknowledged since open (each put and delete is a batch of one).
     pub batches_written: u64,
     /// Bytes appended to the WAL since open.
     pub wal_bytes_written: u64,

@@ -57,8 +57,9 @@ unsafe fn copy_key(ptr: *const u8, len: usize) -> Result<Box<[u8]>, i32> {
 
 /// Starts the strata runtime (once per process; later calls reuse it) and returns in
 /// `*eventfd_out` a non-blocking descriptor that becomes readable when completions wait.
-/// Read it (8 bytes, the value is meaningless) and then call `strata_completions_drain` until it
-/// returns 0 before waiting on the descriptor again.
+/// When it is readable, read it (8 bytes, the value is meaningless), then call
+/// `strata_completions_drain` until it returns 0 before waiting on it again. Every call returns
+/// a duplicate of the same eventfd: one process has one drainer.
 /// Ownership: the caller owns the descriptor written to `*eventfd_out` (a new one per call) and
 /// closes it; `eventfd_out` must be non-NULL.
 /// Threads: may be called from any thread.
@@ -213,7 +214,7 @@ pub unsafe extern "C" fn strata_db_delete(
 }
 
 /// Applies an encoded batch atomically: all of its operations become visible and durable
-/// together, or none do. Encoding, repeated per operation: `kind:u8` (1 put, 2 delete),
+/// together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (1 put, 2 delete),
 /// `key_len:u32le`, key, and for puts `value_len:u32le`, value.
 /// Ownership: the caller keeps `batch`; strata validates and copies it before returning.
 /// Threads: may be called from any thread.
@@ -283,7 +284,10 @@ pub unsafe extern "C" fn strata_iter_open(
         }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
         };
-        if flags & !STRATA_ITER_REVERSE != 0 {
+        if flags & !STRATA_ITER_REVERSE != 0
+            || start.len() > STRATA_MAX_KEY_LEN
+            || end.len() > STRATA_MAX_KEY_LEN
+        {
             return STRATA_ERR_INVALID_ARGUMENT;
         }
         let bound = |b: &[u8]| (!b.is_empty()).then(|| Box::from(b));
@@ -311,12 +315,16 @@ pub extern "C" fn strata_iter_next(iter: u64, token: u64) -> i32 {
 }
 
 /// Closes iterator `iter` and releases its snapshot. No completion follows. Closing a closed or
-/// unknown handle does nothing.
+/// unknown handle does nothing and returns `STRATA_OK`.
 /// Ownership: no buffers change hands.
-/// Threads: may be called from any thread; call at most once per handle.
+/// Threads: may be called from any thread.
 #[no_mangle]
 pub extern "C" fn strata_iter_close(iter: u64) -> i32 {
-    guard("strata_iter_close", || submit(Request::IterClose { iter }))
+    guard("strata_iter_close", || match runtime::get() {
+        // Without a runtime no iterator was ever opened.
+        None => STRATA_OK,
+        Some(_) => submit(Request::IterClose { iter }),
+    })
 }
 
 /// The strata version, a static NUL-terminated string.

@@ -49,9 +49,11 @@ impl Completion {
     }
 
     fn to_c(&self) -> strata_completion {
+        // An empty buffer's dangling pointer is not handed out: C code may not even memcpy 0
+        // bytes from it.
         let (data, len) = match &self.data {
-            Some(b) => (b.as_ptr(), b.len()),
-            None => (std::ptr::null(), 0),
+            Some(b) if !b.is_empty() => (b.as_ptr(), b.len()),
+            _ => (std::ptr::null(), 0),
         };
         strata_completion {
             token: self.token,
@@ -87,8 +89,9 @@ impl CompletionQueue {
         Ok(CompletionQueue {
             ready: Mutex::new(Vec::new()),
             handed_out: Mutex::new(Vec::new()),
-            // The drainer starts awake: it drains once before its first wait on the eventfd.
-            drainer_awake: AtomicBool::new(true),
+            // The drainer starts asleep, so the first completion signals the eventfd even for a
+            // caller that waits before it ever drains.
+            drainer_awake: AtomicBool::new(false),
             eventfd,
         })
     }
@@ -133,6 +136,7 @@ impl CompletionQueue {
     pub fn drain(&self, out: &mut [strata_completion]) -> usize {
         let mut handed_out = lock(&self.handed_out);
         handed_out.clear();
+        release_burst_capacity(&mut handed_out);
         let mut n = self.take(out, &mut handed_out);
         if n == 0 {
             self.drainer_awake.store(false, Ordering::SeqCst);
@@ -153,7 +157,17 @@ impl CompletionQueue {
             *slot = c.to_c();
             handed_out.push(c);
         }
+        release_burst_capacity(&mut ready);
         n
+    }
+}
+
+/// Queue capacity kept across bursts; beyond it, an emptied queue gives its memory back.
+const RETAINED_CAPACITY: usize = 1024;
+
+fn release_burst_capacity(queue: &mut Vec<Completion>) {
+    if queue.is_empty() && queue.capacity() > RETAINED_CAPACITY {
+        queue.shrink_to(RETAINED_CAPACITY);
     }
 }
 
@@ -193,10 +207,11 @@ mod tests {
     fn signals_only_when_the_drainer_sleeps() {
         let q = CompletionQueue::new().unwrap();
         let mut out = vec![empty(); 4];
-        // Awake at start: publishing does not signal.
+        // Asleep at start: the first publish signals, the next ones do not until a drain.
         q.publish(&mut vec![Completion::ok(1, None)]);
-        assert_eq!(eventfd_count(&q), 0);
-        assert_eq!(q.drain(&mut out), 1);
+        q.publish(&mut vec![Completion::ok(9, None)]);
+        assert_eq!(eventfd_count(&q), 1);
+        assert_eq!(q.drain(&mut out), 2);
         assert_eq!(out[0].token, 1);
         // Empty drain puts the drainer to sleep; the next publish signals once.
         assert_eq!(q.drain(&mut out), 0);
@@ -204,6 +219,17 @@ mod tests {
         q.publish(&mut vec![Completion::ok(3, None)]);
         assert_eq!(eventfd_count(&q), 1);
         assert_eq!(q.drain(&mut out), 2);
+        assert_eq!(eventfd_count(&q), 0);
+    }
+
+    #[test]
+    fn empty_buffers_are_handed_out_as_null() {
+        let q = CompletionQueue::new().unwrap();
+        q.publish(&mut vec![Completion::ok(1, Some(Box::default()))]);
+        let mut out = vec![empty(); 1];
+        assert_eq!(q.drain(&mut out), 1);
+        assert!(out[0].data.is_null());
+        assert_eq!(out[0].len, 0);
     }
 
     #[test]

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/strata-db/strata/go/strata"
+)
+
+var delUsage = usage{
+	name:    "del",
+	args:    "--dir DIR [--] KEY",
+	summary: "Delete KEY (deleting a missing key is not an error).",
+	example: "strata del --dir ./db user:42",
+}
+
+// runDel implements `strata del`.
+func runDel(args []string, stdout, stderr io.Writer) int {
+	fs := delUsage.flags()
+	dir := dirFlag(fs)
+	if code, ok := delUsage.parse(fs, args, 1, stdout, stderr); !ok {
+		return code
+	}
+	if *dir == "" {
+		return delUsage.usageError(stderr, errNoDir)
+	}
+	key := []byte(fs.Arg(0))
+	err := withDB(*dir, false, func(db *strata.DB) error {
+		return db.Delete(context.Background(), key)
+	})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}

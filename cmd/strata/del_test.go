@@ -1,0 +1,26 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDelThenGetFails(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "--dir", dir, "a", "1")
+	mustRun(t, "put", "--dir", dir, "b", "2")
+	mustRun(t, "del", "--dir", dir, "a")
+	_, stderr, code := runCLI(t, "get", "--dir", dir, "a")
+	if code != exitFailure || !strings.HasPrefix(stderr, "Error: ") {
+		t.Fatalf("get of a deleted key: exit %d, stderr %q; want exit 1 and an error", code, stderr)
+	}
+	if got := mustRun(t, "get", "--dir", dir, "b"); got != "2\n" {
+		t.Fatalf("get of the other key printed %q, want %q", got, "2\n")
+	}
+}
+
+func TestDelMissingKeySucceeds(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "--dir", dir, "a", "1")
+	mustRun(t, "del", "--dir", dir, "never-written")
+}

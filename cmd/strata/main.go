@@ -1,0 +1,176 @@
+// Command strata reads, writes and exercises a strata database from the shell.
+//
+//	strata smoke                        check strata end to end in a temporary directory
+//	strata put --dir DIR KEY VALUE      set a key
+//	strata get --dir DIR KEY            print a key's value
+//	strata del --dir DIR KEY            delete a key
+//	strata scan --dir DIR [flags]       print keys and values in order
+//	strata stats --dir DIR [--json]     print the database's counters
+//	strata version                      print the engine and Go versions
+//
+// Each subcommand lives in its own file as a function of its arguments and output writers,
+// returning the exit status, so tests run them in-process. This file only dispatches and holds
+// what every subcommand shares: flag parsing, error reporting and opening the database.
+//
+// Exit status: 0 on success, 1 when the command failed (the reason is printed to stderr as
+// "Error: ..."), 2 on a usage error (unknown subcommand, bad flag, wrong number of arguments).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/strata-db/strata/go/strata"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usage is what a subcommand's --help shows.
+type usage struct {
+	name    string // subcommand name
+	args    string // synopsis after the name
+	summary string // one line
+	example string // one command line
+}
+
+// command is one subcommand: its help and the function that runs it.
+type command struct {
+	usage
+	run func(args []string, stdout, stderr io.Writer) int
+}
+
+// commands are the subcommands in the order the usage message lists them.
+var commands = []command{
+	{smokeUsage, runSmoke},
+	{putUsage, runPut},
+	{getUsage, runGet},
+	{delUsage, runDel},
+	{scanUsage, runScan},
+	{statsUsage, runStats},
+	{versionUsage, runVersion},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches args[0] to its subcommand and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printUsage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			return run([]string{args[1], "--help"}, stdout, stderr)
+		}
+		printUsage(stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "Error: unknown command %q\n\n", args[0])
+	printUsage(stderr)
+	return exitUsage
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "strata reads, writes and checks a strata database.")
+	fmt.Fprintln(w, "\nUsage: strata COMMAND [flags] [arguments]\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'strata COMMAND --help' for a command's flags and an example.")
+}
+
+// flags returns an empty flag set for the subcommand. It prints nothing itself: parse reports
+// its errors, so that --help goes to stdout and mistakes to stderr.
+func (u usage) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet(u.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parse parses args, which must leave exactly nargs positional arguments after the flags.
+// It returns false when the command must stop at once, with the exit status: after printing
+// --help, or after a usage error.
+func (u usage) parse(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.Writer) (int, bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		u.help(fs, stdout)
+		return exitOK, false
+	case err == nil && fs.NArg() != nargs:
+		err = fmt.Errorf("want %d argument(s) after the flags, got %d", nargs, fs.NArg())
+	}
+	if err != nil {
+		return u.usageError(stderr, err), false
+	}
+	return exitOK, true
+}
+
+// help prints the subcommand's description, synopsis, example and flags.
+func (u usage) help(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "strata %s: %s\n\nUsage: strata %s %s\n\nExample:\n  %s\n", u.name, u.summary, u.name, u.args, u.example)
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(w, "\nFlags:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+}
+
+// usageError reports a mistake in the command line and returns exitUsage.
+func (u usage) usageError(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "Error: %v\nUsage: strata %s %s\nRun 'strata %s --help' for details.\n", err, u.name, u.args, u.name)
+	return exitUsage
+}
+
+// fail reports a failed command and returns exitFailure.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "Error: %v\n", err)
+	return exitFailure
+}
+
+// errNoDir is the usage error of a command run without its required --dir.
+var errNoDir = errors.New("--dir is required")
+
+// dirFlag registers the required --dir flag of commands that work on one database.
+func dirFlag(fs *flag.FlagSet) *string {
+	return fs.String("dir", "", "database `directory` (required)")
+}
+
+// withDB opens the database in dir, runs fn on it and closes it, returning the first error.
+// Unless create is set, dir must exist: strata.Open would otherwise create an empty database
+// wherever a mistyped path points.
+func withDB(dir string, create bool, fn func(db *strata.DB) error) error {
+	if !create {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no database directory %s", dir)
+		}
+	}
+	db, err := strata.Open(dir, nil)
+	if err != nil {
+		return err
+	}
+	err = fn(db)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

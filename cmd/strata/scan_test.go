@@ -1,0 +1,72 @@
+package main
+
+import (
+	"strconv"
+	"testing"
+)
+
+// scanFixture returns a database holding keys a to e, each with value "v" + key.
+func scanFixture(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, k := range []string{"c", "a", "e", "b", "d"} {
+		mustRun(t, "put", "--dir", dir, k, "v"+k)
+	}
+	return dir
+}
+
+func TestScan(t *testing.T) {
+	dir := scanFixture(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"all", nil, "a\tva\nb\tvb\nc\tvc\nd\tvd\ne\tve\n"},
+		{"bounds", []string{"--start", "b", "--end", "d"}, "b\tvb\nc\tvc\n"},
+		{"reverse bounds", []string{"--start", "b", "--end", "d", "--reverse"}, "c\tvc\nb\tvb\n"},
+		{"start only", []string{"--start", "d"}, "d\tvd\ne\tve\n"},
+		{"end only reverse", []string{"--end", "c", "--reverse"}, "b\tvb\na\tva\n"},
+		{"limit", []string{"--limit", "2"}, "a\tva\nb\tvb\n"},
+		{"reverse limit", []string{"--reverse", "--limit", "1"}, "e\tve\n"},
+		{"empty range", []string{"--start", "c", "--end", "c"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mustRun(t, append([]string{"scan", "--dir", dir}, tc.args...)...)
+			if got != tc.want {
+				t.Fatalf("scan %v printed\n%q\nwant\n%q", tc.args, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestScanQuotesOnlyWhatIsNotPrintable(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "--dir", dir, "plain", "héllo wörld")
+	mustRun(t, "put", "--dir", dir, "tab\tkey", "")
+	mustRun(t, "put", "--dir", dir, "quote", `"starts with a quote`)
+	mustRun(t, "put", "--dir", dir, "binary", "\xff\x00")
+	want := "binary\t\"\\xff\\x00\"\n" +
+		"plain\théllo wörld\n" +
+		"quote\t\"\\\"starts with a quote\"\n" +
+		"\"tab\\tkey\"\t\n"
+	if got := mustRun(t, "scan", "--dir", dir); got != want {
+		t.Fatalf("scan printed\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestDisplayRoundTrips(t *testing.T) {
+	for _, s := range []string{"", "a", "héllo", "a b", `"`, `x"`, "\t", "\xff", "\x00z", "\u2028"} {
+		d := display([]byte(s))
+		got := d
+		if len(d) > 0 && d[0] == '"' {
+			var err error
+			if got, err = strconv.Unquote(d); err != nil {
+				t.Fatalf("display(%q) = %s, which does not unquote: %v", s, d, err)
+			}
+		}
+		if got != s {
+			t.Errorf("display(%q) = %s, which reads back as %q", s, d, got)
+		}
+	}
+}

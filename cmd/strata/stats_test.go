@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/strata-db/strata/go/strata"
+)
+
+func TestStatsJSON(t *testing.T) {
+	dir := t.TempDir()
+	for _, k := range []string{"a", "b", "c"} {
+		mustRun(t, "put", "--dir", dir, k, "v")
+	}
+	var st strata.Stats
+	dec := json.NewDecoder(strings.NewReader(mustRun(t, "stats", "--dir", dir, "--json")))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		t.Fatalf("stats --json: %v", err)
+	}
+	if st.StrataThreads == 0 || st.TLSInits != st.StrataThreads {
+		t.Errorf("TLSInits %d, StrataThreads %d; want equal and not 0", st.TLSInits, st.StrataThreads)
+	}
+	if st.RecoveredBatches != 3 {
+		t.Errorf("RecoveredBatches %d, want 3 (one per put)", st.RecoveredBatches)
+	}
+}
+
+func TestStatsTextHasEveryField(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "--dir", dir, "a", "v")
+	lines := strings.Split(strings.TrimSuffix(mustRun(t, "stats", "--dir", dir), "\n"), "\n")
+	fields := reflect.TypeFor[strata.Stats]()
+	if len(lines) != fields.NumField() {
+		t.Fatalf("%d lines, want one per field (%d):\n%s", len(lines), fields.NumField(), strings.Join(lines, "\n"))
+	}
+	for i, line := range lines {
+		name, value, _ := strings.Cut(strings.Join(strings.Fields(line), " "), " ")
+		if name != fields.Field(i).Name || value == "" {
+			t.Errorf("line %d is %q, want field %s and its value", i, line, fields.Field(i).Name)
+		}
+		if name == "RecoveredBatches" && value != "1" {
+			t.Errorf("RecoveredBatches %s, want 1", value)
+		}
+	}
+}
