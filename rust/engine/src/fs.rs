@@ -25,6 +25,14 @@ pub trait WritableFile: Send + Sync {
     fn size(&self) -> io::Result<u64>;
 }
 
+/// A file opened for positioned reads (SSTables). Shared across threads.
+pub trait RandomAccessFile: Send + Sync {
+    /// Fills `buf` from `offset`; fails with `UnexpectedEof` if the file is shorter.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// The file length in bytes.
+    fn size(&self) -> io::Result<u64>;
+}
+
 /// A held directory lock; dropping it releases the lock.
 pub type LockGuard = Box<dyn Any + Send + Sync>;
 
@@ -36,6 +44,16 @@ pub trait FileSystem: Send + Sync {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Opens `path` for appending, creating it if missing.
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>>;
+    /// Creates `path` empty (truncating an existing file) for writing.
+    fn create(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>>;
+    /// Opens `path` for positioned reads.
+    fn open_read(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Renames `from` to `to`, replacing `to` atomically.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes the file `path`.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Creates `to` as a hard link to `from`.
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Reads the whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Makes the directory's entries (created, renamed, removed files) durable.
@@ -69,6 +87,18 @@ impl WritableFile for RealFile {
     }
 }
 
+struct RealReadFile(File);
+
+impl RandomAccessFile for RealReadFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset)
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+}
+
 impl FileSystem for RealFs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         std::fs::create_dir_all(dir)
@@ -87,6 +117,31 @@ impl FileSystem for RealFs {
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(Arc::new(RealFile(file)))
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)?;
+        Ok(Arc::new(RealFile(file)))
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        Ok(Arc::new(RealReadFile(File::open(path)?)))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::hard_link(from, to)
     }
 
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
