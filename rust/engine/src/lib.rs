@@ -9,6 +9,7 @@ pub mod batch;
 pub mod db;
 pub mod error;
 pub mod fs;
+pub mod iterator;
 pub mod key;
 pub mod memtable;
 pub mod threads;
