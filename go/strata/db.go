@@ -111,7 +111,7 @@ func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 	}
 	cl, err := db.exec(ctx, "get", opPlain, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
-		return C.strata_db_get(C.uint64_t(db.handle), k, kn, token)
+		return C.strata_db_get(C.uint64_t(db.handle), 0, k, kn, token)
 	})
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func (db *DB) NewIterator(ctx context.Context, opts *IterOptions) (*Iterator, er
 	cl, err := db.exec(ctx, "new iterator", opOpenIter, func(token C.uint64_t) C.int32_t {
 		s, sn := bytesArg(opts.Start)
 		e, en := bytesArg(opts.End)
-		return C.strata_iter_open(C.uint64_t(db.handle), s, sn, e, en, flags, token)
+		return C.strata_iter_open(C.uint64_t(db.handle), 0, s, sn, e, en, flags, token)
 	})
 	if err != nil {
 		return nil, err

@@ -1,8 +1,10 @@
-//! A database: one directory, one lock, one WAL, one memtable.
+//! A database: one directory, one lock, a WAL, an active memtable, and the LSM [`Tree`] of
+//! frozen memtables and tables behind it.
 //!
-//! [`Db`] is single-owner (`&mut self` for writes) and does no threading of its own. Writes move
-//! through a pipeline the owner drives, so that many writers share one WAL write and one fsync
-//! (group commit) without the engine blocking its owner during the fsync:
+//! [`Db`] is single-owner (`&mut self` for writes): the owner thread appends to the WAL and the
+//! active memtable; the tree's background threads flush and compact. Writes move through a
+//! pipeline the owner drives, so that many writers share one WAL write and one fsync (group
+//! commit) without the owner blocking during the fsync:
 //!
 //! 1. [`Db::prepare`] assigns sequence numbers and encodes the batch into the WAL group buffer;
 //!    it returns a ticket, the batch's last sequence number.
@@ -15,31 +17,102 @@
 //! reads but refuses writes until reopened, and pending batches are never applied (they were
 //! not made durable, so they must not become visible).
 //!
-//! This is the module the SSTable work extends: flushes and compaction hang off `Db`, reads
-//! merge the memtable with tables, and the WAL gains rotation.
+//! When the active memtable (or its WAL segment) is full, the owner freezes it, starts a new
+//! WAL segment, and the flush thread turns the frozen memtable into an L0 table; the WAL
+//! segment is deleted once the manifest records that table.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::ops::Bound;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use crate::batch::{Batch, BatchOp};
+use crate::cache::{BlockCache, TableCache};
+use crate::compaction;
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, LockGuard, RealFs};
+use crate::iterator::{DbIter, MergingIter};
+use crate::key::ValueKind;
+use crate::manifest::{self, parse_table_name, table_name, ManifestState};
 use crate::memtable::Memtable;
-use crate::threads::enter_engine;
+use crate::sstable::{Compression, TableOptions};
+use crate::threads::{self, enter_engine};
+use crate::tree::{Done, Stall, Tree, TreeOptions};
+use crate::version::{Frozen, ReadView};
 use crate::wal::{self, SyncPoint, WalWriter};
 
 /// Name of the lock file inside the database directory.
 pub const LOCK_FILE: &str = "LOCK";
 
-/// How a database is opened.
-#[derive(Debug, Clone, Default)]
+/// How a database is opened. `Options::default()` gives the documented defaults.
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Acknowledge writes once they are handed to the OS, without fsync. A process crash loses
-    /// nothing; an OS crash or power loss may lose recent writes. Default: false (every
-    /// acknowledged write is durable).
+    /// nothing; an OS crash or power loss may lose recent writes. Default: false.
     pub no_sync: bool,
+    /// Memory for memtables: the active one fills to half of it, then is frozen and flushed
+    /// while a new one fills the other half. Default 64 MiB.
+    pub memtable_budget: usize,
+    /// Memory for cached table blocks. Default 64 MiB.
+    pub block_cache_bytes: usize,
+    /// Table files kept open at once. Default 512.
+    pub max_open_files: usize,
+    /// Block compression. Default LZ4.
+    pub compression: Compression,
+    /// L0 tables that start an L0 -> L1 compaction. Default 4.
+    pub l0_compaction_trigger: usize,
+    /// L0 tables at which writes slow down. Default 12.
+    pub l0_slowdown_trigger: usize,
+    /// L0 tables at which writes wait for compaction. Default 20.
+    pub l0_stop_trigger: usize,
+    /// Byte target of L1; each deeper level is `level_size_ratio` times larger. Default 64 MiB.
+    pub l1_target_bytes: u64,
+    /// Default 10.
+    pub level_size_ratio: u64,
+    /// Compaction output tables are cut near this size. Default 16 MiB.
+    pub target_file_size: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            no_sync: false,
+            memtable_budget: 64 << 20,
+            block_cache_bytes: 64 << 20,
+            max_open_files: 512,
+            compression: Compression::Lz4,
+            l0_compaction_trigger: 4,
+            l0_slowdown_trigger: 12,
+            l0_stop_trigger: 20,
+            l1_target_bytes: 64 << 20,
+            level_size_ratio: 10,
+            target_file_size: 16 << 20,
+        }
+    }
+}
+
+impl Options {
+    fn write_buffer(&self) -> usize {
+        (self.memtable_budget / 2).max(64 << 10)
+    }
+
+    fn tree_options(&self) -> TreeOptions {
+        TreeOptions {
+            table: TableOptions {
+                compression: self.compression,
+                ..TableOptions::default()
+            },
+            compaction: compaction::Config {
+                l0_trigger: self.l0_compaction_trigger.max(1),
+                l1_target_bytes: self.l1_target_bytes.max(1),
+                ratio: self.level_size_ratio.max(2),
+                target_file_size: self.target_file_size.max(4096),
+            },
+            max_frozen: 1,
+            l0_slowdown: self.l0_slowdown_trigger,
+            l0_stop: self.l0_stop_trigger.max(self.l0_compaction_trigger + 1),
+        }
+    }
 }
 
 /// Counters describing one database.
@@ -55,18 +128,36 @@ pub struct DbStats {
     pub wal_writes: u64,
     /// fsyncs completed on the WAL.
     pub wal_syncs: u64,
-    /// Current WAL size in bytes.
+    /// Bytes of the active WAL segment.
     pub wal_size: u64,
-    /// Approximate memtable heap bytes.
+    /// Approximate bytes of the active and frozen memtables.
     pub memtable_bytes: u64,
-    /// Versions (values and tombstones) in the memtable.
+    /// Entries (all versions) in the active memtable.
     pub memtable_versions: u64,
+    /// Frozen memtables waiting for flush.
+    pub frozen_memtables: u64,
     /// Batches replayed from the WAL at open.
     pub recovered_batches: u64,
     /// Bytes of torn WAL tail discarded at open.
     pub recovered_torn_bytes: u64,
     /// Live snapshots (including those held by iterators).
     pub snapshots: u64,
+    /// Tables and bytes per level.
+    pub level_files: Vec<u64>,
+    pub level_bytes: Vec<u64>,
+    /// Memtable flushes and compactions since open.
+    pub flushes: u64,
+    pub compactions: u64,
+    /// Bytes written to tables by flushes and compactions since open.
+    pub flush_bytes: u64,
+    pub compaction_bytes_written: u64,
+    pub compaction_bytes_read: u64,
+    /// Bytes over target summed over levels: compaction still owed.
+    pub compaction_debt: u64,
+    /// Block cache hits, misses and bytes in use.
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    pub cache_bytes: u64,
 }
 
 struct Pending {
@@ -79,6 +170,8 @@ struct Pending {
 pub struct Db {
     dir: PathBuf,
     opts: Options,
+    fs: Arc<dyn FileSystem>,
+    tree: Arc<Tree>,
     wal: WalWriter,
     mem: Memtable,
     /// Last sequence number assigned.
@@ -86,23 +179,33 @@ pub struct Db {
     /// Last sequence number applied to the memtable and visible to reads.
     visible_seq: u64,
     pending: VecDeque<Pending>,
-    snapshots: BTreeMap<u64, usize>,
     poisoned: Option<String>,
     stats: DbStats,
+    workers: Vec<JoinHandle<()>>,
     _lock: LockGuard,
+}
+
+fn io_err<'a>(what: &'a str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |e| Error::io(format!("{what} {}", path.display()), e)
 }
 
 impl Db {
     /// Opens (creating if needed) the database in `dir` on the real file system.
     pub fn open(dir: &Path, opts: Options) -> Result<Db> {
-        Db::open_with_fs(dir, opts, Arc::new(RealFs))
+        Db::open_with(dir, opts, Arc::new(RealFs), Box::new(|| {}))
     }
 
-    /// Opens the database in `dir` through `fs`, replaying its WAL.
-    pub fn open_with_fs(dir: &Path, opts: Options, fs: Arc<dyn FileSystem>) -> Result<Db> {
+    /// Opens the database in `dir` through `fs`. `notify` runs on a background thread whenever
+    /// a flush or compaction finishes (so an owner holding stalled writes can retry).
+    pub fn open_with(
+        dir: &Path,
+        opts: Options,
+        fs: Arc<dyn FileSystem>,
+        notify: Box<dyn Fn() + Send + Sync>,
+    ) -> Result<Db> {
         enter_engine();
         fs.create_dir_all(dir)
-            .map_err(|e| Error::io(format!("create directory {}", dir.display()), e))?;
+            .map_err(io_err("create directory", dir))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = fs.lock(&lock_path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {
@@ -112,24 +215,36 @@ impl Db {
             }
         })?;
 
-        let mut segments: Vec<u64> = fs
-            .list(dir)
-            .map_err(|e| Error::io(format!("list {}", dir.display()), e))?
+        manifest::remove_leftovers(fs.as_ref(), dir);
+        let mut recovered = manifest::read(fs.as_ref(), dir)?.unwrap_or_default();
+        let names = fs.list(dir).map_err(io_err("list", dir))?;
+        remove_orphan_tables(fs.as_ref(), dir, &names, &recovered);
+
+        let mut segments: Vec<u64> = names
             .iter()
-            .filter_map(|name| wal::parse_segment_name(name))
+            .filter_map(|n| wal::parse_segment_name(n))
             .collect();
         segments.sort_unstable();
+        let max_number = segments.last().copied().unwrap_or(0);
+        recovered.next_file_number = recovered.next_file_number.max(max_number + 1);
+        let live: Vec<u64> = segments
+            .iter()
+            .copied()
+            .filter(|&n| n >= recovered.log_number)
+            .collect();
+        for &n in segments.iter().filter(|&&n| n < recovered.log_number) {
+            // Flushed before a crash that came ahead of its deletion.
+            let _ = fs.remove(&dir.join(wal::segment_name(n)));
+        }
 
         let mut mem = Memtable::new();
-        let mut last_seq = 0u64;
+        let mut last_seq = recovered.last_seq;
         let mut stats = DbStats::default();
         let mut reopen: Option<(PathBuf, u64)> = None;
-        for (i, &number) in segments.iter().enumerate() {
+        for (i, &number) in live.iter().enumerate() {
             let path = dir.join(wal::segment_name(number));
-            let data = fs
-                .read_all(&path)
-                .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-            let is_last = i + 1 == segments.len();
+            let data = fs.read_all(&path).map_err(io_err("read", &path))?;
+            let is_last = i + 1 == live.len();
             let replay = wal::replay(&path, &data, is_last, |first_seq, payload| {
                 if first_seq != last_seq + 1 {
                     return Err(Error::corruption(
@@ -168,19 +283,46 @@ impl Db {
                 WalWriter::reopen(fs.as_ref(), &path, valid_len)?
             }
             Some((path, _)) => WalWriter::create(fs.as_ref(), &path)?,
-            None => WalWriter::create(fs.as_ref(), &dir.join(wal::segment_name(1)))?,
+            None => {
+                let number = recovered.next_file_number;
+                recovered.next_file_number += 1;
+                WalWriter::create(fs.as_ref(), &dir.join(wal::segment_name(number)))?
+            }
         };
+        if recovered.log_number == 0 || live.is_empty() {
+            recovered.log_number = wal.number();
+        }
+
+        let block_cache = BlockCache::new(opts.block_cache_bytes);
+        let tables = Arc::new(TableCache::new(
+            Arc::clone(&fs),
+            dir.to_owned(),
+            Arc::clone(&block_cache),
+            opts.max_open_files.max(16),
+        ));
+        let tree = Arc::new(Tree::new(
+            dir,
+            Arc::clone(&fs),
+            tables,
+            opts.tree_options(),
+            recovered,
+            wal.number(),
+            notify,
+        ));
+        let workers = spawn_workers(&tree)?;
         Ok(Db {
             dir: dir.to_owned(),
             opts,
+            fs,
+            tree,
             wal,
             mem,
             last_seq,
             visible_seq: last_seq,
             pending: VecDeque::new(),
-            snapshots: BTreeMap::new(),
             poisoned: None,
             stats,
+            workers,
             _lock: lock,
         })
     }
@@ -196,8 +338,8 @@ impl Db {
     }
 
     /// Why the database refuses writes, if it does.
-    pub fn poisoned(&self) -> Option<&str> {
-        self.poisoned.as_deref()
+    pub fn poisoned(&self) -> Option<String> {
+        self.poisoned.clone().or_else(|| self.tree.error())
     }
 
     /// Makes the database refuse writes from now on, remembering the first reason. Pending
@@ -213,10 +355,22 @@ impl Db {
     }
 
     fn check_writable(&self) -> Result<()> {
-        match &self.poisoned {
-            Some(why) => Err(Error::Poisoned(why.clone())),
+        match self.poisoned() {
+            Some(why) => Err(Error::Poisoned(why)),
             None => Ok(()),
         }
+    }
+
+    /// Whether a write may be prepared now. With [`Stall::Stop`], the owner should hold writes
+    /// until background work reports progress (the `notify` callback); preparing anyway
+    /// overshoots the memory budget.
+    pub fn write_stall(&self) -> Stall {
+        self.tree.stall(self.needs_rotation())
+    }
+
+    fn needs_rotation(&self) -> bool {
+        self.mem.approx_bytes() >= self.opts.write_buffer()
+            || self.wal.buffered_end() >= 2 * self.opts.write_buffer() as u64
     }
 
     /// Step 1: assigns sequence numbers to `batch` and encodes it into the WAL group buffer.
@@ -227,6 +381,9 @@ impl Db {
         if batch.is_empty() {
             return Ok(self.last_seq);
         }
+        if self.needs_rotation() {
+            self.rotate()?;
+        }
         let first_seq = self.last_seq + 1;
         let wal_end = self.wal.add_record(first_seq, batch.as_bytes());
         self.last_seq += u64::from(batch.count());
@@ -236,6 +393,33 @@ impl Db {
             batch,
         });
         Ok(self.last_seq)
+    }
+
+    /// Freezes the active memtable and starts a new WAL segment. Everything pending is made
+    /// durable and applied first, so the frozen memtable holds exactly its segment's batches.
+    fn rotate(&mut self) -> Result<()> {
+        self.write_pending()?;
+        if self.has_pending() {
+            if let Err(e) = self.wal.sync() {
+                self.poison(format!("WAL fsync failed: {e}"));
+                return Err(e);
+            }
+            self.stats.wal_syncs += 1;
+            self.apply_pending_upto(u64::MAX);
+        }
+        let number = self.tree.next_file_number();
+        let path = self.dir.join(wal::segment_name(number));
+        let new_wal = WalWriter::create(self.fs.as_ref(), &path)?;
+        let old_wal = std::mem::replace(&mut self.wal, new_wal);
+        let mem = std::mem::take(&mut self.mem);
+        self.tree.freeze(
+            Frozen {
+                mem,
+                wal_number: old_wal.number(),
+            },
+            number,
+        );
+        Ok(())
     }
 
     /// Step 2: writes the group buffer. Returns the point to fsync, or `None` when nothing
@@ -268,19 +452,23 @@ impl Db {
         enter_engine();
         self.check_writable()?;
         if let Err(e) = result {
-            let err = Error::io(format!("fsync {}", self.wal.path().display()), e);
+            let err = Error::io(format!("fsync WAL segment {}", point.segment), e);
             self.poison(format!("WAL fsync failed: {err}"));
             return Err(err);
         }
         self.stats.wal_syncs += 1;
-        self.wal.mark_synced(point.offset);
-        self.apply_pending_upto(point.offset);
+        if point.segment == self.wal.number() {
+            self.wal.mark_synced(point.offset);
+            self.apply_pending_upto(point.offset);
+        }
+        // A point in an older segment: rotation synced and applied everything it covered.
         Ok(())
     }
 
     /// Runs the whole write pipeline on this thread: durable (unless `no_sync`) and visible on
-    /// return.
+    /// return. Waits while the tree stalls writes.
     pub fn write(&mut self, batch: Batch) -> Result<()> {
+        self.tree.wait_while_stalled(self.needs_rotation());
         self.prepare(batch)?;
         if let Some(point) = self.write_pending()? {
             let result = point.sync();
@@ -290,7 +478,7 @@ impl Db {
     }
 
     fn apply_pending_upto(&mut self, wal_offset: u64) {
-        let oldest = self.oldest_snapshot();
+        let oldest = self.tree.oldest_snapshot();
         while let Some(p) = self.pending.front() {
             if p.wal_end > wal_offset {
                 break;
@@ -314,69 +502,200 @@ impl Db {
     }
 
     /// The latest visible value of `key`.
-    pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.get_at(key, self.visible_seq)
     }
 
     /// The value of `key` as of sequence `seq` (a snapshot).
-    pub fn get_at(&self, key: &[u8], seq: u64) -> Result<Option<&[u8]>> {
+    pub fn get_at(&self, key: &[u8], seq: u64) -> Result<Option<Vec<u8>>> {
         enter_engine();
         crate::batch::check_key(key)?;
-        Ok(self.mem.get(key, seq).flatten())
+        let found = match self.mem.get(key, seq) {
+            Some((kind, value)) => Some((kind, value.to_vec())),
+            None => self.tree.view().get(&self.tree.tables, key, seq)?,
+        };
+        Ok(match found {
+            Some((ValueKind::Put, value)) => Some(value),
+            _ => None,
+        })
     }
 
-    /// Live entries visible at `seq` within `[lower, upper)` bounds, in key order (`.rev()` for
-    /// descending). Hold a snapshot at `seq` while iterating across calls.
-    pub fn range<'a>(
+    /// What reads need besides the active memtable; pass it to [`Db::iter`].
+    pub fn read_view(&self) -> ReadView {
+        self.tree.view()
+    }
+
+    /// Live entries visible at `seq` within `[lower, upper)` (`None` = unbounded), ascending
+    /// or (with `reverse`) descending. Hold a snapshot at `seq` while iterating across calls.
+    pub fn iter<'a>(
         &'a self,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
+        view: &'a ReadView,
+        lower: Option<&[u8]>,
+        upper: Option<&[u8]>,
         seq: u64,
-    ) -> impl DoubleEndedIterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        reverse: bool,
+    ) -> Result<DbIter<'a>> {
         enter_engine();
-        self.mem.range(lower, upper, seq)
+        let mut children = view.children(&self.tree.tables)?;
+        children.insert(0, Box::new(self.mem.iter()));
+        Ok(DbIter::new(
+            MergingIter::new(children, reverse),
+            seq,
+            lower,
+            upper,
+        ))
     }
 
     /// Pins the current visible state; reads at the returned sequence stay consistent until
     /// [`Db::release_snapshot`].
     pub fn acquire_snapshot(&mut self) -> u64 {
         enter_engine();
-        *self.snapshots.entry(self.visible_seq).or_default() += 1;
+        self.tree.acquire_snapshot(self.visible_seq);
         self.visible_seq
     }
 
-    /// Releases a snapshot taken with [`Db::acquire_snapshot`].
-    pub fn release_snapshot(&mut self, seq: u64) {
+    /// Takes one more reference on an existing snapshot at `seq` (an iterator over a snapshot).
+    pub fn retain_snapshot(&mut self, seq: u64) {
         enter_engine();
-        if let Some(n) = self.snapshots.get_mut(&seq) {
-            *n -= 1;
-            if *n == 0 {
-                self.snapshots.remove(&seq);
-            }
-        }
+        self.tree.acquire_snapshot(seq);
     }
 
-    fn oldest_snapshot(&self) -> u64 {
-        self.snapshots.keys().next().copied().unwrap_or(u64::MAX)
+    /// Releases a snapshot taken with [`Db::acquire_snapshot`] or [`Db::retain_snapshot`].
+    pub fn release_snapshot(&mut self, seq: u64) {
+        enter_engine();
+        self.tree.release_snapshot(seq);
+    }
+
+    /// Freezes the active memtable (if it holds anything) and calls `done` once every frozen
+    /// memtable is in a table.
+    pub fn flush(&mut self, done: Done) {
+        enter_engine();
+        if let Err(e) = self.check_writable() {
+            return done(Err(e));
+        }
+        if !self.mem.is_empty() {
+            if let Err(e) = self.rotate() {
+                return done(Err(e));
+            }
+        }
+        self.tree.when_flushed(done);
+    }
+
+    /// Flushes, then compacts every level over the user-key range `[lo, hi]` (`None` =
+    /// unbounded) down to the last non-empty level; calls `done` at the end.
+    pub fn compact(&mut self, lo: Option<&[u8]>, hi: Option<&[u8]>, done: Done) {
+        let tree = Arc::clone(&self.tree);
+        let lo = lo.map(<[u8]>::to_vec).unwrap_or_default();
+        let hi = hi
+            .map(<[u8]>::to_vec)
+            .unwrap_or_else(|| vec![0xff; crate::batch::MAX_KEY_LEN + 1]);
+        self.flush(Box::new(move |r| match r {
+            Ok(()) => tree.compact_range(lo, hi, done),
+            Err(e) => done(Err(e)),
+        }));
+    }
+
+    /// [`Db::flush`], waiting on this thread for the result.
+    pub fn flush_and_wait(&mut self) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.flush(Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx.recv().unwrap_or(Err(Error::Closed))
+    }
+
+    /// [`Db::compact`], waiting on this thread for the result.
+    pub fn compact_and_wait(&mut self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.compact(
+            lo,
+            hi,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().unwrap_or(Err(Error::Closed))
+    }
+
+    /// Writes a consistent, openable copy of the database to `target` (which must not exist or
+    /// be empty): tables are hard-linked, the live WAL segments and the manifest copied.
+    pub fn checkpoint(&mut self, target: &Path) -> Result<()> {
+        enter_engine();
+        self.check_writable()?;
+        self.write_pending()?;
+        if let Err(e) = self.wal.sync() {
+            self.poison(format!("WAL fsync failed: {e}"));
+            return Err(e);
+        }
+        self.apply_pending_upto(u64::MAX);
+        let fs = Arc::clone(&self.fs);
+        let dir = self.dir.clone();
+        let names = fs.list(&dir).map_err(io_err("list", &dir))?;
+        if target.exists() && fs.list(target).map(|l| !l.is_empty()).unwrap_or(true) {
+            return Err(Error::InvalidArgument(format!(
+                "checkpoint target {} exists and is not empty",
+                target.display()
+            )));
+        }
+        fs.create_dir_all(target)
+            .map_err(io_err("create directory", target))?;
+        self.tree.with_installs_paused(|state| -> Result<()> {
+            for f in state.levels.iter().flatten() {
+                let name = table_name(f.number);
+                let (from, to) = (dir.join(&name), target.join(&name));
+                if fs.hard_link(&from, &to).is_err() {
+                    copy_file(fs.as_ref(), &from, &to)?;
+                }
+            }
+            for n in names.iter().filter_map(|n| wal::parse_segment_name(n)) {
+                if n >= state.log_number {
+                    let name = wal::segment_name(n);
+                    copy_file(fs.as_ref(), &dir.join(&name), &target.join(&name))?;
+                }
+            }
+            manifest::write(fs.as_ref(), target, state)
+        })
     }
 
     /// Current counters.
     pub fn stats(&self) -> DbStats {
         enter_engine();
+        let (tree, levels, debt, _) = self.tree.stats();
+        let view = self.tree.view();
+        let frozen_bytes: usize = view.frozen.iter().map(|f| f.mem.approx_bytes()).sum();
         DbStats {
             visible_seq: self.visible_seq,
             wal_size: self.wal.buffered_end(),
-            memtable_bytes: self.mem.approx_bytes() as u64,
-            memtable_versions: self.mem.versions() as u64,
-            snapshots: self.snapshots.values().sum::<usize>() as u64,
+            memtable_bytes: (self.mem.approx_bytes() + frozen_bytes) as u64,
+            memtable_versions: self.mem.len() as u64,
+            frozen_memtables: view.frozen.len() as u64,
+            snapshots: self.tree.snapshot_count(),
+            level_files: levels.iter().map(|l| l.0 as u64).collect(),
+            level_bytes: levels.iter().map(|l| l.1).collect(),
+            flushes: tree.flushes,
+            compactions: tree.compactions,
+            flush_bytes: tree.flush_bytes,
+            compaction_bytes_written: tree.compaction_bytes_written,
+            compaction_bytes_read: tree.compaction_bytes_read,
+            compaction_debt: debt,
+            cache_hits: self.tree.block_cache.hits(),
+            cache_misses: self.tree.block_cache.misses(),
+            cache_bytes: self.tree.block_cache.usage() as u64,
             ..self.stats.clone()
         }
     }
 
-    /// Writes and syncs everything pending (even with `no_sync`), applies it, and releases the
-    /// directory lock. A poisoned database closes without writing.
+    /// Writes and syncs everything pending (even with `no_sync`), applies it, stops the
+    /// background threads, and releases the directory lock. Frozen memtables not yet flushed
+    /// stay in their WAL segments and are replayed at the next open.
     pub fn close(mut self) -> Result<()> {
         enter_engine();
+        let result = self.sync_for_close();
+        self.stop_workers();
+        result
+    }
+
+    fn sync_for_close(&mut self) -> Result<()> {
         if self.poisoned.is_some() {
             return Ok(());
         }
@@ -388,6 +707,56 @@ impl Db {
         self.apply_pending_upto(u64::MAX);
         Ok(())
     }
+
+    fn stop_workers(&mut self) {
+        self.tree.shutdown();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Dropped without close (a crash test, a panic): stop the threads, write nothing.
+        self.stop_workers();
+    }
+}
+
+fn spawn_workers(tree: &Arc<Tree>) -> Result<Vec<JoinHandle<()>>> {
+    let spawn = |name: &str, f: fn(&Tree)| {
+        let tree = Arc::clone(tree);
+        threads::spawn(name, move || f(&tree))
+            .map_err(|e| Error::io(format!("spawn {name} thread"), e))
+    };
+    let flush = spawn("strata-flush", Tree::run_flushes)?;
+    match spawn("strata-compact", Tree::run_compactions) {
+        Ok(compact) => Ok(vec![flush, compact]),
+        Err(e) => {
+            tree.shutdown();
+            let _ = flush.join();
+            Err(e)
+        }
+    }
+}
+
+/// Deletes table files the manifest does not list: outputs of a flush or compaction that a
+/// crash interrupted before it was recorded.
+fn remove_orphan_tables(fs: &dyn FileSystem, dir: &Path, names: &[String], state: &ManifestState) {
+    let live: std::collections::HashSet<u64> =
+        state.levels.iter().flatten().map(|f| f.number).collect();
+    for number in names.iter().filter_map(|n| parse_table_name(n)) {
+        if !live.contains(&number) {
+            let _ = fs.remove(&dir.join(table_name(number)));
+        }
+    }
+}
+
+fn copy_file(fs: &dyn FileSystem, from: &Path, to: &Path) -> Result<()> {
+    let data = fs.read_all(from).map_err(io_err("read", from))?;
+    let out = fs.create(to).map_err(io_err("create", to))?;
+    out.append(&data).map_err(io_err("write", to))?;
+    out.sync_data().map_err(io_err("fsync", to))
 }
 
 fn apply_batch(mem: &mut Memtable, first_seq: u64, batch: &Batch, oldest_snapshot: u64) {

@@ -72,6 +72,27 @@ impl Error {
         }
     }
 
+    /// A copy of this error for a second reporter (an iterator's status, a background
+    /// failure seen by every later write). I/O errors keep their kind and message.
+    pub fn clone_for_report(&self) -> Error {
+        match self {
+            Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+            Error::Corruption {
+                file,
+                offset,
+                detail,
+            } => Error::corruption(file.clone(), *offset, detail.clone()),
+            Error::Io { context, source } => Error::io(
+                context.clone(),
+                io::Error::new(source.kind(), source.to_string()),
+            ),
+            Error::Locked(p) => Error::Locked(p.clone()),
+            Error::Closed => Error::Closed,
+            Error::Poisoned(m) => Error::Poisoned(m.clone()),
+            Error::Internal(m) => Error::Internal(m.clone()),
+        }
+    }
+
     /// Builds a corruption error for `file` at byte `offset`.
     pub fn corruption(file: impl Into<PathBuf>, offset: u64, detail: impl Into<String>) -> Error {
         Error::Corruption {

@@ -32,3 +32,236 @@ pub trait InternalIterator {
     /// The first error met, if any.
     fn status(&self) -> Result<()>;
 }
+
+/// Merges children into one ordered stream, in one direction fixed at construction (reads
+/// re-seek rather than turn around, which keeps the merge simple). Children are few (the
+/// memtables, the L0 tables, one per deeper level), so the smallest is found by a linear scan.
+pub struct MergingIter<'a> {
+    children: Vec<Box<dyn InternalIterator + 'a>>,
+    current: Option<usize>,
+    reverse: bool,
+}
+
+impl<'a> MergingIter<'a> {
+    /// A merge over `children`, walking backwards when `reverse`.
+    pub fn new(children: Vec<Box<dyn InternalIterator + 'a>>, reverse: bool) -> MergingIter<'a> {
+        MergingIter {
+            children,
+            current: None,
+            reverse,
+        }
+    }
+
+    /// Positions at the first entry `>= target` (forward) or the last `<= target` (reverse);
+    /// `None` positions at the first (forward) or last (reverse) entry overall.
+    pub fn seek(&mut self, target: Option<&[u8]>) {
+        for child in &mut self.children {
+            match (target, self.reverse) {
+                (Some(t), false) => child.seek(t),
+                (Some(t), true) => child.seek_for_prev(t),
+                (None, false) => child.seek_to_first(),
+                (None, true) => child.seek_to_last(),
+            }
+        }
+        self.pick();
+    }
+
+    /// Moves one entry along the merge's direction.
+    pub fn advance(&mut self) {
+        if let Some(i) = self.current {
+            if self.reverse {
+                self.children[i].prev();
+            } else {
+                self.children[i].next();
+            }
+            self.pick();
+        }
+    }
+
+    fn pick(&mut self) {
+        self.current = None;
+        for (i, child) in self.children.iter().enumerate() {
+            if !child.valid() {
+                continue;
+            }
+            let better = match self.current {
+                None => true,
+                Some(c) => {
+                    let ord = crate::key::compare_internal(child.key(), self.children[c].key());
+                    if self.reverse {
+                        ord.is_gt()
+                    } else {
+                        ord.is_lt()
+                    }
+                }
+            };
+            if better {
+                self.current = Some(i);
+            }
+        }
+    }
+
+    /// True when positioned at an entry.
+    pub fn valid(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// The current internal key. Requires `valid()`.
+    pub fn key(&self) -> &[u8] {
+        self.children[self.current.expect("valid merge")].key()
+    }
+
+    /// The current value. Requires `valid()`.
+    pub fn value(&self) -> &[u8] {
+        self.children[self.current.expect("valid merge")].value()
+    }
+
+    /// The first error any child met.
+    pub fn status(&self) -> Result<()> {
+        self.children.iter().try_for_each(|c| c.status())
+    }
+}
+
+/// What a user sees: the live keys of a snapshot within `[lower, upper)`, each once, with its
+/// newest visible value, tombstoned keys hidden.
+pub struct DbIter<'a> {
+    merged: MergingIter<'a>,
+    seq: u64,
+    lower: Option<Box<[u8]>>,
+    upper: Option<Box<[u8]>>,
+    started: bool,
+    done: bool,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl<'a> DbIter<'a> {
+    /// Iterates `merged` as of sequence `seq` within `[lower, upper)` (`None` = unbounded).
+    /// The direction is the merge's.
+    pub fn new(
+        merged: MergingIter<'a>,
+        seq: u64,
+        lower: Option<&[u8]>,
+        upper: Option<&[u8]>,
+    ) -> DbIter<'a> {
+        let empty = matches!((lower, upper), (Some(l), Some(u)) if l >= u);
+        DbIter {
+            merged,
+            seq,
+            lower: lower.map(Box::from),
+            upper: upper.map(Box::from),
+            started: false,
+            done: empty,
+            key: Vec::new(),
+            value: Vec::new(),
+        }
+    }
+
+    /// The next live entry, or `None` at the end or on error (check [`DbIter::status`]).
+    pub fn next_entry(&mut self) -> Option<(&[u8], &[u8])> {
+        if self.done {
+            return None;
+        }
+        let found = if self.merged.reverse {
+            self.next_backward()
+        } else {
+            self.next_forward()
+        };
+        if !found {
+            self.done = true;
+            return None;
+        }
+        Some((&self.key, &self.value))
+    }
+
+    /// The first error met by any source.
+    pub fn status(&self) -> Result<()> {
+        self.merged.status()
+    }
+
+    fn next_forward(&mut self) -> bool {
+        if !self.started {
+            self.started = true;
+            let target = self
+                .lower
+                .as_deref()
+                .map(|l| crate::key::seek_key(l, self.seq));
+            self.merged.seek(target.as_deref());
+        } else {
+            self.skip_user_key();
+        }
+        while self.merged.valid() {
+            let Some(p) = crate::key::parse_internal(self.merged.key()) else {
+                self.merged.advance();
+                continue;
+            };
+            if self.upper.as_deref().is_some_and(|u| p.user_key >= u) {
+                return false;
+            }
+            if p.seq > self.seq {
+                self.merged.advance();
+                continue;
+            }
+            // The newest visible version of this user key decides it.
+            self.key.clear();
+            self.key.extend_from_slice(p.user_key);
+            if p.kind == crate::key::ValueKind::Put {
+                self.value.clear();
+                self.value.extend_from_slice(self.merged.value());
+                return true;
+            }
+            self.skip_user_key();
+        }
+        false
+    }
+
+    /// Advances past every remaining version of the user key in `self.key`.
+    fn skip_user_key(&mut self) {
+        while self.merged.valid() && crate::key::user_key(self.merged.key()) == &self.key[..] {
+            self.merged.advance();
+        }
+    }
+
+    fn next_backward(&mut self) -> bool {
+        if !self.started {
+            self.started = true;
+            let target = self.upper.as_deref().map(|u| {
+                crate::key::internal_key(u, crate::key::MAX_SEQ, crate::key::ValueKind::Put)
+            });
+            self.merged.seek(target.as_deref());
+        }
+        // Backwards, a user key's versions come oldest first: the last visible one seen before
+        // the key changes is the newest visible version.
+        loop {
+            if !self.merged.valid() {
+                return false;
+            }
+            let ukey = crate::key::user_key(self.merged.key());
+            if self.upper.as_deref().is_some_and(|u| ukey >= u) {
+                self.merged.advance();
+                continue;
+            }
+            if self.lower.as_deref().is_some_and(|l| ukey < l) {
+                return false;
+            }
+            self.key.clear();
+            self.key.extend_from_slice(ukey);
+            let mut live = false;
+            while self.merged.valid() && crate::key::user_key(self.merged.key()) == &self.key[..] {
+                if let Some(p) = crate::key::parse_internal(self.merged.key()) {
+                    if p.seq <= self.seq {
+                        live = p.kind == crate::key::ValueKind::Put;
+                        if live {
+                            self.value.clear();
+                            self.value.extend_from_slice(self.merged.value());
+                        }
+                    }
+                }
+                self.merged.advance();
+            }
+            if live {
+                return true;
+            }
+        }
+    }
+}

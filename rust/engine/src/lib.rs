@@ -6,13 +6,20 @@
 //! holds recent writes in order, [`fs`] is the only door to the file system.
 
 pub mod batch;
+pub mod cache;
+pub mod check;
+pub mod compaction;
 pub mod db;
 pub mod error;
 pub mod fs;
 pub mod iterator;
 pub mod key;
+pub mod manifest;
 pub mod memtable;
+pub mod sstable;
 pub mod threads;
+pub mod tree;
+pub mod version;
 pub mod wal;
 
 pub use batch::{Batch, BatchOp, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};

@@ -1,33 +1,47 @@
-//! The ordered in-memory table that holds recent writes, multi-versioned by sequence number.
+//! The ordered in-memory table that holds recent writes, keyed by internal key.
 //!
-//! Each user key maps to its versions, newest first. A read at sequence `s` sees the newest
-//! version with `seq <= s`; a version is a value or a tombstone. Versions no live snapshot can
-//! see are dropped on insert, so overwrites do not grow memory without bound. The memtable never
-//! does I/O: it is rebuilt from the WAL on open (and, from the LSM issue on, flushed to tables).
+//! Entries are `(user key, seq, kind) -> value`, ordered like SSTable entries (user key
+//! ascending, newest version first), so a memtable merges with tables and flushes to one in a
+//! single pass. Versions no live snapshot can see are dropped on insert, so overwrites do not
+//! grow memory without bound. The memtable never does I/O: it is rebuilt from the WAL on open
+//! and flushed to an SSTable once full.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-/// Per-entry bookkeeping counted on top of key and value bytes, for the memory estimate.
-const ENTRY_OVERHEAD: usize = 48;
+use crate::error::Result;
+use crate::iterator::InternalIterator;
+use crate::key::{self, compare_internal, ValueKind};
 
-#[derive(Debug, Clone)]
-struct Version {
-    seq: u64,
-    /// `None` is a tombstone.
-    value: Option<Box<[u8]>>,
+/// Per-entry bookkeeping counted on top of key and value bytes, for the memory estimate.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// An internal key ordered by [`compare_internal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IKey(Box<[u8]>);
+
+impl Ord for IKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_internal(&self.0, &other.0)
+    }
 }
 
-/// Multi-version ordered map of user key to value.
+impl PartialOrd for IKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Ordered map of internal key to value (empty for tombstones).
 #[derive(Debug, Default)]
 pub struct Memtable {
-    map: BTreeMap<Box<[u8]>, Vec<Version>>,
+    map: BTreeMap<IKey, Box<[u8]>>,
     approx_bytes: usize,
-    versions: usize,
 }
 
-fn version_bytes(v: &Version) -> usize {
-    v.value.as_ref().map_or(0, |b| b.len()) + ENTRY_OVERHEAD
+fn entry_bytes(ikey: &[u8], value: &[u8]) -> usize {
+    ikey.len() + value.len() + ENTRY_OVERHEAD
 }
 
 impl Memtable {
@@ -36,92 +50,153 @@ impl Memtable {
         Memtable::default()
     }
 
-    /// Records `value` (or a tombstone when `None`) for `key` at `seq`. `oldest_snapshot` is the
-    /// oldest sequence number any reader may still read at; older shadowed versions are dropped.
-    pub fn insert(&mut self, key: &[u8], seq: u64, value: Option<&[u8]>, oldest_snapshot: u64) {
-        let version = Version {
-            seq,
-            value: value.map(Box::from),
+    /// Records `value` (or a tombstone when `None`) for `user_key` at `seq`, which must be
+    /// larger than any earlier sequence number for the key. `oldest_snapshot` is the oldest
+    /// sequence number a reader may still read at; older shadowed versions are dropped.
+    pub fn insert(
+        &mut self,
+        user_key: &[u8],
+        seq: u64,
+        value: Option<&[u8]>,
+        oldest_snapshot: u64,
+    ) {
+        let kind = if value.is_some() {
+            ValueKind::Put
+        } else {
+            ValueKind::Delete
         };
-        self.approx_bytes += version_bytes(&version);
-        self.versions += 1;
-        let versions = match self.map.get_mut(key) {
-            Some(versions) => versions,
-            None => {
-                self.approx_bytes += key.len();
-                self.map.entry(Box::from(key)).or_default()
-            }
-        };
-        debug_assert!(versions.first().is_none_or(|v| v.seq < seq));
-        versions.insert(0, version);
+        let ikey = IKey(key::internal_key(user_key, seq, kind).into());
+        let value: Box<[u8]> = value.unwrap_or_default().into();
+        self.approx_bytes += entry_bytes(&ikey.0, &value);
         // Keep every version newer than the oldest snapshot, plus the one that snapshot sees.
-        if let Some(keep) = versions.iter().position(|v| v.seq <= oldest_snapshot) {
-            for dropped in versions.drain(keep + 1..) {
-                self.approx_bytes -= version_bytes(&dropped);
-                self.versions -= 1;
+        let mut doomed = Vec::new();
+        let mut seen_visible = seq <= oldest_snapshot;
+        for (older, _) in self.map.range((Bound::Excluded(&ikey), Bound::Unbounded)) {
+            if key::user_key(&older.0) != user_key {
+                break;
+            }
+            if seen_visible {
+                doomed.push(older.clone());
+            } else if key::parse_internal(&older.0).is_some_and(|p| p.seq <= oldest_snapshot) {
+                seen_visible = true;
             }
         }
+        for k in doomed {
+            if let Some(v) = self.map.remove(&k) {
+                self.approx_bytes -= entry_bytes(&k.0, &v);
+            }
+        }
+        self.map.insert(ikey, value);
     }
 
-    /// The value of `key` as of `seq`: `Some(None)` for a tombstone, `None` when the memtable
-    /// has no version of the key visible at `seq`.
-    pub fn get(&self, key: &[u8], seq: u64) -> Option<Option<&[u8]>> {
-        let versions = self.map.get(key)?;
-        let v = versions.iter().find(|v| v.seq <= seq)?;
-        Some(v.value.as_deref())
+    /// The newest version of `user_key` with sequence number `<= seq`: its kind and value.
+    pub fn get(&self, user_key: &[u8], seq: u64) -> Option<(ValueKind, &[u8])> {
+        let target = IKey(key::seek_key(user_key, seq).into());
+        let (k, v) = self.map.range(target..).next()?;
+        let parsed = key::parse_internal(&k.0)?;
+        (parsed.user_key == user_key).then_some((parsed.kind, &v[..]))
     }
 
-    /// Live (non-tombstone) entries visible at `seq` within the bounds, in key order; reverse
-    /// with `.rev()`.
-    pub fn range<'a>(
-        &'a self,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-        seq: u64,
-    ) -> impl DoubleEndedIterator<Item = (&'a [u8], &'a [u8])> + 'a {
-        let range = if bounds_are_empty(lower, upper) {
-            None
-        } else {
-            Some(self.map.range::<[u8], _>((lower, upper)))
-        };
-        range
-            .into_iter()
-            .flatten()
-            .filter_map(move |(k, versions)| {
-                let v = versions.iter().find(|v| v.seq <= seq)?;
-                v.value.as_deref().map(|value| (&k[..], value))
-            })
+    /// Every entry in internal-key order (for flushing).
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.map.iter().map(|(k, v)| (&k.0[..], &v[..]))
+    }
+
+    /// A cursor over the entries.
+    pub fn iter(&self) -> MemtableIter<'_> {
+        MemtableIter {
+            map: &self.map,
+            cur: None,
+        }
     }
 
     /// Approximate heap bytes held.
     pub fn approx_bytes(&self) -> usize {
-        self.approx_bytes + self.map.len() * ENTRY_OVERHEAD
+        self.approx_bytes
     }
 
-    /// Number of stored versions (values and tombstones, all keys).
-    pub fn versions(&self) -> usize {
-        self.versions
+    /// Number of entries (values and tombstones, all versions).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when the memtable holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 }
 
-/// True when no key satisfies both bounds (BTreeMap::range panics on such ranges).
-fn bounds_are_empty(lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
-    match (lower, upper) {
-        (Bound::Included(l), Bound::Included(u)) => l > u,
-        (Bound::Included(l), Bound::Excluded(u))
-        | (Bound::Excluded(l), Bound::Included(u))
-        | (Bound::Excluded(l), Bound::Excluded(u)) => l >= u,
-        _ => false,
+/// A cursor over a memtable; borrows it, so the memtable cannot change underneath.
+pub struct MemtableIter<'a> {
+    map: &'a BTreeMap<IKey, Box<[u8]>>,
+    cur: Option<(&'a IKey, &'a [u8])>,
+}
+
+/// Narrows a map entry's value to a slice (the map hands out `&Box<[u8]>`).
+#[allow(clippy::borrowed_box)]
+fn entry<'a>((k, v): (&'a IKey, &'a Box<[u8]>)) -> (&'a IKey, &'a [u8]) {
+    (k, v)
+}
+
+impl InternalIterator for MemtableIter<'_> {
+    fn valid(&self) -> bool {
+        self.cur.is_some()
+    }
+
+    fn seek_to_first(&mut self) {
+        self.cur = self.map.iter().next().map(entry);
+    }
+
+    fn seek_to_last(&mut self) {
+        self.cur = self.map.iter().next_back().map(entry);
+    }
+
+    fn seek(&mut self, target: &[u8]) {
+        let t = IKey(target.into());
+        self.cur = self.map.range(t..).next().map(entry);
+    }
+
+    fn seek_for_prev(&mut self, target: &[u8]) {
+        let t = IKey(target.into());
+        self.cur = self.map.range(..=t).next_back().map(entry);
+    }
+
+    fn next(&mut self) {
+        if let Some((k, _)) = self.cur {
+            self.cur = self
+                .map
+                .range((Bound::Excluded(k), Bound::Unbounded))
+                .next()
+                .map(entry);
+        }
+    }
+
+    fn prev(&mut self) {
+        if let Some((k, _)) = self.cur {
+            self.cur = self
+                .map
+                .range((Bound::Unbounded, Bound::Excluded(k)))
+                .next_back()
+                .map(entry);
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.cur.expect("valid iterator").0 .0
+    }
+
+    fn value(&self) -> &[u8] {
+        self.cur.expect("valid iterator").1
+    }
+
+    fn status(&self) -> Result<()> {
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn keys(m: &Memtable, lo: Bound<&[u8]>, hi: Bound<&[u8]>, seq: u64) -> Vec<Vec<u8>> {
-        m.range(lo, hi, seq).map(|(k, _)| k.to_vec()).collect()
-    }
 
     #[test]
     fn versions_are_read_at_a_sequence() {
@@ -130,44 +205,64 @@ mod tests {
         m.insert(b"k", 2, None, 0);
         m.insert(b"k", 3, Some(b"v3"), 0);
         assert_eq!(m.get(b"k", 0), None);
-        assert_eq!(m.get(b"k", 1), Some(Some(&b"v1"[..])));
-        assert_eq!(m.get(b"k", 2), Some(None));
-        assert_eq!(m.get(b"k", 9), Some(Some(&b"v3"[..])));
+        assert_eq!(m.get(b"k", 1), Some((ValueKind::Put, &b"v1"[..])));
+        assert_eq!(m.get(b"k", 2), Some((ValueKind::Delete, &b""[..])));
+        assert_eq!(m.get(b"k", 9), Some((ValueKind::Put, &b"v3"[..])));
         assert_eq!(m.get(b"other", 9), None);
+        assert_eq!(m.get(b"j", 9), None);
     }
 
     #[test]
     fn shadowed_versions_are_dropped_when_no_snapshot_needs_them() {
         let mut m = Memtable::new();
         for seq in 1..=100 {
-            m.insert(b"k", seq, Some(b"value"), seq);
+            m.insert(b"k", seq, Some(b"value"), u64::MAX);
         }
-        assert_eq!(m.versions(), 1);
+        assert_eq!(m.len(), 1);
+        let one = m.approx_bytes();
         // A snapshot at 100 pins version 100 while newer ones arrive.
         m.insert(b"k", 101, Some(b"new"), 100);
         m.insert(b"k", 102, Some(b"newer"), 100);
-        assert_eq!(m.versions(), 3);
-        assert_eq!(m.get(b"k", 100), Some(Some(&b"value"[..])));
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.get(b"k", 100), Some((ValueKind::Put, &b"value"[..])));
+        // Once released, the next write drops both older versions.
+        m.insert(b"k", 103, Some(b"value"), u64::MAX);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.approx_bytes(), one);
     }
 
     #[test]
-    fn range_respects_bounds_direction_and_tombstones() {
+    fn cursor_walks_internal_order_both_ways() {
         let mut m = Memtable::new();
-        for (i, k) in [b"a", b"b", b"c", b"d"].iter().enumerate() {
-            m.insert(*k, i as u64 + 1, Some(b"v"), 0);
+        m.insert(b"b", 1, Some(b"b1"), 0);
+        m.insert(b"a", 2, Some(b"a2"), 0);
+        m.insert(b"b", 3, None, 0);
+        m.insert(b"ab", 4, Some(b"ab4"), 0);
+        let mut it = m.iter();
+        it.seek_to_first();
+        let mut seen = Vec::new();
+        while it.valid() {
+            let p = key::parse_internal(it.key()).unwrap();
+            seen.push((p.user_key.to_vec(), p.seq));
+            it.next();
         }
-        m.insert(b"c", 5, None, 0);
-        let all = keys(&m, Bound::Unbounded, Bound::Unbounded, 9);
-        assert_eq!(all, vec![b"a".to_vec(), b"b".to_vec(), b"d".to_vec()]);
-        let before_delete = keys(&m, Bound::Included(b"b"), Bound::Excluded(b"d"), 4);
-        assert_eq!(before_delete, vec![b"b".to_vec(), b"c".to_vec()]);
-        let rev: Vec<_> = m
-            .range(Bound::Unbounded, Bound::Unbounded, 9)
-            .rev()
-            .map(|(k, _)| k.to_vec())
-            .collect();
-        assert_eq!(rev, vec![b"d".to_vec(), b"b".to_vec(), b"a".to_vec()]);
-        assert!(keys(&m, Bound::Included(b"c"), Bound::Excluded(b"c"), 9).is_empty());
-        assert!(keys(&m, Bound::Included(b"d"), Bound::Excluded(b"a"), 9).is_empty());
+        let want = vec![
+            (b"a".to_vec(), 2),
+            (b"ab".to_vec(), 4),
+            (b"b".to_vec(), 3),
+            (b"b".to_vec(), 1),
+        ];
+        assert_eq!(seen, want);
+        it.seek_to_last();
+        let mut back = Vec::new();
+        while it.valid() {
+            back.push(key::parse_internal(it.key()).unwrap().seq);
+            it.prev();
+        }
+        assert_eq!(back, vec![1, 3, 4, 2]);
+        it.seek(&key::seek_key(b"b", 2));
+        assert_eq!(key::parse_internal(it.key()).unwrap().seq, 1);
+        it.seek_for_prev(&key::seek_key(b"b", 2));
+        assert_eq!(key::parse_internal(it.key()).unwrap().seq, 3);
     }
 }

@@ -45,6 +45,14 @@ pub fn parse_segment_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The segment number in a segment path's file name (0 for a name that is not one).
+fn number_of(path: &Path) -> u64 {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(parse_segment_name)
+        .unwrap_or(0)
+}
+
 fn file_header() -> [u8; FILE_HEADER_LEN as usize] {
     let mut h = [0u8; FILE_HEADER_LEN as usize];
     h[..8].copy_from_slice(MAGIC);
@@ -57,6 +65,8 @@ fn file_header() -> [u8; FILE_HEADER_LEN as usize] {
 #[derive(Clone)]
 pub struct SyncPoint {
     file: Arc<dyn WritableFile>,
+    /// The segment number.
+    pub segment: u64,
     /// Segment length (bytes handed to the OS) covered by this sync.
     pub offset: u64,
 }
@@ -73,6 +83,8 @@ impl SyncPoint {
 /// in one write per group, so concurrent writers share both the write and the fsync.
 pub struct WalWriter {
     path: PathBuf,
+    /// The segment number, from the file name.
+    number: u64,
     file: Arc<dyn WritableFile>,
     buf: Vec<u8>,
     /// Bytes handed to the OS.
@@ -99,6 +111,7 @@ impl WalWriter {
         }
         Ok(WalWriter {
             path: path.to_owned(),
+            number: number_of(path),
             file,
             buf: Vec::new(),
             written: FILE_HEADER_LEN,
@@ -123,6 +136,7 @@ impl WalWriter {
             .map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
         Ok(WalWriter {
             path: path.to_owned(),
+            number: number_of(path),
             file,
             buf: Vec::new(),
             written: valid_len,
@@ -133,6 +147,11 @@ impl WalWriter {
     /// The segment's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The segment's number.
+    pub fn number(&self) -> u64 {
+        self.number
     }
 
     /// Encodes one record into the group buffer and returns the segment offset where it ends.
@@ -187,6 +206,7 @@ impl WalWriter {
     pub fn sync_point(&self) -> SyncPoint {
         SyncPoint {
             file: Arc::clone(&self.file),
+            segment: self.number,
             offset: self.written,
         }
     }

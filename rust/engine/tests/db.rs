@@ -28,10 +28,29 @@ fn put(db: &mut Db, k: &[u8], v: &[u8]) {
     db.write(b).unwrap();
 }
 
-fn scan(db: &Db, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    db.range(lo, hi, db.visible_seq())
-        .map(|(k, v)| (k.to_vec(), v.to_vec()))
-        .collect()
+fn scan_at(
+    db: &Db,
+    lo: Option<&[u8]>,
+    hi: Option<&[u8]>,
+    seq: u64,
+    reverse: bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let view = db.read_view();
+    let mut it = db.iter(&view, lo, hi, seq, reverse).unwrap();
+    let mut out = Vec::new();
+    while let Some((k, v)) = it.next_entry() {
+        out.push((k.to_vec(), v.to_vec()));
+    }
+    it.status().unwrap();
+    out
+}
+
+fn scan(db: &Db, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    scan_at(db, lo, hi, db.visible_seq(), false)
+}
+
+fn val(v: &[u8]) -> Option<Vec<u8>> {
+    Some(v.to_vec())
 }
 
 #[test]
@@ -46,14 +65,14 @@ fn put_get_delete_and_reopen() {
         b.put(b"c", b"3").unwrap();
         db.write(b).unwrap();
         assert_eq!(db.get(b"a").unwrap(), None);
-        assert_eq!(db.get(b"c").unwrap(), Some(&b"3"[..]));
+        assert_eq!(db.get(b"c").unwrap(), val(b"3"));
         db.close().unwrap();
     }
     let db = Db::open(&dir.0, Options::default()).unwrap();
     assert_eq!(db.stats().recovered_batches, 3);
     assert_eq!(db.get(b"a").unwrap(), None);
-    assert_eq!(db.get(b"b").unwrap(), Some(&b"2"[..]));
-    assert_eq!(db.get(b"c").unwrap(), Some(&b"3"[..]));
+    assert_eq!(db.get(b"b").unwrap(), val(b"2"));
+    assert_eq!(db.get(b"c").unwrap(), val(b"3"));
     assert_eq!(db.visible_seq(), 4);
 }
 
@@ -69,7 +88,7 @@ fn recovery_without_close_keeps_acknowledged_writes() {
     }
     let db = Db::open(&dir.0, Options::default()).unwrap();
     for i in 0..100u32 {
-        assert_eq!(db.get(&i.to_be_bytes()).unwrap(), Some(&[i as u8; 10][..]));
+        assert_eq!(db.get(&i.to_be_bytes()).unwrap(), val(&[i as u8; 10]));
     }
 }
 
@@ -105,7 +124,7 @@ fn group_commit_shares_one_write_and_one_fsync() {
     assert_eq!(db.visible_seq(), *tickets.last().unwrap());
     let s = db.stats();
     assert_eq!((s.wal_writes, s.wal_syncs, s.batches_written), (1, 1, 10));
-    assert_eq!(db.get(&[b'k', 9]).unwrap(), Some(&[9u8][..]));
+    assert_eq!(db.get(&[b'k', 9]).unwrap(), val(&[9u8]));
 }
 
 #[test]
@@ -122,7 +141,7 @@ fn a_failed_fsync_poisons_and_drops_pending() {
         .unwrap_err();
     assert!(matches!(err, Error::Io { .. }));
     assert_eq!(db.get(b"lost").unwrap(), None);
-    assert_eq!(db.get(b"kept").unwrap(), Some(&b"1"[..]));
+    assert_eq!(db.get(b"kept").unwrap(), val(b"1"));
     let mut b = Batch::new();
     b.put(b"more", b"3").unwrap();
     assert!(matches!(db.write(b), Err(Error::Poisoned(_))));
@@ -131,7 +150,14 @@ fn a_failed_fsync_poisons_and_drops_pending() {
 #[test]
 fn no_sync_applies_on_write() {
     let dir = TempDir::new("nosync");
-    let mut db = Db::open(&dir.0, Options { no_sync: true }).unwrap();
+    let mut db = Db::open(
+        &dir.0,
+        Options {
+            no_sync: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let mut b = Batch::new();
     b.put(b"k", b"v").unwrap();
     let ticket = db.prepare(b).unwrap();
@@ -140,13 +166,20 @@ fn no_sync_applies_on_write() {
     assert_eq!(db.stats().wal_syncs, 0);
     db.close().unwrap();
     let db = Db::open(&dir.0, Options::default()).unwrap();
-    assert_eq!(db.get(b"k").unwrap(), Some(&b"v"[..]));
+    assert_eq!(db.get(b"k").unwrap(), val(b"v"));
 }
 
 #[test]
 fn iteration_matches_a_model_with_bounds_and_snapshots() {
     let dir = TempDir::new("iter");
-    let mut db = Db::open(&dir.0, Options { no_sync: true }).unwrap();
+    let mut db = Db::open(
+        &dir.0,
+        Options {
+            no_sync: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let mut model = BTreeMap::new();
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut snapshot = None;
@@ -175,20 +208,16 @@ fn iteration_matches_a_model_with_bounds_and_snapshots() {
         .range::<[u8], _>((Bound::Included(lo), Bound::Excluded(hi)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    assert_eq!(scan(&db, Bound::Included(lo), Bound::Excluded(hi)), want);
-    let rev: Vec<_> = db
-        .range(Bound::Unbounded, Bound::Unbounded, db.visible_seq())
-        .rev()
-        .map(|(k, _)| k.to_vec())
+    assert_eq!(scan(&db, Some(lo), Some(hi)), want);
+    let rev: Vec<_> = scan_at(&db, None, None, db.visible_seq(), true)
+        .into_iter()
+        .map(|(k, _)| k)
         .collect();
     let want_rev: Vec<_> = model.keys().rev().cloned().collect();
     assert_eq!(rev, want_rev);
     // The snapshot still reads the state from step 1500.
     let (seq, old) = snapshot.unwrap();
-    let at_snapshot: Vec<_> = db
-        .range(Bound::Unbounded, Bound::Unbounded, seq)
-        .map(|(k, v)| (k.to_vec(), v.to_vec()))
-        .collect();
+    let at_snapshot = scan_at(&db, None, None, seq, false);
     let want_old: Vec<_> = old.into_iter().collect();
     assert_eq!(at_snapshot, want_old);
     db.release_snapshot(seq);
@@ -237,12 +266,12 @@ fn torn_tail_loses_only_the_torn_record() {
     {
         let mut db = Db::open(&dir.0, Options::default()).unwrap();
         assert_eq!(db.get(&[b'k', 9]).unwrap(), None);
-        assert_eq!(db.get(&[b'k', 8]).unwrap(), Some(&[8u8; 32][..]));
+        assert_eq!(db.get(&[b'k', 8]).unwrap(), val(&[8u8; 32]));
         assert!(db.stats().recovered_torn_bytes > 0);
         put(&mut db, b"after", b"x");
         db.close().unwrap();
     }
     let db = Db::open(&dir.0, Options::default()).unwrap();
-    assert_eq!(db.get(b"after").unwrap(), Some(&b"x"[..]));
+    assert_eq!(db.get(b"after").unwrap(), val(b"x"));
     assert_eq!(db.stats().recovered_torn_bytes, 0);
 }

@@ -56,6 +56,18 @@
 // `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 #define STRATA_ITER_DONE 1
 
+// `strata_options.compression`: the default (LZ4).
+#define STRATA_COMPRESSION_DEFAULT 0
+
+// `strata_options.compression`: store blocks uncompressed.
+#define STRATA_COMPRESSION_NONE 1
+
+// `strata_options.compression`: LZ4.
+#define STRATA_COMPRESSION_LZ4 2
+
+// Levels in the tree (length of the per-level arrays in `strata_stats`).
+#define STRATA_NUM_LEVELS 7
+
 // Largest key in bytes.
 #define STRATA_MAX_KEY_LEN 65536
 
@@ -89,6 +101,14 @@ typedef struct strata_completion {
 typedef struct strata_options {
   // Nonzero: acknowledge writes once handed to the OS, without fsync.
   uint32_t no_sync;
+  // Block compression: `STRATA_COMPRESSION_DEFAULT` (LZ4), `_NONE` or `_LZ4`.
+  uint32_t compression;
+  // Bytes for memtables (0: 64 MiB).
+  uint64_t memtable_budget;
+  // Bytes for the block cache (0: 64 MiB).
+  uint64_t block_cache_bytes;
+  // Table files kept open at once (0: 512).
+  uint32_t max_open_files;
   // Must be zero.
   uint32_t reserved;
 } strata_options;
@@ -125,6 +145,32 @@ typedef struct strata_stats {
   uint64_t snapshots;
   // Open iterators on this database.
   uint64_t open_iterators;
+  // Frozen memtables waiting to be flushed.
+  uint64_t frozen_memtables;
+  // Memtable flushes since open.
+  uint64_t flushes;
+  // Compactions since open.
+  uint64_t compactions;
+  // Bytes written to tables by flushes since open.
+  uint64_t flush_bytes;
+  // Bytes read by compactions since open.
+  uint64_t compaction_bytes_read;
+  // Bytes written by compactions since open.
+  uint64_t compaction_bytes_written;
+  // Bytes over target summed over levels: compaction still owed.
+  uint64_t compaction_debt;
+  // Block cache hits since open.
+  uint64_t cache_hits;
+  // Block cache misses since open.
+  uint64_t cache_misses;
+  // Bytes held by the block cache.
+  uint64_t cache_bytes;
+  // Writes currently held back by write stalls.
+  uint64_t stalled_writes;
+  // Tables per level.
+  uint64_t level_files[STRATA_NUM_LEVELS];
+  // Table bytes per level.
+  uint64_t level_bytes[STRATA_NUM_LEVELS];
 } strata_stats;
 
 #ifdef __cplusplus
@@ -193,25 +239,32 @@ int32_t strata_db_write(uint64_t db,
                         size_t batch_len,
                         uint64_t token);
 
-// Looks up `key` in `db`. The completion carries the value in `data`/`len`, or
-// `STRATA_ERR_NOT_FOUND`.
+// Looks up `key` in `db`, as of `snapshot` (a handle from `strata_snapshot_open`, or 0 for the
+// latest state). The completion carries the value in `data`/`len`, or `STRATA_ERR_NOT_FOUND`;
+// `STRATA_ERR_CLOSED` when the database or the snapshot is closed.
 // Ownership: the caller keeps `key`; strata copies it before returning. The value buffer in
 // the completion belongs to strata (see `strata_completions_drain`).
 // Threads: may be called from any thread.
-int32_t strata_db_get(uint64_t db, const uint8_t *key, size_t key_len, uint64_t token);
+int32_t strata_db_get(uint64_t db,
+                      uint64_t snapshot,
+                      const uint8_t *key,
+                      size_t key_len,
+                      uint64_t token);
 
 // Requests counters for `db`; the completion's `data` holds one `strata_stats`.
 // Ownership: no buffers change hands at submission; the completion's buffer belongs to strata.
 // Threads: may be called from any thread.
 int32_t strata_db_stats(uint64_t db, uint64_t token);
 
-// Opens an iterator over keys in `[start, end)` of `db`, reading a consistent snapshot taken
-// when the request is handled. An empty (or NULL) `start` or `end` is unbounded on that side.
-// `flags` may contain `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle;
-// close it with `strata_iter_close`.
+// Opens an iterator over keys in `[start, end)` of `db`, reading `snapshot` (a handle from
+// `strata_snapshot_open`), or with `snapshot` 0 a new snapshot taken when the request is
+// handled. An empty (or NULL) `start` or `end` is unbounded on that side. `flags` may contain
+// `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle; close it with
+// `strata_iter_close`.
 // Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 // Threads: may be called from any thread.
 int32_t strata_iter_open(uint64_t db,
+                         uint64_t snapshot,
                          const uint8_t *start,
                          size_t start_len,
                          const uint8_t *end,
@@ -232,6 +285,50 @@ int32_t strata_iter_next(uint64_t iter, uint64_t token);
 // Ownership: no buffers change hands.
 // Threads: may be called from any thread.
 int32_t strata_iter_close(uint64_t iter);
+
+// Pins the current state of `db`: reads through the returned snapshot (the completion's
+// `handle`) see exactly the writes acknowledged before it, until `strata_snapshot_close`.
+// Ownership: no buffers change hands.
+// Threads: may be called from any thread.
+int32_t strata_snapshot_open(uint64_t db, uint64_t token);
+
+// Releases `snapshot`. No completion follows; closing a closed or unknown handle does nothing
+// and returns `STRATA_OK`. Iterators opened on the snapshot keep working.
+// Ownership: no buffers change hands.
+// Threads: may be called from any thread.
+int32_t strata_snapshot_close(uint64_t snapshot);
+
+// Writes the memtable of `db` to a table; the completion arrives once it is durable in a table
+// (every write acknowledged before the call is then in tables, not only in the WAL).
+// Ownership: no buffers change hands.
+// Threads: may be called from any thread.
+int32_t strata_db_flush(uint64_t db, uint64_t token);
+
+// Flushes, then compacts the keys of `db` in `[start, end)` (empty or NULL: unbounded) down
+// through the levels, dropping overwritten values and deleted keys no snapshot needs. The
+// completion arrives when the compaction is done.
+// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
+// Threads: may be called from any thread.
+int32_t strata_db_compact(uint64_t db,
+                          const uint8_t *start,
+                          size_t start_len,
+                          const uint8_t *end,
+                          size_t end_len,
+                          uint64_t token);
+
+// Writes a consistent, openable copy of `db` into directory `path` (`path_len` bytes), which
+// must not exist or be empty. Tables are hard-linked where the file system allows.
+// Ownership: the caller keeps `path`; strata copies it before returning.
+// Threads: may be called from any thread.
+int32_t strata_db_checkpoint(uint64_t db, const uint8_t *path, size_t path_len, uint64_t token);
+
+// Verifies every checksum of the database in directory `path` (which must not be open). The
+// completion's `data` is a report, one line per file (`ok NAME ...` or `damaged NAME: why`);
+// its code is `STRATA_ERR_CORRUPTION` when any file is damaged.
+// Ownership: the caller keeps `path`; strata copies it before returning. The report buffer
+// belongs to strata (see `strata_completions_drain`).
+// Threads: may be called from any thread.
+int32_t strata_check(const uint8_t *path, size_t path_len, uint64_t token);
 
 // The strata version, a static NUL-terminated string.
 // Ownership: the string is static; never free it.

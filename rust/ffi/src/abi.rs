@@ -26,6 +26,15 @@ pub const STRATA_ITER_REVERSE: u32 = 1;
 /// `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 pub const STRATA_ITER_DONE: u32 = 1;
 
+/// `strata_options.compression`: the default (LZ4).
+pub const STRATA_COMPRESSION_DEFAULT: u32 = 0;
+/// `strata_options.compression`: store blocks uncompressed.
+pub const STRATA_COMPRESSION_NONE: u32 = 1;
+/// `strata_options.compression`: LZ4.
+pub const STRATA_COMPRESSION_LZ4: u32 = 2;
+/// Levels in the tree (length of the per-level arrays in `strata_stats`).
+pub const STRATA_NUM_LEVELS: usize = 7;
+
 /// Largest key in bytes.
 pub const STRATA_MAX_KEY_LEN: usize = 65536;
 /// Largest value in bytes.
@@ -40,6 +49,14 @@ pub const STRATA_MAX_BATCH_LEN: usize = 268435456;
 pub struct strata_options {
     /// Nonzero: acknowledge writes once handed to the OS, without fsync.
     pub no_sync: u32,
+    /// Block compression: `STRATA_COMPRESSION_DEFAULT` (LZ4), `_NONE` or `_LZ4`.
+    pub compression: u32,
+    /// Bytes for memtables (0: 64 MiB).
+    pub memtable_budget: u64,
+    /// Bytes for the block cache (0: 64 MiB).
+    pub block_cache_bytes: u64,
+    /// Table files kept open at once (0: 512).
+    pub max_open_files: u32,
     /// Must be zero.
     pub reserved: u32,
 }
@@ -99,6 +116,32 @@ pub struct strata_stats {
     pub snapshots: u64,
     /// Open iterators on this database.
     pub open_iterators: u64,
+    /// Frozen memtables waiting to be flushed.
+    pub frozen_memtables: u64,
+    /// Memtable flushes since open.
+    pub flushes: u64,
+    /// Compactions since open.
+    pub compactions: u64,
+    /// Bytes written to tables by flushes since open.
+    pub flush_bytes: u64,
+    /// Bytes read by compactions since open.
+    pub compaction_bytes_read: u64,
+    /// Bytes written by compactions since open.
+    pub compaction_bytes_written: u64,
+    /// Bytes over target summed over levels: compaction still owed.
+    pub compaction_debt: u64,
+    /// Block cache hits since open.
+    pub cache_hits: u64,
+    /// Block cache misses since open.
+    pub cache_misses: u64,
+    /// Bytes held by the block cache.
+    pub cache_bytes: u64,
+    /// Writes currently held back by write stalls.
+    pub stalled_writes: u64,
+    /// Tables per level.
+    pub level_files: [u64; STRATA_NUM_LEVELS],
+    /// Table bytes per level.
+    pub level_bytes: [u64; STRATA_NUM_LEVELS],
 }
 
 #[cfg(test)]
@@ -125,5 +168,6 @@ mod tests {
         assert_eq!(STRATA_MAX_KEY_LEN, strata_engine::MAX_KEY_LEN);
         assert_eq!(STRATA_MAX_VALUE_LEN, strata_engine::MAX_VALUE_LEN);
         assert_eq!(STRATA_MAX_BATCH_LEN, strata_engine::MAX_BATCH_LEN);
+        assert_eq!(STRATA_NUM_LEVELS, strata_engine::manifest::NUM_LEVELS);
     }
 }

@@ -16,6 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use strata_engine::batch::{check_key, check_value};
+use strata_engine::sstable::Compression;
 use strata_engine::{Batch, Options};
 
 use crate::abi::*;
@@ -123,9 +124,8 @@ pub unsafe extern "C" fn strata_db_open(
 ) -> i32 {
     guard("strata_db_open", || {
         // SAFETY: the caller guarantees `path` is readable for `path_len` bytes.
-        let path = match unsafe { caller_bytes(path, path_len) } {
-            Some(p) if !p.is_empty() && !p.contains(&0) => PathBuf::from(OsStr::from_bytes(p)),
-            _ => return STRATA_ERR_INVALID_ARGUMENT,
+        let Some(path) = (unsafe { copy_path(path, path_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
         };
         let opts = if opts.is_null() {
             strata_options::default()
@@ -133,20 +133,72 @@ pub unsafe extern "C" fn strata_db_open(
             // SAFETY: non-NULL; the caller guarantees it points to a strata_options.
             unsafe { *opts }
         };
-        if opts.reserved != 0 {
+        let Some(opts) = engine_options(&opts) else {
             return STRATA_ERR_INVALID_ARGUMENT;
-        }
+        };
         if runtime::start().is_err() {
             return STRATA_ERR_IO;
         }
-        submit(Request::Open {
-            path,
-            opts: Options {
-                no_sync: opts.no_sync != 0,
-            },
-            token,
-        })
+        submit(Request::Open { path, opts, token })
     })
+}
+
+/// Translates C options to engine options; `None` when a field is out of range.
+fn engine_options(c: &strata_options) -> Option<Options> {
+    let mut o = Options {
+        no_sync: c.no_sync != 0,
+        ..Options::default()
+    };
+    o.compression = match c.compression {
+        STRATA_COMPRESSION_DEFAULT | STRATA_COMPRESSION_LZ4 => Compression::Lz4,
+        STRATA_COMPRESSION_NONE => Compression::None,
+        _ => return None,
+    };
+    if c.reserved != 0 {
+        return None;
+    }
+    if c.memtable_budget != 0 {
+        o.memtable_budget = usize::try_from(c.memtable_budget).ok()?;
+    }
+    if c.block_cache_bytes != 0 {
+        o.block_cache_bytes = usize::try_from(c.block_cache_bytes).ok()?;
+    }
+    if c.max_open_files != 0 {
+        o.max_open_files = c.max_open_files as usize;
+    }
+    Some(o)
+}
+
+/// Copies a path argument; `None` when it is NULL with a length, empty, or contains a NUL.
+///
+/// # Safety
+/// As for [`caller_bytes`].
+unsafe fn copy_path(ptr: *const u8, len: usize) -> Option<PathBuf> {
+    // SAFETY: forwarded from this function's contract.
+    match unsafe { caller_bytes(ptr, len) } {
+        Some(p) if !p.is_empty() && !p.contains(&0) => Some(PathBuf::from(OsStr::from_bytes(p))),
+        _ => None,
+    }
+}
+
+/// Copies optional range bounds: an empty bound is unbounded.
+///
+/// # Safety
+/// As for [`caller_bytes`].
+#[allow(clippy::type_complexity)]
+unsafe fn copy_bounds(
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+) -> Option<(Option<Box<[u8]>>, Option<Box<[u8]>>)> {
+    // SAFETY: forwarded from this function's contract.
+    let (start, end) = unsafe { (caller_bytes(start, start_len)?, caller_bytes(end, end_len)?) };
+    if start.len() > STRATA_MAX_KEY_LEN || end.len() > STRATA_MAX_KEY_LEN {
+        return None;
+    }
+    let bound = |b: &[u8]| (!b.is_empty()).then(|| Box::from(b));
+    Some((bound(start), bound(end)))
 }
 
 /// Closes database `db`: waits for its pending writes, syncs the WAL, releases the directory
@@ -237,17 +289,29 @@ pub unsafe extern "C" fn strata_db_write(
     })
 }
 
-/// Looks up `key` in `db`. The completion carries the value in `data`/`len`, or
-/// `STRATA_ERR_NOT_FOUND`.
+/// Looks up `key` in `db`, as of `snapshot` (a handle from `strata_snapshot_open`, or 0 for the
+/// latest state). The completion carries the value in `data`/`len`, or `STRATA_ERR_NOT_FOUND`;
+/// `STRATA_ERR_CLOSED` when the database or the snapshot is closed.
 /// Ownership: the caller keeps `key`; strata copies it before returning. The value buffer in
 /// the completion belongs to strata (see `strata_completions_drain`).
 /// Threads: may be called from any thread.
 #[no_mangle]
-pub unsafe extern "C" fn strata_db_get(db: u64, key: *const u8, key_len: usize, token: u64) -> i32 {
+pub unsafe extern "C" fn strata_db_get(
+    db: u64,
+    snapshot: u64,
+    key: *const u8,
+    key_len: usize,
+    token: u64,
+) -> i32 {
     guard("strata_db_get", || {
         // SAFETY: forwarded from this function's contract.
         match unsafe { copy_key(key, key_len) } {
-            Ok(key) => submit(Request::Get { db, key, token }),
+            Ok(key) => submit(Request::Get {
+                db,
+                snapshot,
+                key,
+                token,
+            }),
             Err(code) => code,
         }
     })
@@ -261,15 +325,17 @@ pub extern "C" fn strata_db_stats(db: u64, token: u64) -> i32 {
     guard("strata_db_stats", || submit(Request::Stats { db, token }))
 }
 
-/// Opens an iterator over keys in `[start, end)` of `db`, reading a consistent snapshot taken
-/// when the request is handled. An empty (or NULL) `start` or `end` is unbounded on that side.
-/// `flags` may contain `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle;
-/// close it with `strata_iter_close`.
+/// Opens an iterator over keys in `[start, end)` of `db`, reading `snapshot` (a handle from
+/// `strata_snapshot_open`), or with `snapshot` 0 a new snapshot taken when the request is
+/// handled. An empty (or NULL) `start` or `end` is unbounded on that side. `flags` may contain
+/// `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle; close it with
+/// `strata_iter_close`.
 /// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 /// Threads: may be called from any thread.
 #[no_mangle]
 pub unsafe extern "C" fn strata_iter_open(
     db: u64,
+    snapshot: u64,
     start: *const u8,
     start_len: usize,
     end: *const u8,
@@ -279,22 +345,17 @@ pub unsafe extern "C" fn strata_iter_open(
 ) -> i32 {
     guard("strata_iter_open", || {
         // SAFETY: the caller guarantees both pointers are readable for their lengths.
-        let (Some(start), Some(end)) = (unsafe { caller_bytes(start, start_len) }, unsafe {
-            caller_bytes(end, end_len)
-        }) else {
+        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
         };
-        if flags & !STRATA_ITER_REVERSE != 0
-            || start.len() > STRATA_MAX_KEY_LEN
-            || end.len() > STRATA_MAX_KEY_LEN
-        {
+        if flags & !STRATA_ITER_REVERSE != 0 {
             return STRATA_ERR_INVALID_ARGUMENT;
         }
-        let bound = |b: &[u8]| (!b.is_empty()).then(|| Box::from(b));
         submit(Request::IterOpen {
             db,
-            lower: bound(start),
-            upper: bound(end),
+            snapshot,
+            lower,
+            upper,
             reverse: flags & STRATA_ITER_REVERSE != 0,
             token,
         })
@@ -324,6 +385,106 @@ pub extern "C" fn strata_iter_close(iter: u64) -> i32 {
         // Without a runtime no iterator was ever opened.
         None => STRATA_OK,
         Some(_) => submit(Request::IterClose { iter }),
+    })
+}
+
+/// Pins the current state of `db`: reads through the returned snapshot (the completion's
+/// `handle`) see exactly the writes acknowledged before it, until `strata_snapshot_close`.
+/// Ownership: no buffers change hands.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_snapshot_open(db: u64, token: u64) -> i32 {
+    guard("strata_snapshot_open", || {
+        submit(Request::SnapshotOpen { db, token })
+    })
+}
+
+/// Releases `snapshot`. No completion follows; closing a closed or unknown handle does nothing
+/// and returns `STRATA_OK`. Iterators opened on the snapshot keep working.
+/// Ownership: no buffers change hands.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_snapshot_close(snapshot: u64) -> i32 {
+    guard("strata_snapshot_close", || match runtime::get() {
+        None => STRATA_OK,
+        Some(_) => submit(Request::SnapshotClose { snapshot }),
+    })
+}
+
+/// Writes the memtable of `db` to a table; the completion arrives once it is durable in a table
+/// (every write acknowledged before the call is then in tables, not only in the WAL).
+/// Ownership: no buffers change hands.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_db_flush(db: u64, token: u64) -> i32 {
+    guard("strata_db_flush", || submit(Request::Flush { db, token }))
+}
+
+/// Flushes, then compacts the keys of `db` in `[start, end)` (empty or NULL: unbounded) down
+/// through the levels, dropping overwritten values and deleted keys no snapshot needs. The
+/// completion arrives when the compaction is done.
+/// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_db_compact(
+    db: u64,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    token: u64,
+) -> i32 {
+    guard("strata_db_compact", || {
+        // SAFETY: the caller guarantees both pointers are readable for their lengths.
+        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        submit(Request::Compact {
+            db,
+            lower,
+            upper,
+            token,
+        })
+    })
+}
+
+/// Writes a consistent, openable copy of `db` into directory `path` (`path_len` bytes), which
+/// must not exist or be empty. Tables are hard-linked where the file system allows.
+/// Ownership: the caller keeps `path`; strata copies it before returning.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_db_checkpoint(
+    db: u64,
+    path: *const u8,
+    path_len: usize,
+    token: u64,
+) -> i32 {
+    guard("strata_db_checkpoint", || {
+        // SAFETY: the caller guarantees `path` is readable for `path_len` bytes.
+        let Some(path) = (unsafe { copy_path(path, path_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        submit(Request::Checkpoint { db, path, token })
+    })
+}
+
+/// Verifies every checksum of the database in directory `path` (which must not be open). The
+/// completion's `data` is a report, one line per file (`ok NAME ...` or `damaged NAME: why`);
+/// its code is `STRATA_ERR_CORRUPTION` when any file is damaged.
+/// Ownership: the caller keeps `path`; strata copies it before returning. The report buffer
+/// belongs to strata (see `strata_completions_drain`).
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_check(path: *const u8, path_len: usize, token: u64) -> i32 {
+    guard("strata_check", || {
+        // SAFETY: the caller guarantees `path` is readable for `path_len` bytes.
+        let Some(path) = (unsafe { copy_path(path, path_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        match runtime::start() {
+            Ok(rt) => rt.spawn_check(path, token),
+            Err(_) => STRATA_ERR_IO,
+        }
     })
 }
 

@@ -6,13 +6,12 @@
 //! ```
 //!
 //! An iterator reads at the snapshot it pinned when it opened and remembers the last key it
-//! returned; each chunk re-seeks just past that key. So an iterator never borrows engine
-//! internals between messages, and writes may continue while it is open. Chunks start small
+//! returned; each chunk re-seeks just past that key through the current tables. So an iterator
+//! never borrows engine internals between messages, writes, flushes and compactions continue
+//! while it is open, and the pinned snapshot keeps every version it reads. Chunks start small
 //! (a short scan pays little) and double up to a cap (a long scan pays few crossings).
 
-use std::ops::Bound;
-
-use strata_engine::Db;
+use strata_engine::{Db, Result};
 
 const FIRST_CHUNK_ENTRIES: usize = 16;
 const MAX_CHUNK_ENTRIES: usize = 1024;
@@ -58,58 +57,53 @@ impl IterState {
 
     /// Encodes the next chunk of entries. Returns the chunk and whether the iterator is
     /// exhausted after it.
-    pub fn next_chunk(&mut self, db: &Db) -> (Box<[u8]>, bool) {
+    pub fn next_chunk(&mut self, db: &Db) -> Result<(Box<[u8]>, bool)> {
         if self.done {
-            return (Box::default(), true);
+            return Ok((Box::default(), true));
         }
-        let mut lower = self
-            .lower
-            .as_deref()
-            .map_or(Bound::Unbounded, Bound::Included);
-        let mut upper = self
-            .upper
-            .as_deref()
-            .map_or(Bound::Unbounded, Bound::Excluded);
+        // Resume just past the last key returned: the smallest key after `k` is `k` + 0x00.
+        let mut after_resume = Vec::new();
+        let mut lower = self.lower.as_deref();
+        let mut upper = self.upper.as_deref();
         if let Some(resume) = self.resume.as_deref() {
             if self.reverse {
-                upper = Bound::Excluded(resume);
+                upper = Some(resume);
             } else {
-                lower = Bound::Excluded(resume);
+                after_resume.extend_from_slice(resume);
+                after_resume.push(0);
+                lower = Some(&after_resume);
             }
         }
-        let range = db.range(lower, upper, self.seq);
-        let mut entries: Box<dyn Iterator<Item = (&[u8], &[u8])>> = if self.reverse {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
+        let view = db.read_view();
+        let mut entries = db.iter(&view, lower, upper, self.seq, self.reverse)?;
 
         let mut chunk = Vec::new();
-        let mut last: Option<&[u8]> = None;
+        let mut last: Option<Box<[u8]>> = None;
         let mut count = 0;
         let mut exhausted = true;
-        for (key, value) in entries.by_ref() {
+        while let Some((key, value)) = entries.next_entry() {
             chunk.extend_from_slice(&(key.len() as u32).to_le_bytes());
             chunk.extend_from_slice(&(value.len() as u32).to_le_bytes());
             chunk.extend_from_slice(key);
             chunk.extend_from_slice(value);
-            last = Some(key);
             count += 1;
             if count >= self.next_entries || chunk.len() >= CHUNK_TARGET_BYTES {
+                last = Some(Box::from(key));
                 exhausted = false;
                 break;
             }
         }
         if !exhausted {
             // Look one entry ahead so the caller learns of the end without another crossing.
-            exhausted = entries.next().is_none();
+            exhausted = entries.next_entry().is_none();
         }
-        if let Some(key) = last {
-            self.resume = Some(Box::from(key));
+        entries.status()?;
+        if last.is_some() {
+            self.resume = last;
         }
         self.done = exhausted;
         self.next_entries = (self.next_entries * 2).min(MAX_CHUNK_ENTRIES);
-        (chunk.into_boxed_slice(), exhausted)
+        Ok((chunk.into_boxed_slice(), exhausted))
     }
 }
 
@@ -134,7 +128,14 @@ mod tests {
     fn chunks_cover_the_range_exactly_once_in_both_directions() {
         let dir = std::env::temp_dir().join(format!("strata-ffi-iter-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut db = Db::open(&dir, Options { no_sync: true }).unwrap();
+        let mut db = Db::open(
+            &dir,
+            Options {
+                no_sync: true,
+                ..Options::default()
+            },
+        )
+        .unwrap();
         let mut b = Batch::new();
         for i in 0..1000u32 {
             b.put(format!("k{i:04}").as_bytes(), b"v").unwrap();
@@ -152,7 +153,7 @@ mod tests {
             let mut keys = Vec::new();
             let mut chunks = 0;
             loop {
-                let (chunk, done) = it.next_chunk(&db);
+                let (chunk, done) = it.next_chunk(&db).unwrap();
                 keys.extend(decode(&chunk));
                 chunks += 1;
                 if done {
@@ -168,7 +169,7 @@ mod tests {
             assert_eq!(keys, want);
             // 16 + 32 + 64 + 128 + 256 + 512 > 800: six chunks, not one per entry.
             assert_eq!(chunks, 6);
-            assert_eq!(it.next_chunk(&db), (Box::default(), true));
+            assert_eq!(it.next_chunk(&db).unwrap(), (Box::default(), true));
         }
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);

@@ -13,12 +13,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use once_cell::sync::OnceCell;
+use strata_engine::fs::RealFs;
+use strata_engine::tree::Stall;
 use strata_engine::wal::SyncPoint;
 use strata_engine::{threads, Batch, Db, Error, ErrorCode, Options};
 
@@ -49,8 +51,10 @@ pub enum Request {
         batch: Batch,
         token: u64,
     },
+    /// Reads `key` at `snapshot` (0: the latest state).
     Get {
         db: u64,
+        snapshot: u64,
         key: Box<[u8]>,
         token: u64,
     },
@@ -58,8 +62,10 @@ pub enum Request {
         db: u64,
         token: u64,
     },
+    /// Opens an iterator at `snapshot` (0: a new snapshot of the latest state).
     IterOpen {
         db: u64,
+        snapshot: u64,
         lower: Option<Box<[u8]>>,
         upper: Option<Box<[u8]>>,
         reverse: bool,
@@ -72,28 +78,65 @@ pub enum Request {
     IterClose {
         iter: u64,
     },
+    SnapshotOpen {
+        db: u64,
+        token: u64,
+    },
+    SnapshotClose {
+        snapshot: u64,
+    },
+    Flush {
+        db: u64,
+        token: u64,
+    },
+    Compact {
+        db: u64,
+        lower: Option<Box<[u8]>>,
+        upper: Option<Box<[u8]>>,
+        token: u64,
+    },
+    Checkpoint {
+        db: u64,
+        path: PathBuf,
+        token: u64,
+    },
     /// From the syncer thread: an fsync of `db`'s WAL finished.
     Synced {
         db: u64,
         point: SyncPoint,
         result: std::io::Result<()>,
     },
+    /// From a background thread: a flush or compaction finished, stalled writes may go on.
+    Progress {
+        db: u64,
+    },
+    /// From a background thread: a requested operation finished.
+    Finished {
+        token: u64,
+        result: strata_engine::Result<Option<Box<[u8]>>>,
+    },
 }
 
 impl Request {
     /// The database a request concerns, for poisoning on panic.
-    fn db(&self, iters: &HashMap<u64, IterState>) -> Option<u64> {
+    fn db(&self, state: &State) -> Option<u64> {
         match self {
-            Request::Open { .. } => None,
+            Request::Open { .. } | Request::Finished { .. } => None,
             Request::Close { db, .. }
             | Request::Write { db, .. }
             | Request::Get { db, .. }
             | Request::Stats { db, .. }
             | Request::IterOpen { db, .. }
+            | Request::SnapshotOpen { db, .. }
+            | Request::Flush { db, .. }
+            | Request::Compact { db, .. }
+            | Request::Checkpoint { db, .. }
+            | Request::Progress { db }
             | Request::Synced { db, .. } => Some(*db),
             Request::IterNext { iter, .. } | Request::IterClose { iter } => {
-                iters.get(iter).map(|it| it.db)
+                state.iters.get(iter).map(|it| it.db)
             }
+            Request::SnapshotClose { snapshot } => state.snapshots.get(snapshot).map(|s| s.0),
         }
     }
 
@@ -105,8 +148,16 @@ impl Request {
             | Request::Get { token, .. }
             | Request::Stats { token, .. }
             | Request::IterOpen { token, .. }
-            | Request::IterNext { token, .. } => Some(*token),
-            Request::IterClose { .. } | Request::Synced { .. } => None,
+            | Request::IterNext { token, .. }
+            | Request::SnapshotOpen { token, .. }
+            | Request::Flush { token, .. }
+            | Request::Compact { token, .. }
+            | Request::Checkpoint { token, .. }
+            | Request::Finished { token, .. } => Some(*token),
+            Request::IterClose { .. }
+            | Request::SnapshotClose { .. }
+            | Request::Synced { .. }
+            | Request::Progress { .. } => None,
         }
     }
 }
@@ -130,8 +181,9 @@ pub fn start() -> std::io::Result<&'static Runtime> {
         let to_runtime = requests.clone();
         threads::spawn("strata-syncer", move || run_syncer(sync_inbox, to_runtime))?;
         let queue = Arc::clone(&completions);
+        let to_self = requests.clone();
         threads::spawn("strata-runtime", move || {
-            State::new(queue, sync_jobs).run(inbox);
+            State::new(queue, sync_jobs, to_self).run(inbox);
         })?;
         Ok(Runtime {
             requests,
@@ -150,6 +202,29 @@ impl Runtime {
     /// while the process runs, so this signals a bug).
     pub fn submit(&self, request: Request) -> bool {
         self.requests.send(request).is_ok()
+    }
+
+    /// Checks the database in `dir` on a strata thread of its own (it reads every file, which
+    /// must not hold up the runtime thread), completing `token` with the report.
+    pub fn spawn_check(&self, dir: PathBuf, token: u64) -> i32 {
+        let to_runtime = self.requests.clone();
+        let spawned = threads::spawn("strata-check", move || {
+            let report = strata_engine::check::check_dir(&dir);
+            let result = match report {
+                Ok(r) if r.damaged() => Err(Error::corruption(
+                    dir.clone(),
+                    0,
+                    format!("damaged files found:\n{}", r.text()),
+                )),
+                Ok(r) => Ok(Some(r.text().into_bytes().into_boxed_slice())),
+                Err(e) => Err(e),
+            };
+            let _ = to_runtime.send(Request::Finished { token, result });
+        });
+        match spawned {
+            Ok(_) => crate::abi::STRATA_OK,
+            Err(_) => crate::abi::STRATA_ERR_IO,
+        }
     }
 }
 
@@ -172,20 +247,29 @@ struct DbSlot {
     db: Db,
     /// Acknowledgements owed, in ticket order: (ticket, token).
     waiting: VecDeque<(u64, u64)>,
+    /// Writes held back while the tree stalls them, in arrival order.
+    stalled: VecDeque<(Batch, u64)>,
+    /// With writes slowed, the next moment a stalled group may go.
+    next_slow_admit: Instant,
     sync_in_flight: bool,
     iters: HashSet<u64>,
+    snapshots: HashSet<u64>,
 }
 
 /// Everything the runtime thread owns.
 struct State {
     dbs: HashMap<u64, DbSlot>,
     iters: HashMap<u64, IterState>,
+    /// Snapshot handle -> (database handle, sequence number).
+    snapshots: HashMap<u64, (u64, u64)>,
     next_handle: u64,
     /// Databases with writes prepared in this group.
     dirty: Vec<u64>,
     out: Vec<Completion>,
     completions: Arc<CompletionQueue>,
     sync_jobs: Sender<SyncJob>,
+    /// The runtime's own inbox, for callbacks from background threads.
+    to_self: Sender<Request>,
 }
 
 fn closed(token: u64) -> Completion {
@@ -196,35 +280,61 @@ fn failure(token: u64, err: &Error) -> Completion {
     Completion::err(token, err.code() as i32, format!("strata: {err}"))
 }
 
+/// How long writes wait between groups while compaction falls behind.
+const SLOWDOWN: Duration = Duration::from_millis(1);
+
 impl State {
-    fn new(completions: Arc<CompletionQueue>, sync_jobs: Sender<SyncJob>) -> State {
+    fn new(
+        completions: Arc<CompletionQueue>,
+        sync_jobs: Sender<SyncJob>,
+        to_self: Sender<Request>,
+    ) -> State {
         State {
             dbs: HashMap::new(),
             iters: HashMap::new(),
+            snapshots: HashMap::new(),
             next_handle: 1,
             dirty: Vec::new(),
             out: Vec::new(),
             completions,
             sync_jobs,
+            to_self,
         }
     }
 
     fn run(mut self, inbox: Receiver<Request>) {
-        while let Some(first) = recv_spinning(&inbox) {
-            self.handle_guarded(first);
-            for _ in 1..MAX_GROUP {
-                match inbox.try_recv() {
-                    Ok(request) => self.handle_guarded(request),
-                    Err(_) => break,
+        loop {
+            let stalled = self.dbs.values().any(|s| !s.stalled.is_empty());
+            let first = if stalled {
+                // Slowed writes are admitted on a clock, so wake up for it.
+                match inbox.recv_timeout(SLOWDOWN) {
+                    Ok(r) => Some(r),
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                match recv_spinning(&inbox) {
+                    Some(r) => Some(r),
+                    None => return,
+                }
+            };
+            if let Some(first) = first {
+                self.handle_guarded(first);
+                for _ in 1..MAX_GROUP {
+                    match inbox.try_recv() {
+                        Ok(request) => self.handle_guarded(request),
+                        Err(_) => break,
+                    }
                 }
             }
+            self.admit_stalled();
             self.flush_dirty();
             self.completions.publish(&mut self.out);
         }
     }
 
     fn handle_guarded(&mut self, request: Request) {
-        let db = request.db(&self.iters);
+        let db = request.db(self);
         let token = request.token();
         // AssertUnwindSafe: after a panic the affected database is poisoned and only read, so
         // a half-applied update cannot be built on.
@@ -234,9 +344,7 @@ impl State {
             if let Some(slot) = db.and_then(|id| self.dbs.get_mut(&id)) {
                 slot.db.poison(why.clone());
                 let err = Error::Poisoned(why.clone());
-                for (_, waiting) in slot.waiting.drain(..) {
-                    self.out.push(failure(waiting, &err));
-                }
+                fail_waiting(slot, &err, &mut self.out);
             }
             if let Some(token) = token {
                 self.out
@@ -250,33 +358,65 @@ impl State {
             Request::Open { path, opts, token } => self.open(path, opts, token),
             Request::Close { db, token } => self.close(db, token),
             Request::Write { db, batch, token } => self.write(db, batch, token),
-            Request::Get { db, key, token } => self.get(db, &key, token),
+            Request::Get {
+                db,
+                snapshot,
+                key,
+                token,
+            } => self.get(db, snapshot, &key, token),
             Request::Stats { db, token } => self.stats(db, token),
             Request::IterOpen {
                 db,
+                snapshot,
                 lower,
                 upper,
                 reverse,
                 token,
-            } => self.iter_open(db, lower, upper, reverse, token),
+            } => self.iter_open(db, snapshot, lower, upper, reverse, token),
             Request::IterNext { iter, token } => self.iter_next(iter, token),
             Request::IterClose { iter } => self.iter_close(iter),
+            Request::SnapshotOpen { db, token } => self.snapshot_open(db, token),
+            Request::SnapshotClose { snapshot } => self.snapshot_close(snapshot),
+            Request::Flush { db, token } => self.flush(db, token),
+            Request::Compact {
+                db,
+                lower,
+                upper,
+                token,
+            } => self.compact(db, lower, upper, token),
+            Request::Checkpoint { db, path, token } => self.checkpoint(db, &path, token),
             Request::Synced { db, point, result } => self.synced(db, point, result),
+            Request::Progress { .. } => {} // admit_stalled runs after every group
+            Request::Finished { token, result } => self.out.push(match result {
+                Ok(data) => Completion::ok(token, data),
+                Err(e) => failure(token, &e),
+            }),
         }
     }
 
+    fn new_handle(&mut self) -> u64 {
+        self.next_handle += 1;
+        self.next_handle - 1
+    }
+
     fn open(&mut self, path: PathBuf, opts: Options, token: u64) {
-        match Db::open(&path, opts) {
+        let handle = self.new_handle();
+        let progress = self.to_self.clone();
+        let notify = Box::new(move || {
+            let _ = progress.send(Request::Progress { db: handle });
+        });
+        match Db::open_with(&path, opts, Arc::new(RealFs), notify) {
             Ok(db) => {
-                let handle = self.next_handle;
-                self.next_handle += 1;
                 self.dbs.insert(
                     handle,
                     DbSlot {
                         db,
                         waiting: VecDeque::new(),
+                        stalled: VecDeque::new(),
+                        next_slow_admit: Instant::now(),
                         sync_in_flight: false,
                         iters: HashSet::new(),
+                        snapshots: HashSet::new(),
                     },
                 );
                 let mut c = Completion::ok(token, None);
@@ -294,6 +434,13 @@ impl State {
         };
         for iter in slot.iters.drain() {
             self.iters.remove(&iter);
+        }
+        for snapshot in slot.snapshots.drain() {
+            self.snapshots.remove(&snapshot);
+        }
+        // Writes still stalled were never prepared: they fail, nothing of them was written.
+        for (_, waiting) in slot.stalled.drain(..) {
+            self.out.push(closed(waiting));
         }
         // The slot has left the table, so a panic in close must be caught here: otherwise its
         // waiters would never hear back.
@@ -321,24 +468,54 @@ impl State {
             self.out.push(closed(token));
             return;
         };
-        match slot.db.prepare(batch) {
-            Ok(ticket) => {
-                slot.waiting.push_back((ticket, token));
-                if !self.dirty.contains(&db) {
-                    self.dirty.push(db);
-                }
-            }
-            Err(e) => self.out.push(failure(token, &e)),
+        // Arrival order is kept: behind a stalled write, every write waits.
+        if !slot.stalled.is_empty() || slot.db.write_stall() != Stall::None {
+            slot.stalled.push_back((batch, token));
+            return;
+        }
+        prepare(slot, batch, token, &mut self.out);
+        if !self.dirty.contains(&db) {
+            self.dirty.push(db);
         }
     }
 
-    fn get(&mut self, db: u64, key: &[u8], token: u64) {
+    /// Lets stalled writes through as far as the tree allows: all of them once it no longer
+    /// stalls, one group per [`SLOWDOWN`] while it slows writes.
+    fn admit_stalled(&mut self) {
+        let now = Instant::now();
+        for (&id, slot) in self.dbs.iter_mut() {
+            if slot.stalled.is_empty() {
+                continue;
+            }
+            match slot.db.write_stall() {
+                Stall::Stop => continue,
+                Stall::Slow if now < slot.next_slow_admit => continue,
+                Stall::Slow => slot.next_slow_admit = now + SLOWDOWN,
+                Stall::None => {}
+            }
+            while let Some((batch, token)) = slot.stalled.pop_front() {
+                prepare(slot, batch, token, &mut self.out);
+                if slot.db.write_stall() == Stall::Stop {
+                    break;
+                }
+            }
+            if !self.dirty.contains(&id) {
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    fn get(&mut self, db: u64, snapshot: u64, key: &[u8], token: u64) {
         let Some(slot) = self.dbs.get(&db) else {
             self.out.push(closed(token));
             return;
         };
-        self.out.push(match slot.db.get(key) {
-            Ok(Some(value)) => Completion::ok(token, Some(Box::from(value))),
+        let seq = match self.snapshot_seq(db, snapshot) {
+            Some(seq) => seq,
+            None => return self.out.push(snapshot_closed(token)),
+        };
+        self.out.push(match slot.db.get_at(key, seq) {
+            Ok(Some(value)) => Completion::ok(token, Some(value.into_boxed_slice())),
             Ok(None) => Completion {
                 code: STRATA_ERR_NOT_FOUND,
                 ..Completion::ok(token, None)
@@ -347,12 +524,30 @@ impl State {
         });
     }
 
+    /// The sequence number to read at: the snapshot's, or the latest for 0. `None` when the
+    /// snapshot is closed or belongs to another database.
+    fn snapshot_seq(&self, db: u64, snapshot: u64) -> Option<u64> {
+        if snapshot == 0 {
+            return self.dbs.get(&db).map(|s| s.db.visible_seq());
+        }
+        match self.snapshots.get(&snapshot) {
+            Some(&(owner, seq)) if owner == db => Some(seq),
+            _ => None,
+        }
+    }
+
     fn stats(&mut self, db: u64, token: u64) {
         let Some(slot) = self.dbs.get(&db) else {
             self.out.push(closed(token));
             return;
         };
         let s = slot.db.stats();
+        let mut level_files = [0u64; 7];
+        let mut level_bytes = [0u64; 7];
+        for (i, (f, b)) in s.level_files.iter().zip(&s.level_bytes).enumerate().take(7) {
+            level_files[i] = *f;
+            level_bytes[i] = *b;
+        }
         let stats = strata_stats {
             tls_inits: threads::tls_inits(),
             strata_threads: threads::threads_spawned(),
@@ -368,6 +563,19 @@ impl State {
             recovered_torn_bytes: s.recovered_torn_bytes,
             snapshots: s.snapshots,
             open_iterators: slot.iters.len() as u64,
+            frozen_memtables: s.frozen_memtables,
+            flushes: s.flushes,
+            compactions: s.compactions,
+            flush_bytes: s.flush_bytes,
+            compaction_bytes_read: s.compaction_bytes_read,
+            compaction_bytes_written: s.compaction_bytes_written,
+            compaction_debt: s.compaction_debt,
+            cache_hits: s.cache_hits,
+            cache_misses: s.cache_misses,
+            cache_bytes: s.cache_bytes,
+            stalled_writes: slot.stalled.len() as u64,
+            level_files,
+            level_bytes,
         };
         // SAFETY: strata_stats is repr(C) plain u64 fields with no padding; viewing it as bytes
         // reads initialized memory of exactly its size.
@@ -383,18 +591,21 @@ impl State {
     fn iter_open(
         &mut self,
         db: u64,
+        snapshot: u64,
         lower: Option<Box<[u8]>>,
         upper: Option<Box<[u8]>>,
         reverse: bool,
         token: u64,
     ) {
-        let Some(slot) = self.dbs.get_mut(&db) else {
-            self.out.push(closed(token));
-            return;
+        if !self.dbs.contains_key(&db) {
+            return self.out.push(closed(token));
+        }
+        let Some(seq) = self.snapshot_seq(db, snapshot) else {
+            return self.out.push(snapshot_closed(token));
         };
-        let seq = slot.db.acquire_snapshot();
-        let handle = self.next_handle;
-        self.next_handle += 1;
+        let handle = self.new_handle();
+        let slot = self.dbs.get_mut(&db).expect("checked above");
+        slot.db.retain_snapshot(seq);
         slot.iters.insert(handle);
         self.iters
             .insert(handle, IterState::new(db, seq, lower, upper, reverse));
@@ -416,12 +627,16 @@ impl State {
             self.out.push(closed(token));
             return;
         };
-        let (chunk, done) = state.next_chunk(&slot.db);
-        let mut c = Completion::ok(token, Some(chunk));
-        if done {
-            c.flags = STRATA_ITER_DONE;
-        }
-        self.out.push(c);
+        self.out.push(match state.next_chunk(&slot.db) {
+            Ok((chunk, done)) => {
+                let mut c = Completion::ok(token, Some(chunk));
+                if done {
+                    c.flags = STRATA_ITER_DONE;
+                }
+                c
+            }
+            Err(e) => failure(token, &e),
+        });
     }
 
     fn iter_close(&mut self, iter: u64) {
@@ -431,6 +646,69 @@ impl State {
                 slot.db.release_snapshot(state.seq);
             }
         }
+    }
+
+    fn snapshot_open(&mut self, db: u64, token: u64) {
+        if !self.dbs.contains_key(&db) {
+            return self.out.push(closed(token));
+        }
+        let handle = self.new_handle();
+        let slot = self.dbs.get_mut(&db).expect("checked above");
+        let seq = slot.db.acquire_snapshot();
+        slot.snapshots.insert(handle);
+        self.snapshots.insert(handle, (db, seq));
+        let mut c = Completion::ok(token, None);
+        c.handle = handle;
+        self.out.push(c);
+    }
+
+    fn snapshot_close(&mut self, snapshot: u64) {
+        if let Some((db, seq)) = self.snapshots.remove(&snapshot) {
+            if let Some(slot) = self.dbs.get_mut(&db) {
+                slot.snapshots.remove(&snapshot);
+                slot.db.release_snapshot(seq);
+            }
+        }
+    }
+
+    /// A callback that completes `token` from a background thread.
+    fn finisher(&self, token: u64) -> Box<dyn FnOnce(strata_engine::Result<()>) + Send> {
+        let to_self = self.to_self.clone();
+        Box::new(move |result| {
+            let _ = to_self.send(Request::Finished {
+                token,
+                result: result.map(|()| None),
+            });
+        })
+    }
+
+    fn flush(&mut self, db: u64, token: u64) {
+        let done = self.finisher(token);
+        match self.dbs.get_mut(&db) {
+            Some(slot) => slot.db.flush(done),
+            None => self.out.push(closed(token)),
+        }
+    }
+
+    fn compact(&mut self, db: u64, lower: Option<Box<[u8]>>, upper: Option<Box<[u8]>>, token: u64) {
+        let done = self.finisher(token);
+        match self.dbs.get_mut(&db) {
+            Some(slot) => slot.db.compact(lower.as_deref(), upper.as_deref(), done),
+            None => self.out.push(closed(token)),
+        }
+    }
+
+    fn checkpoint(&mut self, db: u64, path: &Path, token: u64) {
+        let Some(slot) = self.dbs.get_mut(&db) else {
+            return self.out.push(closed(token));
+        };
+        // Pending writes are synced and applied by the checkpoint: acknowledge them too.
+        let result = slot.db.checkpoint(path);
+        acknowledge(slot, &mut self.out);
+        self.out.push(match result {
+            Ok(()) => Completion::ok(token, None),
+            Err(e) => failure(token, &e),
+        });
     }
 
     fn synced(&mut self, db: u64, point: SyncPoint, result: std::io::Result<()>) {
@@ -456,6 +734,8 @@ impl State {
             let Some(slot) = self.dbs.get_mut(&db) else {
                 continue;
             };
+            // Batches applied while preparing (a memtable rotation syncs) are acknowledged.
+            acknowledge(slot, &mut self.out);
             if slot.sync_in_flight {
                 continue;
             }
@@ -472,6 +752,22 @@ impl State {
                 Err(e) => fail_waiting(slot, &e, &mut self.out),
             }
         }
+    }
+}
+
+fn snapshot_closed(token: u64) -> Completion {
+    Completion::err(
+        token,
+        STRATA_ERR_CLOSED,
+        "strata: snapshot is closed or belongs to another database",
+    )
+}
+
+/// Prepares one write, queueing its acknowledgement.
+fn prepare(slot: &mut DbSlot, batch: Batch, token: u64, out: &mut Vec<Completion>) {
+    match slot.db.prepare(batch) {
+        Ok(ticket) => slot.waiting.push_back((ticket, token)),
+        Err(e) => out.push(failure(token, &e)),
     }
 }
 
@@ -492,6 +788,9 @@ fn fail_waiting(slot: &mut DbSlot, err: &Error, out: &mut Vec<Completion>) {
     // Waiters whose batches became visible before the failure are acknowledged first.
     acknowledge(slot, out);
     for (_, token) in slot.waiting.drain(..) {
+        out.push(failure(token, err));
+    }
+    for (_, token) in slot.stalled.drain(..) {
         out.push(failure(token, err));
     }
 }

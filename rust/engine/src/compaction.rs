@@ -1,0 +1,419 @@
+//! Leveled compaction: choosing what to merge, and merging it into new tables.
+//!
+//! L0 holds flushed memtables, which may overlap. Once L0 has `l0_trigger` tables they are
+//! merged with the L1 tables they overlap. Each deeper level has a byte target, `ratio` times
+//! the one above; a level over its target sends one table (round-robin through its key space)
+//! down, merged with the overlapping tables of the next level. Merging drops versions that no
+//! snapshot can see and tombstones that shadow nothing deeper.
+//!
+//! This module decides and computes; it never changes the live tree. The tree installs what a
+//! merge produced.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::cache::TableCache;
+use crate::error::{Error, Result};
+use crate::fs::FileSystem;
+use crate::iterator::{InternalIterator, MergingIter};
+use crate::key::{self, ValueKind};
+use crate::manifest::{table_name, FileMeta, NUM_LEVELS};
+use crate::sstable::{TableBuilder, TableOptions};
+use crate::version::{covers, level_bytes, LevelIter, Levels};
+
+/// Shape of the tree.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// L0 tables that trigger an L0 -> L1 compaction.
+    pub l0_trigger: usize,
+    /// Byte target of L1.
+    pub l1_target_bytes: u64,
+    /// Each level's target is this many times the one above.
+    pub ratio: u64,
+    /// Output tables are cut near this size (at a user-key boundary).
+    pub target_file_size: u64,
+}
+
+/// The byte target of `level` (>= 1).
+pub fn level_target(cfg: &Config, level: usize) -> u64 {
+    let mut t = cfg.l1_target_bytes;
+    for _ in 1..level {
+        t = t.saturating_mul(cfg.ratio);
+    }
+    t
+}
+
+/// Bytes above target summed over levels 1..: how far compaction is behind.
+pub fn debt(cfg: &Config, levels: &Levels) -> u64 {
+    (1..NUM_LEVELS - 1)
+        .map(|l| level_bytes(&levels[l]).saturating_sub(level_target(cfg, l)))
+        .sum()
+}
+
+/// One merge: `inputs` from `level` with the overlapping `next` tables of `level + 1`.
+#[derive(Debug, Clone)]
+pub struct Compaction {
+    pub level: usize,
+    pub inputs: Vec<Arc<FileMeta>>,
+    pub next: Vec<Arc<FileMeta>>,
+}
+
+impl Compaction {
+    /// The level outputs go to.
+    pub fn output_level(&self) -> usize {
+        self.level + 1
+    }
+
+    /// Numbers of every input table.
+    pub fn file_numbers(&self) -> impl Iterator<Item = u64> + '_ {
+        self.inputs.iter().chain(&self.next).map(|f| f.number)
+    }
+
+    /// Bytes read by this merge.
+    pub fn input_bytes(&self) -> u64 {
+        level_bytes(&self.inputs) + level_bytes(&self.next)
+    }
+}
+
+/// The user-key range covered by `files`.
+fn key_range(files: &[Arc<FileMeta>]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let lo = files.iter().map(|f| key::user_key(&f.smallest)).min()?;
+    let hi = files.iter().map(|f| key::user_key(&f.largest)).max()?;
+    Some((lo.to_vec(), hi.to_vec()))
+}
+
+/// Tables of `files` overlapping the user-key range `[lo, hi]`.
+fn overlapping(files: &[Arc<FileMeta>], lo: &[u8], hi: &[u8]) -> Vec<Arc<FileMeta>> {
+    files
+        .iter()
+        .filter(|f| key::user_key(&f.smallest) <= hi && key::user_key(&f.largest) >= lo)
+        .cloned()
+        .collect()
+}
+
+/// Builds the compaction of `inputs` (at `level`) with what they overlap below, unless a table
+/// involved is already being compacted.
+fn with_next(
+    levels: &Levels,
+    level: usize,
+    mut inputs: Vec<Arc<FileMeta>>,
+    busy: &HashSet<u64>,
+) -> Option<Compaction> {
+    let (mut lo, mut hi) = key_range(&inputs)?;
+    if level == 0 {
+        // L0 tables overlap each other: take every L0 table touching the range, repeatedly.
+        loop {
+            let grown = overlapping(&levels[0], &lo, &hi);
+            if grown.len() == inputs.len() {
+                break;
+            }
+            inputs = grown;
+            (lo, hi) = key_range(&inputs)?;
+        }
+    }
+    let next = overlapping(&levels[level + 1], &lo, &hi);
+    let all_free = inputs
+        .iter()
+        .chain(&next)
+        .all(|f| !busy.contains(&f.number));
+    all_free.then_some(Compaction {
+        level,
+        inputs,
+        next,
+    })
+}
+
+/// Chooses the most urgent compaction, if any is due. `pointers` holds, per level, the largest
+/// user key compacted last, so levels are worked through round-robin.
+pub fn pick(
+    cfg: &Config,
+    levels: &Levels,
+    busy: &HashSet<u64>,
+    pointers: &[Option<Vec<u8>>],
+) -> Option<Compaction> {
+    if levels[0].len() >= cfg.l0_trigger {
+        if let Some(c) = with_next(levels, 0, levels[0].clone(), busy) {
+            return Some(c);
+        }
+    }
+    let mut best: Option<(f64, usize)> = None;
+    for (level, files) in levels.iter().enumerate().take(NUM_LEVELS - 1).skip(1) {
+        let score = level_bytes(files) as f64 / level_target(cfg, level) as f64;
+        if score > 1.0 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, level));
+        }
+    }
+    let (_, level) = best?;
+    let files = &levels[level];
+    let start = match &pointers[level] {
+        Some(p) => files.partition_point(|f| key::user_key(&f.largest) <= &p[..]),
+        None => 0,
+    };
+    (0..files.len())
+        .map(|i| &files[(start + i) % files.len()])
+        .find_map(|f| with_next(levels, level, vec![Arc::clone(f)], busy))
+}
+
+/// The compaction that moves everything in `level` overlapping `[lo, hi]` down one level
+/// (manual compaction); `None` when nothing there overlaps or a table is busy.
+pub fn pick_range(
+    levels: &Levels,
+    level: usize,
+    lo: &[u8],
+    hi: &[u8],
+    busy: &HashSet<u64>,
+) -> Option<Compaction> {
+    let inputs = overlapping(&levels[level], lo, hi);
+    if inputs.is_empty() {
+        return None;
+    }
+    with_next(levels, level, inputs, busy)
+}
+
+/// What a merge needs from its surroundings.
+pub struct MergeEnv<'a> {
+    pub fs: &'a dyn FileSystem,
+    pub dir: &'a Path,
+    pub tables: &'a Arc<TableCache>,
+    pub table_options: TableOptions,
+    pub target_file_size: u64,
+    /// Versions newer than this stay; older ones shadowed by a newer one go.
+    pub oldest_snapshot: u64,
+    /// The tree below the output level, to tell whether a tombstone still shadows something.
+    pub levels: &'a Levels,
+    /// Allocates a file number for each output table.
+    pub next_number: &'a (dyn Fn() -> u64 + Sync),
+    /// Set when the database closes: the merge stops and removes what it wrote.
+    pub cancel: &'a AtomicBool,
+}
+
+/// Writes the sorted stream `source` to tables, cutting them near the target size. With
+/// `drop_rules`, applies compaction's rules for dropping versions; `base_level` is the output
+/// level.
+fn write_tables(
+    env: &MergeEnv<'_>,
+    source: &mut MergingIter<'_>,
+    drop_rules: Option<usize>,
+) -> Result<Vec<FileMeta>> {
+    let mut outputs: Vec<FileMeta> = Vec::new();
+    let mut builder: Option<(u64, TableBuilder)> = None;
+    let mut current_user_key: Vec<u8> = Vec::new();
+    let mut has_current = false;
+    // The sequence number of the previous (newer) version of the current user key.
+    let mut newer_seq: Option<u64> = None;
+    let result = (|| -> Result<()> {
+        source.seek(None);
+        let mut n = 0u64;
+        while source.valid() {
+            n += 1;
+            if n % 1024 == 0 && env.cancel.load(Ordering::Relaxed) {
+                return Err(Error::Closed);
+            }
+            let ikey = source.key();
+            let p = key::parse_internal(ikey)
+                .ok_or_else(|| Error::Internal("a table holds a malformed internal key".into()))?;
+            let new_user_key = !has_current || p.user_key != &current_user_key[..];
+            if new_user_key {
+                current_user_key.clear();
+                current_user_key.extend_from_slice(p.user_key);
+                has_current = true;
+                newer_seq = None;
+            }
+            let drop = match drop_rules {
+                None => false,
+                Some(base) => {
+                    // A newer version every snapshot sees hides this one from all readers.
+                    let shadowed = newer_seq.is_some_and(|n| n <= env.oldest_snapshot);
+                    let dead_tombstone = p.kind == ValueKind::Delete
+                        && p.seq <= env.oldest_snapshot
+                        && !deeper_levels_cover(env.levels, base, p.user_key);
+                    shadowed || dead_tombstone
+                }
+            };
+            newer_seq = Some(p.seq);
+            if !drop {
+                // Cut only between user keys, so one key's versions stay in one table.
+                let full = builder
+                    .as_ref()
+                    .is_some_and(|(_, b)| b.estimated_size() >= env.target_file_size);
+                if full && new_user_key {
+                    let (number, b) = builder.take().unwrap();
+                    outputs.push(finish(number, b)?);
+                }
+                if builder.is_none() {
+                    let number = (env.next_number)();
+                    let path = env.dir.join(table_name(number));
+                    let file = env
+                        .fs
+                        .create(&path)
+                        .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
+                    builder = Some((
+                        number,
+                        TableBuilder::new(file, path, env.table_options.clone()),
+                    ));
+                }
+                builder.as_mut().unwrap().1.add(ikey, source.value())?;
+            }
+            source.advance();
+        }
+        source.status()?;
+        if let Some((number, b)) = builder.take() {
+            outputs.push(finish(number, b)?);
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        // Remove every table this merge wrote: none of them is live.
+        if let Some((number, _)) = builder {
+            outputs.push(FileMeta {
+                number,
+                ..empty_meta()
+            });
+        }
+        for f in &outputs {
+            let _ = env.fs.remove(&env.dir.join(table_name(f.number)));
+        }
+        return Err(e);
+    }
+    Ok(outputs)
+}
+
+fn empty_meta() -> FileMeta {
+    FileMeta {
+        number: 0,
+        size: 0,
+        entries: 0,
+        smallest_seq: 0,
+        largest_seq: 0,
+        smallest: Box::default(),
+        largest: Box::default(),
+    }
+}
+
+fn finish(number: u64, builder: TableBuilder) -> Result<FileMeta> {
+    let s = builder.finish()?;
+    Ok(FileMeta {
+        number,
+        size: s.size,
+        entries: s.entries,
+        smallest_seq: s.smallest_seq,
+        largest_seq: s.largest_seq,
+        smallest: s.smallest.into(),
+        largest: s.largest.into(),
+    })
+}
+
+/// True if a level below `base` may hold `user_key`.
+fn deeper_levels_cover(levels: &Levels, base: usize, user_key: &[u8]) -> bool {
+    levels[base + 1..]
+        .iter()
+        .any(|files| files.iter().any(|f| covers(f, user_key)))
+}
+
+/// Runs compaction `c`, returning the new tables for its output level.
+pub fn run(env: &MergeEnv<'_>, c: &Compaction) -> Result<Vec<FileMeta>> {
+    let mut children: Vec<Box<dyn InternalIterator + '_>> = Vec::new();
+    if c.level == 0 {
+        for f in &c.inputs {
+            children.push(Box::new(env.tables.get(f.number)?.iter()));
+        }
+    } else {
+        children.push(Box::new(LevelIter::new(
+            Arc::clone(env.tables),
+            c.inputs.clone(),
+        )));
+    }
+    if !c.next.is_empty() {
+        children.push(Box::new(LevelIter::new(
+            Arc::clone(env.tables),
+            c.next.clone(),
+        )));
+    }
+    let mut merged = MergingIter::new(children, false);
+    write_tables(env, &mut merged, Some(c.output_level()))
+}
+
+/// Writes a frozen memtable to L0 tables (usually one).
+pub fn flush(env: &MergeEnv<'_>, mem: &crate::memtable::Memtable) -> Result<Vec<FileMeta>> {
+    let mut merged = MergingIter::new(vec![Box::new(mem.iter())], false);
+    write_tables(env, &mut merged, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::empty_levels;
+
+    fn meta(number: u64, lo: &str, hi: &str, size: u64) -> Arc<FileMeta> {
+        Arc::new(FileMeta {
+            number,
+            size,
+            entries: 1,
+            smallest_seq: 1,
+            largest_seq: 1,
+            smallest: key::internal_key(lo.as_bytes(), 1, ValueKind::Put).into(),
+            largest: key::internal_key(hi.as_bytes(), 1, ValueKind::Put).into(),
+        })
+    }
+
+    fn no_pointers() -> Vec<Option<Vec<u8>>> {
+        vec![None; NUM_LEVELS]
+    }
+
+    fn cfg() -> Config {
+        Config {
+            l0_trigger: 4,
+            l1_target_bytes: 100,
+            ratio: 10,
+            target_file_size: 50,
+        }
+    }
+
+    #[test]
+    fn l0_trigger_takes_all_of_l0_and_the_overlapping_l1() {
+        let mut levels = empty_levels();
+        for (i, (lo, hi)) in [("a", "c"), ("b", "d"), ("m", "n"), ("c", "e")]
+            .iter()
+            .enumerate()
+        {
+            levels[0].push(meta(10 + i as u64, lo, hi, 10));
+        }
+        levels[1] = vec![
+            meta(1, "a", "b", 10),
+            meta(2, "f", "g", 10),
+            meta(3, "m", "z", 10),
+            meta(4, "zz", "zzz", 10),
+        ];
+        let none = HashSet::new();
+        let c = pick(&cfg(), &levels, &none, &no_pointers()).unwrap();
+        assert_eq!(c.level, 0);
+        assert_eq!(c.inputs.len(), 4);
+        let next: Vec<u64> = c.next.iter().map(|f| f.number).collect();
+        // The L0 range a..n covers every L1 table but none past it.
+        assert_eq!(next, vec![1, 2, 3]);
+        // Below the trigger nothing is due.
+        levels[0].pop();
+        assert!(pick(&cfg(), &levels, &none, &no_pointers()).is_none());
+        // A busy table blocks the compaction that would need it.
+        levels[0].push(meta(20, "a", "z", 10));
+        let busy: HashSet<u64> = [3].into();
+        assert!(pick(&cfg(), &levels, &busy, &no_pointers()).is_none());
+    }
+
+    #[test]
+    fn the_fullest_level_sends_tables_down_round_robin() {
+        let mut levels = empty_levels();
+        levels[1] = vec![meta(1, "a", "c", 60), meta(2, "d", "f", 60)]; // 120 > 100
+        levels[2] = vec![meta(3, "b", "b", 10), meta(4, "e", "e", 10)];
+        let none = HashSet::new();
+        let mut pointers: Vec<Option<Vec<u8>>> = vec![None; NUM_LEVELS];
+        let c = pick(&cfg(), &levels, &none, &pointers).unwrap();
+        assert_eq!((c.level, c.inputs[0].number, c.next[0].number), (1, 1, 3));
+        pointers[1] = Some(b"c".to_vec());
+        let c = pick(&cfg(), &levels, &none, &pointers).unwrap();
+        assert_eq!((c.inputs[0].number, c.next[0].number), (2, 4));
+        assert_eq!(debt(&cfg(), &levels), 20);
+    }
+}

@@ -1,0 +1,563 @@
+//! The LSM tree's shared state and the background threads that reshape it.
+//!
+//! [`Tree`] is shared (behind an `Arc`) by the database's owner thread and two background
+//! threads it spawns: the flush thread writes frozen memtables to L0 tables, the compaction
+//! thread merges tables down the levels. Both install their results the same way: under the
+//! install lock they update the in-memory shape, write the manifest, and only then delete what
+//! became obsolete (WAL segments now covered by tables; tables no reader uses any more).
+//!
+//! A background failure (an I/O error writing a table or the manifest) is remembered; from then
+//! on writes are refused with that reason, reads continue, and reopening recovers from the
+//! WAL and the last good manifest.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::cache::{BlockCache, TableCache};
+use crate::compaction::{self, Compaction, Config, MergeEnv};
+use crate::error::{Error, Result};
+use crate::fs::FileSystem;
+use crate::manifest::{self, table_name, FileMeta, ManifestState, NUM_LEVELS};
+use crate::sstable::TableOptions;
+use crate::version::{level_bytes, Frozen, Levels, ReadView};
+use crate::wal;
+
+/// How the tree is tuned (derived from the database options).
+#[derive(Debug, Clone)]
+pub struct TreeOptions {
+    pub table: TableOptions,
+    pub compaction: Config,
+    /// Frozen memtables allowed to wait for flushing before writes stall.
+    pub max_frozen: usize,
+    /// L0 tables at which writes slow down.
+    pub l0_slowdown: usize,
+    /// L0 tables at which writes stop until compaction catches up.
+    pub l0_stop: usize,
+}
+
+/// Whether writes may proceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    None,
+    /// Compaction is falling behind: delay writes a little.
+    Slow,
+    /// Too much unflushed or uncompacted data: hold writes until background work finishes.
+    Stop,
+}
+
+/// A callback run once a requested background operation finished.
+pub type Done = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// Counters of background work.
+#[derive(Debug, Clone, Default)]
+pub struct TreeStats {
+    pub flushes: u64,
+    pub flush_bytes: u64,
+    pub compactions: u64,
+    pub compaction_bytes_read: u64,
+    pub compaction_bytes_written: u64,
+}
+
+struct ManualCompaction {
+    lo: Vec<u8>,
+    hi: Vec<u8>,
+    level: usize,
+    done: Done,
+}
+
+struct State {
+    frozen: Vec<Arc<Frozen>>,
+    levels: Arc<Levels>,
+    next_file_number: u64,
+    last_seq: u64,
+    log_number: u64,
+    active_wal: u64,
+    snapshots: BTreeMap<u64, usize>,
+    busy: HashSet<u64>,
+    pointers: Vec<Option<Vec<u8>>>,
+    obsolete: Vec<Arc<FileMeta>>,
+    error: Option<String>,
+    flush_waiters: Vec<Done>,
+    manual: Vec<ManualCompaction>,
+    stats: TreeStats,
+    shutdown: bool,
+}
+
+/// Shared state of one database's tree.
+pub struct Tree {
+    pub dir: PathBuf,
+    pub fs: Arc<dyn FileSystem>,
+    pub tables: Arc<TableCache>,
+    pub block_cache: Arc<BlockCache>,
+    opts: TreeOptions,
+    state: Mutex<State>,
+    work: Condvar,
+    install: Mutex<()>,
+    cancel: AtomicBool,
+    notify: Box<dyn Fn() + Send + Sync>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Tree {
+    /// A tree over the recovered manifest state. `notify` runs (on a background thread)
+    /// whenever background work finished, so a stalled writer can retry.
+    pub fn new(
+        dir: &Path,
+        fs: Arc<dyn FileSystem>,
+        tables: Arc<TableCache>,
+        opts: TreeOptions,
+        recovered: ManifestState,
+        active_wal: u64,
+        notify: Box<dyn Fn() + Send + Sync>,
+    ) -> Tree {
+        Tree {
+            dir: dir.to_owned(),
+            fs,
+            block_cache: Arc::clone(tables.block_cache()),
+            tables,
+            opts,
+            state: Mutex::new(State {
+                frozen: Vec::new(),
+                levels: Arc::new(recovered.levels),
+                next_file_number: recovered.next_file_number,
+                last_seq: recovered.last_seq,
+                log_number: recovered.log_number,
+                active_wal,
+                snapshots: BTreeMap::new(),
+                busy: HashSet::new(),
+                pointers: vec![None; NUM_LEVELS],
+                obsolete: Vec::new(),
+                error: None,
+                flush_waiters: Vec::new(),
+                manual: Vec::new(),
+                stats: TreeStats::default(),
+                shutdown: false,
+            }),
+            work: Condvar::new(),
+            install: Mutex::new(()),
+            cancel: AtomicBool::new(false),
+            notify,
+        }
+    }
+
+    /// Allocates a file number.
+    pub fn next_file_number(&self) -> u64 {
+        let mut s = lock(&self.state);
+        s.next_file_number += 1;
+        s.next_file_number - 1
+    }
+
+    /// What readers need besides the active memtable.
+    pub fn view(&self) -> ReadView {
+        let s = lock(&self.state);
+        ReadView {
+            frozen: s.frozen.clone(),
+            levels: Arc::clone(&s.levels),
+        }
+    }
+
+    /// Hands a full memtable to the flush thread; `active_wal` is the segment new writes go to.
+    pub fn freeze(&self, frozen: Frozen, active_wal: u64) {
+        let mut s = lock(&self.state);
+        s.frozen.push(Arc::new(frozen));
+        s.active_wal = active_wal;
+        self.work.notify_all();
+    }
+
+    /// Whether writes may proceed now. `rotation_needed`: the active memtable is full, so the
+    /// next write freezes it.
+    pub fn stall(&self, rotation_needed: bool) -> Stall {
+        Self::stall_locked(&self.opts, &lock(&self.state), rotation_needed)
+    }
+
+    fn stall_locked(opts: &TreeOptions, s: &State, rotation_needed: bool) -> Stall {
+        let l0 = s.levels[0].len();
+        if s.error.is_some() || s.shutdown {
+            Stall::None // writes fail with the error instead
+        } else if (rotation_needed && s.frozen.len() >= opts.max_frozen) || l0 >= opts.l0_stop {
+            Stall::Stop
+        } else if l0 >= opts.l0_slowdown {
+            Stall::Slow
+        } else {
+            Stall::None
+        }
+    }
+
+    /// Blocks the calling thread while writes are stopped (for owners that may block).
+    pub fn wait_while_stalled(&self, rotation_needed: bool) {
+        let mut s = lock(&self.state);
+        while Self::stall_locked(&self.opts, &s, rotation_needed) == Stall::Stop {
+            s = self.work.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// The background failure that makes the database refuse writes, if any.
+    pub fn error(&self) -> Option<String> {
+        lock(&self.state).error.clone()
+    }
+
+    /// Registers a snapshot at `seq`.
+    pub fn acquire_snapshot(&self, seq: u64) {
+        *lock(&self.state).snapshots.entry(seq).or_default() += 1;
+    }
+
+    /// Releases a snapshot and deletes tables it alone kept alive.
+    pub fn release_snapshot(&self, seq: u64) {
+        {
+            let mut s = lock(&self.state);
+            if let Some(n) = s.snapshots.get_mut(&seq) {
+                *n -= 1;
+                if *n == 0 {
+                    s.snapshots.remove(&seq);
+                }
+            }
+        }
+        self.purge_obsolete();
+    }
+
+    /// The oldest live snapshot, or `u64::MAX` when none is live.
+    pub fn oldest_snapshot(&self) -> u64 {
+        lock(&self.state)
+            .snapshots
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Live snapshots.
+    pub fn snapshot_count(&self) -> u64 {
+        lock(&self.state)
+            .snapshots
+            .values()
+            .map(|&n| n as u64)
+            .sum()
+    }
+
+    /// Calls `done` once every memtable frozen so far is flushed.
+    pub fn when_flushed(&self, done: Done) {
+        let mut s = lock(&self.state);
+        if let Some(e) = &s.error {
+            let e = Error::Poisoned(e.clone());
+            drop(s);
+            done(Err(e));
+        } else if s.frozen.is_empty() {
+            drop(s);
+            done(Ok(()));
+        } else {
+            s.flush_waiters.push(done);
+        }
+    }
+
+    /// Queues a manual compaction of every level over the user-key range `[lo, hi]`.
+    pub fn compact_range(&self, lo: Vec<u8>, hi: Vec<u8>, done: Done) {
+        let mut s = lock(&self.state);
+        s.manual.push(ManualCompaction {
+            lo,
+            hi,
+            level: 0,
+            done,
+        });
+        self.work.notify_all();
+    }
+
+    /// Counters, per-level file counts and bytes, and compaction debt.
+    pub fn stats(&self) -> (TreeStats, Vec<(usize, u64)>, u64, usize) {
+        let s = lock(&self.state);
+        let levels = s.levels.iter().map(|l| (l.len(), level_bytes(l))).collect();
+        let debt = compaction::debt(&self.opts.compaction, &s.levels);
+        (s.stats.clone(), levels, debt, s.frozen.len())
+    }
+
+    /// The manifest state matching the in-memory shape.
+    fn manifest_state(s: &State) -> ManifestState {
+        ManifestState {
+            next_file_number: s.next_file_number,
+            last_seq: s.last_seq,
+            log_number: s.log_number,
+            levels: (*s.levels).clone(),
+        }
+    }
+
+    /// Stops the background threads at their next check; running merges abandon their output.
+    pub fn shutdown(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        let mut s = lock(&self.state);
+        s.shutdown = true;
+        let waiters = std::mem::take(&mut s.flush_waiters);
+        let manual = std::mem::take(&mut s.manual);
+        self.work.notify_all();
+        drop(s);
+        for done in waiters {
+            done(Err(Error::Closed));
+        }
+        for m in manual {
+            (m.done)(Err(Error::Closed));
+        }
+    }
+
+    fn fail(&self, what: &str, err: &Error) {
+        let mut s = lock(&self.state);
+        if s.error.is_none() {
+            tracing::error!(dir = %self.dir.display(), error = %err, "{what} failed");
+            s.error = Some(format!("{what} failed: {err}"));
+        }
+        let waiters = std::mem::take(&mut s.flush_waiters);
+        let reason = s.error.clone().unwrap_or_default();
+        drop(s);
+        for done in waiters {
+            done(Err(Error::Poisoned(reason.clone())));
+        }
+        (self.notify)();
+    }
+
+    fn env<'a>(
+        &'a self,
+        levels: &'a Levels,
+        oldest_snapshot: u64,
+        next: &'a (dyn Fn() -> u64 + Sync),
+    ) -> MergeEnv<'a> {
+        MergeEnv {
+            fs: self.fs.as_ref(),
+            dir: &self.dir,
+            tables: &self.tables,
+            table_options: self.opts.table.clone(),
+            target_file_size: self.opts.compaction.target_file_size,
+            oldest_snapshot,
+            levels,
+            next_number: next,
+            cancel: &self.cancel,
+        }
+    }
+
+    /// The flush thread: writes frozen memtables to L0, oldest first.
+    pub fn run_flushes(&self) {
+        loop {
+            let frozen = {
+                let mut s = lock(&self.state);
+                loop {
+                    if s.shutdown {
+                        return;
+                    }
+                    if s.error.is_none() {
+                        if let Some(f) = s.frozen.first() {
+                            break Arc::clone(f);
+                        }
+                    }
+                    s = self.work.wait(s).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            if let Err(e) = self.flush(&frozen) {
+                if !matches!(e, Error::Closed) {
+                    self.fail("flush", &e);
+                }
+            }
+        }
+    }
+
+    fn flush(&self, frozen: &Arc<Frozen>) -> Result<()> {
+        let levels = self.view().levels;
+        let next = || self.next_file_number();
+        let outputs = compaction::flush(&self.env(&levels, u64::MAX, &next), &frozen.mem)?;
+        let _installing = lock(&self.install);
+        let (state, log_number, waiters) = {
+            let mut s = lock(&self.state);
+            let mut new_levels = (*s.levels).clone();
+            for out in &outputs {
+                s.last_seq = s.last_seq.max(out.largest_seq);
+                s.stats.flush_bytes += out.size;
+            }
+            for out in outputs.into_iter().rev() {
+                new_levels[0].insert(0, Arc::new(out));
+            }
+            s.levels = Arc::new(new_levels);
+            s.frozen.retain(|f| !Arc::ptr_eq(f, frozen));
+            s.log_number = s.frozen.first().map_or(s.active_wal, |f| f.wal_number);
+            s.stats.flushes += 1;
+            let waiters = if s.frozen.is_empty() {
+                std::mem::take(&mut s.flush_waiters)
+            } else {
+                Vec::new()
+            };
+            (Self::manifest_state(&s), s.log_number, waiters)
+        };
+        manifest::write(self.fs.as_ref(), &self.dir, &state)?;
+        self.remove_wal_segments_before(log_number);
+        drop(_installing);
+        for done in waiters {
+            done(Ok(()));
+        }
+        self.work.notify_all();
+        (self.notify)();
+        Ok(())
+    }
+
+    fn remove_wal_segments_before(&self, log_number: u64) {
+        let Ok(names) = self.fs.list(&self.dir) else {
+            return;
+        };
+        for n in names.iter().filter_map(|n| wal::parse_segment_name(n)) {
+            if n < log_number {
+                let _ = self.fs.remove(&self.dir.join(wal::segment_name(n)));
+            }
+        }
+    }
+
+    /// The compaction thread: runs manual requests first, then whatever is most urgent.
+    pub fn run_compactions(&self) {
+        loop {
+            let (job, manual, levels, oldest) = {
+                let mut s = lock(&self.state);
+                loop {
+                    if s.shutdown {
+                        return;
+                    }
+                    if s.error.is_none() {
+                        if let Some(found) = self.next_job(&mut s) {
+                            break found;
+                        }
+                    }
+                    s = self.work.wait(s).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let result = match job {
+                Some(c) => self.compact(&c, &levels, oldest),
+                None => Ok(()),
+            };
+            // The job and its view held the inputs; now they may go.
+            drop(levels);
+            self.purge_obsolete();
+            if let Some(done) = manual {
+                done(
+                    result
+                        .as_ref()
+                        .map(|_| ())
+                        .map_err(|e| e.clone_for_report()),
+                );
+            }
+            if let Err(e) = result {
+                if !matches!(e, Error::Closed) {
+                    self.fail("compaction", &e);
+                }
+            }
+        }
+    }
+
+    /// The next compaction to run (marked busy), with the manual request it finishes if any.
+    #[allow(clippy::type_complexity)]
+    fn next_job(
+        &self,
+        s: &mut State,
+    ) -> Option<(Option<Compaction>, Option<Done>, Arc<Levels>, u64)> {
+        let oldest = s.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+        // Manual requests walk down the levels; each step is one compaction.
+        if let Some(m) = s.manual.first_mut() {
+            let mut picked = None;
+            while m.level < NUM_LEVELS - 1 {
+                picked = compaction::pick_range(&s.levels, m.level, &m.lo, &m.hi, &s.busy);
+                if picked.is_some() {
+                    break;
+                }
+                m.level += 1;
+            }
+            match picked {
+                Some(c) => {
+                    c.file_numbers().for_each(|n| {
+                        s.busy.insert(n);
+                    });
+                    return Some((Some(c), None, Arc::clone(&s.levels), oldest));
+                }
+                None => {
+                    let m = s.manual.remove(0);
+                    return Some((None, Some(m.done), Arc::clone(&s.levels), oldest));
+                }
+            }
+        }
+        let c = compaction::pick(&self.opts.compaction, &s.levels, &s.busy, &s.pointers)?;
+        c.file_numbers().for_each(|n| {
+            s.busy.insert(n);
+        });
+        Some((Some(c), None, Arc::clone(&s.levels), oldest))
+    }
+
+    fn compact(&self, c: &Compaction, levels: &Arc<Levels>, oldest: u64) -> Result<()> {
+        let next = || self.next_file_number();
+        let result = compaction::run(&self.env(levels, oldest, &next), c);
+        let outputs = match result {
+            Ok(o) => o,
+            Err(e) => {
+                let mut s = lock(&self.state);
+                c.file_numbers().for_each(|n| {
+                    s.busy.remove(&n);
+                });
+                return Err(e);
+            }
+        };
+        let _installing = lock(&self.install);
+        let state = {
+            let mut s = lock(&self.state);
+            let gone: HashSet<u64> = c.file_numbers().collect();
+            let mut new_levels = (*s.levels).clone();
+            new_levels[c.level].retain(|f| !gone.contains(&f.number));
+            let out_level = c.output_level();
+            new_levels[out_level].retain(|f| !gone.contains(&f.number));
+            s.stats.compactions += 1;
+            s.stats.compaction_bytes_read += c.input_bytes();
+            for out in outputs {
+                s.stats.compaction_bytes_written += out.size;
+                new_levels[out_level].push(Arc::new(out));
+            }
+            new_levels[out_level]
+                .sort_by(|a, b| crate::key::compare_internal(&a.smallest, &b.smallest));
+            s.levels = Arc::new(new_levels);
+            s.obsolete.extend(c.inputs.iter().chain(&c.next).cloned());
+            for n in &gone {
+                s.busy.remove(n);
+            }
+            s.pointers[c.level] = c
+                .inputs
+                .iter()
+                .map(|f| crate::key::user_key(&f.largest).to_vec())
+                .max();
+            Self::manifest_state(&s)
+        };
+        manifest::write(self.fs.as_ref(), &self.dir, &state)?;
+        drop(_installing);
+        self.work.notify_all();
+        (self.notify)();
+        Ok(())
+    }
+
+    /// Deletes obsolete tables no reader holds any more.
+    pub fn purge_obsolete(&self) {
+        let doomed: Vec<u64> = {
+            let mut s = lock(&self.state);
+            let mut doomed = Vec::new();
+            s.obsolete.retain(|f| {
+                // The obsolete list holds the last reference: no view uses the table.
+                let unused = Arc::strong_count(f) == 1;
+                if unused {
+                    doomed.push(f.number);
+                }
+                !unused
+            });
+            doomed
+        };
+        for number in doomed {
+            self.tables.evict(number);
+            let _ = self.fs.remove(&self.dir.join(table_name(number)));
+        }
+    }
+
+    /// Holds off installs (and so WAL and table deletions) while `f` runs: for checkpoints.
+    pub fn with_installs_paused<T>(&self, f: impl FnOnce(&ManifestState) -> T) -> T {
+        let _installing = lock(&self.install);
+        let state = Self::manifest_state(&lock(&self.state));
+        f(&state)
+    }
+}

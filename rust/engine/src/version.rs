@@ -1,0 +1,258 @@
+//! The shape of the tree at one moment: which tables are live at which level, and the frozen
+//! memtables waiting to be flushed. Readers take a [`ReadView`] (cheap `Arc` clones) and read
+//! through it without holding any lock, while flushes and compactions install new shapes.
+//!
+//! A table file is deleted only when no view refers to it any more: views hold `Arc<FileMeta>`,
+//! and obsolete files are removed once their count drops to the tree's own reference.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use crate::cache::TableCache;
+use crate::error::Result;
+use crate::iterator::InternalIterator;
+use crate::key::{self, ValueKind};
+use crate::manifest::{FileMeta, NUM_LEVELS};
+use crate::memtable::Memtable;
+use crate::sstable::{Table, TableIter};
+
+/// Live tables per level. L0 tables may overlap and are ordered newest first; tables of deeper
+/// levels do not overlap and are ordered by key.
+pub type Levels = Vec<Vec<Arc<FileMeta>>>;
+
+/// A memtable that stopped taking writes and waits to be flushed.
+pub struct Frozen {
+    pub mem: Memtable,
+    /// The WAL segment that holds its writes (and all older live segments).
+    pub wal_number: u64,
+}
+
+/// What a reader needs besides the active memtable: frozen memtables (oldest first) and the
+/// live tables.
+#[derive(Clone)]
+pub struct ReadView {
+    pub frozen: Vec<Arc<Frozen>>,
+    pub levels: Arc<Levels>,
+}
+
+/// The user-key range a table covers.
+fn user_range(f: &FileMeta) -> (&[u8], &[u8]) {
+    (key::user_key(&f.smallest), key::user_key(&f.largest))
+}
+
+/// True if the table may hold `user_key`.
+pub fn covers(f: &FileMeta, user_key: &[u8]) -> bool {
+    let (lo, hi) = user_range(f);
+    lo <= user_key && user_key <= hi
+}
+
+/// Index of the first table in a sorted, non-overlapping level whose largest user key is
+/// `>= user_key`.
+fn find_file(files: &[Arc<FileMeta>], user_key: &[u8]) -> usize {
+    files.partition_point(|f| key::user_key(&f.largest) < user_key)
+}
+
+impl ReadView {
+    /// The newest version of `user_key` at `seq` in frozen memtables and tables.
+    pub fn get(
+        &self,
+        tables: &TableCache,
+        user_key: &[u8],
+        seq: u64,
+    ) -> Result<Option<(ValueKind, Vec<u8>)>> {
+        for frozen in self.frozen.iter().rev() {
+            if let Some((kind, value)) = frozen.mem.get(user_key, seq) {
+                return Ok(Some((kind, value.to_vec())));
+            }
+        }
+        for f in &self.levels[0] {
+            if f.smallest_seq <= seq && covers(f, user_key) {
+                if let Some(hit) = tables.get(f.number)?.get(user_key, seq)? {
+                    return Ok(Some(hit));
+                }
+            }
+        }
+        for files in &self.levels[1..] {
+            let i = find_file(files, user_key);
+            if let Some(f) = files.get(i) {
+                if f.smallest_seq <= seq && covers(f, user_key) {
+                    if let Some(hit) = tables.get(f.number)?.get(user_key, seq)? {
+                        return Ok(Some(hit));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Cursors over every frozen memtable and table, for a merge.
+    pub fn children<'a>(
+        &'a self,
+        tables: &'a Arc<TableCache>,
+    ) -> Result<Vec<Box<dyn InternalIterator + 'a>>> {
+        let mut out: Vec<Box<dyn InternalIterator + 'a>> = Vec::new();
+        for frozen in self.frozen.iter().rev() {
+            out.push(Box::new(frozen.mem.iter()));
+        }
+        for f in &self.levels[0] {
+            out.push(Box::new(tables.get(f.number)?.iter()));
+        }
+        for files in self.levels[1..].iter().filter(|l| !l.is_empty()) {
+            out.push(Box::new(LevelIter::new(Arc::clone(tables), files.clone())));
+        }
+        Ok(out)
+    }
+}
+
+/// Total bytes of the tables in a level.
+pub fn level_bytes(files: &[Arc<FileMeta>]) -> u64 {
+    files.iter().map(|f| f.size).sum()
+}
+
+/// An empty tree.
+pub fn empty_levels() -> Levels {
+    vec![Vec::new(); NUM_LEVELS]
+}
+
+/// A cursor over one sorted, non-overlapping level that opens one table at a time.
+pub struct LevelIter {
+    tables: Arc<TableCache>,
+    files: Vec<Arc<FileMeta>>,
+    index: usize,
+    current: Option<TableIter>,
+    error: Option<crate::error::Error>,
+}
+
+impl LevelIter {
+    /// A cursor over `files` (sorted by key, non-overlapping).
+    pub fn new(tables: Arc<TableCache>, files: Vec<Arc<FileMeta>>) -> LevelIter {
+        LevelIter {
+            tables,
+            files,
+            index: 0,
+            current: None,
+            error: None,
+        }
+    }
+
+    fn open(&mut self, index: usize) -> bool {
+        self.index = index;
+        self.current = None;
+        let Some(f) = self.files.get(index) else {
+            return false;
+        };
+        match self.tables.get(f.number) {
+            Ok(table) => {
+                self.current = Some(Table::iter(&table));
+                true
+            }
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        }
+    }
+
+    /// Moves forward over exhausted tables until positioned or out of tables.
+    fn skip_forward(&mut self) {
+        while self
+            .current
+            .as_ref()
+            .is_some_and(|c| !c.valid() && c.status().is_ok())
+        {
+            if !self.open(self.index + 1) {
+                return;
+            }
+            self.current.as_mut().unwrap().seek_to_first();
+        }
+    }
+
+    /// Moves backward over exhausted tables until positioned or out of tables.
+    fn skip_backward(&mut self) {
+        while self
+            .current
+            .as_ref()
+            .is_some_and(|c| !c.valid() && c.status().is_ok())
+        {
+            if self.index == 0 || !self.open(self.index - 1) {
+                self.current = None;
+                return;
+            }
+            self.current.as_mut().unwrap().seek_to_last();
+        }
+    }
+}
+
+impl InternalIterator for LevelIter {
+    fn valid(&self) -> bool {
+        self.current.as_ref().is_some_and(|c| c.valid())
+    }
+
+    fn seek_to_first(&mut self) {
+        if self.open(0) {
+            self.current.as_mut().unwrap().seek_to_first();
+            self.skip_forward();
+        }
+    }
+
+    fn seek_to_last(&mut self) {
+        if !self.files.is_empty() && self.open(self.files.len() - 1) {
+            self.current.as_mut().unwrap().seek_to_last();
+            self.skip_backward();
+        }
+    }
+
+    fn seek(&mut self, target: &[u8]) {
+        let i = self
+            .files
+            .partition_point(|f| key::compare_internal(&f.largest, target) == Ordering::Less);
+        if self.open(i) {
+            self.current.as_mut().unwrap().seek(target);
+            self.skip_forward();
+        }
+    }
+
+    fn seek_for_prev(&mut self, target: &[u8]) {
+        // The last table whose smallest key is <= target.
+        let i = self
+            .files
+            .partition_point(|f| key::compare_internal(&f.smallest, target) != Ordering::Greater);
+        if i == 0 {
+            self.current = None;
+            return;
+        }
+        if self.open(i - 1) {
+            self.current.as_mut().unwrap().seek_for_prev(target);
+            self.skip_backward();
+        }
+    }
+
+    fn next(&mut self) {
+        if let Some(c) = self.current.as_mut() {
+            c.next();
+            self.skip_forward();
+        }
+    }
+
+    fn prev(&mut self) {
+        if let Some(c) = self.current.as_mut() {
+            c.prev();
+            self.skip_backward();
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        self.current.as_ref().expect("valid iterator").key()
+    }
+
+    fn value(&self) -> &[u8] {
+        self.current.as_ref().expect("valid iterator").value()
+    }
+
+    fn status(&self) -> Result<()> {
+        if let Some(e) = &self.error {
+            return Err(e.clone_for_report());
+        }
+        self.current.as_ref().map_or(Ok(()), |c| c.status())
+    }
+}
