@@ -52,18 +52,28 @@ pub fn debt(cfg: &Config, levels: &Levels) -> u64 {
         .sum()
 }
 
-/// One merge: `inputs` from `level` with the overlapping `next` tables of `level + 1`.
+/// One merge: `inputs` from `level` with the overlapping `next` tables of `output_level`
+/// (`level + 1`, or `level` itself when a manual compaction rewrites the bottom of the tree).
 #[derive(Debug, Clone)]
 pub struct Compaction {
     pub level: usize,
     pub inputs: Vec<Arc<FileMeta>>,
     pub next: Vec<Arc<FileMeta>>,
+    pub output_level: usize,
 }
 
 impl Compaction {
     /// The level outputs go to.
     pub fn output_level(&self) -> usize {
-        self.level + 1
+        self.output_level
+    }
+
+    /// True when the inputs can simply move down a level: nothing below overlaps them (and in
+    /// L0, no other table does), so there is nothing to merge. Such a move drops no garbage.
+    pub fn is_trivial_move(&self) -> bool {
+        self.output_level == self.level + 1
+            && self.next.is_empty()
+            && (self.level > 0 || self.inputs.len() == 1)
     }
 
     /// Numbers of every input table.
@@ -122,6 +132,7 @@ fn with_next(
         level,
         inputs,
         next,
+        output_level: level + 1,
     })
 }
 
@@ -156,8 +167,10 @@ pub fn pick(
         .find_map(|f| with_next(levels, level, vec![Arc::clone(f)], busy))
 }
 
-/// The compaction that moves everything in `level` overlapping `[lo, hi]` down one level
-/// (manual compaction); `None` when nothing there overlaps or a table is busy.
+/// The manual-compaction step for `level` over the user-key range `[lo, hi]`: move what
+/// overlaps down one level, or, when nothing lies below it, rewrite it in place so garbage
+/// (overwritten values, dead tombstones) is dropped. `None` when nothing in `level` overlaps
+/// or a table is busy.
 pub fn pick_range(
     levels: &Levels,
     level: usize,
@@ -168,6 +181,18 @@ pub fn pick_range(
     let inputs = overlapping(&levels[level], lo, hi);
     if inputs.is_empty() {
         return None;
+    }
+    let bottom = levels[level + 1..]
+        .iter()
+        .all(|files| overlapping(files, lo, hi).is_empty());
+    if bottom && level > 0 {
+        let all_free = inputs.iter().all(|f| !busy.contains(&f.number));
+        return all_free.then_some(Compaction {
+            level,
+            inputs,
+            next: Vec::new(),
+            output_level: level,
+        });
     }
     with_next(levels, level, inputs, busy)
 }

@@ -368,9 +368,13 @@ impl Db {
         self.tree.stall(self.needs_rotation())
     }
 
+    /// The active memtable is full, or its WAL segment is (overwrites of a few keys keep the
+    /// memtable small while the log grows). Capping the segment caps the WAL as a whole: one
+    /// active and at most one frozen segment, so recovery replays at most `memtable_budget`
+    /// bytes of log.
     fn needs_rotation(&self) -> bool {
         self.mem.approx_bytes() >= self.opts.write_buffer()
-            || self.wal.buffered_end() >= 2 * self.opts.write_buffer() as u64
+            || self.wal.buffered_end() >= self.opts.write_buffer() as u64
     }
 
     /// Step 1: assigns sequence numbers to `batch` and encodes it into the WAL group buffer.

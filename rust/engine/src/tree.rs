@@ -455,28 +455,27 @@ impl Tree {
         s: &mut State,
     ) -> Option<(Option<Compaction>, Option<Done>, Arc<Levels>, u64)> {
         let oldest = s.snapshots.keys().next().copied().unwrap_or(u64::MAX);
-        // Manual requests walk down the levels; each step is one compaction.
-        if let Some(m) = s.manual.first_mut() {
-            let mut picked = None;
-            while m.level < NUM_LEVELS - 1 {
-                picked = compaction::pick_range(&s.levels, m.level, &m.lo, &m.hi, &s.busy);
-                if picked.is_some() {
-                    break;
-                }
-                m.level += 1;
-            }
-            match picked {
-                Some(c) => {
-                    c.file_numbers().for_each(|n| {
-                        s.busy.insert(n);
-                    });
-                    return Some((Some(c), None, Arc::clone(&s.levels), oldest));
-                }
-                None => {
-                    let m = s.manual.remove(0);
-                    return Some((None, Some(m.done), Arc::clone(&s.levels), oldest));
+        // A manual request walks down the levels, one compaction per step; it ends after
+        // rewriting the bottom level that holds its range.
+        if !s.manual.is_empty() {
+            while s.manual[0].level < NUM_LEVELS {
+                let m = &s.manual[0];
+                match compaction::pick_range(&s.levels, m.level, &m.lo, &m.hi, &s.busy) {
+                    Some(c) => {
+                        if c.output_level == c.level {
+                            s.manual[0].level = NUM_LEVELS; // the bottom: this step is the last
+                        }
+                        c.file_numbers().for_each(|n| {
+                            s.busy.insert(n);
+                        });
+                        return Some((Some(c), None, Arc::clone(&s.levels), oldest));
+                    }
+                    None if range_busy(s, m.level, &m.lo, &m.hi) => return None, // wait for it
+                    None => s.manual[0].level += 1,
                 }
             }
+            let m = s.manual.remove(0);
+            return Some((None, Some(m.done), Arc::clone(&s.levels), oldest));
         }
         let c = compaction::pick(&self.opts.compaction, &s.levels, &s.busy, &s.pointers)?;
         c.file_numbers().for_each(|n| {
@@ -487,7 +486,12 @@ impl Tree {
 
     fn compact(&self, c: &Compaction, levels: &Arc<Levels>, oldest: u64) -> Result<()> {
         let next = || self.next_file_number();
-        let result = compaction::run(&self.env(levels, oldest, &next), c);
+        let result = if c.is_trivial_move() {
+            // Same tables, one level down: no bytes to rewrite.
+            Ok(c.inputs.iter().map(|f| FileMeta::clone(f)).collect())
+        } else {
+            compaction::run(&self.env(levels, oldest, &next), c)
+        };
         let outputs = match result {
             Ok(o) => o,
             Err(e) => {
@@ -506,16 +510,23 @@ impl Tree {
             new_levels[c.level].retain(|f| !gone.contains(&f.number));
             let out_level = c.output_level();
             new_levels[out_level].retain(|f| !gone.contains(&f.number));
-            s.stats.compactions += 1;
-            s.stats.compaction_bytes_read += c.input_bytes();
+            let trivial = c.is_trivial_move();
+            if !trivial {
+                s.stats.compactions += 1;
+                s.stats.compaction_bytes_read += c.input_bytes();
+            }
             for out in outputs {
-                s.stats.compaction_bytes_written += out.size;
+                if !trivial {
+                    s.stats.compaction_bytes_written += out.size;
+                }
                 new_levels[out_level].push(Arc::new(out));
             }
             new_levels[out_level]
                 .sort_by(|a, b| crate::key::compare_internal(&a.smallest, &b.smallest));
             s.levels = Arc::new(new_levels);
-            s.obsolete.extend(c.inputs.iter().chain(&c.next).cloned());
+            if !trivial {
+                s.obsolete.extend(c.inputs.iter().chain(&c.next).cloned());
+            }
             for n in &gone {
                 s.busy.remove(n);
             }
@@ -560,4 +571,14 @@ impl Tree {
         let state = Self::manifest_state(&lock(&self.state));
         f(&state)
     }
+}
+
+/// True when a table of `level` or the level below overlapping `[lo, hi]` is being compacted.
+fn range_busy(s: &State, level: usize, lo: &[u8], hi: &[u8]) -> bool {
+    let below = s.levels.get(level + 1).map_or(&[][..], |l| &l[..]);
+    s.levels[level].iter().chain(below).any(|f| {
+        s.busy.contains(&f.number)
+            && crate::key::user_key(&f.smallest) <= hi
+            && crate::key::user_key(&f.largest) >= lo
+    })
 }

@@ -1,0 +1,206 @@
+//! The LSM life cycle through the public API: memtables flush to tables, WAL segments and
+//! obsolete tables are deleted, compaction drops what no one can see, data survives reopen.
+
+use std::path::{Path, PathBuf};
+
+use strata_engine::{Batch, Db, Options};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("strata-lsm-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn files(dir: &Path, ext: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(ext))
+        .collect();
+    v.sort();
+    v
+}
+
+fn small() -> Options {
+    Options {
+        no_sync: true,
+        memtable_budget: 256 << 10,
+        l0_compaction_trigger: 4,
+        l1_target_bytes: 256 << 10,
+        target_file_size: 64 << 10,
+        ..Options::default()
+    }
+}
+
+fn fill(db: &mut Db, n: u32, tag: &str) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let mut b = Batch::new();
+        for i in chunk {
+            b.put(
+                format!("key{i:08}").as_bytes(),
+                format!("{tag}-{i}-{}", "x".repeat(80)).as_bytes(),
+            )
+            .unwrap();
+        }
+        db.write(b).unwrap();
+    }
+}
+
+fn check_all(db: &Db, n: u32, tag: &str) {
+    for i in (0..n).step_by(97) {
+        let got = db.get(format!("key{i:08}").as_bytes()).unwrap();
+        assert_eq!(
+            got,
+            Some(format!("{tag}-{i}-{}", "x".repeat(80)).into_bytes()),
+            "key {i}"
+        );
+    }
+}
+
+#[test]
+fn flushed_wal_segments_are_deleted_and_tables_serve_reads_after_reopen() {
+    let dir = TempDir::new("flush");
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    fill(&mut db, 20_000, "a");
+    db.flush_and_wait().unwrap();
+    let s = db.stats();
+    assert!(s.flushes >= 2, "flushes: {}", s.flushes);
+    // Only the active segment is left: every flushed one was deleted.
+    assert_eq!(
+        files(&dir.0, ".wal").len(),
+        1,
+        "{:?}",
+        files(&dir.0, ".wal")
+    );
+    assert!(!files(&dir.0, ".sst").is_empty());
+    check_all(&db, 20_000, "a");
+    db.close().unwrap();
+
+    let db = Db::open(&dir.0, small()).unwrap();
+    assert_eq!(db.stats().recovered_batches, 0, "everything was in tables");
+    check_all(&db, 20_000, "a");
+}
+
+#[test]
+fn compaction_rewrites_overwrites_and_deletes_obsolete_tables() {
+    let dir = TempDir::new("compact");
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    for tag in ["a", "b", "c"] {
+        fill(&mut db, 10_000, tag);
+        db.flush_and_wait().unwrap();
+    }
+    let before: u64 = db.stats().level_bytes.iter().sum();
+    db.compact_and_wait(None, None).unwrap();
+    let s = db.stats();
+    let after: u64 = s.level_bytes.iter().sum();
+    assert!(s.compactions >= 1);
+    assert_eq!(s.level_files[0], 0, "compaction emptied L0");
+    assert!(after < before, "before {before} bytes, after {after}");
+    // No table file outlives the tree's view of it.
+    let live: u64 = s.level_files.iter().sum();
+    assert_eq!(files(&dir.0, ".sst").len() as u64, live);
+    check_all(&db, 10_000, "c");
+    db.close().unwrap();
+    // Three versions of every key became one: the tables hold 10,000 entries in all.
+    let report = strata_engine::check::check_dir(&dir.0).unwrap();
+    let entries: u64 = report
+        .files
+        .iter()
+        .filter_map(|f| {
+            f.verdict
+                .as_ref()
+                .ok()?
+                .strip_suffix(" entries, live")?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(entries, 10_000, "{}", report.text());
+    let mut db = Db::open(&dir.0, small()).unwrap();
+
+    // Deleting everything and compacting leaves no tables at all.
+    let mut b = Batch::new();
+    for i in 0..10_000u32 {
+        b.delete(format!("key{i:08}").as_bytes()).unwrap();
+    }
+    db.write(b).unwrap();
+    db.compact_and_wait(None, None).unwrap();
+    assert_eq!(db.stats().level_files.iter().sum::<u64>(), 0);
+    assert_eq!(db.get(b"key00000001").unwrap(), None);
+}
+
+#[test]
+fn a_snapshot_keeps_its_versions_through_compaction() {
+    let dir = TempDir::new("snapshot");
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    fill(&mut db, 5_000, "old");
+    let snap = db.acquire_snapshot();
+    fill(&mut db, 5_000, "new");
+    let mut b = Batch::new();
+    b.delete(b"key00000007").unwrap();
+    db.write(b).unwrap();
+    db.compact_and_wait(None, None).unwrap();
+    assert_eq!(
+        db.get_at(b"key00000007", snap).unwrap(),
+        Some(format!("old-7-{}", "x".repeat(80)).into_bytes())
+    );
+    assert_eq!(db.get(b"key00000007").unwrap(), None);
+    db.release_snapshot(snap);
+    db.compact_and_wait(None, None).unwrap();
+    assert_eq!(
+        db.get_at(b"key00000007", snap).unwrap(),
+        None,
+        "released: the old version is gone"
+    );
+}
+
+#[test]
+fn checkpoint_is_an_openable_copy_at_that_moment() {
+    let dir = TempDir::new("ckpt");
+    let copy = TempDir::new("ckpt-copy");
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    fill(&mut db, 8_000, "a");
+    db.checkpoint(&copy.0).unwrap();
+    fill(&mut db, 8_000, "b");
+    assert!(
+        db.checkpoint(&copy.0).is_err(),
+        "a non-empty target is refused"
+    );
+    let cp = Db::open(&copy.0, small()).unwrap();
+    check_all(&cp, 8_000, "a");
+    check_all(&db, 8_000, "b");
+}
+
+#[test]
+fn check_names_a_damaged_table() {
+    let dir = TempDir::new("check");
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    fill(&mut db, 3_000, "a");
+    db.flush_and_wait().unwrap();
+    db.close().unwrap();
+    let report = strata_engine::check::check_dir(&dir.0).unwrap();
+    assert!(!report.damaged(), "{}", report.text());
+    let table = files(&dir.0, ".sst").pop().unwrap();
+    let path = dir.0.join(&table);
+    let mut data = std::fs::read(&path).unwrap();
+    let mid = data.len() / 3;
+    data[mid] ^= 0x10;
+    std::fs::write(&path, &data).unwrap();
+    let report = strata_engine::check::check_dir(&dir.0).unwrap();
+    assert!(report.damaged());
+    assert!(
+        report.text().contains(&format!("damaged {table}")),
+        "{}",
+        report.text()
+    );
+}
