@@ -16,6 +16,7 @@ pub mod iterator;
 pub mod key;
 pub mod manifest;
 pub mod memtable;
+pub mod sim_fs;
 pub mod sstable;
 pub mod threads;
 pub mod tree;
