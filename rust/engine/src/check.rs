@@ -1,7 +1,8 @@
 //! `strata check`: verify every checksum of a closed database and name each damaged file.
 //!
 //! Reads the manifest, every table (every block), and every WAL segment, without changing
-//! anything. Holds the directory lock meanwhile, so it never races a writer.
+//! anything. Holds the directory lock meanwhile, so it never races a writer. A directory that
+//! never held a database (no lock file) is refused, not reported clean.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -59,9 +60,14 @@ pub fn check_dir(dir: &Path) -> Result<CheckReport> {
 
 /// Checks the database in `dir` through `fs`.
 pub fn check_with(fs: &dyn FileSystem, dir: &Path) -> Result<CheckReport> {
-    if !dir.is_dir() {
+    let mut names = fs
+        .list(dir)
+        .map_err(|e| Error::io(format!("list {}", dir.display()), e))?;
+    names.sort();
+    // Every database has a lock file from its first open; checking never creates one.
+    if !names.iter().any(|n| n == LOCK_FILE) {
         return Err(Error::InvalidArgument(format!(
-            "{} is not a directory",
+            "{} is not a strata database (it has no {LOCK_FILE} file)",
             dir.display()
         )));
     }
@@ -72,10 +78,6 @@ pub fn check_with(fs: &dyn FileSystem, dir: &Path) -> Result<CheckReport> {
             Error::io(format!("lock {}", dir.display()), e)
         }
     })?;
-    let mut names = fs
-        .list(dir)
-        .map_err(|e| Error::io(format!("list {}", dir.display()), e))?;
-    names.sort();
     let mut report = CheckReport::default();
 
     let manifest = manifest::read(fs, dir);

@@ -77,7 +77,8 @@ fn async_signal_mask() -> libc::sigset_t {
 
 /// Spawns a strata-owned thread named `name`. The thread inherits a mask with asynchronous
 /// signals blocked from its first instruction: the mask is set on the spawning thread around the
-/// spawn and restored right after.
+/// spawn and restored right after. Returns once the new thread has counted itself and
+/// initialized its context, so both counters agree whenever no spawn is in progress.
 pub fn spawn<F>(name: &str, f: F) -> io::Result<JoinHandle<()>>
 where
     F: FnOnce() + Send + 'static,
@@ -91,16 +92,19 @@ where
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc));
     }
+    let (ready, started) = std::sync::mpsc::sync_channel::<()>(1);
     let spawned = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
+            THREADS_SPAWNED.fetch_add(1, Ordering::Relaxed);
             CONTEXT.with(|c| c.owned.set(true));
+            let _ = ready.send(());
             f()
         });
     // SAFETY: restores the mask saved above on the same thread.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut()) };
     if spawned.is_ok() {
-        THREADS_SPAWNED.fetch_add(1, Ordering::Relaxed);
+        let _ = started.recv();
     }
     spawned
 }

@@ -190,6 +190,14 @@ fn check_names_a_damaged_table() {
     db.close().unwrap();
     let report = strata_engine::check::check_dir(&dir.0).unwrap();
     assert!(!report.damaged(), "{}", report.text());
+    // A directory that never held a database is refused, and left untouched.
+    let empty = TempDir::new("check-empty");
+    std::fs::create_dir_all(&empty.0).unwrap();
+    assert!(matches!(
+        strata_engine::check::check_dir(&empty.0),
+        Err(strata_engine::Error::InvalidArgument(_))
+    ));
+    assert!(files(&empty.0, "").is_empty());
     let table = files(&dir.0, ".sst").pop().unwrap();
     let path = dir.0.join(&table);
     let mut data = std::fs::read(&path).unwrap();

@@ -317,14 +317,16 @@ int32_t strata_db_compact(uint64_t db,
                           uint64_t token);
 
 // Writes a consistent, openable copy of `db` into directory `path` (`path_len` bytes), which
-// must not exist or be empty. Tables are hard-linked where the file system allows.
+// must not exist or be empty (else `STRATA_ERR_INVALID_ARGUMENT`). Tables are hard-linked
+// where the file system allows.
 // Ownership: the caller keeps `path`; strata copies it before returning.
 // Threads: may be called from any thread.
 int32_t strata_db_checkpoint(uint64_t db, const uint8_t *path, size_t path_len, uint64_t token);
 
 // Verifies every checksum of the database in directory `path` (which must not be open). The
 // completion's `data` is a report, one line per file (`ok NAME ...` or `damaged NAME: why`);
-// its code is `STRATA_ERR_CORRUPTION` when any file is damaged.
+// its code is `STRATA_ERR_CORRUPTION` when any file is damaged, `STRATA_ERR_LOCKED` when the
+// database is open, `STRATA_ERR_INVALID_ARGUMENT` when `path` holds no strata database.
 // Ownership: the caller keeps `path`; strata copies it before returning. The report buffer
 // belongs to strata (see `strata_completions_drain`).
 // Threads: may be called from any thread.

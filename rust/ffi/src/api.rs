@@ -449,7 +449,8 @@ pub unsafe extern "C" fn strata_db_compact(
 }
 
 /// Writes a consistent, openable copy of `db` into directory `path` (`path_len` bytes), which
-/// must not exist or be empty. Tables are hard-linked where the file system allows.
+/// must not exist or be empty (else `STRATA_ERR_INVALID_ARGUMENT`). Tables are hard-linked
+/// where the file system allows.
 /// Ownership: the caller keeps `path`; strata copies it before returning.
 /// Threads: may be called from any thread.
 #[no_mangle]
@@ -470,7 +471,8 @@ pub unsafe extern "C" fn strata_db_checkpoint(
 
 /// Verifies every checksum of the database in directory `path` (which must not be open). The
 /// completion's `data` is a report, one line per file (`ok NAME ...` or `damaged NAME: why`);
-/// its code is `STRATA_ERR_CORRUPTION` when any file is damaged.
+/// its code is `STRATA_ERR_CORRUPTION` when any file is damaged, `STRATA_ERR_LOCKED` when the
+/// database is open, `STRATA_ERR_INVALID_ARGUMENT` when `path` holds no strata database.
 /// Ownership: the caller keeps `path`; strata copies it before returning. The report buffer
 /// belongs to strata (see `strata_completions_drain`).
 /// Threads: may be called from any thread.
@@ -481,10 +483,10 @@ pub unsafe extern "C" fn strata_check(path: *const u8, path_len: usize, token: u
         let Some(path) = (unsafe { copy_path(path, path_len) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
         };
-        match runtime::start() {
-            Ok(rt) => rt.spawn_check(path, token),
-            Err(_) => STRATA_ERR_IO,
+        if runtime::start().is_err() {
+            return STRATA_ERR_IO;
         }
+        submit(Request::Check { path, token })
     })
 }
 

@@ -100,6 +100,11 @@ pub enum Request {
         path: PathBuf,
         token: u64,
     },
+    /// Verifies the closed database in `path`.
+    Check {
+        path: PathBuf,
+        token: u64,
+    },
     /// From the syncer thread: an fsync of `db`'s WAL finished.
     Synced {
         db: u64,
@@ -121,7 +126,7 @@ impl Request {
     /// The database a request concerns, for poisoning on panic.
     fn db(&self, state: &State) -> Option<u64> {
         match self {
-            Request::Open { .. } | Request::Finished { .. } => None,
+            Request::Open { .. } | Request::Check { .. } | Request::Finished { .. } => None,
             Request::Close { db, .. }
             | Request::Write { db, .. }
             | Request::Get { db, .. }
@@ -153,6 +158,7 @@ impl Request {
             | Request::Flush { token, .. }
             | Request::Compact { token, .. }
             | Request::Checkpoint { token, .. }
+            | Request::Check { token, .. }
             | Request::Finished { token, .. } => Some(*token),
             Request::IterClose { .. }
             | Request::SnapshotClose { .. }
@@ -202,29 +208,6 @@ impl Runtime {
     /// while the process runs, so this signals a bug).
     pub fn submit(&self, request: Request) -> bool {
         self.requests.send(request).is_ok()
-    }
-
-    /// Checks the database in `dir` on a strata thread of its own (it reads every file, which
-    /// must not hold up the runtime thread), completing `token` with the report.
-    pub fn spawn_check(&self, dir: PathBuf, token: u64) -> i32 {
-        let to_runtime = self.requests.clone();
-        let spawned = threads::spawn("strata-check", move || {
-            let report = strata_engine::check::check_dir(&dir);
-            let result = match report {
-                Ok(r) if r.damaged() => Err(Error::corruption(
-                    dir.clone(),
-                    0,
-                    format!("damaged files found:\n{}", r.text()),
-                )),
-                Ok(r) => Ok(Some(r.text().into_bytes().into_boxed_slice())),
-                Err(e) => Err(e),
-            };
-            let _ = to_runtime.send(Request::Finished { token, result });
-        });
-        match spawned {
-            Ok(_) => crate::abi::STRATA_OK,
-            Err(_) => crate::abi::STRATA_ERR_IO,
-        }
     }
 }
 
@@ -385,6 +368,7 @@ impl State {
                 token,
             } => self.compact(db, lower, upper, token),
             Request::Checkpoint { db, path, token } => self.checkpoint(db, &path, token),
+            Request::Check { path, token } => self.check(path, token),
             Request::Synced { db, point, result } => self.synced(db, point, result),
             Request::Progress { .. } => {} // admit_stalled runs after every group
             Request::Finished { token, result } => self.out.push(match result {
@@ -709,6 +693,29 @@ impl State {
             Ok(()) => Completion::ok(token, None),
             Err(e) => failure(token, &e),
         });
+    }
+
+    /// Checks the database in `dir` on a strata thread of its own (it reads every file, which
+    /// must not hold up the runtime thread), completing `token` with the report.
+    fn check(&mut self, dir: PathBuf, token: u64) {
+        let to_runtime = self.to_self.clone();
+        let spawned = threads::spawn("strata-check", move || {
+            let report = strata_engine::check::check_dir(&dir);
+            let result = match report {
+                Ok(r) if r.damaged() => Err(Error::corruption(
+                    dir.clone(),
+                    0,
+                    format!("damaged files found:\n{}", r.text()),
+                )),
+                Ok(r) => Ok(Some(r.text().into_bytes().into_boxed_slice())),
+                Err(e) => Err(e),
+            };
+            let _ = to_runtime.send(Request::Finished { token, result });
+        });
+        if let Err(e) = spawned {
+            let e = Error::io("spawn the check thread", e);
+            self.out.push(failure(token, &e));
+        }
     }
 
     fn synced(&mut self, db: u64, point: SyncPoint, result: std::io::Result<()>) {
