@@ -611,23 +611,8 @@ static void check_stats(const struct db *db, const char *when)
     strata_stats s;
     if (!read_stats(db->handle, &s))
         return;
-    /* KNOWN STRATA BUG: strata_threads counts a thread once spawn() returns; tls_inits counts it
-     * once the thread has run its first instruction. Right after an open (which starts the
-     * database's flush and compaction threads) the two may differ for a moment, against the
-     * header's "Equals strata_threads unless a non-strata thread entered the engine". The
-     * harness reports the mismatch and then gives the new threads a moment to start; a count
-     * that never settles (a foreign thread in the engine) still fails. */
-    uint64_t first_tls = s.tls_inits, first_threads = s.strata_threads;
-    int64_t deadline = now_ms() + 2000;
-    while (s.tls_inits != s.strata_threads && now_ms() < deadline) {
-        sleep_ms(10);
-        if (!read_stats(db->handle, &s))
-            return;
-    }
-    if (first_tls != first_threads)
-        diag("strata bug: tls_inits %" PRIu64 " != strata_threads %" PRIu64
-             " at first read (threads counted before they ran); later %" PRIu64 " and %" PRIu64,
-             first_tls, first_threads, s.tls_inits, s.strata_threads);
+    /* strata's spawn returns only after the new thread counted itself and initialized its
+     * context, so the two counters agree at every stats request. */
     check(s.tls_inits == s.strata_threads,
           "%s %s: stats tls_inits (%" PRIu64 ") == strata_threads (%" PRIu64 ")", db->name, when,
           s.tls_inits, s.strata_threads);

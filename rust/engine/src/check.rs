@@ -2,7 +2,7 @@
 //!
 //! Reads the manifest, every table (every block), and every WAL segment, without changing
 //! anything. Holds the directory lock meanwhile, so it never races a writer. A directory that
-//! never held a database (no lock file) is refused, not reported clean.
+//! holds no database (no lock file, manifest or WAL segment) is refused, not reported clean.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -64,20 +64,30 @@ pub fn check_with(fs: &dyn FileSystem, dir: &Path) -> Result<CheckReport> {
         .list(dir)
         .map_err(|e| Error::io(format!("list {}", dir.display()), e))?;
     names.sort();
-    // Every database has a lock file from its first open; checking never creates one.
-    if !names.iter().any(|n| n == LOCK_FILE) {
+    let has = |name: &str| names.iter().any(|n| n == name);
+    let is_database = has(LOCK_FILE)
+        || has(manifest::MANIFEST_FILE)
+        || names.iter().any(|n| wal::parse_segment_name(n).is_some());
+    if !is_database {
         return Err(Error::InvalidArgument(format!(
-            "{} is not a strata database (it has no {LOCK_FILE} file)",
-            dir.display()
+            "{} is not a strata database (no {LOCK_FILE}, {} or WAL segment)",
+            dir.display(),
+            manifest::MANIFEST_FILE
         )));
     }
-    let _lock = fs.lock(&dir.join(LOCK_FILE)).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::WouldBlock {
-            Error::Locked(dir.to_owned())
-        } else {
-            Error::io(format!("lock {}", dir.display()), e)
-        }
-    })?;
+    // Take the lock when there is one (a checkpoint has none and was never open): checking
+    // never creates files.
+    let _lock = if has(LOCK_FILE) {
+        Some(fs.lock(&dir.join(LOCK_FILE)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                Error::Locked(dir.to_owned())
+            } else {
+                Error::io(format!("lock {}", dir.display()), e)
+            }
+        })?)
+    } else {
+        None
+    };
     let mut report = CheckReport::default();
 
     let manifest = manifest::read(fs, dir);
