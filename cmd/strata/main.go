@@ -6,6 +6,11 @@
 //	strata del --dir DIR KEY            delete a key
 //	strata scan --dir DIR [flags]       print keys and values in order
 //	strata stats --dir DIR [--json]     print the database's counters
+//	strata flush --dir DIR              write the memtable to a table
+//	strata compact --dir DIR [flags]    compact a key range down through the levels
+//	strata checkpoint --dir DIR --to T  write a consistent copy of the database to T
+//	strata check --dir DIR              verify every checksum of a closed database
+//	strata bench --dir DIR --workload W measure a workload (ops/s, MB/s, latency)
 //	strata version                      print the engine and Go versions
 //
 // Each subcommand lives in its own file as a function of its arguments and output writers,
@@ -56,6 +61,11 @@ var commands = []command{
 	{delUsage, runDel},
 	{scanUsage, runScan},
 	{statsUsage, runStats},
+	{flushUsage, runFlush},
+	{compactUsage, runCompact},
+	{checkpointUsage, runCheckpoint},
+	{checkUsage, runCheck},
+	{benchUsage, runBench},
 	{versionUsage, runVersion},
 }
 
@@ -90,8 +100,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "strata reads, writes and checks a strata database.")
 	fmt.Fprintln(w, "\nUsage: strata COMMAND [flags] [arguments]\n\nCommands:")
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'strata COMMAND --help' for a command's flags and an example.")
 }
@@ -160,8 +174,8 @@ func dirFlag(fs *flag.FlagSet) *string {
 // wherever a mistyped path points.
 func withDB(dir string, create bool, fn func(db *strata.DB) error) error {
 	if !create {
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("no database directory %s", dir)
+		if err := mustExist(dir); err != nil {
+			return err
 		}
 	}
 	db, err := strata.Open(dir, nil)
@@ -173,4 +187,12 @@ func withDB(dir string, create bool, fn func(db *strata.DB) error) error {
 		err = cerr
 	}
 	return err
+}
+
+// mustExist fails when dir does not exist, naming it.
+func mustExist(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no database directory %s", dir)
+	}
+	return nil
 }

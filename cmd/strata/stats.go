@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 
 	"github.com/strata-db/strata/go/strata"
 )
@@ -49,10 +50,15 @@ func runStats(args []string, stdout, stderr io.Writer) int {
 
 // printStats prints every field of st by reflection, so a counter added to strata.Stats shows
 // up here without a change.
+// Arrays (the per-level counts, L0 first) print as "[1 0 0 0 0 0 0]".
 func printStats(w io.Writer, st strata.Stats) error {
 	v := reflect.ValueOf(st)
+	width := 0
 	for i := range v.NumField() {
-		if _, err := fmt.Fprintf(w, "%-20s %v\n", v.Type().Field(i).Name, v.Field(i).Interface()); err != nil {
+		width = max(width, len(v.Type().Field(i).Name))
+	}
+	for i := range v.NumField() {
+		if _, err := fmt.Fprintf(w, "%-*s %v\n", width, v.Type().Field(i).Name, v.Field(i).Interface()); err != nil {
 			return err
 		}
 	}
@@ -63,4 +69,38 @@ func printStatsJSON(w io.Writer, st strata.Stats) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(st)
+}
+
+// levelSummary describes the shape of the tree in one line, "L0 2 tables 1.1 MB, L6 1 table
+// 9.6 MB", naming only levels that hold tables.
+func levelSummary(st strata.Stats) string {
+	var parts []string
+	for level, files := range st.LevelFiles {
+		if files == 0 {
+			continue
+		}
+		noun := "tables"
+		if files == 1 {
+			noun = "table"
+		}
+		parts = append(parts, fmt.Sprintf("L%d %d %s %s", level, files, noun, formatBytes(st.LevelBytes[level])))
+	}
+	if len(parts) == 0 {
+		return "no tables"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// formatBytes renders a byte count in decimal units: "512 B", "1.5 kB", "9.6 MB", "2.0 GB".
+func formatBytes(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit && exp < 3; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGT"[exp])
 }

@@ -46,3 +46,38 @@ func TestStatsTextHasEveryField(t *testing.T) {
 		}
 	}
 }
+
+func TestStatsShowLevels(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "--dir", dir, "a", "v")
+	mustRun(t, "flush", "--dir", dir)
+	var st strata.Stats
+	if err := json.Unmarshal([]byte(mustRun(t, "stats", "--dir", dir, "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.LevelFiles != [strata.NumLevels]uint64{1} || st.LevelBytes[0] == 0 {
+		t.Fatalf("level_files %v, level_bytes %v; want one table in L0", st.LevelFiles, st.LevelBytes)
+	}
+	text := mustRun(t, "stats", "--dir", dir)
+	if !strings.Contains(text, "\nLevelFiles             [1 0 0 0 0 0 0]\n") {
+		t.Fatalf("text output lacks the per-level table counts:\n%s", text)
+	}
+}
+
+func TestLevelSummary(t *testing.T) {
+	for _, tc := range []struct {
+		st   strata.Stats
+		want string
+	}{
+		{strata.Stats{}, "no tables"},
+		{strata.Stats{LevelFiles: [strata.NumLevels]uint64{1}, LevelBytes: [strata.NumLevels]uint64{999}}, "L0 1 table 999 B"},
+		{strata.Stats{
+			LevelFiles: [strata.NumLevels]uint64{2, 0, 0, 0, 0, 0, 3},
+			LevelBytes: [strata.NumLevels]uint64{1500, 0, 0, 0, 0, 0, 9_630_000_000},
+		}, "L0 2 tables 1.5 kB, L6 3 tables 9.6 GB"},
+	} {
+		if got := levelSummary(tc.st); got != tc.want {
+			t.Errorf("levelSummary = %q, want %q", got, tc.want)
+		}
+	}
+}

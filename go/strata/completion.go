@@ -25,14 +25,15 @@ const drainBatch = 256
 // DESIGN.md); the bound keeps an idle process from spinning.
 const pollSpins = 100
 
-// opKind says what a request was, so an abandoned result that carries a handle (a database or
-// iterator nobody waits for any more) can be closed instead of leaked.
+// opKind says what a request was, so an abandoned result that carries a handle (a database,
+// iterator or snapshot nobody waits for any more) can be closed instead of leaked.
 type opKind uint8
 
 const (
 	opPlain opKind = iota
 	opOpenDB
 	opOpenIter
+	opOpenSnapshot
 )
 
 // call is one request in flight. The poller fills the result fields, then closes done.
@@ -196,6 +197,8 @@ func releaseOrphan(cl *call) {
 		C.strata_db_close(C.uint64_t(cl.handle), 0)
 	case opOpenIter:
 		C.strata_iter_close(C.uint64_t(cl.handle))
+	case opOpenSnapshot:
+		C.strata_snapshot_close(C.uint64_t(cl.handle))
 	}
 }
 

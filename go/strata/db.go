@@ -46,7 +46,8 @@ func (db *DB) Dir() string { return db.dir }
 
 // Close waits for writes in flight, syncs the write-ahead log and releases the directory.
 // It is idempotent: later calls return the first call's result. Every other method returns
-// ErrClosed after Close; iterators still open fail with ErrClosed on their next Next.
+// ErrClosed after Close; so do the methods of its snapshots, and iterators still open fail
+// with ErrClosed on their next Next.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.closed)
@@ -106,12 +107,18 @@ func (db *DB) Put(ctx context.Context, key, value []byte) error {
 
 // Get returns the value of key, or an error wrapping ErrNotFound. The caller owns the result.
 func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
+	return db.get(ctx, "get", 0, key)
+}
+
+// get reads key as of snapshot, a snapshot handle or 0 for the latest state: the one
+// implementation behind DB.Get and Snapshot.Get. op names the caller in errors.
+func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	cl, err := db.exec(ctx, "get", opPlain, func(token C.uint64_t) C.int32_t {
+	cl, err := db.exec(ctx, op, opPlain, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
-		return C.strata_db_get(C.uint64_t(db.handle), 0, k, kn, token)
+		return C.strata_db_get(C.uint64_t(db.handle), C.uint64_t(snapshot), k, kn, token)
 	})
 	if err != nil {
 		return nil, err

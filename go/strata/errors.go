@@ -9,7 +9,7 @@ import (
 var (
 	// ErrNotFound: the key does not exist.
 	ErrNotFound = errors.New("strata: not found")
-	// ErrClosed: the database or iterator was closed.
+	// ErrClosed: the database, iterator or snapshot was closed.
 	ErrClosed = errors.New("strata: closed")
 	// ErrCorruption: stored data failed a checksum or structural check; the message names the
 	// damaged file and offset.

@@ -89,3 +89,49 @@ func ExampleDB_NewIterator() {
 	// cherry=c
 	// banana=b
 }
+
+func ExampleDB_NewSnapshot() {
+	dir, _ := os.MkdirTemp("", "strata-example")
+	defer os.RemoveAll(dir)
+	db, err := strata.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+
+	if err := db.Put(ctx, []byte("config/version"), []byte("1")); err != nil {
+		log.Fatal(err)
+	}
+	// A snapshot reads the database as it was when it was taken, however it changes later.
+	snap, err := db.NewSnapshot()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer snap.Close()
+	if err := db.Put(ctx, []byte("config/version"), []byte("2")); err != nil {
+		log.Fatal(err)
+	}
+	if err := db.Put(ctx, []byte("config/extra"), []byte("x")); err != nil {
+		log.Fatal(err)
+	}
+
+	then, _ := snap.Get(ctx, []byte("config/version"))
+	now, _ := db.Get(ctx, []byte("config/version"))
+	fmt.Printf("snapshot: version %s, latest: version %s\n", then, now)
+
+	it, err := snap.NewIterator(ctx, &strata.IterOptions{Start: []byte("config/")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer it.Close()
+	for it.Next() {
+		fmt.Printf("%s=%s\n", it.Key(), it.Value())
+	}
+	if err := it.Err(); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// snapshot: version 1, latest: version 2
+	// config/version=1
+}

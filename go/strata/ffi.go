@@ -9,8 +9,8 @@ package strata
 // completions in batches, copies result bytes into Go memory, and wakes the goroutines waiting
 // for them. So a goroutine waiting on strata holds no OS thread, and there is no C->Go callback.
 //
-// Every handle type (DB, Iterator) has the same shape: a 64-bit handle number (never a
-// pointer: a stale handle fails with ErrClosed in Rust instead of touching freed memory), an
+// Every handle type (DB, Iterator, Snapshot) has the same shape: a 64-bit handle number (never
+// a pointer: a stale handle fails with ErrClosed in Rust instead of touching freed memory), an
 // idempotent Close, a cleanup registered with runtime.AddCleanup that closes the handle if the
 // Go object is dropped unclosed, and runtime.KeepAlive after each C call that used it.
 //

@@ -19,10 +19,10 @@ type IterOptions struct {
 	Reverse bool
 }
 
-// Iterator walks keys in order over a consistent snapshot taken when it was created; writes
-// made afterwards are not seen. Entries cross from the engine in chunks, so Next rarely waits.
-// An Iterator is not safe for concurrent use. Close it when done: an open iterator pins its
-// snapshot.
+// Iterator walks keys in order over a consistent snapshot: the one DB.NewIterator takes when
+// it creates the iterator, or the Snapshot it was opened from. Writes made afterwards are not
+// seen. Entries cross from the engine in chunks, so Next rarely waits. An Iterator is not safe
+// for concurrent use. Close it when done: an open iterator pins its snapshot.
 //
 //	it, err := db.NewIterator(ctx, &strata.IterOptions{Start: []byte("a"), End: []byte("b")})
 //	if err != nil { ... }
@@ -45,25 +45,32 @@ type Iterator struct {
 	closed     bool
 }
 
-// NewIterator opens an iterator. opts may be nil (all keys, ascending). ctx bounds every wait
-// of the iterator for the engine, including those inside Next.
+// NewIterator opens an iterator over the latest state. opts may be nil (all keys, ascending).
+// ctx bounds every wait of the iterator for the engine, including those inside Next.
 func (db *DB) NewIterator(ctx context.Context, opts *IterOptions) (*Iterator, error) {
+	return db.newIterator(ctx, "new iterator", 0, opts)
+}
+
+// newIterator opens an iterator reading snapshot, a snapshot handle or 0 for a new snapshot of
+// the latest state: the one implementation behind DB.NewIterator and Snapshot.NewIterator.
+// op names the caller in errors.
+func (db *DB) newIterator(ctx context.Context, op string, snapshot uint64, opts *IterOptions) (*Iterator, error) {
 	if opts == nil {
 		opts = &IterOptions{}
 	}
 	for _, bound := range [][]byte{opts.Start, opts.End} {
-		if len(bound) > MaxKeySize {
-			return nil, fmt.Errorf("%w: iterator bound is %d bytes, the limit is %d", ErrInvalidArgument, len(bound), MaxKeySize)
+		if err := checkBound(bound); err != nil {
+			return nil, err
 		}
 	}
 	var flags C.uint32_t
 	if opts.Reverse {
 		flags |= C.STRATA_ITER_REVERSE
 	}
-	cl, err := db.exec(ctx, "new iterator", opOpenIter, func(token C.uint64_t) C.int32_t {
+	cl, err := db.exec(ctx, op, opOpenIter, func(token C.uint64_t) C.int32_t {
 		s, sn := bytesArg(opts.Start)
 		e, en := bytesArg(opts.End)
-		return C.strata_iter_open(C.uint64_t(db.handle), 0, s, sn, e, en, flags, token)
+		return C.strata_iter_open(C.uint64_t(db.handle), C.uint64_t(snapshot), s, sn, e, en, flags, token)
 	})
 	if err != nil {
 		return nil, err
@@ -71,6 +78,14 @@ func (db *DB) NewIterator(ctx context.Context, opts *IterOptions) (*Iterator, er
 	it := &Iterator{db: db, handle: cl.handle, ctx: ctx}
 	it.cleanup = runtime.AddCleanup(it, func(h uint64) { C.strata_iter_close(C.uint64_t(h)) }, cl.handle)
 	return it, nil
+}
+
+// checkBound validates a range bound (of an iterator or a compaction); empty is unbounded.
+func checkBound(bound []byte) error {
+	if len(bound) > MaxKeySize {
+		return fmt.Errorf("%w: range bound is %d bytes, the limit is %d", ErrInvalidArgument, len(bound), MaxKeySize)
+	}
+	return nil
 }
 
 // Next advances to the next entry and reports whether there is one. After it returns false,

@@ -41,10 +41,61 @@ type Stats struct {
 	RecoveredBatches uint64 `json:"recovered_batches"`
 	// RecoveredTornBytes counts bytes of a torn log tail discarded at Open.
 	RecoveredTornBytes uint64 `json:"recovered_torn_bytes"`
-	// Snapshots counts live snapshots, including one per open iterator.
+	// Snapshots counts live snapshots: those of NewSnapshot, and one per open iterator.
 	Snapshots uint64 `json:"snapshots"`
 	// OpenIterators counts iterators not yet closed.
 	OpenIterators uint64 `json:"open_iterators"`
+	// FrozenMemtables counts full memtables waiting to be flushed to a table.
+	FrozenMemtables uint64 `json:"frozen_memtables"`
+	// Flushes counts memtables written to tables since Open.
+	Flushes uint64 `json:"flushes"`
+	// Compactions counts compactions (automatic and requested) finished since Open.
+	Compactions uint64 `json:"compactions"`
+	// FlushBytes counts bytes written to tables by flushes since Open.
+	FlushBytes uint64 `json:"flush_bytes"`
+	// CompactionBytesRead counts table bytes read by compactions since Open.
+	CompactionBytesRead uint64 `json:"compaction_bytes_read"`
+	// CompactionBytesWritten counts table bytes written by compactions since Open.
+	CompactionBytesWritten uint64 `json:"compaction_bytes_written"`
+	// CompactionDebt is the bytes by which levels exceed their targets, summed over levels:
+	// compaction work still owed. Writes slow down and then stall while it grows.
+	CompactionDebt uint64 `json:"compaction_debt"`
+	// CacheHits counts table block reads served by the block cache since Open.
+	CacheHits uint64 `json:"cache_hits"`
+	// CacheMisses counts table block reads that went to the file since Open.
+	CacheMisses uint64 `json:"cache_misses"`
+	// CacheBytes is the memory the block cache holds now (at most Options.BlockCacheSize).
+	CacheBytes uint64 `json:"cache_bytes"`
+	// StalledWrites counts writes held back right now because compaction is behind.
+	StalledWrites uint64 `json:"stalled_writes"`
+	// LevelFiles counts the tables in each level, L0 first.
+	LevelFiles [NumLevels]uint64 `json:"level_files"`
+	// LevelBytes is the size of the tables in each level, L0 first.
+	LevelBytes [NumLevels]uint64 `json:"level_bytes"`
+}
+
+// NumLevels is the number of levels in a database's tree (the length of Stats.LevelFiles).
+const NumLevels = C.STRATA_NUM_LEVELS
+
+// WriteAmplification is the bytes written to tables (by flushes and compactions) per byte
+// written to the write-ahead log, since Open; 0 before any write. Table bytes written after
+// Open for data logged before it (recovered memtables) count too, so it is only meaningful
+// for a database open long enough to have written much.
+func (s Stats) WriteAmplification() float64 {
+	if s.WALBytesWritten == 0 {
+		return 0
+	}
+	return float64(s.FlushBytes+s.CompactionBytesWritten) / float64(s.WALBytesWritten)
+}
+
+// CacheHitRate is the fraction of table block reads the block cache served since Open, from 0
+// to 1; 0 before any block read.
+func (s Stats) CacheHitRate() float64 {
+	reads := s.CacheHits + s.CacheMisses
+	if reads == 0 {
+		return 0
+	}
+	return float64(s.CacheHits) / float64(reads)
 }
 
 // Stats returns current counters.
@@ -60,20 +111,36 @@ func (db *DB) Stats() (Stats, error) {
 	}
 	var s C.strata_stats
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&s)), C.sizeof_strata_stats), cl.data)
-	return Stats{
-		TLSInits:           uint64(s.tls_inits),
-		StrataThreads:      uint64(s.strata_threads),
-		VisibleSeq:         uint64(s.visible_seq),
-		BatchesWritten:     uint64(s.batches_written),
-		WALBytesWritten:    uint64(s.wal_bytes_written),
-		WALWrites:          uint64(s.wal_writes),
-		WALSyncs:           uint64(s.wal_syncs),
-		WALSize:            uint64(s.wal_size),
-		MemtableBytes:      uint64(s.memtable_bytes),
-		MemtableVersions:   uint64(s.memtable_versions),
-		RecoveredBatches:   uint64(s.recovered_batches),
-		RecoveredTornBytes: uint64(s.recovered_torn_bytes),
-		Snapshots:          uint64(s.snapshots),
-		OpenIterators:      uint64(s.open_iterators),
-	}, nil
+	st := Stats{
+		TLSInits:               uint64(s.tls_inits),
+		StrataThreads:          uint64(s.strata_threads),
+		VisibleSeq:             uint64(s.visible_seq),
+		BatchesWritten:         uint64(s.batches_written),
+		WALBytesWritten:        uint64(s.wal_bytes_written),
+		WALWrites:              uint64(s.wal_writes),
+		WALSyncs:               uint64(s.wal_syncs),
+		WALSize:                uint64(s.wal_size),
+		MemtableBytes:          uint64(s.memtable_bytes),
+		MemtableVersions:       uint64(s.memtable_versions),
+		RecoveredBatches:       uint64(s.recovered_batches),
+		RecoveredTornBytes:     uint64(s.recovered_torn_bytes),
+		Snapshots:              uint64(s.snapshots),
+		OpenIterators:          uint64(s.open_iterators),
+		FrozenMemtables:        uint64(s.frozen_memtables),
+		Flushes:                uint64(s.flushes),
+		Compactions:            uint64(s.compactions),
+		FlushBytes:             uint64(s.flush_bytes),
+		CompactionBytesRead:    uint64(s.compaction_bytes_read),
+		CompactionBytesWritten: uint64(s.compaction_bytes_written),
+		CompactionDebt:         uint64(s.compaction_debt),
+		CacheHits:              uint64(s.cache_hits),
+		CacheMisses:            uint64(s.cache_misses),
+		CacheBytes:             uint64(s.cache_bytes),
+		StalledWrites:          uint64(s.stalled_writes),
+	}
+	for i := range NumLevels {
+		st.LevelFiles[i] = uint64(s.level_files[i])
+		st.LevelBytes[i] = uint64(s.level_bytes[i])
+	}
+	return st, nil
 }

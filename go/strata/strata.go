@@ -14,6 +14,12 @@
 // Options.NoSync is set. Keys are 1 to 64 KiB, values up to 64 MiB. Every method may be called
 // from any goroutine. Errors are the sentinels in errors.go, tested with errors.Is.
 //
+// A Snapshot (DB.NewSnapshot) reads the database as it was when taken. Data lives in a
+// log-structured merge tree: writes go to a write-ahead log and a memtable, memtables are
+// flushed to tables, and tables are compacted down through levels, all in the background.
+// DB.Flush, DB.Compact and DB.Checkpoint ask for that work explicitly; Check verifies a closed
+// database; DB.Stats reports the tree's shape and its costs.
+//
 // A context passed to a method bounds the wait for the result: when it is done first, the
 // method returns ctx.Err() at once. A write abandoned this way may still be applied.
 package strata
@@ -21,6 +27,7 @@ package strata
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"runtime"
 )
@@ -37,12 +44,93 @@ const (
 	MaxBatchSize = C.STRATA_MAX_BATCH_LEN
 )
 
-// Options configure Open. The zero value (and a nil *Options) gives the defaults.
+// Options configure Open. The zero value (and a nil *Options) gives the defaults. Sizes are
+// in bytes; a negative size is an error (ErrInvalidArgument).
 type Options struct {
 	// NoSync acknowledges writes once they are handed to the operating system, without fsync.
 	// A crash of the process loses nothing; an OS crash or power loss may lose the most recent
 	// writes. Default false: every acknowledged write is durable.
 	NoSync bool
+	// MemtableBudget is the memory for memtables: the active memtable fills to half of it, then
+	// is frozen and flushed to a table while a new one fills the other half. 0 means 64 MiB.
+	MemtableBudget int64
+	// BlockCacheSize is the memory for cached table blocks. 0 means 64 MiB.
+	BlockCacheSize int64
+	// MaxOpenFiles bounds the table files kept open at once. 0 means 512.
+	MaxOpenFiles int
+	// Compression is how table blocks are stored. The zero value, CompressionDefault, is LZ4.
+	Compression Compression
+}
+
+// Compression selects how table blocks are stored on disk (Options.Compression).
+type Compression int
+
+// Block compression choices.
+const (
+	// CompressionDefault is the engine's default, LZ4.
+	CompressionDefault Compression = iota
+	// CompressionNone stores blocks uncompressed.
+	CompressionNone
+	// CompressionLZ4 compresses blocks with LZ4.
+	CompressionLZ4
+)
+
+// String returns the name of the compression choice.
+func (c Compression) String() string {
+	switch c {
+	case CompressionDefault:
+		return "default"
+	case CompressionNone:
+		return "none"
+	case CompressionLZ4:
+		return "lz4"
+	}
+	return fmt.Sprintf("Compression(%d)", int(c))
+}
+
+// cOptions translates opts (nil: defaults) to strata_options, rejecting values out of range.
+func cOptions(opts *Options) (C.strata_options, error) {
+	var c C.strata_options
+	if opts == nil {
+		return c, nil
+	}
+	if opts.NoSync {
+		c.no_sync = 1
+	}
+	switch opts.Compression {
+	case CompressionDefault:
+		c.compression = C.STRATA_COMPRESSION_DEFAULT
+	case CompressionNone:
+		c.compression = C.STRATA_COMPRESSION_NONE
+	case CompressionLZ4:
+		c.compression = C.STRATA_COMPRESSION_LZ4
+	default:
+		return c, fmt.Errorf("%w: unknown compression %v", ErrInvalidArgument, opts.Compression)
+	}
+	switch {
+	case opts.MemtableBudget < 0:
+		return c, fmt.Errorf("%w: MemtableBudget is %d", ErrInvalidArgument, opts.MemtableBudget)
+	case opts.BlockCacheSize < 0:
+		return c, fmt.Errorf("%w: BlockCacheSize is %d", ErrInvalidArgument, opts.BlockCacheSize)
+	case opts.MaxOpenFiles < 0 || int64(opts.MaxOpenFiles) > math.MaxUint32:
+		return c, fmt.Errorf("%w: MaxOpenFiles is %d", ErrInvalidArgument, opts.MaxOpenFiles)
+	}
+	c.memtable_budget = C.uint64_t(opts.MemtableBudget)
+	c.block_cache_bytes = C.uint64_t(opts.BlockCacheSize)
+	c.max_open_files = C.uint32_t(opts.MaxOpenFiles)
+	return c, nil
+}
+
+// absDir returns dir as an absolute path, refusing an empty one; op names the caller.
+func absDir(op, dir string) (string, error) {
+	if dir == "" {
+		return "", fmt.Errorf("%w: %s: empty directory path", ErrInvalidArgument, op)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("strata: %s %s: %w", op, dir, err)
+	}
+	return abs, nil
 }
 
 // Open opens the database in dir, creating the directory if needed. One handle per directory
@@ -50,16 +138,13 @@ type Options struct {
 // with ErrLocked. Recovery replays the write-ahead log; damage to data that was durable fails
 // with ErrCorruption naming the file. Every error message names the directory or file.
 func Open(dir string, opts *Options) (*DB, error) {
-	if dir == "" {
-		return nil, fmt.Errorf("%w: empty directory path", ErrInvalidArgument)
-	}
-	abs, err := filepath.Abs(dir)
+	abs, err := absDir("open", dir)
 	if err != nil {
-		return nil, fmt.Errorf("strata: open %s: %w", dir, err)
+		return nil, err
 	}
-	var copts C.strata_options
-	if opts != nil && opts.NoSync {
-		copts.no_sync = 1
+	copts, err := cOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	path := []byte(abs)
 	cl, err := do(context.Background(), "open", opOpenDB, func(token C.uint64_t) C.int32_t {

@@ -1,0 +1,499 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strata-db/strata/go/strata"
+)
+
+var benchUsage = usage{
+	name:    "bench",
+	args:    "--dir DIR --workload NAME [--keys N] [--value-size BYTES] [--batch N] [--writers N] [--json]",
+	summary: "Measure a workload through the Go SDK: ops/s, MB/s, latency percentiles, levels.",
+	example: "strata bench --dir /tmp/bench --workload fillrandom --keys 200000",
+}
+
+// Bench keys are benchKeySize bytes: a big-endian counter below --keys, then zero padding.
+// Values are random bytes, so compression gains nothing and MB/s counts real bytes.
+const (
+	benchKeySize         = 16
+	benchScanLength      = 10 // entries a scan reads after its seek
+	benchSeed            = 0x5eed
+	benchDefaultKeys     = 1_000_000
+	benchDefaultSyncKeys = 10_000 // fillsync pays an fsync per key
+)
+
+// benchWorkload is one workload --workload names.
+type benchWorkload struct {
+	name  string
+	about string // for --help
+	// durable: write with fsync (the others open with Options.NoSync).
+	durable bool
+	// batched: a timed unit is a batch of --batch keys, not one operation.
+	batched bool
+	// reads: the workload reads keys an earlier fill wrote.
+	reads bool
+	run   func(b *bench) (measurement, error)
+}
+
+var benchWorkloads = []benchWorkload{
+	{name: "fillseq", about: "write the keys in order, --batch keys per batch, without fsync", batched: true,
+		run: func(b *bench) (measurement, error) { return b.fillBatches(b.sequential()) }},
+	{name: "fillrandom", about: "write the keys in a random order (a seeded permutation), likewise", batched: true,
+		run: func(b *bench) (measurement, error) { return b.fillBatches(b.permutation()) }},
+	{name: "fillsync", about: "write the keys in a random order, one durable Put per key",
+		durable: true,
+		run:     func(b *bench) (measurement, error) { return b.fillDurable(b.permutation()) }},
+	{name: "readrandom", about: "read random keys of an earlier fill", reads: true,
+		run: func(b *bench) (measurement, error) { return b.read(false) }},
+	{name: "readmissing", about: "read random absent keys, each sorting between two present ones", reads: true,
+		run: func(b *bench) (measurement, error) { return b.read(true) }},
+	{name: "scan", about: fmt.Sprintf("seek to a random key and read the next %d entries", benchScanLength), reads: true,
+		run: func(b *bench) (measurement, error) { return b.scan() }},
+}
+
+// benchConfig is what the command line asked for.
+type benchConfig struct {
+	dir       string
+	workload  benchWorkload
+	keys      int
+	valueSize int
+	batch     int
+	writers   int
+	json      bool
+}
+
+// runBench implements `strata bench`. Read workloads expect an earlier fill of the same --keys
+// in --dir; on a database without keys they run fillrandom first and say so. Fills are timed
+// until their last write is acknowledged (the sync at close is not timed). The counters
+// printed at the end are those of this run's open of the database.
+func runBench(args []string, stdout, stderr io.Writer) int {
+	cfg, code, ok := parseBench(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	res, err := runBenchWorkload(cfg)
+	if err == nil {
+		if cfg.json {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			err = enc.Encode(res)
+		} else {
+			err = res.print(stdout)
+		}
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}
+
+// parseBench parses and checks bench's flags; see usage.parse for what it returns.
+func parseBench(args []string, stdout, stderr io.Writer) (benchConfig, int, bool) {
+	fs := benchUsage.flags()
+	dir := fs.String("dir", "", "database `directory`, created if needed (required)")
+	var names []string
+	for _, w := range benchWorkloads {
+		names = append(names, fmt.Sprintf("\n\t%-12s%s", w.name, w.about))
+	}
+	workload := fs.String("workload", "", "workload `name` (required), one of:"+strings.Join(names, ""))
+	keys := fs.Int("keys", 0, fmt.Sprintf("`number` of keys to write or read (default %d; %d for fillsync)", benchDefaultKeys, benchDefaultSyncKeys))
+	valueSize := fs.Int("value-size", 100, "value size in `bytes`")
+	batch := fs.Int("batch", 100, "`N` keys per batch of fillseq and fillrandom")
+	writers := fs.Int("writers", 1, "`N` goroutines issuing operations concurrently")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if code, ok := benchUsage.parse(fs, args, 0, stdout, stderr); !ok {
+		return benchConfig{}, code, false
+	}
+	keysSet := false
+	fs.Visit(func(f *flag.Flag) { keysSet = keysSet || f.Name == "keys" })
+	i := slices.IndexFunc(benchWorkloads, func(w benchWorkload) bool { return w.name == *workload })
+	var err error
+	switch {
+	case *dir == "":
+		err = errNoDir
+	case *workload == "":
+		err = errors.New("--workload is required")
+	case i < 0:
+		err = fmt.Errorf("unknown workload %q", *workload)
+	case keysSet && *keys < 1:
+		err = errors.New("--keys must be at least 1")
+	case *valueSize < 0 || *valueSize > strata.MaxValueSize:
+		err = fmt.Errorf("--value-size must be from 0 to %d", strata.MaxValueSize)
+	case *batch < 1:
+		err = errors.New("--batch must be at least 1")
+	case *writers < 1:
+		err = errors.New("--writers must be at least 1")
+	}
+	if err != nil {
+		return benchConfig{}, benchUsage.usageError(stderr, err), false
+	}
+	cfg := benchConfig{dir: *dir, workload: benchWorkloads[i], keys: *keys, valueSize: *valueSize,
+		batch: *batch, writers: *writers, json: *asJSON}
+	if !keysSet {
+		cfg.keys = benchDefaultKeys
+		if cfg.workload.durable {
+			cfg.keys = benchDefaultSyncKeys
+		}
+	}
+	return cfg, exitOK, true
+}
+
+// runBenchWorkload opens the database, runs the workload and reports it.
+func runBenchWorkload(cfg benchConfig) (*benchResult, error) {
+	db, err := strata.Open(cfg.dir, &strata.Options{NoSync: !cfg.workload.durable})
+	if err != nil {
+		return nil, err
+	}
+	res, err := benchOn(db, cfg)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return res, err
+}
+
+func benchOn(db *strata.DB, cfg benchConfig) (*benchResult, error) {
+	b := &bench{db: db, cfg: cfg, values: newValueSource(cfg.valueSize)}
+	res := &benchResult{
+		Workload:  cfg.workload.name,
+		Dir:       db.Dir(),
+		Keys:      cfg.keys,
+		ValueSize: cfg.valueSize,
+		Batch:     cfg.batch,
+		Writers:   cfg.writers,
+		Durable:   cfg.workload.durable,
+	}
+	if cfg.workload.reads {
+		empty, err := b.empty()
+		if err != nil {
+			return nil, err
+		}
+		if empty {
+			if _, err := b.fillBatches(b.permutation()); err != nil {
+				return nil, fmt.Errorf("filling the empty database first: %w", err)
+			}
+			res.PrefilledKeys = cfg.keys
+		}
+	}
+	m, err := cfg.workload.run(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.workload.name, err)
+	}
+	st, err := db.Stats()
+	if err != nil {
+		return nil, err
+	}
+	res.record(m, st, cfg.workload.batched)
+	return res, nil
+}
+
+// bench runs one workload against an open database.
+type bench struct {
+	db     *strata.DB
+	cfg    benchConfig
+	values valueSource
+}
+
+// tally is what one timed unit did: operations counted for ops/s (keys, for a batch), entries
+// it found (reads and scans), and key and value bytes it moved.
+type tally struct {
+	ops   int
+	found int
+	bytes int64
+}
+
+func (t *tally) add(u tally) {
+	t.ops += u.ops
+	t.found += u.found
+	t.bytes += u.bytes
+}
+
+// measurement is the sum of a run's tallies, its wall time, and the latency of each unit.
+type measurement struct {
+	tally
+	elapsed time.Duration
+	latency []time.Duration
+}
+
+// timed runs units 0 to n-1 over the configured goroutines (unit i on goroutine i % writers),
+// timing each unit. The first error stops its goroutine and is returned.
+func (b *bench) timed(n int, unit func(i int) (tally, error)) (measurement, error) {
+	type part struct {
+		m   measurement
+		err error
+	}
+	parts := make([]part, b.cfg.writers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range parts {
+		wg.Add(1)
+		go func(p *part) {
+			defer wg.Done()
+			for i := w; i < n; i += len(parts) {
+				t0 := time.Now()
+				t, err := unit(i)
+				if err != nil {
+					p.err = err
+					return
+				}
+				p.m.latency = append(p.m.latency, time.Since(t0))
+				p.m.add(t)
+			}
+		}(&parts[w])
+	}
+	wg.Wait()
+	total := measurement{elapsed: time.Since(start)}
+	for _, p := range parts {
+		if p.err != nil {
+			return total, p.err
+		}
+		total.add(p.m.tally)
+		total.latency = append(total.latency, p.m.latency...)
+	}
+	return total, nil
+}
+
+// benchKey returns the key of counter n.
+func benchKey(n int) []byte {
+	k := make([]byte, benchKeySize)
+	binary.BigEndian.PutUint64(k, uint64(n))
+	return k
+}
+
+// missingKey returns a key no fill writes, sorting just after the key of counter n.
+func missingKey(n int) []byte {
+	k := benchKey(n)
+	k[benchKeySize-1] = 1
+	return k
+}
+
+func (b *bench) sequential() []int {
+	order := make([]int, b.cfg.keys)
+	for i := range order {
+		order[i] = i
+	}
+	return order
+}
+
+// permutation is the counters in a random order, the same for every run with the same --keys.
+func (b *bench) permutation() []int {
+	return rand.New(rand.NewPCG(benchSeed, 1)).Perm(b.cfg.keys)
+}
+
+// targets is n random counters below --keys (repeats allowed), the same for every run.
+func (b *bench) targets(n int) []int {
+	rng := rand.New(rand.NewPCG(benchSeed, 2))
+	t := make([]int, n)
+	for i := range t {
+		t[i] = rng.IntN(b.cfg.keys)
+	}
+	return t
+}
+
+// fillBatches writes the keys in order, --batch per batch; one unit is one batch.
+func (b *bench) fillBatches(order []int) (measurement, error) {
+	size := b.cfg.batch
+	batches := (len(order) + size - 1) / size
+	return b.timed(batches, func(i int) (tally, error) {
+		batch := strata.NewBatch()
+		for _, n := range order[i*size : min((i+1)*size, len(order))] {
+			batch.Put(benchKey(n), b.values.value(n))
+		}
+		if err := b.db.Write(context.Background(), batch); err != nil {
+			return tally{}, err
+		}
+		return tally{ops: batch.Len(), bytes: int64(batch.Len() * (benchKeySize + b.cfg.valueSize))}, nil
+	})
+}
+
+// fillDurable writes the keys in order with one Put each.
+func (b *bench) fillDurable(order []int) (measurement, error) {
+	return b.timed(len(order), func(i int) (tally, error) {
+		n := order[i]
+		if err := b.db.Put(context.Background(), benchKey(n), b.values.value(n)); err != nil {
+			return tally{}, err
+		}
+		return tally{ops: 1, bytes: benchKeySize + int64(b.cfg.valueSize)}, nil
+	})
+}
+
+// read looks up --keys random keys, present ones or (missing) absent ones.
+func (b *bench) read(missing bool) (measurement, error) {
+	targets := b.targets(b.cfg.keys)
+	return b.timed(len(targets), func(i int) (tally, error) {
+		key := benchKey(targets[i])
+		if missing {
+			key = missingKey(targets[i])
+		}
+		v, err := b.db.Get(context.Background(), key)
+		switch {
+		case errors.Is(err, strata.ErrNotFound):
+			return tally{ops: 1}, nil
+		case err != nil:
+			return tally{}, err
+		}
+		return tally{ops: 1, found: 1, bytes: int64(len(key) + len(v))}, nil
+	})
+}
+
+// scan runs --keys scans, each from a random key for benchScanLength entries.
+func (b *bench) scan() (measurement, error) {
+	targets := b.targets(b.cfg.keys)
+	return b.timed(len(targets), func(i int) (tally, error) {
+		it, err := b.db.NewIterator(context.Background(), &strata.IterOptions{Start: benchKey(targets[i])})
+		if err != nil {
+			return tally{}, err
+		}
+		t := tally{ops: 1}
+		for t.found < benchScanLength && it.Next() {
+			t.found++
+			t.bytes += int64(len(it.Key()) + len(it.Value()))
+		}
+		return t, it.Close()
+	})
+}
+
+// empty reports whether the database holds no keys.
+func (b *bench) empty() (bool, error) {
+	it, err := b.db.NewIterator(context.Background(), nil)
+	if err != nil {
+		return false, err
+	}
+	found := it.Next()
+	return !found, it.Close()
+}
+
+// valueSource hands out values of one size, cut from a buffer of random bytes.
+type valueSource struct {
+	buf  []byte
+	size int
+}
+
+// valueWindow is how many distinct value offsets the source has.
+const valueWindow = 1 << 20
+
+func newValueSource(size int) valueSource {
+	rng := rand.New(rand.NewPCG(benchSeed, 3))
+	buf := make([]byte, valueWindow+size)
+	for i := 0; i < len(buf); i += 8 {
+		var word [8]byte
+		binary.LittleEndian.PutUint64(word[:], rng.Uint64())
+		copy(buf[i:], word[:])
+	}
+	return valueSource{buf: buf, size: size}
+}
+
+// value returns the value of counter n; the caller must not modify it.
+func (v valueSource) value(n int) []byte {
+	off := (n * 7919) % valueWindow
+	return v.buf[off : off+v.size : off+v.size]
+}
+
+// benchResult is one run's report; its JSON form is what --json prints.
+type benchResult struct {
+	Workload  string `json:"workload"`
+	Dir       string `json:"dir"`
+	Keys      int    `json:"keys"`
+	ValueSize int    `json:"value_size"`
+	Batch     int    `json:"batch"`
+	Writers   int    `json:"writers"`
+	Durable   bool   `json:"durable"`
+	// PrefilledKeys is the keys fillrandom wrote before a read workload found no keys.
+	PrefilledKeys int `json:"prefilled_keys"`
+
+	// Ops counts keys written, keys looked up, or scans.
+	Ops int `json:"ops"`
+	// Found counts keys found by reads, or entries read by scans.
+	Found     int     `json:"found"`
+	Bytes     int64   `json:"bytes"`
+	Seconds   float64 `json:"seconds"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	MBPerSec  float64 `json:"mb_per_sec"`
+	// LatencyUnit is what one latency sample timed: "batch" for fillseq and fillrandom, else
+	// "op".
+	LatencyUnit string  `json:"latency_unit"`
+	P50Micros   float64 `json:"p50_us"`
+	P99Micros   float64 `json:"p99_us"`
+	MaxMicros   float64 `json:"max_us"`
+
+	WriteAmplification float64      `json:"write_amplification"`
+	CacheHitRate       float64      `json:"cache_hit_rate"`
+	Stats              strata.Stats `json:"stats"`
+}
+
+// record fills in the measured numbers and the final counters; batched says each latency
+// sample timed a batch.
+func (r *benchResult) record(m measurement, st strata.Stats, batched bool) {
+	r.Ops, r.Found, r.Bytes = m.ops, m.found, m.bytes
+	r.Seconds = m.elapsed.Seconds()
+	if r.Seconds > 0 {
+		r.OpsPerSec = float64(m.ops) / r.Seconds
+		r.MBPerSec = float64(m.bytes) / 1e6 / r.Seconds
+	}
+	r.LatencyUnit = "op"
+	if batched {
+		r.LatencyUnit = "batch"
+	}
+	slices.Sort(m.latency)
+	r.P50Micros = micros(percentile(m.latency, 50))
+	r.P99Micros = micros(percentile(m.latency, 99))
+	r.MaxMicros = micros(percentile(m.latency, 100))
+	r.Stats = st
+	r.WriteAmplification = st.WriteAmplification()
+	r.CacheHitRate = st.CacheHitRate()
+}
+
+// percentile returns the p-th percentile (nearest rank) of sorted samples; 0 without any.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[(len(sorted)-1)*p/100]
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// print writes the report for people.
+func (r *benchResult) print(w io.Writer) error {
+	var b strings.Builder
+	switch r.Workload {
+	case "fillseq", "fillrandom":
+		fmt.Fprintf(&b, "%s: %d keys of %d bytes, %d-byte values, batches of %d, %d writer(s), no fsync\n",
+			r.Workload, r.Keys, benchKeySize, r.ValueSize, r.Batch, r.Writers)
+	case "fillsync":
+		fmt.Fprintf(&b, "%s: %d keys of %d bytes, %d-byte values, one durable put each, %d writer(s)\n",
+			r.Workload, r.Keys, benchKeySize, r.ValueSize, r.Writers)
+	case "scan":
+		fmt.Fprintf(&b, "%s: %d scans of %d entries from random keys of %d, %d reader(s): %d entries read\n",
+			r.Workload, r.Ops, benchScanLength, r.Keys, r.Writers, r.Found)
+	default:
+		fmt.Fprintf(&b, "%s: %d random reads of %d keys, %d reader(s): %d found\n",
+			r.Workload, r.Ops, r.Keys, r.Writers, r.Found)
+	}
+	if r.PrefilledKeys > 0 {
+		fmt.Fprintf(&b, "  (the database held no keys: fillrandom wrote %d first)\n", r.PrefilledKeys)
+	}
+	fmt.Fprintf(&b, "  %d ops in %.3fs: %.0f ops/s, %.1f MB/s\n", r.Ops, r.Seconds, r.OpsPerSec, r.MBPerSec)
+	fmt.Fprintf(&b, "  latency per %s: p50 %s, p99 %s, max %s\n", r.LatencyUnit,
+		fmtMicros(r.P50Micros), fmtMicros(r.P99Micros), fmtMicros(r.MaxMicros))
+	fmt.Fprintf(&b, "  levels: %s\n", levelSummary(r.Stats))
+	fmt.Fprintf(&b, "  since open: %d flushes, %d compactions, write amplification %.2f, block cache hit rate %.1f%%\n",
+		r.Stats.Flushes, r.Stats.Compactions, r.WriteAmplification, 100*r.CacheHitRate)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func fmtMicros(us float64) string {
+	return time.Duration(us * float64(time.Microsecond)).Round(time.Microsecond).String()
+}

@@ -1,0 +1,83 @@
+package strata
+
+/*
+#include "strata.h"
+*/
+import "C"
+
+import (
+	"context"
+	"runtime"
+)
+
+// Flush writes the memtable to a table and returns once it is durable there: every write
+// acknowledged before the call is then in tables, not only in the write-ahead log. The engine
+// flushes on its own as memtables fill (Options.MemtableBudget); call Flush before copying
+// files or to bound recovery time.
+func (db *DB) Flush(ctx context.Context) error {
+	_, err := db.exec(ctx, "flush", opPlain, func(token C.uint64_t) C.int32_t {
+		return C.strata_db_flush(C.uint64_t(db.handle), token)
+	})
+	return err
+}
+
+// Compact flushes, then compacts the keys in [start, end) down through the levels, dropping
+// overwritten values and deleted keys that no snapshot or iterator still needs. A nil or empty
+// bound is unbounded on that side. It returns when the compaction is done; a ctx that ends
+// first stops the wait, not the compaction. The engine compacts on its own as levels fill;
+// Compact is for reclaiming space at once (after deleting a range, say).
+func (db *DB) Compact(ctx context.Context, start, end []byte) error {
+	for _, bound := range [][]byte{start, end} {
+		if err := checkBound(bound); err != nil {
+			return err
+		}
+	}
+	_, err := db.exec(ctx, "compact", opPlain, func(token C.uint64_t) C.int32_t {
+		s, sn := bytesArg(start)
+		e, en := bytesArg(end)
+		return C.strata_db_compact(C.uint64_t(db.handle), s, sn, e, en, token)
+	})
+	return err
+}
+
+// Checkpoint writes a consistent copy of the database into dir, which must not exist or be
+// empty (ErrInvalidArgument otherwise); a relative dir is taken from the working directory,
+// as Open takes it. The copy holds exactly the writes acknowledged before the call and opens
+// with Open like any database. Tables are hard-linked where the file system allows, so a
+// checkpoint on the same file system costs little space until the database compacts. A ctx
+// that ends first stops the wait; the checkpoint may still be written.
+func (db *DB) Checkpoint(ctx context.Context, dir string) error {
+	abs, err := absDir("checkpoint", dir)
+	if err != nil {
+		return err
+	}
+	path := []byte(abs)
+	_, err = db.exec(ctx, "checkpoint", opPlain, func(token C.uint64_t) C.int32_t {
+		p, n := bytesArg(path)
+		return C.strata_db_checkpoint(C.uint64_t(db.handle), p, n, token)
+	})
+	runtime.KeepAlive(path)
+	return err
+}
+
+// Check verifies every checksum of the database in dir, which must not be open (ErrLocked
+// otherwise, in this process or another), and returns its report: one line per file, "ok NAME:
+// summary" or "damaged NAME: why". It changes nothing in dir, and also checks checkpoints.
+// When any file is damaged the error wraps ErrCorruption and its message carries the whole
+// report; a directory that holds no strata database fails with ErrInvalidArgument.
+func Check(dir string) (string, error) {
+	abs, err := absDir("check", dir)
+	if err != nil {
+		return "", err
+	}
+	path := []byte(abs)
+	cl, err := do(context.Background(), "check", opPlain, func(token C.uint64_t) C.int32_t {
+		p, n := bytesArg(path)
+		return C.strata_check(p, n, token)
+	})
+	runtime.KeepAlive(path)
+	if err != nil {
+		return "", err
+	}
+	return string(cl.data), nil
+}
