@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/strata-db/strata/go/strata"
 )
@@ -16,8 +14,9 @@ var checkUsage = usage{
 	example: "strata check --dir ./db",
 }
 
-// runCheck implements `strata check`. It prints strata.Check's report, one line per file; when
-// a file is damaged the report goes to stderr after "Error:", with the exit status 1.
+// runCheck implements `strata check`. It prints strata.Check's report, one line per file, to
+// stdout; when a file is damaged, "Error:" and the damaged files follow on stderr, with the exit
+// status 1.
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := checkUsage.flags()
 	dir := dirFlag(fs)
@@ -31,12 +30,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	report, err := strata.Check(*dir)
-	if errors.Is(err, strata.ErrCorruption) {
-		// The message ends with the report's last line; fail adds the newline.
-		err = errors.New(strings.TrimSuffix(err.Error(), "\n"))
-	}
-	if err == nil {
-		_, err = fmt.Fprint(stdout, report)
+	if _, werr := fmt.Fprint(stdout, report); err == nil {
+		err = werr
 	}
 	if err != nil {
 		return fail(stderr, err)

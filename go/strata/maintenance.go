@@ -8,6 +8,7 @@ import "C"
 import (
 	"context"
 	"runtime"
+	"strings"
 )
 
 // Flush writes the memtable to a table and returns once it is durable there: every write
@@ -63,8 +64,9 @@ func (db *DB) Checkpoint(ctx context.Context, dir string) error {
 // Check verifies every checksum of the database in dir, which must not be open (ErrLocked
 // otherwise, in this process or another), and returns its report: one line per file, "ok NAME:
 // summary" or "damaged NAME: why". It changes nothing in dir, and also checks checkpoints.
-// When any file is damaged the error wraps ErrCorruption and its message carries the whole
-// report; a directory that holds no strata database fails with ErrInvalidArgument.
+// When any file is damaged it returns the whole report and an error that wraps ErrCorruption
+// and names the damaged files; a directory that holds no strata database fails with
+// ErrInvalidArgument.
 func Check(dir string) (string, error) {
 	abs, err := absDir("check", dir)
 	if err != nil {
@@ -76,8 +78,24 @@ func Check(dir string) (string, error) {
 		return C.strata_check(p, n, token)
 	})
 	runtime.KeepAlive(path)
+	if cl != nil && cl.code == C.STRATA_ERR_CORRUPTION {
+		// The completion carries the report; the error names the damaged files once.
+		report := string(cl.data)
+		return report, &codeError{sentinel: ErrCorruption, msg: "strata: check " + abs + ": damaged files:\n" + damagedLines(report)}
+	}
 	if err != nil {
 		return "", err
 	}
 	return string(cl.data), nil
+}
+
+// damagedLines keeps the report lines that name a damaged file.
+func damagedLines(report string) string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimRight(report, "\n"), "\n") {
+		if strings.HasPrefix(line, "damaged ") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -132,7 +132,7 @@ pub struct DbStats {
     pub wal_size: u64,
     /// Approximate bytes of the active and frozen memtables.
     pub memtable_bytes: u64,
-    /// Entries (all versions) in the active memtable.
+    /// Entries (all versions) in the active memtable (frozen ones not included).
     pub memtable_versions: u64,
     /// Frozen memtables waiting for flush.
     pub frozen_memtables: u64,
@@ -310,7 +310,7 @@ impl Db {
             notify,
         ));
         let workers = spawn_workers(&tree)?;
-        Ok(Db {
+        let mut db = Db {
             dir: dir.to_owned(),
             opts,
             fs,
@@ -324,7 +324,13 @@ impl Db {
             stats,
             workers,
             _lock: lock,
-        })
+        };
+        if db.needs_rotation() {
+            // Recovery replayed more than a memtable holds (the active and frozen memtables of
+            // the last run): flush it now rather than serve reads from an oversized memtable.
+            db.rotate()?;
+        }
+        Ok(db)
     }
 
     /// The database directory.
@@ -625,6 +631,12 @@ impl Db {
     /// be empty): tables are hard-linked, the live WAL segments and the manifest copied.
     pub fn checkpoint(&mut self, target: &Path) -> Result<()> {
         enter_engine();
+        if target.exists() && self.fs.list(target).map(|l| !l.is_empty()).unwrap_or(true) {
+            return Err(Error::InvalidArgument(format!(
+                "checkpoint target {} exists and is not empty",
+                target.display()
+            )));
+        }
         self.check_writable()?;
         self.write_pending()?;
         if let Err(e) = self.wal.sync() {
@@ -635,12 +647,6 @@ impl Db {
         let fs = Arc::clone(&self.fs);
         let dir = self.dir.clone();
         let names = fs.list(&dir).map_err(io_err("list", &dir))?;
-        if target.exists() && fs.list(target).map(|l| !l.is_empty()).unwrap_or(true) {
-            return Err(Error::InvalidArgument(format!(
-                "checkpoint target {} exists and is not empty",
-                target.display()
-            )));
-        }
         fs.create_dir_all(target)
             .map_err(io_err("create directory", target))?;
         self.tree.with_installs_paused(|state| -> Result<()> {

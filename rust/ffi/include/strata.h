@@ -133,9 +133,9 @@ typedef struct strata_stats {
   uint64_t wal_syncs;
   // Current WAL size in bytes.
   uint64_t wal_size;
-  // Approximate memtable bytes.
+  // Approximate bytes of the active and frozen memtables.
   uint64_t memtable_bytes;
-  // Versions (values and tombstones) held by the memtable.
+  // Versions (values and tombstones) held by the active memtable (frozen ones excluded).
   uint64_t memtable_versions;
   // Batches replayed from the WAL at open.
   uint64_t recovered_batches;
@@ -304,9 +304,10 @@ int32_t strata_snapshot_close(uint64_t snapshot);
 // Threads: may be called from any thread.
 int32_t strata_db_flush(uint64_t db, uint64_t token);
 
-// Flushes, then compacts the keys of `db` in `[start, end)` (empty or NULL: unbounded) down
-// through the levels, dropping overwritten values and deleted keys no snapshot needs. The
-// completion arrives when the compaction is done.
+// Flushes, then compacts the keys of `db` in `[start, end)` (empty or NULL: unbounded; the
+// tables holding `end` itself may be compacted too) down through the levels, dropping
+// overwritten values and deleted keys no snapshot needs. The completion arrives when the
+// compaction is done.
 // Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 // Threads: may be called from any thread.
 int32_t strata_db_compact(uint64_t db,
@@ -324,9 +325,11 @@ int32_t strata_db_compact(uint64_t db,
 int32_t strata_db_checkpoint(uint64_t db, const uint8_t *path, size_t path_len, uint64_t token);
 
 // Verifies every checksum of the database in directory `path` (which must not be open). The
-// completion's `data` is a report, one line per file (`ok NAME ...` or `damaged NAME: why`);
-// its code is `STRATA_ERR_CORRUPTION` when any file is damaged, `STRATA_ERR_LOCKED` when the
-// database is open, `STRATA_ERR_INVALID_ARGUMENT` when `path` holds no strata database.
+// completion's `data` is a report, one line per file (`ok NAME: ...` or `damaged NAME: why`),
+// with code `STRATA_OK`, or `STRATA_ERR_CORRUPTION` when any file is damaged. Other codes
+// carry a message instead: `STRATA_ERR_LOCKED` when the database is open,
+// `STRATA_ERR_INVALID_ARGUMENT` when `path` holds no strata database, `STRATA_ERR_IO` when it
+// cannot be read (a missing directory, say).
 // Ownership: the caller keeps `path`; strata copies it before returning. The report buffer
 // belongs to strata (see `strata_completions_drain`).
 // Threads: may be called from any thread.

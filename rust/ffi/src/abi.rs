@@ -104,9 +104,9 @@ pub struct strata_stats {
     pub wal_syncs: u64,
     /// Current WAL size in bytes.
     pub wal_size: u64,
-    /// Approximate memtable bytes.
+    /// Approximate bytes of the active and frozen memtables.
     pub memtable_bytes: u64,
-    /// Versions (values and tombstones) held by the memtable.
+    /// Versions (values and tombstones) held by the active memtable (frozen ones excluded).
     pub memtable_versions: u64,
     /// Batches replayed from the WAL at open.
     pub recovered_batches: u64,

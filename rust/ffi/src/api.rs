@@ -420,9 +420,10 @@ pub extern "C" fn strata_db_flush(db: u64, token: u64) -> i32 {
     guard("strata_db_flush", || submit(Request::Flush { db, token }))
 }
 
-/// Flushes, then compacts the keys of `db` in `[start, end)` (empty or NULL: unbounded) down
-/// through the levels, dropping overwritten values and deleted keys no snapshot needs. The
-/// completion arrives when the compaction is done.
+/// Flushes, then compacts the keys of `db` in `[start, end)` (empty or NULL: unbounded; the
+/// tables holding `end` itself may be compacted too) down through the levels, dropping
+/// overwritten values and deleted keys no snapshot needs. The completion arrives when the
+/// compaction is done.
 /// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 /// Threads: may be called from any thread.
 #[no_mangle]
@@ -470,9 +471,11 @@ pub unsafe extern "C" fn strata_db_checkpoint(
 }
 
 /// Verifies every checksum of the database in directory `path` (which must not be open). The
-/// completion's `data` is a report, one line per file (`ok NAME ...` or `damaged NAME: why`);
-/// its code is `STRATA_ERR_CORRUPTION` when any file is damaged, `STRATA_ERR_LOCKED` when the
-/// database is open, `STRATA_ERR_INVALID_ARGUMENT` when `path` holds no strata database.
+/// completion's `data` is a report, one line per file (`ok NAME: ...` or `damaged NAME: why`),
+/// with code `STRATA_OK`, or `STRATA_ERR_CORRUPTION` when any file is damaged. Other codes
+/// carry a message instead: `STRATA_ERR_LOCKED` when the database is open,
+/// `STRATA_ERR_INVALID_ARGUMENT` when `path` holds no strata database, `STRATA_ERR_IO` when it
+/// cannot be read (a missing directory, say).
 /// Ownership: the caller keeps `path`; strata copies it before returning. The report buffer
 /// belongs to strata (see `strata_completions_drain`).
 /// Threads: may be called from any thread.

@@ -24,7 +24,9 @@ use strata_engine::tree::Stall;
 use strata_engine::wal::SyncPoint;
 use strata_engine::{threads, Batch, Db, Error, ErrorCode, Options};
 
-use crate::abi::{strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_NOT_FOUND, STRATA_ITER_DONE};
+use crate::abi::{
+    strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND, STRATA_ITER_DONE,
+};
 use crate::completion::{Completion, CompletionQueue};
 use crate::export::panic_message;
 use crate::iterator::IterState;
@@ -115,18 +117,15 @@ pub enum Request {
     Progress {
         db: u64,
     },
-    /// From a background thread: a requested operation finished.
-    Finished {
-        token: u64,
-        result: strata_engine::Result<Option<Box<[u8]>>>,
-    },
+    /// From a background thread: a requested operation finished with this completion.
+    Finished(Completion),
 }
 
 impl Request {
     /// The database a request concerns, for poisoning on panic.
     fn db(&self, state: &State) -> Option<u64> {
         match self {
-            Request::Open { .. } | Request::Check { .. } | Request::Finished { .. } => None,
+            Request::Open { .. } | Request::Check { .. } | Request::Finished(_) => None,
             Request::Close { db, .. }
             | Request::Write { db, .. }
             | Request::Get { db, .. }
@@ -158,8 +157,8 @@ impl Request {
             | Request::Flush { token, .. }
             | Request::Compact { token, .. }
             | Request::Checkpoint { token, .. }
-            | Request::Check { token, .. }
-            | Request::Finished { token, .. } => Some(*token),
+            | Request::Check { token, .. } => Some(*token),
+            Request::Finished(c) => Some(c.token),
             Request::IterClose { .. }
             | Request::SnapshotClose { .. }
             | Request::Synced { .. }
@@ -371,10 +370,7 @@ impl State {
             Request::Check { path, token } => self.check(path, token),
             Request::Synced { db, point, result } => self.synced(db, point, result),
             Request::Progress { .. } => {} // admit_stalled runs after every group
-            Request::Finished { token, result } => self.out.push(match result {
-                Ok(data) => Completion::ok(token, data),
-                Err(e) => failure(token, &e),
-            }),
+            Request::Finished(c) => self.out.push(c),
         }
     }
 
@@ -659,10 +655,11 @@ impl State {
     fn finisher(&self, token: u64) -> Box<dyn FnOnce(strata_engine::Result<()>) + Send> {
         let to_self = self.to_self.clone();
         Box::new(move |result| {
-            let _ = to_self.send(Request::Finished {
-                token,
-                result: result.map(|()| None),
-            });
+            let c = match result {
+                Ok(()) => Completion::ok(token, None),
+                Err(e) => failure(token, &e),
+            };
+            let _ = to_self.send(Request::Finished(c));
         })
     }
 
@@ -700,17 +697,12 @@ impl State {
     fn check(&mut self, dir: PathBuf, token: u64) {
         let to_runtime = self.to_self.clone();
         let spawned = threads::spawn("strata-check", move || {
-            let report = strata_engine::check::check_dir(&dir);
-            let result = match report {
-                Ok(r) if r.damaged() => Err(Error::corruption(
-                    dir.clone(),
-                    0,
-                    format!("damaged files found:\n{}", r.text()),
-                )),
-                Ok(r) => Ok(Some(r.text().into_bytes().into_boxed_slice())),
-                Err(e) => Err(e),
+            let c = match strata_engine::check::check_dir(&dir) {
+                Ok(r) if r.damaged() => Completion::err(token, STRATA_ERR_CORRUPTION, r.text()),
+                Ok(r) => Completion::ok(token, Some(r.text().into_bytes().into_boxed_slice())),
+                Err(e) => failure(token, &e),
             };
-            let _ = to_runtime.send(Request::Finished { token, result });
+            let _ = to_runtime.send(Request::Finished(c));
         });
         if let Err(e) = spawned {
             let e = Error::io("spawn the check thread", e);
