@@ -68,12 +68,13 @@ impl Compaction {
         self.output_level
     }
 
-    /// True when the inputs can simply move down a level: nothing below overlaps them (and in
-    /// L0, no other table does), so there is nothing to merge. Such a move drops no garbage.
+    /// True when the inputs can simply move down a level: nothing below overlaps them and they
+    /// do not overlap each other (L0 tables may), so there is nothing to merge. A sequential
+    /// load moves down this way without being rewritten. Such a move drops no garbage.
     pub fn is_trivial_move(&self) -> bool {
         self.output_level == self.level + 1
             && self.next.is_empty()
-            && (self.level > 0 || self.inputs.len() == 1)
+            && (self.level > 0 || disjoint(&self.inputs))
     }
 
     /// Numbers of every input table.
@@ -85,6 +86,15 @@ impl Compaction {
     pub fn input_bytes(&self) -> u64 {
         level_bytes(&self.inputs) + level_bytes(&self.next)
     }
+}
+
+/// True when no two of `files` share a user key.
+fn disjoint(files: &[Arc<FileMeta>]) -> bool {
+    let mut sorted: Vec<&Arc<FileMeta>> = files.iter().collect();
+    sorted.sort_by(|a, b| key::compare_internal(&a.smallest, &b.smallest));
+    sorted
+        .windows(2)
+        .all(|w| key::user_key(&w[0].largest) < key::user_key(&w[1].smallest))
 }
 
 /// The user-key range covered by `files`.
@@ -360,7 +370,8 @@ pub fn run(env: &MergeEnv<'_>, c: &Compaction) -> Result<Vec<FileMeta>> {
     write_tables(env, &mut merged, Some(c.output_level()))
 }
 
-/// Writes a frozen memtable to L0 tables (usually one).
+/// Writes a frozen memtable to L0. Pass a `MergeEnv` with an unbounded `target_file_size`: one
+/// memtable makes one table, so L0 holds as few tables as possible.
 pub fn flush(env: &MergeEnv<'_>, mem: &crate::memtable::Memtable) -> Result<Vec<FileMeta>> {
     let mut merged = MergingIter::new(vec![Box::new(mem.iter())], false);
     write_tables(env, &mut merged, None)
@@ -425,6 +436,28 @@ mod tests {
         levels[0].push(meta(20, "a", "z", 10));
         let busy: HashSet<u64> = [3].into();
         assert!(pick(&cfg(), &levels, &busy, &no_pointers()).is_none());
+    }
+
+    #[test]
+    fn disjoint_l0_tables_move_down_without_a_rewrite() {
+        let mut levels = empty_levels();
+        for (i, (lo, hi)) in [("e", "f"), ("c", "d"), ("a", "b")].iter().enumerate() {
+            levels[0].push(meta(10 + i as u64, lo, hi, 10));
+        }
+        levels[0].push(meta(20, "g", "h", 10));
+        let none = HashSet::new();
+        let c = pick(&cfg(), &levels, &none, &no_pointers()).unwrap();
+        assert!(c.is_trivial_move());
+        // One overlap, in L0 or below, forces a merge.
+        levels[0].push(meta(21, "b", "c", 10));
+        assert!(!pick(&cfg(), &levels, &none, &no_pointers())
+            .unwrap()
+            .is_trivial_move());
+        levels[0].pop();
+        levels[1].push(meta(1, "h", "i", 10));
+        assert!(!pick(&cfg(), &levels, &none, &no_pointers())
+            .unwrap()
+            .is_trivial_move());
     }
 
     #[test]

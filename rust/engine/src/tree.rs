@@ -363,7 +363,11 @@ impl Tree {
     fn flush(&self, frozen: &Arc<Frozen>) -> Result<()> {
         let levels = self.view().levels;
         let next = || self.next_file_number();
-        let outputs = compaction::flush(&self.env(&levels, u64::MAX, &next), &frozen.mem)?;
+        let env = MergeEnv {
+            target_file_size: u64::MAX,
+            ..self.env(&levels, u64::MAX, &next)
+        };
+        let outputs = compaction::flush(&env, &frozen.mem)?;
         let _installing = lock(&self.install);
         let (state, log_number, waiters) = {
             let mut s = lock(&self.state);
