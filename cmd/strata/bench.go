@@ -278,36 +278,55 @@ func missingKey(n int) []byte {
 	return k
 }
 
-func (b *bench) sequential() []int {
-	order := make([]int, b.cfg.keys)
-	for i := range order {
-		order[i] = i
+// order maps the i-th operation of a run to a key counter. Orders are computed, not stored,
+// so the harness's own memory stays small next to the database's (a stored permutation of 10M
+// keys would add 80 MB to the process being measured).
+type order func(i int) int
+
+func (b *bench) sequential() order { return func(i int) int { return i } }
+
+// permutation visits every counter below --keys once, in a scattered order: i -> (a*i + c) mod
+// n with a coprime to n is a bijection. The same for every run with the same --keys.
+func (b *bench) permutation() order {
+	n := uint64(b.cfg.keys)
+	a := uint64(2654435761) % n
+	for a < 2 || gcd(a, n) != 1 {
+		a++
 	}
-	return order
+	c := uint64(benchSeed) % n
+	return func(i int) int { return int((a*uint64(i) + c) % n) }
 }
 
-// permutation is the counters in a random order, the same for every run with the same --keys.
-func (b *bench) permutation() []int {
-	return rand.New(rand.NewPCG(benchSeed, 1)).Perm(b.cfg.keys)
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
-// targets is n random counters below --keys (repeats allowed), the same for every run.
-func (b *bench) targets(n int) []int {
-	rng := rand.New(rand.NewPCG(benchSeed, 2))
-	t := make([]int, n)
-	for i := range t {
-		t[i] = rng.IntN(b.cfg.keys)
+// targets picks random counters below --keys (repeats allowed), the same for every run.
+func (b *bench) targets() order {
+	n := uint64(b.cfg.keys)
+	seed, gamma := uint64(benchSeed), uint64(0x9E3779B97F4A7C15)
+	start := seed * gamma // wraps, as splitmix64 intends
+	return func(i int) int {
+		// splitmix64 of the operation index: independent, uniform, reproducible.
+		z := uint64(i) + start
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+		return int((z ^ (z >> 31)) % n)
 	}
-	return t
 }
 
 // fillBatches writes the keys in order, --batch per batch; one unit is one batch.
-func (b *bench) fillBatches(order []int) (measurement, error) {
+func (b *bench) fillBatches(keyAt order) (measurement, error) {
 	size := b.cfg.batch
-	batches := (len(order) + size - 1) / size
+	keys := b.cfg.keys
+	batches := (keys + size - 1) / size
 	return b.timed(batches, func(i int) (tally, error) {
 		batch := strata.NewBatch()
-		for _, n := range order[i*size : min((i+1)*size, len(order))] {
+		for j := i * size; j < min((i+1)*size, keys); j++ {
+			n := keyAt(j)
 			batch.Put(benchKey(n), b.values.value(n))
 		}
 		if err := b.db.Write(context.Background(), batch); err != nil {
@@ -318,9 +337,9 @@ func (b *bench) fillBatches(order []int) (measurement, error) {
 }
 
 // fillDurable writes the keys in order with one Put each.
-func (b *bench) fillDurable(order []int) (measurement, error) {
-	return b.timed(len(order), func(i int) (tally, error) {
-		n := order[i]
+func (b *bench) fillDurable(keyAt order) (measurement, error) {
+	return b.timed(b.cfg.keys, func(i int) (tally, error) {
+		n := keyAt(i)
 		if err := b.db.Put(context.Background(), benchKey(n), b.values.value(n)); err != nil {
 			return tally{}, err
 		}
@@ -330,11 +349,11 @@ func (b *bench) fillDurable(order []int) (measurement, error) {
 
 // read looks up --keys random keys, present ones or (missing) absent ones.
 func (b *bench) read(missing bool) (measurement, error) {
-	targets := b.targets(b.cfg.keys)
-	return b.timed(len(targets), func(i int) (tally, error) {
-		key := benchKey(targets[i])
+	target := b.targets()
+	return b.timed(b.cfg.keys, func(i int) (tally, error) {
+		key := benchKey(target(i))
 		if missing {
-			key = missingKey(targets[i])
+			key = missingKey(target(i))
 		}
 		v, err := b.db.Get(context.Background(), key)
 		switch {
@@ -349,9 +368,9 @@ func (b *bench) read(missing bool) (measurement, error) {
 
 // scan runs --keys scans, each from a random key for benchScanLength entries.
 func (b *bench) scan() (measurement, error) {
-	targets := b.targets(b.cfg.keys)
-	return b.timed(len(targets), func(i int) (tally, error) {
-		it, err := b.db.NewIterator(context.Background(), &strata.IterOptions{Start: benchKey(targets[i])})
+	target := b.targets()
+	return b.timed(b.cfg.keys, func(i int) (tally, error) {
+		it, err := b.db.NewIterator(context.Background(), &strata.IterOptions{Start: benchKey(target(i))})
 		if err != nil {
 			return tally{}, err
 		}
