@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-db/strata/go/strata"
 )
@@ -153,5 +154,31 @@ func TestBenchUsageErrors(t *testing.T) {
 		if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, "Usage: strata bench") {
 			t.Errorf("bench %v: exit %d, stdout %q, stderr %q; want exit 2 and a usage error", args, code, stdout, stderr)
 		}
+	}
+}
+
+func TestLatencyHistogramPercentiles(t *testing.T) {
+	var l latencies
+	for i := 1; i <= 1000; i++ {
+		l.add(time.Duration(i) * time.Microsecond)
+	}
+	var other latencies
+	other.add(5 * time.Millisecond)
+	l.merge(&other)
+	for _, c := range []struct {
+		p    int
+		want time.Duration
+	}{{50, 501 * time.Microsecond}, {99, 991 * time.Microsecond}} {
+		got := l.percentile(c.p)
+		if got < c.want || float64(got) > float64(c.want)*1.05 {
+			t.Errorf("p%d = %v, want %v within one bucket (5%%) above", c.p, got, c.want)
+		}
+	}
+	if l.max != 5*time.Millisecond || l.percentile(100) != 5*time.Millisecond || l.n != 1001 {
+		t.Errorf("max %v, p100 %v, n %d", l.max, l.percentile(100), l.n)
+	}
+	var empty latencies
+	if empty.percentile(50) != 0 {
+		t.Error("an empty histogram has a percentile")
 	}
 }
