@@ -214,8 +214,9 @@ pub struct MergeEnv<'a> {
     pub tables: &'a Arc<TableCache>,
     pub table_options: TableOptions,
     pub target_file_size: u64,
-    /// Versions newer than this stay; older ones shadowed by a newer one go.
-    pub oldest_snapshot: u64,
+    /// Live snapshots, ascending. Each keeps the newest version at or below its sequence
+    /// number; current readers keep the newest version of all. Other versions go.
+    pub snapshots: &'a [u64],
     /// The tree below the output level, to tell whether a tombstone still shadows something.
     pub levels: &'a Levels,
     /// Allocates a file number for each output table.
@@ -224,20 +225,32 @@ pub struct MergeEnv<'a> {
     pub cancel: &'a AtomicBool,
 }
 
-/// Writes the sorted stream `source` to tables, cutting them near the target size. With
-/// `drop_rules`, applies compaction's rules for dropping versions; `base_level` is the output
-/// level.
+/// Which entries a merge may leave out.
+#[derive(Debug, Clone, Copy)]
+enum Drop {
+    /// Versions hidden from every snapshot by a newer version of the same key (a flush: older
+    /// tables may still hold the key, so its tombstones stay).
+    Shadowed,
+    /// Those, and tombstones no level below the output level `.0` can need.
+    ShadowedAndDeadTombstones(usize),
+}
+
+/// Writes the sorted stream `source` to tables, cutting them near the target size, leaving out
+/// what `drop` allows.
 fn write_tables(
     env: &MergeEnv<'_>,
     source: &mut MergingIter<'_>,
-    drop_rules: Option<usize>,
+    drop: Drop,
 ) -> Result<Vec<FileMeta>> {
     let mut outputs: Vec<FileMeta> = Vec::new();
     let mut builder: Option<(u64, TableBuilder)> = None;
     let mut current_user_key: Vec<u8> = Vec::new();
     let mut has_current = false;
-    // The sequence number of the previous (newer) version of the current user key.
-    let mut newer_seq: Option<u64> = None;
+    // The snapshot stripe of the previous (newer) version of the current user key.
+    let mut newer_stripe: Option<usize> = None;
+    // Versions between two adjacent snapshots are one stripe: only the newest is ever read.
+    let stripe = |seq: u64| env.snapshots.partition_point(|&s| s < seq);
+    let oldest_snapshot = env.snapshots.first().copied().unwrap_or(u64::MAX);
     let result = (|| -> Result<()> {
         source.seek(None);
         let mut n = 0u64;
@@ -254,21 +267,21 @@ fn write_tables(
                 current_user_key.clear();
                 current_user_key.extend_from_slice(p.user_key);
                 has_current = true;
-                newer_seq = None;
+                newer_stripe = None;
             }
-            let drop = match drop_rules {
-                None => false,
-                Some(base) => {
-                    // A newer version every snapshot sees hides this one from all readers.
-                    let shadowed = newer_seq.is_some_and(|n| n <= env.oldest_snapshot);
-                    let dead_tombstone = p.kind == ValueKind::Delete
-                        && p.seq <= env.oldest_snapshot
-                        && !deeper_levels_cover(env.levels, base, p.user_key);
-                    shadowed || dead_tombstone
-                }
-            };
-            newer_seq = Some(p.seq);
-            if !drop {
+            // A newer version in the same stripe hides this one from every reader.
+            let shadowed = newer_stripe == Some(stripe(p.seq));
+            let leave_out = shadowed
+                || match drop {
+                    Drop::Shadowed => false,
+                    Drop::ShadowedAndDeadTombstones(base) => {
+                        p.kind == ValueKind::Delete
+                            && p.seq <= oldest_snapshot
+                            && !deeper_levels_cover(env.levels, base, p.user_key)
+                    }
+                };
+            newer_stripe = Some(stripe(p.seq));
+            if !leave_out {
                 // Cut only between user keys, so one key's versions stay in one table.
                 let full = builder
                     .as_ref()
@@ -367,14 +380,19 @@ pub fn run(env: &MergeEnv<'_>, c: &Compaction) -> Result<Vec<FileMeta>> {
         )));
     }
     let mut merged = MergingIter::new(children, false);
-    write_tables(env, &mut merged, Some(c.output_level()))
+    write_tables(
+        env,
+        &mut merged,
+        Drop::ShadowedAndDeadTombstones(c.output_level()),
+    )
 }
 
-/// Writes a frozen memtable to L0. Pass a `MergeEnv` with an unbounded `target_file_size`: one
-/// memtable makes one table, so L0 holds as few tables as possible.
+/// Writes a frozen memtable to L0, leaving out the versions no snapshot can see. Pass a
+/// `MergeEnv` with an unbounded `target_file_size`: one memtable makes one table, so L0 holds
+/// as few tables as possible.
 pub fn flush(env: &MergeEnv<'_>, mem: &crate::memtable::Memtable) -> Result<Vec<FileMeta>> {
     let mut merged = MergingIter::new(vec![Box::new(mem.iter())], false);
-    write_tables(env, &mut merged, None)
+    write_tables(env, &mut merged, Drop::Shadowed)
 }
 
 #[cfg(test)]

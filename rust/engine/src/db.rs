@@ -259,7 +259,7 @@ impl Db {
                 let batch = Batch::from_bytes(payload.to_vec()).map_err(|e| {
                     Error::corruption(&path, 0, format!("record payload is not a batch: {e}"))
                 })?;
-                apply_batch(&mut mem, first_seq, &batch, u64::MAX);
+                apply_batch(&mut mem, first_seq, &batch);
                 last_seq = first_seq + u64::from(batch.count()) - 1;
                 stats.recovered_batches += 1;
                 Ok(())
@@ -488,14 +488,13 @@ impl Db {
     }
 
     fn apply_pending_upto(&mut self, wal_offset: u64) {
-        let oldest = self.tree.oldest_snapshot();
         while let Some(p) = self.pending.front() {
             if p.wal_end > wal_offset {
                 break;
             }
             let p = self.pending.pop_front().expect("front exists");
             let first_seq = p.last_seq - u64::from(p.batch.count()) + 1;
-            apply_batch(&mut self.mem, first_seq, &p.batch, oldest);
+            apply_batch(&mut self.mem, first_seq, &p.batch);
             self.visible_seq = p.last_seq;
             self.stats.batches_written += 1;
         }
@@ -769,12 +768,12 @@ fn copy_file(fs: &dyn FileSystem, from: &Path, to: &Path) -> Result<()> {
     out.sync_data().map_err(io_err("fsync", to))
 }
 
-fn apply_batch(mem: &mut Memtable, first_seq: u64, batch: &Batch, oldest_snapshot: u64) {
+fn apply_batch(mem: &mut Memtable, first_seq: u64, batch: &Batch) {
     for (i, op) in batch.iter().enumerate() {
         let seq = first_seq + i as u64;
         match op {
-            BatchOp::Put { key, value } => mem.insert(key, seq, Some(value), oldest_snapshot),
-            BatchOp::Delete { key } => mem.insert(key, seq, None, oldest_snapshot),
+            BatchOp::Put { key, value } => mem.insert(key, seq, Some(value)),
+            BatchOp::Delete { key } => mem.insert(key, seq, None),
         }
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! Entries are `(user key, seq, kind) -> value`, ordered like SSTable entries (user key
 //! ascending, newest version first), so a memtable merges with tables and flushes to one in a
-//! single pass. Versions no live snapshot can see are dropped on insert, so overwrites do not
-//! grow memory without bound. The memtable never does I/O: it is rebuilt from the WAL on open
-//! and flushed to an SSTable once full.
+//! single pass. Every version is kept until the flush drops the ones no snapshot can see; the
+//! byte count includes them, so overwrites fill (and freeze) a memtable like new keys do. The
+//! memtable never does I/O: it is rebuilt from the WAL on open and flushed to an SSTable once
+//! full.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -51,15 +52,10 @@ impl Memtable {
     }
 
     /// Records `value` (or a tombstone when `None`) for `user_key` at `seq`, which must be
-    /// larger than any earlier sequence number for the key. `oldest_snapshot` is the oldest
-    /// sequence number a reader may still read at; older shadowed versions are dropped.
-    pub fn insert(
-        &mut self,
-        user_key: &[u8],
-        seq: u64,
-        value: Option<&[u8]>,
-        oldest_snapshot: u64,
-    ) {
+    /// larger than any earlier sequence number for the key. Older versions stay until the
+    /// flush, which drops those no snapshot can see: one tree descent per write, and the byte
+    /// count still bounds memory (a full memtable is frozen, overwrites included).
+    pub fn insert(&mut self, user_key: &[u8], seq: u64, value: Option<&[u8]>) {
         let kind = if value.is_some() {
             ValueKind::Put
         } else {
@@ -68,24 +64,6 @@ impl Memtable {
         let ikey = IKey(key::internal_key(user_key, seq, kind).into());
         let value: Box<[u8]> = value.unwrap_or_default().into();
         self.approx_bytes += entry_bytes(&ikey.0, &value);
-        // Keep every version newer than the oldest snapshot, plus the one that snapshot sees.
-        let mut doomed = Vec::new();
-        let mut seen_visible = seq <= oldest_snapshot;
-        for (older, _) in self.map.range((Bound::Excluded(&ikey), Bound::Unbounded)) {
-            if key::user_key(&older.0) != user_key {
-                break;
-            }
-            if seen_visible {
-                doomed.push(older.clone());
-            } else if key::parse_internal(&older.0).is_some_and(|p| p.seq <= oldest_snapshot) {
-                seen_visible = true;
-            }
-        }
-        for k in doomed {
-            if let Some(v) = self.map.remove(&k) {
-                self.approx_bytes -= entry_bytes(&k.0, &v);
-            }
-        }
         self.map.insert(ikey, value);
     }
 
@@ -201,9 +179,9 @@ mod tests {
     #[test]
     fn versions_are_read_at_a_sequence() {
         let mut m = Memtable::new();
-        m.insert(b"k", 1, Some(b"v1"), 0);
-        m.insert(b"k", 2, None, 0);
-        m.insert(b"k", 3, Some(b"v3"), 0);
+        m.insert(b"k", 1, Some(b"v1"));
+        m.insert(b"k", 2, None);
+        m.insert(b"k", 3, Some(b"v3"));
         assert_eq!(m.get(b"k", 0), None);
         assert_eq!(m.get(b"k", 1), Some((ValueKind::Put, &b"v1"[..])));
         assert_eq!(m.get(b"k", 2), Some((ValueKind::Delete, &b""[..])));
@@ -213,31 +191,25 @@ mod tests {
     }
 
     #[test]
-    fn shadowed_versions_are_dropped_when_no_snapshot_needs_them() {
+    fn every_version_is_kept_and_counted() {
         let mut m = Memtable::new();
-        for seq in 1..=100 {
-            m.insert(b"k", seq, Some(b"value"), u64::MAX);
-        }
-        assert_eq!(m.len(), 1);
+        m.insert(b"k", 1, Some(b"value"));
         let one = m.approx_bytes();
-        // A snapshot at 100 pins version 100 while newer ones arrive.
-        m.insert(b"k", 101, Some(b"new"), 100);
-        m.insert(b"k", 102, Some(b"newer"), 100);
-        assert_eq!(m.len(), 3);
-        assert_eq!(m.get(b"k", 100), Some((ValueKind::Put, &b"value"[..])));
-        // Once released, the next write drops both older versions.
-        m.insert(b"k", 103, Some(b"value"), u64::MAX);
-        assert_eq!(m.len(), 1);
-        assert_eq!(m.approx_bytes(), one);
+        for seq in 2..=100 {
+            m.insert(b"k", seq, Some(b"value"));
+        }
+        assert_eq!(m.len(), 100);
+        assert_eq!(m.approx_bytes(), 100 * one);
+        assert_eq!(m.get(b"k", 50), Some((ValueKind::Put, &b"value"[..])));
     }
 
     #[test]
     fn cursor_walks_internal_order_both_ways() {
         let mut m = Memtable::new();
-        m.insert(b"b", 1, Some(b"b1"), 0);
-        m.insert(b"a", 2, Some(b"a2"), 0);
-        m.insert(b"b", 3, None, 0);
-        m.insert(b"ab", 4, Some(b"ab4"), 0);
+        m.insert(b"b", 1, Some(b"b1"));
+        m.insert(b"a", 2, Some(b"a2"));
+        m.insert(b"b", 3, None);
+        m.insert(b"ab", 4, Some(b"ab4"));
         let mut it = m.iter();
         it.seek_to_first();
         let mut seen = Vec::new();

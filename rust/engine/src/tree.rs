@@ -220,14 +220,9 @@ impl Tree {
         self.purge_obsolete();
     }
 
-    /// The oldest live snapshot, or `u64::MAX` when none is live.
-    pub fn oldest_snapshot(&self) -> u64 {
-        lock(&self.state)
-            .snapshots
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(u64::MAX)
+    /// The live snapshots, ascending.
+    pub fn snapshots(&self) -> Vec<u64> {
+        lock(&self.state).snapshots.keys().copied().collect()
     }
 
     /// Live snapshots.
@@ -319,7 +314,7 @@ impl Tree {
     fn env<'a>(
         &'a self,
         levels: &'a Levels,
-        oldest_snapshot: u64,
+        snapshots: &'a [u64],
         next: &'a (dyn Fn() -> u64 + Sync),
     ) -> MergeEnv<'a> {
         MergeEnv {
@@ -328,7 +323,7 @@ impl Tree {
             tables: &self.tables,
             table_options: self.opts.table.clone(),
             target_file_size: self.opts.compaction.target_file_size,
-            oldest_snapshot,
+            snapshots,
             levels,
             next_number: next,
             cancel: &self.cancel,
@@ -363,9 +358,12 @@ impl Tree {
     fn flush(&self, frozen: &Arc<Frozen>) -> Result<()> {
         let levels = self.view().levels;
         let next = || self.next_file_number();
+        // A snapshot taken from now on reads at or above every version in the memtable, so the
+        // live ones decide what the flush may leave out.
+        let snapshots = self.snapshots();
         let env = MergeEnv {
             target_file_size: u64::MAX,
-            ..self.env(&levels, u64::MAX, &next)
+            ..self.env(&levels, &snapshots, &next)
         };
         let outputs = compaction::flush(&env, &frozen.mem)?;
         let _installing = lock(&self.install);
@@ -415,7 +413,7 @@ impl Tree {
     /// The compaction thread: runs manual requests first, then whatever is most urgent.
     pub fn run_compactions(&self) {
         loop {
-            let (job, manual, levels, oldest) = {
+            let (job, manual, levels, snapshots) = {
                 let mut s = lock(&self.state);
                 loop {
                     if s.shutdown {
@@ -430,7 +428,7 @@ impl Tree {
                 }
             };
             let result = match job {
-                Some(c) => self.compact(&c, &levels, oldest),
+                Some(c) => self.compact(&c, &levels, &snapshots),
                 None => Ok(()),
             };
             // The job and its view held the inputs; now they may go.
@@ -457,8 +455,8 @@ impl Tree {
     fn next_job(
         &self,
         s: &mut State,
-    ) -> Option<(Option<Compaction>, Option<Done>, Arc<Levels>, u64)> {
-        let oldest = s.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+    ) -> Option<(Option<Compaction>, Option<Done>, Arc<Levels>, Vec<u64>)> {
+        let snapshots: Vec<u64> = s.snapshots.keys().copied().collect();
         // A manual request walks down the levels, one compaction per step; it ends after
         // rewriting the bottom level that holds its range.
         if !s.manual.is_empty() {
@@ -472,29 +470,29 @@ impl Tree {
                         c.file_numbers().for_each(|n| {
                             s.busy.insert(n);
                         });
-                        return Some((Some(c), None, Arc::clone(&s.levels), oldest));
+                        return Some((Some(c), None, Arc::clone(&s.levels), snapshots));
                     }
                     None if range_busy(s, m.level, &m.lo, &m.hi) => return None, // wait for it
                     None => s.manual[0].level += 1,
                 }
             }
             let m = s.manual.remove(0);
-            return Some((None, Some(m.done), Arc::clone(&s.levels), oldest));
+            return Some((None, Some(m.done), Arc::clone(&s.levels), snapshots));
         }
         let c = compaction::pick(&self.opts.compaction, &s.levels, &s.busy, &s.pointers)?;
         c.file_numbers().for_each(|n| {
             s.busy.insert(n);
         });
-        Some((Some(c), None, Arc::clone(&s.levels), oldest))
+        Some((Some(c), None, Arc::clone(&s.levels), snapshots))
     }
 
-    fn compact(&self, c: &Compaction, levels: &Arc<Levels>, oldest: u64) -> Result<()> {
+    fn compact(&self, c: &Compaction, levels: &Arc<Levels>, snapshots: &[u64]) -> Result<()> {
         let next = || self.next_file_number();
         let result = if c.is_trivial_move() {
             // Same tables, one level down: no bytes to rewrite.
             Ok(c.inputs.iter().map(|f| FileMeta::clone(f)).collect())
         } else {
-            compaction::run(&self.env(levels, oldest, &next), c)
+            compaction::run(&self.env(levels, snapshots, &next), c)
         };
         let outputs = match result {
             Ok(o) => o,

@@ -212,3 +212,38 @@ fn check_names_a_damaged_table() {
         report.text()
     );
 }
+
+#[test]
+fn a_flush_keeps_only_the_versions_a_snapshot_can_see() {
+    let dir = TempDir::new("overwrite");
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    let put = |db: &mut Db, v: &str| {
+        let mut b = Batch::new();
+        b.put(b"hot", v.as_bytes()).unwrap();
+        db.write(b).unwrap();
+    };
+    for i in 0..500 {
+        put(&mut db, &format!("v{i}"));
+    }
+    let snap = db.acquire_snapshot();
+    for i in 500..1000 {
+        put(&mut db, &format!("v{i}"));
+    }
+    assert_eq!(
+        db.stats().memtable_versions,
+        1000,
+        "the memtable keeps every version"
+    );
+    db.flush_and_wait().unwrap();
+    assert_eq!(db.get_at(b"hot", snap).unwrap(), Some(b"v499".to_vec()));
+    assert_eq!(db.get(b"hot").unwrap(), Some(b"v999".to_vec()));
+    db.release_snapshot(snap);
+    db.close().unwrap();
+    // The table holds the newest version and the one the snapshot saw, nothing else.
+    let report = strata_engine::check::check_dir(&dir.0).unwrap();
+    assert!(
+        report.text().contains(": 2 entries, live"),
+        "{}",
+        report.text()
+    );
+}
