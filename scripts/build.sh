@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release -p strata-ffi
+. scripts/cgo-env.sh
 mkdir -p bin
 go build -o bin/strata ./cmd/strata
 echo "built bin/strata"

@@ -26,6 +26,7 @@ cargo test --workspace
 
 step "build: libstrata.a and bin/strata"
 scripts/build.sh
+. scripts/cgo-env.sh
 
 step "go: format, vet"
 unformatted=$(gofmt -l go cmd)
