@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::fs::FileSystem;
+use crate::manifest::table_name;
 use crate::sstable::block::Block;
-use crate::sstable::{table_file_name, Table};
+use crate::sstable::Table;
 
 /// Number of independently locked shards of the block cache, so concurrent readers rarely
 /// contend on one mutex.
@@ -328,7 +329,7 @@ impl TableCache {
     }
 
     fn open(&self, file_number: u64) -> Result<Table> {
-        let path = self.dir.join(table_file_name(file_number));
+        let path = self.dir.join(table_name(file_number));
         let file = self
             .fs
             .open_read(&path)
@@ -362,26 +363,7 @@ mod tests {
     use crate::sstable::{TableBuilder, TableOptions};
     use std::path::Path;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let p = std::env::temp_dir().join(format!(
-                "strata-cache-{tag}-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_dir::TempDir;
 
     /// A block whose encoded size is about `size` bytes.
     fn block_of(size: usize) -> Arc<Block> {
@@ -501,7 +483,7 @@ mod tests {
     }
 
     fn write_table(dir: &Path, number: u64) {
-        let path = dir.join(table_file_name(number));
+        let path = dir.join(table_name(number));
         let file = RealFs.create(&path).unwrap();
         let mut b = TableBuilder::new(file, path, TableOptions::default());
         for i in 0..100u64 {
@@ -513,7 +495,7 @@ mod tests {
 
     #[test]
     fn table_cache_bounds_open_tables() {
-        let dir = TempDir::new("tables");
+        let dir = TempDir::new("cache-tables");
         for n in 1..=3 {
             write_table(&dir.0, n);
         }
@@ -540,7 +522,7 @@ mod tests {
 
     #[test]
     fn table_cache_is_shared_across_threads() {
-        let dir = TempDir::new("tables-mt");
+        let dir = TempDir::new("cache-tables-mt");
         for n in 1..=4 {
             write_table(&dir.0, n);
         }

@@ -11,6 +11,7 @@ pub mod check;
 pub mod compaction;
 pub mod db;
 pub mod error;
+pub mod file_name;
 pub mod fs;
 pub mod iterator;
 pub mod key;
@@ -18,6 +19,8 @@ pub mod manifest;
 pub mod memtable;
 pub mod sim_fs;
 pub mod sstable;
+#[cfg(test)]
+mod test_dir;
 pub mod threads;
 pub mod tree;
 pub mod version;

@@ -68,16 +68,12 @@ impl Default for ManifestState {
 
 /// The file name of table `number`.
 pub fn table_name(number: u64) -> String {
-    format!("{number:06}.sst")
+    crate::file_name::numbered(number, "sst")
 }
 
 /// Parses a table file name back into its number.
 pub fn parse_table_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".sst")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    crate::file_name::parse_numbered(name, "sst")
 }
 
 fn put_u64(out: &mut Vec<u8>, v: u64) {

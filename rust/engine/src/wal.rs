@@ -33,16 +33,12 @@ pub const RECORD_HEADER_LEN: usize = 28;
 
 /// The file name of WAL segment `number`.
 pub fn segment_name(number: u64) -> String {
-    format!("{number:06}.wal")
+    crate::file_name::numbered(number, "wal")
 }
 
 /// Parses a WAL segment file name back into its number.
 pub fn parse_segment_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".wal")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    crate::file_name::parse_numbered(name, "wal")
 }
 
 /// The segment number in a segment path's file name (0 for a name that is not one).
@@ -374,24 +370,7 @@ mod tests {
     use super::*;
     use crate::fs::RealFs;
 
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let p = std::env::temp_dir().join(format!(
-                "strata-wal-{tag}-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_dir::TempDir;
 
     type Records = Vec<(u64, Vec<u8>)>;
 
@@ -419,7 +398,7 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        let dir = TempDir::new("roundtrip");
+        let dir = TempDir::new("wal-roundtrip");
         let path = dir.0.join(segment_name(1));
         write_synced(&path, 5);
         let (recs, r) = collect(&path, true).unwrap();
@@ -431,7 +410,7 @@ mod tests {
 
     #[test]
     fn torn_tail_is_cut() {
-        let dir = TempDir::new("torn");
+        let dir = TempDir::new("wal-torn");
         let path = dir.0.join(segment_name(1));
         write_synced(&path, 3);
         let full = std::fs::metadata(&path).unwrap().len();
@@ -454,7 +433,7 @@ mod tests {
 
     #[test]
     fn damaged_middle_is_corruption() {
-        let dir = TempDir::new("middle");
+        let dir = TempDir::new("wal-middle");
         let path = dir.0.join(segment_name(1));
         let starts = write_synced(&path, 4);
         let mut data = std::fs::read(&path).unwrap();
@@ -475,7 +454,7 @@ mod tests {
     fn unsynced_group_damage_is_a_torn_tail() {
         // Records written in one group before any sync carry the same synced_upto, so damage in
         // the group cannot be told from a tear: recovery keeps the intact prefix.
-        let dir = TempDir::new("group");
+        let dir = TempDir::new("wal-group");
         let path = dir.0.join(segment_name(1));
         let mut w = WalWriter::create(&RealFs, &path).unwrap();
         w.add_record(1, b"one");
@@ -495,7 +474,7 @@ mod tests {
 
     #[test]
     fn reopen_cuts_the_tail_and_appends() {
-        let dir = TempDir::new("reopen");
+        let dir = TempDir::new("wal-reopen");
         let path = dir.0.join(segment_name(1));
         write_synced(&path, 2);
         let mut data = std::fs::read(&path).unwrap();
@@ -513,7 +492,7 @@ mod tests {
 
     #[test]
     fn bad_headers() {
-        let dir = TempDir::new("headers");
+        let dir = TempDir::new("wal-headers");
         let path = dir.0.join(segment_name(1));
         std::fs::write(&path, b"NOTAWAL!\x01\0\0\0\0\0\0\0").unwrap();
         assert!(matches!(

@@ -35,32 +35,3 @@ pub mod bloom;
 pub mod table;
 
 pub use table::{Compression, Table, TableBuilder, TableIter, TableOptions, TableSummary};
-
-/// The file name of table `number`.
-pub fn table_file_name(number: u64) -> String {
-    format!("{number:06}.sst")
-}
-
-/// Parses a table file name back into its number.
-pub fn parse_table_file_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".sst")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_file_names() {
-        assert_eq!(table_file_name(12), "000012.sst");
-        assert_eq!(table_file_name(1_234_567), "1234567.sst");
-        assert_eq!(parse_table_file_name("000012.sst"), Some(12));
-        assert_eq!(parse_table_file_name(".sst"), None);
-        assert_eq!(parse_table_file_name("12.wal"), None);
-        assert_eq!(parse_table_file_name("+12.sst"), None);
-    }
-}

@@ -1022,26 +1022,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
     use std::time::Instant;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let p = std::env::temp_dir().join(format!(
-                "strata-sst-{tag}-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_dir::TempDir;
 
     /// splitmix64: a small deterministic generator, so failures reproduce.
     struct Rng(u64);
@@ -1311,7 +1292,7 @@ mod tests {
         let dir = TempDir::new(&format!("roundtrip-{n}"));
         let model = make_model(n, n as u64);
         for (i, &(compression, cached)) in configs.iter().enumerate() {
-            let path = dir.0.join(crate::sstable::table_file_name(i as u64 + 1));
+            let path = dir.0.join(crate::manifest::table_name(i as u64 + 1));
             let started = Instant::now();
             let summary = build(&path, &model, opts(compression));
             let built = started.elapsed();
@@ -1367,7 +1348,7 @@ mod tests {
 
     #[test]
     fn tiny_blocks_cross_boundaries_everywhere() {
-        let dir = TempDir::new("tiny");
+        let dir = TempDir::new("sst-tiny");
         let model = make_model(300, 9);
         for (i, block_size) in [1, 64, 300].into_iter().enumerate() {
             let path = dir.0.join(format!("{i}.sst"));
@@ -1384,7 +1365,7 @@ mod tests {
 
     #[test]
     fn lz4_shrinks_compressible_blocks() {
-        let dir = TempDir::new("lz4");
+        let dir = TempDir::new("sst-lz4");
         let mut model = Model::new();
         for i in 0..2000 {
             let v = format!("value {i} ").repeat(10).into_bytes();
@@ -1404,7 +1385,7 @@ mod tests {
 
     #[test]
     fn bloom_filter_skips_absent_keys() {
-        let dir = TempDir::new("bloom");
+        let dir = TempDir::new("sst-bloom");
         let model = make_model(5000, 5);
         let path = dir.0.join("t.sst");
         build(&path, &model, TableOptions::default());
@@ -1428,7 +1409,7 @@ mod tests {
 
     #[test]
     fn builder_rejects_misuse() {
-        let dir = TempDir::new("misuse");
+        let dir = TempDir::new("sst-misuse");
         let path = dir.0.join("t.sst");
         let new = || {
             TableBuilder::new(
@@ -1537,7 +1518,7 @@ mod tests {
 
     #[test]
     fn flipped_data_byte_is_reported_by_reads() {
-        let dir = TempDir::new("flip-data");
+        let dir = TempDir::new("sst-flip-data");
         let (model, data) = small_table(&dir, Compression::None);
         let path = dir.0.join("small.sst");
         let table = open(&path, 1, None).unwrap();
@@ -1569,7 +1550,7 @@ mod tests {
 
     #[test]
     fn flipped_index_or_footer_byte_fails_open() {
-        let dir = TempDir::new("flip-meta");
+        let dir = TempDir::new("sst-flip-meta");
         let (_, data) = small_table(&dir, Compression::Lz4);
         let path = dir.0.join("small.sst");
         let footer_start = data.len() - FOOTER_LEN as usize;
@@ -1589,7 +1570,7 @@ mod tests {
 
     #[test]
     fn truncated_file_fails_open() {
-        let dir = TempDir::new("truncate");
+        let dir = TempDir::new("sst-truncate");
         let (_, data) = small_table(&dir, Compression::Lz4);
         let path = dir.0.join("small.sst");
         for len in [
@@ -1611,7 +1592,7 @@ mod tests {
     /// by open or by verify, and nothing panics on the way.
     #[test]
     fn every_flipped_byte_is_detected() {
-        let dir = TempDir::new("every-byte");
+        let dir = TempDir::new("sst-every-byte");
         for compression in [Compression::None, Compression::Lz4] {
             let (_, data) = small_table(&dir, compression);
             for at in 0..data.len() {
@@ -1632,7 +1613,7 @@ mod tests {
 
     #[test]
     fn lying_lengths_do_not_allocate() {
-        let dir = TempDir::new("lying");
+        let dir = TempDir::new("sst-lying");
         let (_, data) = small_table(&dir, Compression::None);
         let footer_start = data.len() - FOOTER_LEN as usize;
         let mut raw = [0u8; FOOTER_LEN as usize];
@@ -1672,7 +1653,7 @@ mod tests {
 
     #[test]
     fn read_errors_surface_through_status() {
-        let dir = TempDir::new("read-errors");
+        let dir = TempDir::new("sst-read-errors");
         let (_, data) = small_table(&dir, Compression::Lz4);
         let file = MemFile::new(data);
         let table = Arc::new(Table::open(file.clone(), PathBuf::from("mem.sst"), 1, None).unwrap());
