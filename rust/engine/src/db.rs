@@ -419,7 +419,13 @@ impl Db {
         }
         let number = self.tree.next_file_number();
         let path = self.dir.join(wal::segment_name(number));
-        let new_wal = WalWriter::create(self.fs.as_ref(), &path)?;
+        let new_wal = match WalWriter::create(self.fs.as_ref(), &path) {
+            Ok(w) => w,
+            Err(e) => {
+                self.poison(format!("starting WAL segment {number} failed: {e}"));
+                return Err(e);
+            }
+        };
         let old_wal = std::mem::replace(&mut self.wal, new_wal);
         let mem = std::mem::take(&mut self.mem);
         self.tree.freeze(

@@ -7,7 +7,8 @@
 //! a real disk could hold at that instant: the durable directory entries, each file's durable
 //! bytes plus a random prefix of what was written after (a torn tail). The process keeps
 //! running on the live state; [`SimFs::restart`] replaces the live state with the image, as a
-//! reboot would. Production code never uses this module.
+//! reboot would. [`SimFs::fail_after`] injects I/O errors (EIO, ENOSPC, short writes) into
+//! writes or syncs. Production code never uses this module.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -33,7 +34,33 @@ struct Image {
     durable_dirs: BTreeMap<PathBuf, BTreeMap<String, FileId>>,
 }
 
+/// Which operations an injected fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultOn {
+    /// Appends (a short write: part of the data lands), truncates, creates, renames, removes.
+    Writes,
+    /// `sync_data` and `sync_dir`.
+    Syncs,
+    /// Every mutating operation.
+    Any,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fault {
+    from_op: u64,
+    on: FaultOn,
+    errno: i32,
+    remaining: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Write,
+    Sync,
+}
+
 struct State {
+    fault: Option<Fault>,
     live: Image,
     next_id: FileId,
     ops: u64,
@@ -53,6 +80,7 @@ impl SimFs {
     pub fn new(seed: u64) -> SimFs {
         SimFs {
             state: Arc::new(Mutex::new(State {
+                fault: None,
                 live: Image::default(),
                 next_id: 1,
                 ops: 0,
@@ -96,6 +124,40 @@ impl SimFs {
         let image = s.frozen.take().expect("cut above");
         s.live = image;
         s.cut_at = None;
+    }
+
+    /// Makes the mutating operations `on` selects fail with `errno`, from `ops` operations from
+    /// now, `times` times (then they succeed again, as a disk that recovered would).
+    pub fn fail_after(&self, ops: u64, on: FaultOn, errno: i32, times: u32) {
+        let mut s = self.lock();
+        s.fault = Some(Fault {
+            from_op: s.ops + ops,
+            on,
+            errno,
+            remaining: times,
+        });
+    }
+
+    /// How many injected faults are still to fire.
+    pub fn faults_pending(&self) -> u32 {
+        self.lock().fault.map_or(0, |f| f.remaining)
+    }
+
+    /// The injected error for an operation of kind `op`, if one is due now.
+    fn fault(s: &mut State, op: Op) -> io::Result<()> {
+        let Some(f) = s.fault.as_mut() else {
+            return Ok(());
+        };
+        let hits = match f.on {
+            FaultOn::Any => true,
+            FaultOn::Writes => op == Op::Write,
+            FaultOn::Syncs => op == Op::Sync,
+        };
+        if hits && f.remaining > 0 && s.ops >= f.from_op {
+            f.remaining -= 1;
+            return Err(io::Error::from_raw_os_error(f.errno));
+        }
+        Ok(())
     }
 
     /// Counts a mutating operation, freezing the crash image when the cut is due.
@@ -179,15 +241,22 @@ struct SimFile {
 impl WritableFile for SimFile {
     fn append(&self, data: &[u8]) -> io::Result<()> {
         let mut s = self.fs.lock();
+        let result = SimFs::fault(&mut s, Op::Write);
+        // A failed write may still have written a prefix (a short write).
+        let keep = match result {
+            Ok(()) => data.len(),
+            Err(_) => (next_rand(&mut s) % (data.len() as u64 + 1)) as usize,
+        };
         if let Some(f) = s.live.files.get_mut(&self.id) {
-            f.bytes.extend_from_slice(data);
+            f.bytes.extend_from_slice(&data[..keep]);
         }
         SimFs::tick(&mut s);
-        Ok(())
+        result
     }
 
     fn sync_data(&self) -> io::Result<()> {
         let mut s = self.fs.lock();
+        SimFs::fault(&mut s, Op::Sync)?;
         if let Some(f) = s.live.files.get_mut(&self.id) {
             f.durable = f.bytes.clone();
         }
@@ -197,6 +266,7 @@ impl WritableFile for SimFile {
 
     fn truncate(&self, len: u64) -> io::Result<()> {
         let mut s = self.fs.lock();
+        SimFs::fault(&mut s, Op::Write)?;
         if let Some(f) = s.live.files.get_mut(&self.id) {
             f.bytes.truncate(len as usize);
         }
@@ -264,6 +334,7 @@ impl FileSystem for SimFs {
 
     fn create(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>> {
         let mut s = self.lock();
+        SimFs::fault(&mut s, Op::Write)?;
         let id = new_file(&mut s, path)?;
         Ok(Arc::new(SimFile {
             fs: self.clone(),
@@ -281,6 +352,7 @@ impl FileSystem for SimFs {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut s = self.lock();
+        SimFs::fault(&mut s, Op::Write)?;
         let id = s.live.lookup(from)?;
         let (fdir, fname) = split(from)?;
         let (tdir, tname) = split(to)?;
@@ -319,6 +391,7 @@ impl FileSystem for SimFs {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut s = self.lock();
+        SimFs::fault(&mut s, Op::Sync)?;
         let entries = s.live.dirs.get(dir).cloned().unwrap_or_default();
         s.live.durable_dirs.insert(dir.to_owned(), entries);
         SimFs::tick(&mut s);

@@ -526,9 +526,6 @@ impl Tree {
             new_levels[out_level]
                 .sort_by(|a, b| crate::key::compare_internal(&a.smallest, &b.smallest));
             s.levels = Arc::new(new_levels);
-            if !trivial {
-                s.obsolete.extend(c.inputs.iter().chain(&c.next).cloned());
-            }
             for n in &gone {
                 s.busy.remove(n);
             }
@@ -540,6 +537,13 @@ impl Tree {
             Self::manifest_state(&s)
         };
         manifest::write(self.fs.as_ref(), &self.dir, &state)?;
+        // Only now, with the manifest that drops them durable, may the inputs be deleted: a
+        // crash before this point recovers the old manifest, which still needs them.
+        if !c.is_trivial_move() {
+            lock(&self.state)
+                .obsolete
+                .extend(c.inputs.iter().chain(&c.next).cloned());
+        }
         drop(_installing);
         self.work.notify_all();
         (self.notify)();
