@@ -2,8 +2,16 @@
 //! statistics counters in [`threads`].
 //!
 //! The public concepts are [`Db`] (a database directory), [`Batch`] (an atomic group of writes)
-//! and [`Error`]. Lower layers: [`wal`] frames and replays the write-ahead log, [`memtable`]
-//! holds recent writes in order, [`fs`] is the only door to the file system.
+//! and [`Error`]. Below them:
+//! - the write path: [`wal`] frames and replays the write-ahead log, [`memtable`] holds recent
+//!   writes in order;
+//! - the tree: [`tree`] owns the shared shape (frozen memtables, the [`version`] of live
+//!   tables, snapshots) and runs the flush and [`compaction`] threads; [`manifest`] records it
+//!   durably;
+//! - tables: [`sstable`] reads and writes one file, [`cache`] bounds blocks and open files;
+//! - reads: [`iterator`] merges every source into what a user sees, [`key`] orders versions;
+//! - I/O: [`fs`] is the only door to the file system, [`sim_fs`] a simulated one for crash and
+//!   fault tests; [`check`] verifies every checksum of a closed database.
 
 pub mod batch;
 pub mod cache;
