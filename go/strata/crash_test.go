@@ -76,7 +76,8 @@ func childBatches(dir string) {
 		base, _ = strconv.Atoi(string(v))
 	}
 	var mu sync.Mutex
-	next := base + 1_000_000 // never collides with ids written before the kill but not acknowledged
+	// Past the ids of batches in flight at the kill (8 at most): each id is written once.
+	next := base + 1000
 	out := bufio.NewWriter(os.Stdout)
 	for range 8 {
 		go func() {
@@ -87,7 +88,7 @@ func childBatches(dir string) {
 				mu.Unlock()
 				b := NewBatch()
 				for part := range 3 {
-					b.Put([]byte(fmt.Sprintf("b%09d-%d", id, part)), []byte(strconv.Itoa(id)))
+					b.Put([]byte(fmt.Sprintf("b%012d-%d", id, part)), []byte(strconv.Itoa(id)))
 				}
 				b.Put([]byte("next-id"), []byte(strconv.Itoa(id+1)))
 				if err := db.Write(context.Background(), b); err != nil {
@@ -160,7 +161,7 @@ func TestCrashLoopLosesNothingAcknowledged(t *testing.T) {
 		}
 		for it.Next() {
 			var id, part int
-			if _, err := fmt.Sscanf(string(it.Key()), "b%09d-%d", &id, &part); err != nil || string(it.Value()) != strconv.Itoa(id) {
+			if _, err := fmt.Sscanf(string(it.Key()), "b%012d-%d", &id, &part); err != nil || string(it.Value()) != strconv.Itoa(id) {
 				t.Fatalf("cycle %d: unexpected entry %q = %q", cycle, it.Key(), it.Value())
 			}
 			parts[id]++
@@ -178,6 +179,10 @@ func TestCrashLoopLosesNothingAcknowledged(t *testing.T) {
 			if n != 3 {
 				t.Fatalf("cycle %d: batch %d is partial (%d of 3 keys)", cycle, id, n)
 			}
+		}
+		if (cycle+1)%1000 == 0 {
+			// Progress for long runs, which may outlive the patience of whoever started them.
+			fmt.Fprintf(os.Stderr, "crash loop: %d cycles, %d acknowledged batches intact\n", cycle+1, len(acked))
 		}
 	}
 }
