@@ -6,60 +6,14 @@
 //! `STRATA_CRASH_SEEDS` (default 300) sets how many power cuts a run tries;
 //! `STRATA_CRASH_SEED=<n>` replays one.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
+use common::{contents, for_each_seed, open_sim as open, Model, Rng};
 use strata_engine::sim_fs::SimFs;
-use strata_engine::{Batch, Db, Options};
-
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn options() -> Options {
-    Options {
-        no_sync: false,
-        memtable_budget: 96 << 10,
-        l0_compaction_trigger: 2,
-        l1_target_bytes: 64 << 10,
-        level_size_ratio: 4,
-        target_file_size: 16 << 10,
-        ..Options::default()
-    }
-}
-
-fn open(fs: &SimFs) -> strata_engine::Result<Db> {
-    Db::open_with(
-        Path::new("/db"),
-        options(),
-        Arc::new(fs.clone()),
-        Box::new(|| {}),
-    )
-}
-
-fn contents(db: &Db) -> Model {
-    let view = db.read_view();
-    let mut it = db.iter(&view, None, None, db.visible_seq(), false).unwrap();
-    let mut out = Model::new();
-    while let Some((k, v)) = it.next_entry() {
-        out.insert(k.to_vec(), v.to_vec());
-    }
-    it.status().unwrap();
-    out
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+use strata_engine::Batch;
 
 fn run(seed: u64) {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let fs = SimFs::new(seed);
     let mut acked = Model::new();
     // A few lives per seed: crash, recover, verify, write on.
@@ -121,22 +75,5 @@ fn run(seed: u64) {
 
 #[test]
 fn acknowledged_writes_survive_power_loss() {
-    let seeds: Vec<u64> = match std::env::var("STRATA_CRASH_SEED") {
-        Ok(s) => vec![s.parse().expect("STRATA_CRASH_SEED is a number")],
-        Err(_) => {
-            let n = std::env::var("STRATA_CRASH_SEEDS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(300);
-            (1..=n).collect()
-        }
-    };
-    for seed in seeds {
-        if let Err(e) = std::panic::catch_unwind(|| run(seed)) {
-            eprintln!(
-                "power-loss test failed for seed {seed}; replay with STRATA_CRASH_SEED={seed}"
-            );
-            std::panic::resume_unwind(e);
-        }
-    }
+    for_each_seed("STRATA_CRASH_SEED", "STRATA_CRASH_SEEDS", 300, run);
 }

@@ -2,25 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::path::PathBuf;
 
+mod common;
+
+use common::{scan, TempDir};
 use strata_engine::{Batch, Db, Error, Options};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("strata-db-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn put(db: &mut Db, k: &[u8], v: &[u8]) {
     let mut b = Batch::new();
@@ -28,25 +14,8 @@ fn put(db: &mut Db, k: &[u8], v: &[u8]) {
     db.write(b).unwrap();
 }
 
-fn scan_at(
-    db: &Db,
-    lo: Option<&[u8]>,
-    hi: Option<&[u8]>,
-    seq: u64,
-    reverse: bool,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let view = db.read_view();
-    let mut it = db.iter(&view, lo, hi, seq, reverse).unwrap();
-    let mut out = Vec::new();
-    while let Some((k, v)) = it.next_entry() {
-        out.push((k.to_vec(), v.to_vec()));
-    }
-    it.status().unwrap();
-    out
-}
-
-fn scan(db: &Db, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    scan_at(db, lo, hi, db.visible_seq(), false)
+fn scan_latest(db: &Db, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    scan(db, lo, hi, db.visible_seq(), false)
 }
 
 fn val(v: &[u8]) -> Option<Vec<u8>> {
@@ -208,8 +177,8 @@ fn iteration_matches_a_model_with_bounds_and_snapshots() {
         .range::<[u8], _>((Bound::Included(lo), Bound::Excluded(hi)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    assert_eq!(scan(&db, Some(lo), Some(hi)), want);
-    let rev: Vec<_> = scan_at(&db, None, None, db.visible_seq(), true)
+    assert_eq!(scan_latest(&db, Some(lo), Some(hi)), want);
+    let rev: Vec<_> = scan(&db, None, None, db.visible_seq(), true)
         .into_iter()
         .map(|(k, _)| k)
         .collect();
@@ -217,7 +186,7 @@ fn iteration_matches_a_model_with_bounds_and_snapshots() {
     assert_eq!(rev, want_rev);
     // The snapshot still reads the state from step 1500.
     let (seq, old) = snapshot.unwrap();
-    let at_snapshot = scan_at(&db, None, None, seq, false);
+    let at_snapshot = scan(&db, None, None, seq, false);
     let want_old: Vec<_> = old.into_iter().collect();
     assert_eq!(at_snapshot, want_old);
     db.release_snapshot(seq);

@@ -7,57 +7,11 @@
 //! `STRATA_FAULT_SEEDS` (default 300) sets how many faults a run injects;
 //! `STRATA_FAULT_SEED=<n>` replays one.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
+use common::{contents, for_each_seed, open_sim as open, Model, Rng};
 use strata_engine::sim_fs::{FaultOn, SimFs};
-use strata_engine::{Batch, Db, Error, Options};
-
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn options() -> Options {
-    Options {
-        no_sync: false,
-        memtable_budget: 96 << 10,
-        l0_compaction_trigger: 2,
-        l1_target_bytes: 64 << 10,
-        level_size_ratio: 4,
-        target_file_size: 16 << 10,
-        ..Options::default()
-    }
-}
-
-fn open(fs: &SimFs) -> strata_engine::Result<Db> {
-    Db::open_with(
-        Path::new("/db"),
-        options(),
-        Arc::new(fs.clone()),
-        Box::new(|| {}),
-    )
-}
-
-fn contents(db: &Db) -> Model {
-    let view = db.read_view();
-    let mut it = db.iter(&view, None, None, db.visible_seq(), false).unwrap();
-    let mut out = Model::new();
-    while let Some((k, v)) = it.next_entry() {
-        out.insert(k.to_vec(), v.to_vec());
-    }
-    it.status().unwrap();
-    out
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+use strata_engine::{Batch, Error};
 
 /// A random batch applied to a copy of `model`.
 fn batch(rng: &mut Rng, model: &Model, tag: u64) -> (Batch, Model) {
@@ -78,7 +32,7 @@ fn batch(rng: &mut Rng, model: &Model, tag: u64) -> (Batch, Model) {
 }
 
 fn run(seed: u64) {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let fs = SimFs::new(seed);
     let mut db = open(&fs).unwrap();
     let mut acked = Model::new();
@@ -161,20 +115,5 @@ fn run(seed: u64) {
 
 #[test]
 fn io_faults_are_reported_and_lose_nothing_acknowledged() {
-    let seeds: Vec<u64> = match std::env::var("STRATA_FAULT_SEED") {
-        Ok(s) => vec![s.parse().expect("STRATA_FAULT_SEED is a number")],
-        Err(_) => {
-            let n = std::env::var("STRATA_FAULT_SEEDS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(300);
-            (1..=n).collect()
-        }
-    };
-    for seed in seeds {
-        if let Err(e) = std::panic::catch_unwind(|| run(seed)) {
-            eprintln!("fault test failed for seed {seed}; replay with STRATA_FAULT_SEED={seed}");
-            std::panic::resume_unwind(e);
-        }
-    }
+    for_each_seed("STRATA_FAULT_SEED", "STRATA_FAULT_SEEDS", 300, run);
 }

@@ -6,27 +6,12 @@
 //! `STRATA_MODEL_SEED=<n>` replays only that one. `STRATA_MODEL_SEEDS` (default 12) and
 //! `STRATA_MODEL_OPS` (default 1500) size the run; CI uses the defaults, a soak raises them.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod common;
+
+use common::{for_each_seed, scan, Model, Rng};
 use strata_engine::{Batch, Db, Options};
-
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -68,23 +53,6 @@ fn value(rng: &mut Rng, step: u64) -> Vec<u8> {
     v
 }
 
-fn scan(
-    db: &Db,
-    lo: Option<&[u8]>,
-    hi: Option<&[u8]>,
-    seq: u64,
-    reverse: bool,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let view = db.read_view();
-    let mut it = db.iter(&view, lo, hi, seq, reverse).expect("iter");
-    let mut out = Vec::new();
-    while let Some((k, v)) = it.next_entry() {
-        out.push((k.to_vec(), v.to_vec()));
-    }
-    it.status().expect("iterator status");
-    out
-}
-
 fn model_scan(
     m: &Model,
     lo: Option<&[u8]>,
@@ -104,7 +72,7 @@ fn model_scan(
 
 fn run_seed(seed: u64, ops: u64, dir: &PathBuf) {
     let _ = std::fs::remove_dir_all(dir);
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let mut db = Db::open(dir, small_options()).unwrap();
     let mut model = Model::new();
     let mut snapshots: Vec<(u64, Model)> = Vec::new();
@@ -232,16 +200,8 @@ fn run_seed(seed: u64, ops: u64, dir: &PathBuf) {
 #[test]
 fn random_operations_match_a_btreemap() {
     let ops = env_u64("STRATA_MODEL_OPS", 1500);
-    let seeds: Vec<u64> = match std::env::var("STRATA_MODEL_SEED") {
-        Ok(s) => vec![s.parse().expect("STRATA_MODEL_SEED is a number")],
-        Err(_) => (1..=env_u64("STRATA_MODEL_SEEDS", 12)).collect(),
-    };
     let dir = std::env::temp_dir().join(format!("strata-model-{}", std::process::id()));
-    for seed in seeds {
-        let result = std::panic::catch_unwind(|| run_seed(seed, ops, &dir));
-        if let Err(e) = result {
-            eprintln!("model test failed for seed {seed}; replay with STRATA_MODEL_SEED={seed}");
-            std::panic::resume_unwind(e);
-        }
-    }
+    for_each_seed("STRATA_MODEL_SEED", "STRATA_MODEL_SEEDS", 12, |seed| {
+        run_seed(seed, ops, &dir)
+    });
 }
