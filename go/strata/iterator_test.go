@@ -14,18 +14,7 @@ type kv struct{ k, v string }
 func collect(t *testing.T, db *DB, opts *IterOptions) []kv {
 	t.Helper()
 	it, err := db.NewIterator(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
-	var out []kv
-	for it.Next() {
-		out = append(out, kv{string(it.Key()), string(it.Value())})
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return collectIter(t, it, err)
 }
 
 // modelRange is the reference: the model's entries in [start, end), in the asked direction.
