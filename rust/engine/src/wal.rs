@@ -288,7 +288,18 @@ pub fn replay(
     let header_len = FILE_HEADER_LEN as usize;
     if data.len() < header_len || data[..header_len] == [0u8; FILE_HEADER_LEN as usize] {
         // A crash between creating the segment and syncing its header leaves it short or
-        // zero-filled. Only the newest segment can be in that state.
+        // zero-filled. Only the newest segment can be in that state, and then it holds no
+        // record: records are appended only once the header is durable, so an intact record
+        // after a zeroed header proves the header was damaged.
+        if let Some(witness) = durable_witness_after(data, header_len - 1) {
+            return Err(Error::corruption(
+                path,
+                0,
+                format!(
+                    "segment header is zeroed, but an intact record follows at offset {witness}"
+                ),
+            ));
+        }
         if is_last_segment {
             return Ok(Replay {
                 valid_len: 0,
@@ -470,6 +481,26 @@ mod tests {
         let (recs, r) = collect(&path, true).unwrap();
         assert_eq!(recs, vec![(1, b"one".to_vec())]);
         assert_eq!(r.valid_len, second);
+    }
+
+    #[test]
+    fn zeroed_header_before_records_is_corruption() {
+        // A zero-filled header alone is a crash before the header was synced; followed by an
+        // intact record it is damage, and cutting the segment would drop durable records.
+        let dir = TempDir::new("wal-zeroed-header");
+        let path = dir.0.join(segment_name(1));
+        write_synced(&path, 3);
+        let mut data = std::fs::read(&path).unwrap();
+        data[..FILE_HEADER_LEN as usize].fill(0);
+        std::fs::write(&path, &data).unwrap();
+        assert!(matches!(
+            collect(&path, true),
+            Err(Error::Corruption { offset: 0, .. })
+        ));
+        std::fs::write(&path, [0u8; 40]).unwrap();
+        let (recs, r) = collect(&path, true).unwrap();
+        assert!(recs.is_empty());
+        assert_eq!(r.torn_bytes, 40);
     }
 
     #[test]

@@ -90,12 +90,12 @@ pub fn sim_options() -> Options {
 
 /// Opens the database at `/db` of a simulated file system.
 pub fn open_sim(fs: &SimFs) -> strata_engine::Result<Db> {
-    Db::open_with(
-        Path::new("/db"),
-        sim_options(),
-        Arc::new(fs.clone()),
-        Box::new(|| {}),
-    )
+    open_sim_at(fs, Path::new("/db"))
+}
+
+/// Opens the database at `dir` of a simulated file system.
+pub fn open_sim_at(fs: &SimFs, dir: &Path) -> strata_engine::Result<Db> {
+    Db::open_with(dir, sim_options(), Arc::new(fs.clone()), Box::new(|| {}))
 }
 
 /// Runs `test` for each seed: only `<one>` when that variable is set, else 1 to `<many>`
