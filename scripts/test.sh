@@ -42,6 +42,16 @@ go test -race -count=1 ./...
 step "go: tests with GOEXPERIMENT=cgocheck2"
 GOEXPERIMENT=cgocheck2 go test -count=1 ./...
 
+step "go: raft log store and Prometheus collector (modules of their own)"
+unformatted=$(gofmt -l go/raftstore go/prometheus)
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on: $unformatted" >&2
+  exit 1
+fi
+for module in go/raftstore go/prometheus; do
+  (cd "$module" && go vet ./... && go test -count=1 ./...)
+done
+
 step "c: harness under valgrind"
 scripts/c-harness.sh
 

@@ -1,0 +1,158 @@
+package raftstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+	"github.com/strata-db/strata/go/strata"
+)
+
+var _ raft.LogStore = (*Store)(nil)
+
+// FirstIndex returns the smallest index in the log, or 0 when the log is empty.
+func (s *Store) FirstIndex() (uint64, error) {
+	b, err := s.currentBounds()
+	return b.first, err
+}
+
+// LastIndex returns the largest index in the log, or 0 when the log is empty.
+func (s *Store) LastIndex() (uint64, error) {
+	b, err := s.currentBounds()
+	return b.last, err
+}
+
+// GetLog reads the entry at index into l. A missing entry returns raft.ErrLogNotFound; a
+// stored entry that does not decode returns an error wrapping strata.ErrCorruption.
+func (s *Store) GetLog(index uint64, l *raft.Log) error {
+	value, err := s.db.Get(context.Background(), logKey(index))
+	if errors.Is(err, strata.ErrNotFound) {
+		return raft.ErrLogNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("raftstore: get log %d: %w", index, err)
+	}
+	return decodeLog(index, value, l)
+}
+
+// StoreLog stores one entry, durably (see StoreLogs).
+func (s *Store) StoreLog(l *raft.Log) error {
+	return s.StoreLogs([]*raft.Log{l})
+}
+
+// StoreLogs stores entries in one atomic batch: after a crash either all of them are in the
+// log or none is. With strata's default options the batch is fsynced before StoreLogs
+// returns. Entries need not be contiguous with the log or with each other; an entry whose
+// index is already present replaces it. Index 0 is refused (raft's indexes start at 1, and
+// 0 means "empty" to FirstIndex and LastIndex). The batch must fit strata's limits
+// (strata.MaxValueSize per entry, strata.MaxBatchSize in all).
+func (s *Store) StoreLogs(logs []*raft.Log) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	batch := strata.NewBatch()
+	var value []byte
+	lo, hi := logs[0].Index, logs[0].Index
+	for _, l := range logs {
+		if l.Index == 0 {
+			return fmt.Errorf("%w: raftstore: store logs: log index 0", strata.ErrInvalidArgument)
+		}
+		lo, hi = min(lo, l.Index), max(hi, l.Index)
+		value = encodeLog(value[:0], l)
+		batch.Put(logKey(l.Index), value) // Put copies key and value into the batch
+	}
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.db.Write(context.Background(), batch); err != nil {
+		return s.writeFailed("store logs", err)
+	}
+	b := s.bounds.Load()
+	if b == nil {
+		_, err := s.loadBounds()
+		return err
+	}
+	next := logBounds{first: lo, last: hi}
+	if b.first != 0 {
+		next = logBounds{first: min(b.first, lo), last: max(b.last, hi)}
+	}
+	s.bounds.Store(&next)
+	return nil
+}
+
+// DeleteRange deletes the entries with indexes in [lo, hi], inclusive, in one atomic batch.
+// Indexes without an entry are skipped; an empty range (lo > hi) deletes nothing. It reads
+// the keys it deletes, so its cost follows the entries present, not the width of the range.
+func (s *Store) DeleteRange(lo, hi uint64) error {
+	if lo > hi {
+		return nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	b := s.bounds.Load()
+	if b == nil {
+		loaded, err := s.loadBounds()
+		if err != nil {
+			return err
+		}
+		b = &loaded
+	}
+	if b.first == 0 || hi < b.first || lo > b.last {
+		return nil
+	}
+
+	batch, after, err := s.collectDeletes(max(lo, b.first), hi)
+	if err != nil {
+		return err
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	if err := s.db.Write(context.Background(), batch); err != nil {
+		return s.writeFailed("delete range", err)
+	}
+
+	next := *b
+	if next.first >= lo {
+		// The first entry went; the next one is the first entry past the range, if any.
+		next.first = after
+	}
+	if next.last <= hi {
+		// The last entry went; what is left, if anything, lies below the range.
+		next.last = 0
+		if next.first != 0 {
+			next.last, err = s.edgeIndex(&strata.IterOptions{Start: logStart, End: logKey(lo), Reverse: true})
+			if err != nil {
+				return s.writeFailed("delete range", err)
+			}
+		}
+	}
+	s.bounds.Store(&next)
+	return nil
+}
+
+// collectDeletes returns a batch deleting every entry with an index in [lo, hi], and the
+// index of the first entry after hi (0 if none): one forward scan from lo answers both.
+func (s *Store) collectDeletes(lo, hi uint64) (*strata.Batch, uint64, error) {
+	it, err := s.db.NewIterator(context.Background(), &strata.IterOptions{Start: logKey(lo), End: logEnd})
+	if err != nil {
+		return nil, 0, fmt.Errorf("raftstore: delete range: %w", err)
+	}
+	defer it.Close()
+	batch := strata.NewBatch()
+	for it.Next() {
+		index, err := logIndex(it.Key())
+		if err != nil {
+			return nil, 0, err
+		}
+		if index > hi {
+			return batch, index, nil
+		}
+		batch.Delete(it.Key()) // Delete copies the key into the batch
+	}
+	if err := it.Err(); err != nil {
+		return nil, 0, fmt.Errorf("raftstore: delete range: %w", err)
+	}
+	return batch, 0, nil
+}

@@ -1,0 +1,177 @@
+// Package raftstore keeps a hashicorp/raft node's log and stable state in a strata database.
+//
+// A Store implements raft.LogStore and raft.StableStore, so one Store serves as both
+// arguments of raft.NewRaft:
+//
+//	store, err := raftstore.Open("/var/lib/app/raft", nil)
+//	if err != nil { ... }
+//	defer store.Close()
+//	r, err := raft.NewRaft(conf, fsm, store, store, snapshots, transport)
+//
+// Durability: raft requires that StoreLogs, Set and SetUint64 have reached stable storage when
+// they return. They do with strata's defaults (a nil *strata.Options, or NoSync false): each
+// call is one atomic batch, fsynced before it returns. Open with NoSync only for tests.
+//
+// Layout: log entries live under the key prefix "l" followed by the index as a big-endian
+// uint64, so key order is index order; stable-store keys live under the prefix "s". Entries
+// are encoded in a small versioned binary format (see encoding.go).
+//
+// FirstIndex and LastIndex are answered from memory. strata has no cheap "largest key"
+// lookup (an iterator, reverse or not, reads a chunk of entries with their values), and raft
+// asks for both indexes often, so the Store finds them once at Open, with one forward and one
+// reverse iterator over the log prefix, and then keeps them current itself: every write goes
+// through the Store, which serializes StoreLogs and DeleteRange. The Store must therefore be
+// the only writer of its database.
+//
+// A Store never writes outside its two prefixes, and never deletes a log entry except in
+// DeleteRange.
+package raftstore
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/strata-db/strata/go/strata"
+)
+
+// Key prefixes. Each prefix is one byte, and the byte after it bounds its range.
+const (
+	logPrefix    = 'l'
+	stablePrefix = 's'
+)
+
+// logKeyLen is the length of a log entry's key: the prefix and a big-endian uint64 index.
+const logKeyLen = 1 + 8
+
+var (
+	// logStart and logEnd bound every log key: [logStart, logEnd).
+	logStart = []byte{logPrefix}
+	logEnd   = []byte{logPrefix + 1}
+)
+
+// logKey returns the key of the log entry at index.
+func logKey(index uint64) []byte {
+	key := make([]byte, logKeyLen)
+	key[0] = logPrefix
+	binary.BigEndian.PutUint64(key[1:], index)
+	return key
+}
+
+// logIndex returns the index a log key names.
+func logIndex(key []byte) (uint64, error) {
+	if len(key) != logKeyLen || key[0] != logPrefix {
+		return 0, fmt.Errorf("%w: raftstore: %q is not a log key", strata.ErrCorruption, key)
+	}
+	return binary.BigEndian.Uint64(key[1:]), nil
+}
+
+// stableKey returns the database key of a stable-store key.
+func stableKey(key []byte) []byte {
+	return append([]byte{stablePrefix}, key...)
+}
+
+// logBounds are the first and last index present in the log; both are 0 when it is empty.
+type logBounds struct {
+	first, last uint64
+}
+
+// Store is a raft.LogStore and raft.StableStore backed by a strata database. All methods are
+// safe for concurrent use.
+type Store struct {
+	db *strata.DB
+
+	// writeMu serializes StoreLogs and DeleteRange, so that bounds follows the writes in
+	// the order the database applied them.
+	writeMu sync.Mutex
+	// bounds caches the log's first and last index. nil means unknown (after a write that
+	// failed, when the database may or may not hold it); the next reader reloads it.
+	bounds atomic.Pointer[logBounds]
+}
+
+// Open opens (or creates) the strata database in dir and returns a Store over it. opts are
+// passed to strata.Open; nil gives strata's defaults, which make every write durable when it
+// returns, as raft requires. The Store owns the database: Close closes it.
+func Open(dir string, opts *strata.Options) (*Store, error) {
+	db, err := strata.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: %w", err)
+	}
+	s := &Store{db: db}
+	if _, err := s.loadBounds(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database. It is idempotent; later calls of any other method fail with
+// an error wrapping strata.ErrClosed.
+func (s *Store) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	// Forgetting the bounds sends FirstIndex and LastIndex to the closed database too.
+	s.bounds.Store(nil)
+	return s.db.Close()
+}
+
+// DB returns the database under the Store, for reading its Stats or taking a Checkpoint.
+// Writing to it directly would leave the Store's cached log bounds wrong.
+func (s *Store) DB() *strata.DB {
+	return s.db
+}
+
+// currentBounds returns the cached log bounds, reloading them when they are unknown.
+func (s *Store) currentBounds() (logBounds, error) {
+	if b := s.bounds.Load(); b != nil {
+		return *b, nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.loadBounds()
+}
+
+// loadBounds reads the log's first and last index from the database and caches them. The
+// caller holds writeMu, or is Open.
+func (s *Store) loadBounds() (logBounds, error) {
+	first, err := s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd})
+	if err != nil {
+		return logBounds{}, err
+	}
+	var last uint64
+	if first != 0 {
+		last, err = s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd, Reverse: true})
+		if err != nil {
+			return logBounds{}, err
+		}
+	}
+	b := logBounds{first: first, last: last}
+	s.bounds.Store(&b)
+	return b, nil
+}
+
+// edgeIndex returns the index of the first log key the iterator bounded by opts yields, or 0
+// when it yields none.
+func (s *Store) edgeIndex(opts *strata.IterOptions) (uint64, error) {
+	it, err := s.db.NewIterator(context.Background(), opts)
+	if err != nil {
+		return 0, fmt.Errorf("raftstore: find log bounds: %w", err)
+	}
+	defer it.Close()
+	if !it.Next() {
+		if err := it.Err(); err != nil {
+			return 0, fmt.Errorf("raftstore: find log bounds: %w", err)
+		}
+		return 0, nil
+	}
+	return logIndex(it.Key())
+}
+
+// writeFailed records that a write returned err: the database may or may not hold it, so
+// the cached bounds are dropped and reloaded on next use. It returns err wrapped with op.
+func (s *Store) writeFailed(op string, err error) error {
+	s.bounds.Store(nil)
+	return fmt.Errorf("raftstore: %s: %w", op, err)
+}
