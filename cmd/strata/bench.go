@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-db/strata/go/strata"
@@ -20,8 +21,13 @@ import (
 
 var benchUsage = usage{
 	name:    "bench",
-	args:    "--dir DIR --workload NAME [--keys N] [--value-size BYTES] [--batch N] [--writers N] [--json]",
+	args:    "--dir DIR --workload NAME [--keys N] [--value-size BYTES] [--batch N] [--writers N] [--json] [--progress]",
 	summary: "Measure a workload through the Go SDK: ops/s, MB/s, latency percentiles, levels.",
+	details: `Prints a table for people, or with --json one object: workload, keys, value_size, ops,
+ops_per_sec, mb_per_sec, p50_us, p99_us, p999_us, max_us (latency_unit says whether a sample
+timed one operation or one batch), write_amplification, cache_hit_rate and the final stats.
+SIGINT or SIGTERM stops the run after the operations in flight, closes the database and says
+how many operations were done; no report is printed.`,
 	example: "strata bench --dir /tmp/bench --workload fillrandom --keys 200000",
 }
 
@@ -73,18 +79,23 @@ type benchConfig struct {
 	batch     int
 	writers   int
 	json      bool
+	progress  *progressMode
 }
 
 // runBench implements `strata bench`. Read workloads expect an earlier fill of the same --keys
 // in --dir; on a database without keys they run fillrandom first and say so. Fills are timed
 // until their last write is acknowledged (the sync at close is not timed). The counters
 // printed at the end are those of this run's open of the database.
-func runBench(args []string, stdout, stderr io.Writer) int {
+func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cfg, code, ok := parseBench(args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	res, err := runBenchWorkload(cfg)
+	res, err := runBenchWorkload(ctx, cfg, stderr)
+	var halt *benchStopped
+	if errors.As(err, &halt) {
+		return stopped(ctx, stderr, halt.Error())
+	}
 	if err == nil {
 		if cfg.json {
 			enc := json.NewEncoder(stdout)
@@ -114,6 +125,7 @@ func parseBench(args []string, stdout, stderr io.Writer) (benchConfig, int, bool
 	batch := fs.Int("batch", 100, "`N` keys per batch of fillseq and fillrandom")
 	writers := fs.Int("writers", 1, "`N` goroutines issuing operations concurrently")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	mode := progressFlag(fs)
 	if code, ok := benchUsage.parse(fs, args, 0, stdout, stderr); !ok {
 		return benchConfig{}, code, false
 	}
@@ -141,7 +153,7 @@ func parseBench(args []string, stdout, stderr io.Writer) (benchConfig, int, bool
 		return benchConfig{}, benchUsage.usageError(stderr, err), false
 	}
 	cfg := benchConfig{dir: *dir, workload: benchWorkloads[i], keys: *keys, valueSize: *valueSize,
-		batch: *batch, writers: *writers, json: *asJSON}
+		batch: *batch, writers: *writers, json: *asJSON, progress: mode}
 	if !keysSet {
 		cfg.keys = benchDefaultKeys
 		if cfg.workload.durable {
@@ -151,21 +163,28 @@ func parseBench(args []string, stdout, stderr io.Writer) (benchConfig, int, bool
 	return cfg, exitOK, true
 }
 
-// runBenchWorkload opens the database, runs the workload and reports it.
-func runBenchWorkload(cfg benchConfig) (*benchResult, error) {
+// runBenchWorkload opens the database, runs the workload and reports it. When ctx ends, the
+// workload stops after the operations in flight and the error is a *benchStopped; progress goes
+// to stderr.
+func runBenchWorkload(ctx context.Context, cfg benchConfig, stderr io.Writer) (*benchResult, error) {
 	db, err := strata.Open(cfg.dir, &strata.Options{NoSync: !cfg.workload.durable})
 	if err != nil {
 		return nil, err
 	}
-	res, err := benchOn(db, cfg)
+	b := &bench{db: db, cfg: cfg, values: newValueSource(cfg.valueSize), stderr: stderr}
+	// A flag, not ctx.Err() in the loop: the writers check it before every operation.
+	unwatch := context.AfterFunc(ctx, func() { b.stop.Store(true) })
+	res, err := b.run()
+	unwatch()
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	return res, err
 }
 
-func benchOn(db *strata.DB, cfg benchConfig) (*benchResult, error) {
-	b := &bench{db: db, cfg: cfg, values: newValueSource(cfg.valueSize)}
+// run runs the workload, after a fill when it reads an empty database.
+func (b *bench) run() (*benchResult, error) {
+	db, cfg := b.db, b.cfg
 	res := &benchResult{
 		Workload:  cfg.workload.name,
 		Dir:       db.Dir(),
@@ -181,12 +200,14 @@ func benchOn(db *strata.DB, cfg benchConfig) (*benchResult, error) {
 			return nil, err
 		}
 		if empty {
+			b.phase = "prefill"
 			if _, err := b.fillBatches(b.permutation()); err != nil {
 				return nil, fmt.Errorf("filling the empty database first: %w", err)
 			}
 			res.PrefilledKeys = cfg.keys
 		}
 	}
+	b.phase = cfg.workload.name
 	m, err := cfg.workload.run(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.workload.name, err)
@@ -204,6 +225,21 @@ type bench struct {
 	db     *strata.DB
 	cfg    benchConfig
 	values valueSource
+
+	stderr io.Writer   // where progress goes
+	phase  string      // what runs now: "prefill" or the workload's name
+	stop   atomic.Bool // set when the run must stop (a signal)
+	done   atomic.Int64
+}
+
+// benchStopped is the error of a run stopped before its end: phase did ops of total operations.
+type benchStopped struct {
+	phase      string
+	ops, total int
+}
+
+func (e *benchStopped) Error() string {
+	return fmt.Sprintf("%s did %s of %s ops", e.phase, formatCount(int64(e.ops)), formatCount(int64(e.total)))
 }
 
 // tally is what one timed unit did: operations counted for ops/s (keys, for a batch), entries
@@ -228,12 +264,18 @@ type measurement struct {
 }
 
 // timed runs units 0 to n-1 over the configured goroutines (unit i on goroutine i % writers),
-// timing each unit. The first error stops its goroutine and is returned.
+// timing each unit. The first error stops its goroutine and is returned; b.stop stops every
+// goroutine before its next unit, and the error is then a *benchStopped. Progress counts the
+// operations (keys) of the units done, out of --keys.
 func (b *bench) timed(n int, unit func(i int) (tally, error)) (measurement, error) {
 	type part struct {
-		m   measurement
-		err error
+		m       measurement
+		err     error
+		stopped bool
 	}
+	bar := newProgress(b.stderr, b.cfg.progress, b.phase, int64(b.cfg.keys), opsUnit)
+	b.done.Store(0)
+	stopBar := bar.follow(b.done.Load)
 	parts := make([]part, b.cfg.writers)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -242,6 +284,10 @@ func (b *bench) timed(n int, unit func(i int) (tally, error)) (measurement, erro
 		go func(p *part) {
 			defer wg.Done()
 			for i := w; i < n; i += len(parts) {
+				if b.stop.Load() {
+					p.stopped = true
+					return
+				}
 				t0 := time.Now()
 				t, err := unit(i)
 				if err != nil {
@@ -250,17 +296,27 @@ func (b *bench) timed(n int, unit func(i int) (tally, error)) (measurement, erro
 				}
 				p.m.latency.add(time.Since(t0))
 				p.m.add(t)
+				if bar != nil {
+					b.done.Add(int64(t.ops))
+				}
 			}
 		}(&parts[w])
 	}
 	wg.Wait()
+	stopBar()
+	bar.finish()
 	total := measurement{elapsed: time.Since(start)}
+	stopped := false
 	for _, p := range parts {
 		if p.err != nil {
 			return total, p.err
 		}
+		stopped = stopped || p.stopped
 		total.add(p.m.tally)
 		total.latency.merge(&p.m.latency)
+	}
+	if stopped {
+		return total, &benchStopped{phase: b.phase, ops: total.ops, total: b.cfg.keys}
 	}
 	return total, nil
 }
@@ -445,6 +501,7 @@ type benchResult struct {
 	LatencyUnit string  `json:"latency_unit"`
 	P50Micros   float64 `json:"p50_us"`
 	P99Micros   float64 `json:"p99_us"`
+	P999Micros  float64 `json:"p999_us"`
 	MaxMicros   float64 `json:"max_us"`
 
 	WriteAmplification float64      `json:"write_amplification"`
@@ -465,8 +522,9 @@ func (r *benchResult) record(m measurement, st strata.Stats, batched bool) {
 	if batched {
 		r.LatencyUnit = "batch"
 	}
-	r.P50Micros = micros(m.latency.percentile(50))
-	r.P99Micros = micros(m.latency.percentile(99))
+	r.P50Micros = micros(m.latency.quantile(500))
+	r.P99Micros = micros(m.latency.quantile(990))
+	r.P999Micros = micros(m.latency.quantile(999))
 	r.MaxMicros = micros(m.latency.max)
 	r.Stats = st
 	r.WriteAmplification = st.WriteAmplification()
@@ -505,13 +563,14 @@ func (l *latencies) merge(o *latencies) {
 	l.max = max(l.max, o.max)
 }
 
-// percentile returns the p-th percentile (nearest rank), as its bucket's upper bound capped at
-// the largest sample; 0 without samples.
-func (l *latencies) percentile(p int) time.Duration {
+// quantile returns the latency below which perMille thousandths of the samples fall (nearest
+// rank: 990 is p99, 999 is p99.9), as its bucket's upper bound capped at the largest sample; 0
+// without samples. Thousandths, not a float percent: 99.9/100 is not exact in binary.
+func (l *latencies) quantile(perMille int) time.Duration {
 	if l.n == 0 {
 		return 0
 	}
-	rank := (l.n-1)*uint64(p)/100 + 1
+	rank := (l.n-1)*uint64(perMille)/1000 + 1
 	var seen uint64
 	for i, c := range l.counts {
 		seen += c
@@ -545,8 +604,8 @@ func (r *benchResult) print(w io.Writer) error {
 		fmt.Fprintf(&b, "  (the database held no keys: fillrandom wrote %d first)\n", r.PrefilledKeys)
 	}
 	fmt.Fprintf(&b, "  %d ops in %.3fs: %.0f ops/s, %.1f MB/s\n", r.Ops, r.Seconds, r.OpsPerSec, r.MBPerSec)
-	fmt.Fprintf(&b, "  latency per %s: p50 %s, p99 %s, max %s\n", r.LatencyUnit,
-		fmtMicros(r.P50Micros), fmtMicros(r.P99Micros), fmtMicros(r.MaxMicros))
+	fmt.Fprintf(&b, "  latency per %s: p50 %s, p99 %s, p99.9 %s, max %s\n", r.LatencyUnit,
+		fmtMicros(r.P50Micros), fmtMicros(r.P99Micros), fmtMicros(r.P999Micros), fmtMicros(r.MaxMicros))
 	fmt.Fprintf(&b, "  levels: %s\n", levelSummary(r.Stats))
 	fmt.Fprintf(&b, "  since open: %d flushes, %d compactions, write amplification %.2f, block cache hit rate %.1f%%\n",
 		r.Stats.Flushes, r.Stats.Compactions, r.WriteAmplification, 100*r.CacheHitRate)

@@ -35,8 +35,11 @@ func wantSane(t *testing.T, r benchResult, workload string, ops int, unit string
 		t.Fatalf("%s: workload %q, %d ops, latency per %q; want %q, %d, %q", workload, r.Workload, r.Ops, r.LatencyUnit, workload, ops, unit)
 	case r.Seconds <= 0 || r.OpsPerSec <= 0:
 		t.Fatalf("%s: %v s, %v ops/s; want both > 0", workload, r.Seconds, r.OpsPerSec)
-	case r.P50Micros <= 0 || r.P50Micros > r.P99Micros || r.P99Micros > r.MaxMicros:
-		t.Fatalf("%s: latency p50 %v, p99 %v, max %v µs; want 0 < p50 <= p99 <= max", workload, r.P50Micros, r.P99Micros, r.MaxMicros)
+	case r.P50Micros <= 0 || r.P50Micros > r.P99Micros || r.P99Micros > r.P999Micros || r.P999Micros > r.MaxMicros:
+		t.Fatalf("%s: latency p50 %v, p99 %v, p99.9 %v, max %v µs; want 0 < p50 <= p99 <= p99.9 <= max",
+			workload, r.P50Micros, r.P99Micros, r.P999Micros, r.MaxMicros)
+	case r.Keys == 0 || r.ValueSize < 0 || r.Workload == "":
+		t.Fatalf("%s: the report lacks the run's parameters: %+v", workload, r)
 	case r.Stats.StrataThreads == 0 || r.Dir == "":
 		t.Fatalf("%s: no final stats or directory in the report: %+v", workload, r)
 	}
@@ -131,7 +134,7 @@ func TestBenchText(t *testing.T) {
 	out := mustRun(t, "bench", "--dir", t.TempDir(), "--workload", "fillseq", "--keys", "500")
 	t.Logf("bench output:\n%s", out)
 	for _, want := range []string{"fillseq: 500 keys of 16 bytes, 100-byte values, batches of 100", "500 ops in ", " ops/s, ",
-		" MB/s\n", "latency per batch: p50 ", ", p99 ", "levels: ", "write amplification "} {
+		" MB/s\n", "latency per batch: p50 ", ", p99 ", ", p99.9 ", ", max ", "levels: ", "write amplification "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -165,20 +168,22 @@ func TestLatencyHistogramPercentiles(t *testing.T) {
 	var other latencies
 	other.add(5 * time.Millisecond)
 	l.merge(&other)
+	// 1001 samples: rank (1000*q)+1, so p50 is the 501st (501µs), p99 the 991st, p99.9 the
+	// 1000th (1000µs).
 	for _, c := range []struct {
-		p    int
-		want time.Duration
-	}{{50, 501 * time.Microsecond}, {99, 991 * time.Microsecond}} {
-		got := l.percentile(c.p)
+		perMille int
+		want     time.Duration
+	}{{500, 501 * time.Microsecond}, {990, 991 * time.Microsecond}, {999, 1000 * time.Microsecond}} {
+		got := l.quantile(c.perMille)
 		if got < c.want || float64(got) > float64(c.want)*1.05 {
-			t.Errorf("p%d = %v, want %v within one bucket (5%%) above", c.p, got, c.want)
+			t.Errorf("quantile(%d) = %v, want %v within one bucket (5%%) above", c.perMille, got, c.want)
 		}
 	}
-	if l.max != 5*time.Millisecond || l.percentile(100) != 5*time.Millisecond || l.n != 1001 {
-		t.Errorf("max %v, p100 %v, n %d", l.max, l.percentile(100), l.n)
+	if l.max != 5*time.Millisecond || l.quantile(1000) != 5*time.Millisecond || l.n != 1001 {
+		t.Errorf("max %v, p100 %v, n %d", l.max, l.quantile(1000), l.n)
 	}
 	var empty latencies
-	if empty.percentile(50) != 0 {
+	if empty.quantile(500) != 0 {
 		t.Error("an empty histogram has a percentile")
 	}
 }

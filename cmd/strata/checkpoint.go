@@ -19,7 +19,7 @@ var checkpointUsage = usage{
 
 // runCheckpoint implements `strata checkpoint`. Tables are hard-linked when TARGET is on the
 // same file system, so the copy is cheap; it opens like any database.
-func runCheckpoint(args []string, stdout, stderr io.Writer) int {
+func runCheckpoint(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := checkpointUsage.flags()
 	dir := dirFlag(fs)
 	to := fs.String("to", "", "`directory` to write the copy to (required)")
@@ -35,7 +35,7 @@ func runCheckpoint(args []string, stdout, stderr io.Writer) int {
 	target, err := filepath.Abs(*to)
 	if err == nil {
 		err = withDB(*dir, false, func(db *strata.DB) error {
-			return db.Checkpoint(context.Background(), target)
+			return db.Checkpoint(ctx, target)
 		})
 	}
 	if err == nil {

@@ -17,7 +17,7 @@ var compactUsage = usage{
 
 // runCompact implements `strata compact`: it flushes, then compacts the range, dropping
 // overwritten values and deleted keys.
-func runCompact(args []string, stdout, stderr io.Writer) int {
+func runCompact(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := compactUsage.flags()
 	dir := dirFlag(fs)
 	start := fs.String("start", "", "first `key` of the range (default: the smallest)")
@@ -34,7 +34,7 @@ func runCompact(args []string, stdout, stderr io.Writer) int {
 		if before, err = db.Stats(); err != nil {
 			return err
 		}
-		if err := db.Compact(context.Background(), []byte(*start), []byte(*end)); err != nil {
+		if err := db.Compact(ctx, []byte(*start), []byte(*end)); err != nil {
 			return err
 		}
 		after, err = db.Stats()

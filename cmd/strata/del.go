@@ -15,7 +15,7 @@ var delUsage = usage{
 }
 
 // runDel implements `strata del`.
-func runDel(args []string, stdout, stderr io.Writer) int {
+func runDel(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := delUsage.flags()
 	dir := dirFlag(fs)
 	if code, ok := delUsage.parse(fs, args, 1, stdout, stderr); !ok {
@@ -26,7 +26,7 @@ func runDel(args []string, stdout, stderr io.Writer) int {
 	}
 	key := []byte(fs.Arg(0))
 	err := withDB(*dir, false, func(db *strata.DB) error {
-		return db.Delete(context.Background(), key)
+		return db.Delete(ctx, key)
 	})
 	if err != nil {
 		return fail(stderr, err)

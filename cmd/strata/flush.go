@@ -17,7 +17,7 @@ var flushUsage = usage{
 
 // runFlush implements `strata flush`. Open replays the write-ahead log into the memtable, so
 // this moves what the log alone held into a table.
-func runFlush(args []string, stdout, stderr io.Writer) int {
+func runFlush(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flushUsage.flags()
 	dir := dirFlag(fs)
 	if code, ok := flushUsage.parse(fs, args, 0, stdout, stderr); !ok {
@@ -28,7 +28,7 @@ func runFlush(args []string, stdout, stderr io.Writer) int {
 	}
 	var st strata.Stats
 	err := withDB(*dir, false, func(db *strata.DB) error {
-		if err := db.Flush(context.Background()); err != nil {
+		if err := db.Flush(ctx); err != nil {
 			return err
 		}
 		var err error

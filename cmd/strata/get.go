@@ -18,7 +18,7 @@ var getUsage = usage{
 
 // runGet implements `strata get`. The value is printed as scan prints it: as is when it is
 // printable UTF-8, else Go-quoted (see display), then a newline.
-func runGet(args []string, stdout, stderr io.Writer) int {
+func runGet(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := getUsage.flags()
 	dir := dirFlag(fs)
 	if code, ok := getUsage.parse(fs, args, 1, stdout, stderr); !ok {
@@ -31,7 +31,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	var value []byte
 	err := withDB(*dir, false, func(db *strata.DB) error {
 		var err error
-		value, err = db.Get(context.Background(), key)
+		value, err = db.Get(ctx, key)
 		return err
 	})
 	if errors.Is(err, strata.ErrNotFound) {

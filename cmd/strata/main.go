@@ -10,24 +10,31 @@
 //	strata compact --dir DIR [flags]    compact a key range down through the levels
 //	strata checkpoint --dir DIR --to T  write a consistent copy of the database to T
 //	strata check --dir DIR              verify every checksum of a closed database
+//	strata load --dir DIR FILE          bulk-load key/value lines (FILE "-": standard input)
 //	strata bench --dir DIR --workload W measure a workload (ops/s, MB/s, latency)
 //	strata version                      print the engine and Go versions
 //
-// Each subcommand lives in its own file as a function of its arguments and output writers,
-// returning the exit status, so tests run them in-process. This file only dispatches and holds
-// what every subcommand shares: flag parsing, error reporting and opening the database.
+// Each subcommand lives in its own file as a function of a context, its arguments and its
+// standard streams, returning the exit status, so tests run them in-process. This file only
+// dispatches and holds what every subcommand shares: flag parsing, error reporting and opening
+// the database. signals.go says how long commands stop on SIGINT and SIGTERM, progress.go how
+// they show progress.
 //
 // Exit status: 0 on success, 1 when the command failed (the reason is printed to stderr as
-// "Error: ..."), 2 on a usage error (unknown subcommand, bad flag, wrong number of arguments).
+// "Error: ..."), 2 on a usage error (unknown subcommand, bad flag, wrong number of arguments;
+// also "Error: ..." on stderr, followed by the synopsis), 130 or 143 when SIGINT or SIGTERM
+// stopped a long command.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/strata-db/strata/go/strata"
 )
@@ -45,36 +52,48 @@ type usage struct {
 	args    string // synopsis after the name
 	summary string // one line
 	example string // one command line
+	details string // paragraphs after the synopsis (input formats, say); may be empty
 }
 
 // command is one subcommand: its help and the function that runs it.
 type command struct {
 	usage
-	run func(args []string, stdout, stderr io.Writer) int
+	// long: the command may run for minutes, so SIGINT and SIGTERM cancel its context (it stops
+	// cleanly) instead of killing the process.
+	long bool
+	run  func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 }
 
 // commands are the subcommands in the order the usage message lists them.
 var commands = []command{
-	{smokeUsage, runSmoke},
-	{putUsage, runPut},
-	{getUsage, runGet},
-	{delUsage, runDel},
-	{scanUsage, runScan},
-	{statsUsage, runStats},
-	{flushUsage, runFlush},
-	{compactUsage, runCompact},
-	{checkpointUsage, runCheckpoint},
-	{checkUsage, runCheck},
-	{benchUsage, runBench},
-	{versionUsage, runVersion},
+	{usage: smokeUsage, run: streamsOnly(runSmoke)},
+	{usage: putUsage, run: runPut},
+	{usage: getUsage, run: runGet},
+	{usage: delUsage, run: runDel},
+	{usage: scanUsage, run: runScan, long: true},
+	{usage: statsUsage, run: streamsOnly(runStats)},
+	{usage: flushUsage, run: runFlush},
+	{usage: compactUsage, run: runCompact},
+	{usage: checkpointUsage, run: runCheckpoint},
+	{usage: checkUsage, run: runCheck, long: true},
+	{usage: loadUsage, run: runLoad, long: true},
+	{usage: benchUsage, run: runBench, long: true},
+	{usage: versionUsage, run: streamsOnly(runVersion)},
+}
+
+// streamsOnly adapts a command that needs neither a context nor standard input.
+func streamsOnly(run func(args []string, stdout, stderr io.Writer) int) func(context.Context, []string, io.Reader, io.Writer, io.Writer) int {
+	return func(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+		return run(args, stdout, stderr)
+	}
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run dispatches args[0] to its subcommand and returns the exit status.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		printUsage(stderr)
 		return exitUsage
@@ -82,14 +101,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
-			return run([]string{args[1], "--help"}, stdout, stderr)
+			return run(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
 		}
 		printUsage(stdout)
 		return exitOK
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
+			if c.long {
+				var stop func()
+				ctx, stop = catchStopSignals(ctx)
+				defer stop()
+			}
+			return c.run(ctx, args[1:], stdin, stdout, stderr)
 		}
 	}
 	fmt.Fprintf(stderr, "Error: unknown command %q\n\n", args[0])
@@ -136,9 +160,13 @@ func (u usage) parse(fs *flag.FlagSet, args []string, nargs int, stdout, stderr 
 	return exitOK, true
 }
 
-// help prints the subcommand's description, synopsis, example and flags.
+// help prints the subcommand's description, synopsis, details, example and flags.
 func (u usage) help(fs *flag.FlagSet, w io.Writer) {
-	fmt.Fprintf(w, "strata %s: %s\n\nUsage: strata %s %s\n\nExample:\n  %s\n", u.name, u.summary, u.name, u.args, u.example)
+	fmt.Fprintf(w, "strata %s: %s\n\nUsage: strata %s %s\n", u.name, u.summary, u.name, u.args)
+	if u.details != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSuffix(u.details, "\n"))
+	}
+	fmt.Fprintf(w, "\nExample:\n  %s\n", u.example)
 	hasFlags := false
 	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 	if hasFlags {

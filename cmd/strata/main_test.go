@@ -2,15 +2,39 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-db/strata/go/strata"
 )
 
-// runCLI runs the command line args in-process and returns its output and exit status.
+// cliEnv, set to 1 in a child process of this test binary, makes the binary run as the strata
+// CLI itself (see TestMain): signal tests need a process of their own to signal.
+const cliEnv = "STRATA_TEST_RUN_AS_CLI"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(cliEnv) == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// runCLI runs the command line args in-process, with an empty standard input, and returns its
+// output and exit status.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runCLIContext(t, context.Background(), "", args...)
+}
+
+// runCLIContext runs args in-process with ctx and stdin as standard input.
+func runCLIContext(t *testing.T, ctx context.Context, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(args, &out, &errOut)
+	code = run(ctx, args, strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), code
 }
 
@@ -83,5 +107,61 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("strata %s: exit %d, stdout %q, stderr %q; want exit 2, error and usage on stderr",
 				strings.Join(args, " "), code, stdout, stderr)
 		}
+	}
+}
+
+// failingWriter fails every write, as a closed pipe or a full disk would.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestEveryCommandReportsFailure makes every command fail at run time (not in its usage) and
+// checks the convention: "Error: " and the reason on stderr, exit status 1.
+func TestEveryCommandReportsFailure(t *testing.T) {
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "typo")
+	locked := filepath.Join(tmp, "locked")
+	db, err := strata.Open(locked, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	failures := map[string]struct {
+		args []string
+		want string // in stderr
+	}{
+		"smoke":      {[]string{"--dir", locked}, "checks failed"},
+		"put":        {[]string{"--dir", locked, "k", "v"}, "locked"},
+		"get":        {[]string{"--dir", missing, "k"}, "no database directory"},
+		"del":        {[]string{"--dir", missing, "k"}, "no database directory"},
+		"scan":       {[]string{"--dir", missing}, "no database directory"},
+		"stats":      {[]string{"--dir", missing}, "no database directory"},
+		"flush":      {[]string{"--dir", locked}, "locked"},
+		"compact":    {[]string{"--dir", missing}, "no database directory"},
+		"checkpoint": {[]string{"--dir", locked, "--to", filepath.Join(tmp, "copy")}, "locked"},
+		"check":      {[]string{"--dir", locked}, "locked"},
+		"load":       {[]string{"--dir", locked, "-"}, "locked"},
+		"bench":      {[]string{"--dir", locked, "--workload", "fillseq", "--keys", "10"}, "locked"},
+	}
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			if c.name == "version" {
+				// Nothing fails in version but writing its output.
+				var stderr bytes.Buffer
+				code := run(context.Background(), []string{"version"}, strings.NewReader(""), failingWriter{}, &stderr)
+				if code != exitFailure || stderr.String() != "Error: no space left on device\n" {
+					t.Fatalf("version into a failing writer: exit %d, stderr %q; want exit 1 and the write error", code, stderr.String())
+				}
+				return
+			}
+			f, ok := failures[c.name]
+			if !ok {
+				t.Fatalf("no failure case for %q: add one", c.name)
+			}
+			_, stderr, code := runCLI(t, append([]string{c.name}, f.args...)...)
+			if code != exitFailure || !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, f.want) {
+				t.Fatalf("strata %s %v: exit %d, stderr %q; want exit 1 and \"Error: \" with %q", c.name, f.args, code, stderr, f.want)
+			}
+		})
 	}
 }

@@ -16,7 +16,7 @@ var putUsage = usage{
 
 // runPut implements `strata put`. KEY and VALUE are taken literally, byte for byte; put "--"
 // before a key that starts with "-".
-func runPut(args []string, stdout, stderr io.Writer) int {
+func runPut(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := putUsage.flags()
 	dir := dirFlag(fs)
 	if code, ok := putUsage.parse(fs, args, 2, stdout, stderr); !ok {
@@ -27,7 +27,7 @@ func runPut(args []string, stdout, stderr io.Writer) int {
 	}
 	key, value := []byte(fs.Arg(0)), []byte(fs.Arg(1))
 	err := withDB(*dir, true, func(db *strata.DB) error {
-		return db.Put(context.Background(), key, value)
+		return db.Put(ctx, key, value)
 	})
 	if err != nil {
 		return fail(stderr, err)

@@ -21,8 +21,9 @@ var scanUsage = usage{
 }
 
 // runScan implements `strata scan`. Keys and values are printed through display, so every
-// line splits unambiguously at its one tab.
-func runScan(args []string, stdout, stderr io.Writer) int {
+// line splits unambiguously at its one tab. SIGINT or SIGTERM stops it after the entry being
+// printed; the lines printed until then are complete.
+func runScan(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := scanUsage.flags()
 	dir := dirFlag(fs)
 	start := fs.String("start", "", "first `key` to print (default: the smallest)")
@@ -40,11 +41,17 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	}
 	opts := &strata.IterOptions{Start: []byte(*start), End: []byte(*end), Reverse: *reverse}
 	out := bufio.NewWriter(stdout)
+	printed := 0
 	err := withDB(*dir, false, func(db *strata.DB) error {
-		return scan(db, opts, *limit, out)
+		var err error
+		printed, err = scan(ctx, db, opts, *limit, out)
+		return err
 	})
-	if err == nil {
-		err = out.Flush()
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if ctx.Err() != nil {
+		return stopped(ctx, stderr, fmt.Sprintf("after %s entries", formatCount(int64(printed))))
 	}
 	if err != nil {
 		return fail(stderr, err)
@@ -52,19 +59,21 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// scan writes up to limit entries (all when limit is 0) of the iterator opts describe.
-func scan(db *strata.DB, opts *strata.IterOptions, limit int, w io.Writer) error {
-	it, err := db.NewIterator(context.Background(), opts)
+// scan writes up to limit entries (all when limit is 0) of the iterator opts describe, until
+// ctx ends, and returns how many it wrote.
+func scan(ctx context.Context, db *strata.DB, opts *strata.IterOptions, limit int, w io.Writer) (int, error) {
+	it, err := db.NewIterator(ctx, opts)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for n := 0; (limit == 0 || n < limit) && it.Next(); n++ {
+	n := 0
+	for ; (limit == 0 || n < limit) && ctx.Err() == nil && it.Next(); n++ {
 		if _, err := fmt.Fprintf(w, "%s\t%s\n", display(it.Key()), display(it.Value())); err != nil {
 			it.Close()
-			return err
+			return n, err
 		}
 	}
-	return it.Close()
+	return n, it.Close()
 }
 
 // display renders a key or value for a line of output. Printable UTF-8 (strconv.IsPrint:

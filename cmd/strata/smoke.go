@@ -33,7 +33,8 @@ const (
 )
 
 // runSmoke implements `strata smoke`: it prints one line per check ("ok   name: detail" or
-// "FAIL name: reason") and a summary line, and exits 1 if any check failed.
+// "FAIL name: reason") and a summary line, and exits 1 with an error on stderr if any check
+// failed.
 func runSmoke(args []string, stdout, stderr io.Writer) int {
 	fs := smokeUsage.flags()
 	dir := fs.String("dir", "", "database `directory`; may hold an earlier database (default: a new temporary directory, removed afterwards)")
@@ -55,7 +56,7 @@ func runSmoke(args []string, stdout, stderr io.Writer) int {
 		want:   make(map[string]wantValue),
 	}
 	if !s.run(stdout) {
-		return exitFailure
+		return fail(stderr, errors.New("smoke checks failed; the FAIL lines on stdout say why"))
 	}
 	return exitOK
 }

@@ -45,10 +45,10 @@ func TestSmokeReportsFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	stdout, _, code := runCLI(t, "smoke", "--dir", dir)
+	stdout, stderr, code := runCLI(t, "smoke", "--dir", dir)
 	t.Logf("smoke output:\n%s", stdout)
-	if code != exitFailure {
-		t.Errorf("exit %d, want 1", code)
+	if code != exitFailure || !strings.HasPrefix(stderr, "Error: smoke checks failed") {
+		t.Errorf("exit %d, stderr %q; want 1 and an error", code, stderr)
 	}
 	if !strings.HasPrefix(stdout, "FAIL open: ") || !strings.Contains(stdout, "locked") ||
 		!strings.Contains(stdout, "\nskip concurrent: ") ||

@@ -14,6 +14,9 @@ var statsUsage = usage{
 	name:    "stats",
 	args:    "--dir DIR [--json]",
 	summary: "Print the database's counters (strata.Stats), one \"name value\" line each.",
+	details: `Counts print with thousands separators and byte amounts in decimal units (kB, MB, GB);
+arrays are per level, L0 first. WriteAmplification and CacheHitRate, derived from the
+counters, follow. --json prints the exact numbers, keyed by the names strata.Stats documents.`,
 	example: "strata stats --dir ./db --json",
 }
 
@@ -49,20 +52,51 @@ func runStats(args []string, stdout, stderr io.Writer) int {
 }
 
 // printStats prints every field of st by reflection, so a counter added to strata.Stats shows
-// up here without a change.
-// Arrays (the per-level counts, L0 first) print as "[1 0 0 0 0 0 0]".
+// up here without a change, then the two figures derived from them. Arrays (per level, L0
+// first) print as "[1 0 0 0 0 0 0]", or "[1.1 kB, 0 B, ...]" for bytes.
 func printStats(w io.Writer, st strata.Stats) error {
+	type line struct{ name, value string }
+	var lines []line
 	v := reflect.ValueOf(st)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		lines = append(lines, line{name, statValue(name, v.Field(i))})
+	}
+	lines = append(lines,
+		line{"WriteAmplification", fmt.Sprintf("%.2f", st.WriteAmplification())},
+		line{"CacheHitRate", fmt.Sprintf("%.1f%%", 100*st.CacheHitRate())})
 	width := 0
-	for i := range v.NumField() {
-		width = max(width, len(v.Type().Field(i).Name))
+	for _, l := range lines {
+		width = max(width, len(l.name))
 	}
-	for i := range v.NumField() {
-		if _, err := fmt.Fprintf(w, "%-*s %v\n", width, v.Type().Field(i).Name, v.Field(i).Interface()); err != nil {
-			return err
-		}
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "%-*s %s\n", width, l.name, l.value)
 	}
-	return nil
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// isByteAmount reports whether the strata.Stats field called name counts bytes.
+func isByteAmount(name string) bool {
+	return strings.Contains(name, "Bytes") || strings.HasSuffix(name, "Size") || strings.HasSuffix(name, "Debt")
+}
+
+// statValue renders the strata.Stats field name, whose value is v (a uint64 or an array of
+// them).
+func statValue(name string, v reflect.Value) string {
+	render, sep := func(n uint64) string { return formatCount(int64(n)) }, " "
+	if isByteAmount(name) {
+		render, sep = formatBytes, ", "
+	}
+	if v.Kind() != reflect.Array {
+		return render(v.Uint())
+	}
+	parts := make([]string, v.Len())
+	for i := range parts {
+		parts[i] = render(v.Index(i).Uint())
+	}
+	return "[" + strings.Join(parts, sep) + "]"
 }
 
 func printStatsJSON(w io.Writer, st strata.Stats) error {

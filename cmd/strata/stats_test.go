@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -33,16 +34,35 @@ func TestStatsTextHasEveryField(t *testing.T) {
 	mustRun(t, "put", "--dir", dir, "a", "v")
 	lines := strings.Split(strings.TrimSuffix(mustRun(t, "stats", "--dir", dir), "\n"), "\n")
 	fields := reflect.TypeFor[strata.Stats]()
-	if len(lines) != fields.NumField() {
-		t.Fatalf("%d lines, want one per field (%d):\n%s", len(lines), fields.NumField(), strings.Join(lines, "\n"))
+	derived := []string{"WriteAmplification", "CacheHitRate"}
+	if len(lines) != fields.NumField()+len(derived) {
+		t.Fatalf("%d lines, want one per field (%d) and %d derived:\n%s", len(lines), fields.NumField(), len(derived), strings.Join(lines, "\n"))
 	}
 	for i, line := range lines {
 		name, value, _ := strings.Cut(strings.Join(strings.Fields(line), " "), " ")
-		if name != fields.Field(i).Name || value == "" {
-			t.Errorf("line %d is %q, want field %s and its value", i, line, fields.Field(i).Name)
+		want := ""
+		if i < fields.NumField() {
+			want = fields.Field(i).Name
+		} else {
+			want = derived[i-fields.NumField()]
 		}
-		if name == "RecoveredBatches" && value != "1" {
-			t.Errorf("RecoveredBatches %s, want 1", value)
+		if name != want || value == "" {
+			t.Errorf("line %d is %q, want %s and its value", i, line, want)
+		}
+		switch name {
+		case "RecoveredBatches":
+			if value != "1" {
+				t.Errorf("RecoveredBatches %s, want 1", value)
+			}
+		case "WALSize":
+			// One put is a few dozen bytes of log: printed with its unit.
+			if !regexp.MustCompile(`^[1-9][0-9]* B$`).MatchString(value) {
+				t.Errorf("WALSize is %q, want bytes with the unit B", value)
+			}
+		case "CacheHitRate":
+			if value != "0.0%" {
+				t.Errorf("CacheHitRate is %q, want 0.0%% before any table read", value)
+			}
 		}
 	}
 }
@@ -62,6 +82,10 @@ func TestStatsShowLevels(t *testing.T) {
 	if !strings.Contains(text, "\nLevelFiles             [1 0 0 0 0 0 0]\n") {
 		t.Fatalf("text output lacks the per-level table counts:\n%s", text)
 	}
+	levelBytes := regexp.MustCompile(`\nLevelBytes +\[[1-9][0-9.]* k?B, 0 B, 0 B, 0 B, 0 B, 0 B, 0 B\]\n`)
+	if !levelBytes.MatchString(text) {
+		t.Fatalf("text output lacks the per-level sizes with units:\n%s", text)
+	}
 }
 
 func TestLevelSummary(t *testing.T) {
@@ -78,6 +102,25 @@ func TestLevelSummary(t *testing.T) {
 	} {
 		if got := levelSummary(tc.st); got != tc.want {
 			t.Errorf("levelSummary = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestStatValueUnits(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value any
+		want  string
+	}{
+		{"BatchesWritten", uint64(1234567), "1,234,567"},
+		{"WALBytesWritten", uint64(1234567), "1.2 MB"},
+		{"WALSize", uint64(999), "999 B"},
+		{"CompactionDebt", uint64(2_500_000_000), "2.5 GB"},
+		{"LevelFiles", [3]uint64{1, 0, 12}, "[1 0 12]"},
+		{"LevelBytes", [3]uint64{1500, 0, 7}, "[1.5 kB, 0 B, 7 B]"},
+	} {
+		if got := statValue(tc.name, reflect.ValueOf(tc.value)); got != tc.want {
+			t.Errorf("statValue(%s, %v) = %q, want %q", tc.name, tc.value, got, tc.want)
 		}
 	}
 }
