@@ -18,9 +18,13 @@ package strata
 // duration of a call (Rust copies them before returning); Rust's result buffers are copied
 // into Go memory by the poller before the next drain frees them.
 
+// Which build of libstrata.a is linked is chosen by build tag: the release build by default
+// (link_release.go), the checked build, which poisons freed memory and has test failpoints,
+// with -tags strata_poison or strata_failpoints (link_checked.go).
+
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../rust/ffi/include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libstrata.a -lpthread -ldl -lm -lrt -lutil -lgcc_s
+#cgo LDFLAGS: -lpthread -ldl -lm -lrt -lutil -lgcc_s
 #include <stdlib.h>
 #include "strata.h"
 */
@@ -42,4 +46,16 @@ func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
 // Version is the version of the linked strata engine.
 func Version() string {
 	return C.GoString(C.strata_version())
+}
+
+// BuildInfo says how the linked engine was built: the Rust compiler's version and the cargo
+// features compiled in, for example "rustc 1.95.0 (59807616e 2026-04-14); features: none".
+func BuildInfo() string {
+	return C.GoString(C.strata_build_info())
+}
+
+// faultHandlerInstalled reports whether strata's fault handler is installed (see crash.rs in
+// rust/ffi): after the first Open, unless STRATA_CRASH_HANDLER=0.
+func faultHandlerInstalled() bool {
+	return C.strata_crash_handler_installed() == 1
 }

@@ -20,6 +20,13 @@ type Stats struct {
 	TLSInits uint64 `json:"tls_inits"`
 	// StrataThreads counts the threads strata spawned in this process.
 	StrataThreads uint64 `json:"strata_threads"`
+	// RustLiveBytes is the Rust heap in use by strata in this process, in bytes (every
+	// database's share together: memtables, block cache, buffers). See ReadRustMemory.
+	RustLiveBytes uint64 `json:"rust_live_bytes"`
+	// RustLiveAllocations is the number of Rust heap blocks in use by strata in this process.
+	RustLiveAllocations uint64 `json:"rust_live_allocations"`
+	// RustAllocations counts Rust heap blocks strata allocated since the process started.
+	RustAllocations uint64 `json:"rust_allocations"`
 	// VisibleSeq is the last sequence number visible to reads.
 	VisibleSeq uint64 `json:"visible_seq"`
 	// BatchesWritten counts acknowledged writes since Open (a Put or Delete is a batch of one).
@@ -114,6 +121,9 @@ func (db *DB) Stats() (Stats, error) {
 	st := Stats{
 		TLSInits:               uint64(s.tls_inits),
 		StrataThreads:          uint64(s.strata_threads),
+		RustLiveBytes:          uint64(s.rust_live_bytes),
+		RustLiveAllocations:    uint64(s.rust_live_allocations),
+		RustAllocations:        uint64(s.rust_allocations),
 		VisibleSeq:             uint64(s.visible_seq),
 		BatchesWritten:         uint64(s.batches_written),
 		WALBytesWritten:        uint64(s.wal_bytes_written),

@@ -30,6 +30,7 @@ use crate::batch::{Batch, BatchOp};
 use crate::cache::{BlockCache, TableCache};
 use crate::compaction;
 use crate::error::{Error, Result};
+use crate::failpoint;
 use crate::fs::{FileSystem, LockGuard, RealFs};
 use crate::iterator::{DbIter, MergingIter};
 use crate::key::ValueKind;
@@ -388,6 +389,7 @@ impl Db {
     pub fn prepare(&mut self, batch: Batch) -> Result<u64> {
         enter_engine();
         self.check_writable()?;
+        failpoint::hit("db.prepare");
         if batch.is_empty() {
             return Ok(self.last_seq);
         }
@@ -525,6 +527,7 @@ impl Db {
     pub fn get_at(&self, key: &[u8], seq: u64) -> Result<Option<Vec<u8>>> {
         enter_engine();
         crate::batch::check_key(key)?;
+        failpoint::hit("db.get");
         let found = match self.mem.get(key, seq) {
             Some((kind, value)) => Some((kind, value.to_vec())),
             None => self.tree.view().get(&self.tree.tables, key, seq)?,
@@ -714,7 +717,9 @@ impl Db {
     }
 
     fn sync_for_close(&mut self) -> Result<()> {
-        if self.poisoned.is_some() {
+        // After a failure every later write was refused; what was acknowledged before it is
+        // durable already. Closing releases resources and has nothing more to make durable.
+        if self.poisoned().is_some() {
             return Ok(());
         }
         self.write_pending()?;

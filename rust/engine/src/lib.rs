@@ -19,6 +19,7 @@ pub mod check;
 pub mod compaction;
 pub mod db;
 pub mod error;
+pub mod failpoint;
 pub mod file_name;
 pub mod fs;
 pub mod iterator;

@@ -20,15 +20,17 @@ static THREADS_SPAWNED: AtomicU64 = AtomicU64::new(0);
 
 /// Per-thread engine context.
 pub struct ThreadContext {
-    owned: Cell<bool>,
     engine_calls: Cell<u64>,
 }
 
 thread_local! {
     static CONTEXT: ThreadContext = {
         TLS_INITS.fetch_add(1, Ordering::Relaxed);
-        ThreadContext { owned: Cell::new(false), engine_calls: Cell::new(0) }
+        ThreadContext { engine_calls: Cell::new(0) }
     };
+    /// Set on strata threads. Constant-initialized with no destructor, so reading it never
+    /// runs code or allocates: the fault handler reads it inside a signal handler, on any thread.
+    static OWNED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Marks an engine entry on the current thread (initializing its context on first use).
@@ -37,9 +39,10 @@ pub fn enter_engine() {
     CONTEXT.with(|c| c.engine_calls.set(c.engine_calls.get() + 1));
 }
 
-/// True on threads spawned through [`spawn`].
+/// True on threads spawned through [`spawn`]. Async-signal-safe: it reads one
+/// constant-initialized thread-local and never initializes engine state.
 pub fn is_strata_thread() -> bool {
-    CONTEXT.with(|c| c.owned.get())
+    OWNED.with(Cell::get)
 }
 
 /// How many times engine thread-local state was initialized in this process.
@@ -97,7 +100,9 @@ where
         .name(name.to_owned())
         .spawn(move || {
             THREADS_SPAWNED.fetch_add(1, Ordering::Relaxed);
-            CONTEXT.with(|c| c.owned.set(true));
+            OWNED.with(|o| o.set(true));
+            enter_engine();
+            let _altstack = SignalStack::install();
             let _ = ready.send(());
             f()
         });
@@ -107,6 +112,90 @@ where
         let _ = started.recv();
     }
     spawned
+}
+
+/// Bytes of the alternate signal stack each strata thread gets. A fault handler that prints a
+/// symbolized backtrace parses debug info, which needs far more than the usual 8 KiB.
+const SIGNAL_STACK_BYTES: usize = 256 * 1024;
+
+/// An alternate signal stack for the current thread, so a handler for a fault can run even when
+/// the fault was a stack overflow. Unregistered and unmapped when dropped (at thread exit).
+struct SignalStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl SignalStack {
+    /// Maps a stack with a guard page below it and registers it for this thread. `None` (and
+    /// no alternate stack) when mapping or registering fails: the thread still works, a fault
+    /// on it is then reported by the host's handler alone.
+    fn install() -> Option<SignalStack> {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+        let len = SIGNAL_STACK_BYTES + page;
+        // SAFETY: an anonymous private mapping of `len` bytes; the result is checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        let stack = SignalStack { base, len };
+        // SAFETY: `base` starts a mapping of `len >= page` bytes owned by `stack`; the first
+        // page becomes the guard that turns a handler's overflow into a fault, not corruption.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            return None;
+        }
+        let ss = libc::stack_t {
+            // SAFETY: `page < len`, so the pointer stays inside the mapping.
+            ss_sp: unsafe { base.cast::<u8>().add(page) }.cast(),
+            ss_flags: 0,
+            ss_size: SIGNAL_STACK_BYTES,
+        };
+        // SAFETY: `ss` describes memory this thread owns until `stack` is dropped, and drop
+        // unregisters it before unmapping.
+        if unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } != 0 {
+            return None;
+        }
+        Some(stack)
+    }
+}
+
+impl Drop for SignalStack {
+    fn drop(&mut self) {
+        let disable = libc::stack_t {
+            ss_sp: std::ptr::null_mut(),
+            ss_flags: libc::SS_DISABLE,
+            ss_size: 0,
+        };
+        // SAFETY: unregisters this thread's alternate stack (we are not running on it: drop runs
+        // at the end of the thread's function), then unmaps the mapping made in `install`.
+        unsafe {
+            libc::sigaltstack(&disable, std::ptr::null_mut());
+            libc::munmap(self.base, self.len);
+        }
+    }
+}
+
+/// The current thread's alternate signal stack size, 0 when it has none (for tests).
+pub fn signal_stack_size() -> usize {
+    // SAFETY: a null new-stack only reads the current setting into `old`.
+    unsafe {
+        let mut old: libc::stack_t = std::mem::zeroed();
+        if libc::sigaltstack(std::ptr::null(), &mut old) != 0
+            || old.ss_flags & libc::SS_DISABLE != 0
+        {
+            return 0;
+        }
+        old.ss_size
+    }
 }
 
 /// The current thread's blocked-signal mask (for tests and diagnostics).
@@ -148,6 +237,7 @@ mod tests {
                 assert!(!is_blocked(&mask, sig), "fault signal {sig} blocked");
             }
             assert!(is_strata_thread());
+            assert_eq!(signal_stack_size(), SIGNAL_STACK_BYTES);
         })
         .unwrap();
         handle.join().unwrap();

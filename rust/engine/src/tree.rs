@@ -18,6 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::cache::{BlockCache, TableCache};
 use crate::compaction::{self, Compaction, Config, MergeEnv};
 use crate::error::{Error, Result};
+use crate::failpoint;
 use crate::fs::FileSystem;
 use crate::manifest::{self, table_name, FileMeta, ManifestState, NUM_LEVELS};
 use crate::sstable::TableOptions;
@@ -252,6 +253,11 @@ impl Tree {
     /// Queues a manual compaction of every level over the user-key range `[lo, hi]`.
     pub fn compact_range(&self, lo: Vec<u8>, hi: Vec<u8>, done: Done) {
         let mut s = lock(&self.state);
+        if let Some(e) = &s.error {
+            let e = Error::Poisoned(e.clone());
+            drop(s);
+            return done(Err(e));
+        }
         s.manual.push(ManualCompaction {
             lo,
             hi,
@@ -302,10 +308,15 @@ impl Tree {
             tracing::error!(dir = %self.dir.display(), error = %err, "{what} failed");
             s.error = Some(format!("{what} failed: {err}"));
         }
+        // Nothing runs after a failure, so every waiter learns of it now.
         let waiters = std::mem::take(&mut s.flush_waiters);
+        let manual = std::mem::take(&mut s.manual);
         let reason = s.error.clone().unwrap_or_default();
         drop(s);
-        for done in waiters {
+        for done in waiters
+            .into_iter()
+            .chain(manual.into_iter().map(|m| m.done))
+        {
             done(Err(Error::Poisoned(reason.clone())));
         }
         (self.notify)();
@@ -347,7 +358,7 @@ impl Tree {
                     s = self.work.wait(s).unwrap_or_else(|e| e.into_inner());
                 }
             };
-            if let Err(e) = self.flush(&frozen) {
+            if let Err(e) = survive_panic("flush", || self.flush(&frozen)) {
                 if !matches!(e, Error::Closed) {
                     self.fail("flush", &e);
                 }
@@ -356,6 +367,7 @@ impl Tree {
     }
 
     fn flush(&self, frozen: &Arc<Frozen>) -> Result<()> {
+        failpoint::hit("flush");
         let levels = self.view().levels;
         let next = || self.next_file_number();
         // A snapshot taken from now on reads at or above every version in the memtable, so the
@@ -428,7 +440,7 @@ impl Tree {
                 }
             };
             let result = match job {
-                Some(c) => self.compact(&c, &levels, &snapshots),
+                Some(c) => survive_panic("compaction", || self.compact(&c, &levels, &snapshots)),
                 None => Ok(()),
             };
             // The job and its view held the inputs; now they may go.
@@ -487,6 +499,7 @@ impl Tree {
     }
 
     fn compact(&self, c: &Compaction, levels: &Arc<Levels>, snapshots: &[u64]) -> Result<()> {
+        failpoint::hit("compaction");
         let next = || self.next_file_number();
         let result = if c.is_trivial_move() {
             // Same tables, one level down: no bytes to rewrite.
@@ -586,5 +599,20 @@ fn range_busy(s: &State, level: usize, lo: &[u8], hi: &[u8]) -> bool {
         s.busy.contains(&f.number)
             && crate::key::user_key(&f.smallest) <= hi
             && crate::key::user_key(&f.largest) >= lo
+    })
+}
+
+/// Runs one background job, turning a panic into an error so the thread survives and the
+/// database refuses writes with the panic's message instead of losing its flush or compaction
+/// thread silently. Shared state stays readable: every lock here ignores poisoning, and
+/// nothing is installed until a job finishes.
+fn survive_panic(what: &str, job: impl FnOnce() -> Result<()>) -> Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string payload".to_owned());
+        Err(Error::Internal(format!("panic in {what}: {message}")))
     })
 }

@@ -77,6 +77,18 @@
 // Largest encoded batch in bytes.
 #define STRATA_MAX_BATCH_LEN 268435456
 
+// `strata_failpoint_arm`: panic at the point.
+#define STRATA_FAILPOINT_PANIC 1
+
+// `strata_failpoint_arm`: fault (SIGSEGV) at the point.
+#define STRATA_FAILPOINT_SEGFAULT 2
+
+// `strata_failpoint_arm`: write to a pipe with no reader (raises SIGPIPE) at the point.
+#define STRATA_FAILPOINT_BROKEN_PIPE 3
+
+// The byte freed memory is filled with under the `poison` feature.
+#define POISON 219
+
 // One finished operation, filled in by `strata_completions_drain`.
 // Thread-safety: plain data; `data` is owned by strata and stays valid until the next call to
 // `strata_completions_drain`.
@@ -113,6 +125,17 @@ typedef struct strata_options {
   uint32_t reserved;
 } strata_options;
 
+// Rust heap use of the whole process, filled in by `strata_memory`.
+// Thread-safety: plain data.
+typedef struct strata_memory {
+  // Bytes Rust code in strata holds allocated right now.
+  uint64_t live_bytes;
+  // Blocks Rust code in strata holds allocated right now.
+  uint64_t live_allocations;
+  // Blocks Rust code in strata allocated since the process started.
+  uint64_t allocations;
+} strata_memory;
+
 // Counters for one database and for the process, delivered as the `data` of a
 // `strata_db_stats` completion.
 typedef struct strata_stats {
@@ -121,6 +144,12 @@ typedef struct strata_stats {
   uint64_t tls_inits;
   // Threads strata spawned in this process.
   uint64_t strata_threads;
+  // Bytes Rust code in strata holds allocated right now, in this process.
+  uint64_t rust_live_bytes;
+  // Blocks Rust code in strata holds allocated right now, in this process.
+  uint64_t rust_live_allocations;
+  // Blocks Rust code in strata allocated since the process started.
+  uint64_t rust_allocations;
   // Last sequence number visible to reads.
   uint64_t visible_seq;
   // Non-empty batches acknowledged since open (each put and delete is a batch of one).
@@ -334,6 +363,41 @@ int32_t strata_db_checkpoint(uint64_t db, const uint8_t *path, size_t path_len, 
 // belongs to strata (see `strata_completions_drain`).
 // Threads: may be called from any thread.
 int32_t strata_check(const uint8_t *path, size_t path_len, uint64_t token);
+
+// Writes the Rust heap use of the whole process into `*out` (see `strata_memory`). Reads
+// process-wide counters only; it does not go through the runtime thread.
+// Ownership: the caller owns `*out`; `out` must be non-NULL.
+// Threads: may be called from any thread.
+int32_t strata_memory_read(struct strata_memory *out);
+
+#if defined(STRATA_FAILPOINTS)
+// Arms the failpoint `name` (see the engine's failpoint list) to perform `action`
+// (`STRATA_FAILPOINT_*`) once, the next time any strata thread passes it. Exists only in builds
+// with the `failpoints` feature, for tests.
+// Ownership: `name` is borrowed for the call.
+// Threads: may be called from any thread.
+int32_t strata_failpoint_arm(const uint8_t *name, size_t name_len, uint32_t action);
+#endif
+
+#if defined(STRATA_FAILPOINTS)
+// Disarms every failpoint. Exists only in builds with the `failpoints` feature, for tests.
+// Ownership: no pointers.
+// Threads: may be called from any thread.
+int32_t strata_failpoint_disarm_all(void);
+#endif
+
+// 1 when strata's fault handler (which prints the Rust frames of a fault on a strata thread,
+// then hands the signal on) is installed for SIGSEGV, else 0. It is installed when the runtime
+// starts unless the environment has `STRATA_CRASH_HANDLER=0`.
+// Ownership: no pointers.
+// Threads: may be called from any thread.
+int32_t strata_crash_handler_installed(void);
+
+// How this library was built: the Rust compiler's version and the cargo features compiled in,
+// a static NUL-terminated string such as `rustc 1.95.0 (59807616e 2026-04-14); features: none`.
+// Ownership: the string is static; never free it.
+// Threads: may be called from any thread.
+const char *strata_build_info(void);
 
 // The strata version, a static NUL-terminated string.
 // Ownership: the string is static; never free it.

@@ -92,6 +92,12 @@ pub struct strata_stats {
     pub tls_inits: u64,
     /// Threads strata spawned in this process.
     pub strata_threads: u64,
+    /// Bytes Rust code in strata holds allocated right now, in this process.
+    pub rust_live_bytes: u64,
+    /// Blocks Rust code in strata holds allocated right now, in this process.
+    pub rust_live_allocations: u64,
+    /// Blocks Rust code in strata allocated since the process started.
+    pub rust_allocations: u64,
     /// Last sequence number visible to reads.
     pub visible_seq: u64,
     /// Non-empty batches acknowledged since open (each put and delete is a batch of one).
@@ -143,6 +149,26 @@ pub struct strata_stats {
     /// Table bytes per level.
     pub level_bytes: [u64; STRATA_NUM_LEVELS],
 }
+
+/// Rust heap use of the whole process, filled in by `strata_memory`.
+/// Thread-safety: plain data.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct strata_memory {
+    /// Bytes Rust code in strata holds allocated right now.
+    pub live_bytes: u64,
+    /// Blocks Rust code in strata holds allocated right now.
+    pub live_allocations: u64,
+    /// Blocks Rust code in strata allocated since the process started.
+    pub allocations: u64,
+}
+
+/// `strata_failpoint_arm`: panic at the point.
+pub const STRATA_FAILPOINT_PANIC: u32 = 1;
+/// `strata_failpoint_arm`: fault (SIGSEGV) at the point.
+pub const STRATA_FAILPOINT_SEGFAULT: u32 = 2;
+/// `strata_failpoint_arm`: write to a pipe with no reader (raises SIGPIPE) at the point.
+pub const STRATA_FAILPOINT_BROKEN_PIPE: u32 = 3;
 
 #[cfg(test)]
 mod tests {

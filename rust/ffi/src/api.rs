@@ -493,6 +493,96 @@ pub unsafe extern "C" fn strata_check(path: *const u8, path_len: usize, token: u
     })
 }
 
+/// Writes the Rust heap use of the whole process into `*out` (see `strata_memory`). Reads
+/// process-wide counters only; it does not go through the runtime thread.
+/// Ownership: the caller owns `*out`; `out` must be non-NULL.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_memory_read(out: *mut strata_memory) -> i32 {
+    guard("strata_memory_read", || {
+        if out.is_null() {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        let c = crate::alloc::counts();
+        // SAFETY: checked non-NULL; the caller guarantees it points to a writable strata_memory.
+        unsafe {
+            out.write(strata_memory {
+                live_bytes: c.live_bytes,
+                live_allocations: c.live_allocations,
+                allocations: c.allocations,
+            })
+        };
+        STRATA_OK
+    })
+}
+
+/// Arms the failpoint `name` (see the engine's failpoint list) to perform `action`
+/// (`STRATA_FAILPOINT_*`) once, the next time any strata thread passes it. Exists only in builds
+/// with the `failpoints` feature, for tests.
+/// Ownership: `name` is borrowed for the call.
+/// Threads: may be called from any thread.
+#[cfg(feature = "failpoints")]
+#[no_mangle]
+pub unsafe extern "C" fn strata_failpoint_arm(
+    name: *const u8,
+    name_len: usize,
+    action: u32,
+) -> i32 {
+    use strata_engine::failpoint::{self, Action};
+    guard("strata_failpoint_arm", || {
+        // SAFETY: forwarded from this function's pointer contract.
+        let Some(name) = (unsafe { caller_bytes(name, name_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        let Ok(name) = std::str::from_utf8(name) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        let action = match action {
+            STRATA_FAILPOINT_PANIC => Action::Panic,
+            STRATA_FAILPOINT_SEGFAULT => Action::Segfault,
+            STRATA_FAILPOINT_BROKEN_PIPE => Action::BrokenPipe,
+            _ => return STRATA_ERR_INVALID_ARGUMENT,
+        };
+        failpoint::arm(name, action);
+        STRATA_OK
+    })
+}
+
+/// Disarms every failpoint. Exists only in builds with the `failpoints` feature, for tests.
+/// Ownership: no pointers.
+/// Threads: may be called from any thread.
+#[cfg(feature = "failpoints")]
+#[no_mangle]
+pub extern "C" fn strata_failpoint_disarm_all() -> i32 {
+    guard("strata_failpoint_disarm_all", || {
+        strata_engine::failpoint::disarm_all();
+        STRATA_OK
+    })
+}
+
+/// 1 when strata's fault handler (which prints the Rust frames of a fault on a strata thread,
+/// then hands the signal on) is installed for SIGSEGV, else 0. It is installed when the runtime
+/// starts unless the environment has `STRATA_CRASH_HANDLER=0`.
+/// Ownership: no pointers.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_crash_handler_installed() -> i32 {
+    guard_or("strata_crash_handler_installed", 0, || {
+        i32::from(crate::crash::is_installed())
+    })
+}
+
+/// How this library was built: the Rust compiler's version and the cargo features compiled in,
+/// a static NUL-terminated string such as `rustc 1.95.0 (59807616e 2026-04-14); features: none`.
+/// Ownership: the string is static; never free it.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_build_info() -> *const c_char {
+    guard_or("strata_build_info", std::ptr::null(), || {
+        concat!(env!("STRATA_BUILD_INFO"), "\0").as_ptr().cast()
+    })
+}
+
 /// The strata version, a static NUL-terminated string.
 /// Ownership: the string is static; never free it.
 /// Threads: may be called from any thread.

@@ -7,8 +7,14 @@
 //! [`export`] is the one wrapper every export goes through; [`abi`] holds the `#[repr(C)]` types.
 
 pub mod abi;
+pub mod alloc;
 pub mod api;
 pub mod completion;
+pub mod crash;
 pub mod export;
 pub mod iterator;
 pub mod runtime;
+
+/// Every Rust allocation in strata goes through the counting allocator (see [`alloc`]).
+#[global_allocator]
+static ALLOCATOR: alloc::CountingAllocator = alloc::CountingAllocator;

@@ -180,6 +180,7 @@ static RUNTIME: OnceCell<Runtime> = OnceCell::new();
 /// runtime.
 pub fn start() -> std::io::Result<&'static Runtime> {
     RUNTIME.get_or_try_init(|| {
+        crate::crash::install();
         let completions = Arc::new(CompletionQueue::new()?);
         let (requests, inbox) = crossbeam_channel::unbounded();
         let (sync_jobs, sync_inbox) = crossbeam_channel::unbounded();
@@ -528,9 +529,13 @@ impl State {
             level_files[i] = *f;
             level_bytes[i] = *b;
         }
+        let memory = crate::alloc::counts();
         let stats = strata_stats {
             tls_inits: threads::tls_inits(),
             strata_threads: threads::threads_spawned(),
+            rust_live_bytes: memory.live_bytes,
+            rust_live_allocations: memory.live_allocations,
+            rust_allocations: memory.allocations,
             visible_seq: s.visible_seq,
             batches_written: s.batches_written,
             wal_bytes_written: s.wal_bytes_written,

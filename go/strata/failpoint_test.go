@@ -1,0 +1,212 @@
+//go:build strata_failpoints
+
+package strata
+
+// Tests that make the engine panic or fault on purpose, through failpoints compiled only into
+// the checked engine build: go test -tags strata_failpoints (scripts/test.sh runs them).
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// faultChildEnv makes the test binary a child that faults on a strata thread (see init).
+const faultChildEnv = "STRATA_FAULT_CHILD"
+
+func init() {
+	point := os.Getenv(faultChildEnv)
+	if point == "" {
+		return
+	}
+	db, err := Open(os.Getenv(childDirEnv), nil)
+	if err != nil {
+		os.Stderr.WriteString("open failed: " + err.Error() + "\n")
+		os.Exit(3)
+	}
+	ctx := context.Background()
+	if err := db.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		os.Exit(4)
+	}
+	if err := ArmFailpoint(point, FailSegfault); err != nil {
+		os.Exit(5)
+	}
+	switch point {
+	case "db.get":
+		db.Get(ctx, []byte("k"))
+	case "flush":
+		db.Flush(ctx)
+	}
+	// Reaching this line means the fault did not end the process.
+	os.Stderr.WriteString("survived the fault\n")
+	os.Exit(0)
+}
+
+func armed(t *testing.T, point string, action FailpointAction) {
+	t.Helper()
+	if err := ArmFailpoint(point, action); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(DisarmFailpoints)
+}
+
+func TestPanicInAWriteMakesOnlyThatDatabaseReadOnly(t *testing.T) {
+	ctx := context.Background()
+	hit, other := openTest(t, nil), openTest(t, nil)
+	mustPut(t, hit, "before", "1")
+	mustPut(t, other, "before", "1")
+
+	armed(t, "db.prepare", FailPanic)
+	err := hit.Put(ctx, []byte("k"), []byte("v"))
+	if !errors.Is(err, ErrInternal) || !strings.Contains(err.Error(), "failpoint db.prepare fired") {
+		t.Fatalf("put through a panicking engine = %v; want ErrInternal naming the panic", err)
+	}
+	// Every later write says why; reads keep working.
+	for range 3 {
+		err := hit.Put(ctx, []byte("k2"), []byte("v"))
+		if !errors.Is(err, ErrPoisoned) || !strings.Contains(err.Error(), "failpoint db.prepare fired") {
+			t.Fatalf("write after the panic = %v; want ErrPoisoned naming the panic", err)
+		}
+	}
+	wantValue(t, hit, "before", "1")
+	wantNotFound(t, hit, "k")
+	// The other database, on the same runtime thread, is untouched.
+	mustPut(t, other, "after", "2")
+	wantValue(t, other, "after", "2")
+	if err := hit.Close(); err != nil {
+		t.Fatalf("close after the panic: %v", err)
+	}
+}
+
+func TestPanicInAReadFailsThatReadOnly(t *testing.T) {
+	db := openTest(t, nil)
+	mustPut(t, db, "k", "v")
+	armed(t, "db.get", FailPanic)
+	if _, err := db.Get(context.Background(), []byte("k")); !errors.Is(err, ErrInternal) {
+		t.Fatalf("get through a panicking engine = %v; want ErrInternal", err)
+	}
+	wantValue(t, db, "k", "v")
+}
+
+func TestPanicOnTheFlushThreadMakesTheDatabaseReadOnly(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, nil)
+	mustPut(t, db, "k", "v")
+	armed(t, "flush", FailPanic)
+	err := db.Flush(ctx)
+	if err == nil || !strings.Contains(err.Error(), "panic in flush") {
+		t.Fatalf("flush through a panicking flush thread = %v; want an error naming the panic", err)
+	}
+	if err := db.Put(ctx, []byte("k2"), []byte("v")); !errors.Is(err, ErrPoisoned) || !strings.Contains(err.Error(), "panic in flush") {
+		t.Fatalf("write after the flush panicked = %v; want ErrPoisoned naming it", err)
+	}
+	wantValue(t, db, "k", "v")
+	// The data stays safe: reopening replays the log the flush never replaced.
+	dir := db.Dir()
+	if err := db.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	again, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	wantValue(t, again, "k", "v")
+	mustPut(t, again, "k2", "v2")
+}
+
+func TestPanicOnTheCompactionThreadFailsTheCompaction(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, nil)
+	for i := range 4 {
+		mustPut(t, db, string(rune('a'+i)), "v")
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	armed(t, "compaction", FailPanic)
+	if err := db.Compact(ctx, nil, nil); err == nil || !strings.Contains(err.Error(), "panic in compaction") {
+		t.Fatalf("compact through a panicking compaction thread = %v; want an error naming the panic", err)
+	}
+	if err := db.Put(ctx, []byte("z"), []byte("v")); !errors.Is(err, ErrPoisoned) {
+		t.Fatalf("write after the compaction panicked = %v; want ErrPoisoned", err)
+	}
+	wantValue(t, db, "c", "v")
+}
+
+func TestSIGPIPEOnAStrataThreadLeavesTheProcessRunning(t *testing.T) {
+	db := openTest(t, nil)
+	mustPut(t, db, "k", "v")
+	armed(t, "db.get", FailBrokenPipe)
+	// The runtime thread writes to a pipe with no reader while serving this Get. Were SIGPIPE
+	// deliverable there, the Go runtime would treat it as fatal on a non-Go thread.
+	wantValue(t, db, "k", "v")
+	wantValue(t, db, "k", "v")
+}
+
+// hasSymbols reports whether the executable at path keeps its symbol table. `go test` links
+// test binaries with -s -w (no symbols), so function names can only be printed by a binary
+// built with `go test -c` or `go build`, which keep them.
+func hasSymbols(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return f.Section(".symtab") != nil
+}
+
+func TestFaultOnAStrataThreadReportsTheRustFrames(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	symbols := hasSymbols(t, exe)
+	if !symbols && os.Getenv("STRATA_REQUIRE_SYMBOLS") != "" {
+		t.Fatal("this test binary has no symbol table; build it with `go test -c` (scripts/test.sh does)")
+	}
+	for point, function := range map[string]string{
+		"db.get": "strata_engine::db::Db::get_at",
+		"flush":  "strata_engine::tree::Tree::flush",
+	} {
+		t.Run(point, func(t *testing.T) {
+			cmd := exec.Command(exe, "-test.run=^$")
+			cmd.Env = append(os.Environ(), faultChildEnv+"="+point, childDirEnv+"="+t.TempDir())
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err = cmd.Run()
+			out := stderr.String()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+				t.Fatalf("child exited with %v; want death by the fault. stderr:\n%s", err, out)
+			}
+			// The Go runtime ends a process whose non-Go thread faulted by re-raising the signal
+			// with its default action (a core dump where enabled), printing nothing itself.
+			if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGSEGV {
+				t.Errorf("child ended with %v; want it killed by SIGSEGV", exit)
+			}
+			want := []string{`strata: fatal SIGSEGV (segmentation violation) at address 0x0 on strata thread "strata-`}
+			if symbols {
+				// The Rust function that faulted, and the engine function that called it.
+				want = append(want, "strata_engine::failpoint::deliberate_fault", function)
+			} else {
+				t.Log("no symbol table in this test binary: function names not checked")
+			}
+			for _, w := range want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stderr lacks %q; stderr:\n%s", w, out)
+				}
+			}
+			if strings.Contains(out, "survived the fault") {
+				t.Errorf("the process kept running after a fault on a strata thread")
+			}
+		})
+	}
+}
