@@ -20,12 +20,13 @@ go version
 step "rust: format, lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p strata-ffi --features poison,failpoints --all-targets --target-dir target/checked -- -D warnings
 
 step "rust: tests (includes the strata.h drift check)"
 cargo test --workspace
 
-step "build: libstrata.a and bin/strata"
-scripts/build.sh
+step "build: libstrata.a (release and checked) and bin/strata"
+scripts/build.sh --checked
 . scripts/cgo-env.sh
 
 step "go: format, vet"
@@ -35,20 +36,28 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+go vet -tags strata_failpoints ./go/strata
 
 step "go: tests with -race"
 go test -race -count=1 ./...
 
-step "go: tests with GOEXPERIMENT=cgocheck2"
-GOEXPERIMENT=cgocheck2 go test -count=1 ./...
+step "go: tests with GOEXPERIMENT=cgocheck2, linked to the engine that poisons freed memory"
+GOEXPERIMENT=cgocheck2 go test -tags strata_poison -count=1 ./...
 
-step "go: raft log store and Prometheus collector (modules of their own)"
-unformatted=$(gofmt -l go/raftstore go/prometheus)
+step "go: failpoints (panics, faults, SIGPIPE inside the engine)"
+# Built with -c: `go test` strips symbols from the binaries it runs, and the fault test checks
+# that the crash report names the Rust function that faulted.
+go test -c -tags strata_failpoints -o target/checked/strata-failpoints.test ./go/strata
+(cd go/strata && STRATA_REQUIRE_SYMBOLS=1 ../../target/checked/strata-failpoints.test \
+  -test.count=1 -test.timeout=300s -test.run 'Panic|SIGPIPE|Fault|NilDereference')
+
+step "go: raft log store, Prometheus collector, benchmark harness (modules of their own)"
+unformatted=$(gofmt -l go/raftstore go/prometheus go/bench)
 if [ -n "$unformatted" ]; then
   echo "gofmt needed on: $unformatted" >&2
   exit 1
 fi
-for module in go/raftstore go/prometheus; do
+for module in go/raftstore go/prometheus go/bench; do
   (cd "$module" && go vet ./... && go test -count=1 ./...)
 done
 

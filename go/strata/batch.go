@@ -7,7 +7,8 @@ import (
 
 // Batch collects puts and deletes that DB.Write applies atomically, in order. A Batch is not
 // safe for concurrent use. Invalid input (an empty or oversized key, say) is remembered and
-// reported by DB.Write, which then writes nothing.
+// reported by DB.Write, which then writes nothing. DB.Write leaves the batch as it was: writing
+// it again applies the same operations again; call Reset to start a new batch.
 type Batch struct {
 	data  []byte // encoded as strata.h documents for strata_db_write
 	count int

@@ -89,9 +89,15 @@ func checkBound(bound []byte) error {
 }
 
 // Next advances to the next entry and reports whether there is one. After it returns false,
-// check Err.
+// check Err. After the iterator's own Close, Next returns false; after its database's Close, it
+// returns false and Err is ErrClosed, even for entries already fetched.
 func (it *Iterator) Next() bool {
 	if it.closed || it.err != nil {
+		return false
+	}
+	if it.db.isClosed() {
+		it.err = opError("iterator next", ErrClosed)
+		it.key, it.value, it.chunk = nil, nil, nil
 		return false
 	}
 	for it.pos >= len(it.chunk) {

@@ -103,7 +103,6 @@ func TestIteratorAfterItsClose(t *testing.T) {
 // its next Next, as DB.Close documents, even though entries of the current chunk are still
 // buffered in Go.
 func TestIteratorMidChunkWhenItsDatabaseCloses(t *testing.T) {
-	t.Skip("known mismatch: after DB.Close, Next still returns the entries buffered from the last chunk, then false with Err nil (the whole range fit in one chunk); DB.Close documents ErrClosed on the next Next. Remove this Skip once Next or the doc changes.")
 	db, err := Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

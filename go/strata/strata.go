@@ -21,7 +21,8 @@
 // database; DB.Stats reports the tree's shape and its costs.
 //
 // A context passed to a method bounds the wait for the result: when it is done first, the
-// method returns ctx.Err() at once. A write abandoned this way may still be applied.
+// method returns ctx.Err() at once. A write abandoned this way may still be applied. As in the
+// standard library, ctx must not be nil (a nil ctx panics).
 package strata
 
 import (

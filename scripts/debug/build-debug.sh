@@ -25,18 +25,20 @@ CARGO_PROFILE_DEV_STRIP=none \
 CARGO_PROFILE_DEV_PANIC=unwind \
     cargo build -p strata-ffi --target-dir "$target_dir"
 
-# go/strata/ffi.go links target/release/libstrata.a by a path in its #cgo line. A build overlay
-# gives the Go build a copy of ffi.go that links the debug archive instead; the source tree is
-# not edited.
-overlay=$root/$target_dir/go-overlay
+# go/strata/link_release.go links target/release/libstrata.a by a path in its #cgo line. A
+# build overlay gives the Go build a copy of that file linking the debug archive instead; the
+# source tree is not edited. The overlay directory starts with "_" so `go vet ./...` and
+# `go test ./...` never take it for a package.
+link_file=go/strata/link_release.go
+overlay=$root/$target_dir/_go-overlay
 mkdir -p "$overlay"
 release_link='${SRCDIR}/../../target/release/libstrata.a'
-if ! grep -qF "$release_link" go/strata/ffi.go; then
-    echo "go/strata/ffi.go no longer links $release_link; update $0 to match" >&2
+if ! grep -qF "$release_link" "$link_file"; then
+    echo "$link_file no longer links $release_link; update $0 to match" >&2
     exit 1
 fi
-sed "s|\${SRCDIR}/../../target/release/libstrata.a|$archive|" go/strata/ffi.go >"$overlay/ffi.go"
-printf '{"Replace": {"%s": "%s"}}\n' "$root/go/strata/ffi.go" "$overlay/ffi.go" >"$overlay/overlay.json"
+sed "s|\${SRCDIR}/../../target/release/libstrata.a|$archive|" "$link_file" >"$overlay/link_release.go"
+printf '{"Replace": {"%s": "%s"}}\n' "$root/$link_file" "$overlay/link_release.go" >"$overlay/overlay.json"
 
 # As scripts/cgo-env.sh does for release: key Go's build cache to the archive's contents, so a
 # rebuilt archive relinks. -O0: C frames of the cgo glue keep their variables too.

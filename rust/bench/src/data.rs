@@ -26,11 +26,6 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-
-    /// A number in `0..n` (`n > 0`); the modulo bias is irrelevant at benchmark sizes.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
 }
 
 /// The data set: `keys` keys, each with a value of `value_size` bytes.
@@ -83,15 +78,60 @@ impl Data {
         (KEY_LEN + self.value_size) as u64
     }
 
-    /// Every index `0..keys` once, in a seeded random order (Fisher-Yates).
-    pub fn shuffled(&self, seed: u64) -> Vec<u64> {
-        let mut order: Vec<u64> = (0..self.keys).collect();
-        let mut rng = Rng::new(seed);
-        for i in (1..order.len()).rev() {
-            let j = rng.below(i as u64 + 1) as usize;
-            order.swap(i, j);
+    /// The key index of the `j`-th write of fillrandom: every index `0..keys` once, in a
+    /// scattered order (see [`permute`]). The Go harness (go/bench) computes the same order.
+    pub fn fill_order(&self, j: u64) -> u64 {
+        permute(j, self.keys, FILL_ORDER_SEED)
+    }
+
+    /// The key index the `j`-th operation of a read workload uses: uniformly random, repeats
+    /// allowed, the same for every engine, thread count and harness (go/bench has the same).
+    pub fn target(&self, seed: u64, j: u64) -> u64 {
+        splitmix64(seed.wrapping_add(j)) % self.keys
+    }
+}
+
+/// Seeds of the computed orders, shared with go/bench.
+pub const FILL_ORDER_SEED: u64 = 0xf111;
+pub const READ_SEED: u64 = 0xb0b;
+pub const MISSING_SEED: u64 = 0xa11ce;
+pub const SCAN_SEED: u64 = 0x5ca7;
+pub const MIX_SEED: u64 = 0x313;
+
+/// The finalizer of SplitMix64: a bijection on `u64` that scrambles every bit.
+pub fn splitmix64(z: u64) -> u64 {
+    let mut z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A bijection on `0..n` seeded by `seed`, computed rather than stored (a stored permutation
+/// of 10M keys is 80 MB). It mixes within the smallest power of two covering `n` (odd
+/// multiplications and right xor-shifts are each bijective modulo a power of two) and walks the
+/// cycle until the result falls below `n`: under two steps on average, because `n` is more
+/// than half that power of two.
+pub fn permute(mut x: u64, n: u64, seed: u64) -> u64 {
+    if n <= 1 {
+        return 0;
+    }
+    let bits = (1..64).find(|&b| 1u64 << b >= n).unwrap_or(64);
+    let mask = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    let shift = bits / 2 + 1;
+    loop {
+        x = x.wrapping_add(seed) & mask;
+        x ^= x >> shift;
+        x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15) & mask;
+        x ^= x >> shift;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9) & mask;
+        x ^= x >> shift;
+        if x < n {
+            return x;
         }
-        order
     }
 }
 
@@ -117,9 +157,26 @@ mod tests {
     }
 
     #[test]
-    fn shuffle_is_a_permutation() {
-        let mut order = Data::new(1000, 8).shuffled(1);
-        order.sort_unstable();
-        assert_eq!(order, (0..1000).collect::<Vec<_>>());
+    fn fill_order_is_a_permutation() {
+        for n in [1, 2, 3, 5, 64, 100, 1000, 4097, 50_000] {
+            let d = Data::new(n, 8);
+            let mut order: Vec<u64> = (0..n).map(|j| d.fill_order(j)).collect();
+            order.sort_unstable();
+            assert_eq!(order, (0..n).collect::<Vec<_>>(), "n = {n}");
+        }
+    }
+
+    /// go/bench's TestKeyspaceMatchesRustBench checks the same constants, so strata through
+    /// Go and strata native write the same bytes in the same order.
+    #[test]
+    fn values_and_orders_match_the_go_harness() {
+        let d = Data::new(1000, 100);
+        let hex: String = d.value(12345)[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, "06e273a1952d343a9bdfd68a089f4e2d");
+        let order: Vec<u64> = (0..8).map(|j| d.fill_order(j)).collect();
+        assert_eq!(order, [594, 344, 430, 860, 12, 27, 785, 754]);
     }
 }

@@ -17,12 +17,13 @@ use data::Data;
 use engines::{Durability, Engine, Result};
 use measurement::Row;
 
-const WORKLOADS: [&str; 6] = [
+const WORKLOADS: [&str; 7] = [
     "fillseq",
     "fillrandom",
     "readrandom",
     "readmissing",
     "scan",
+    "mix",
     "fillsync",
 ];
 
@@ -32,10 +33,14 @@ usage: strata-bench [flags]
   --value-size N      value bytes (default 100); keys are 16 bytes
   --reads N           point reads in readrandom and readmissing (default: --keys)
   --scans N           scans (seek + 10 entries) in scan (default: --keys / 10)
+  --read-threads L    readrandom thread counts, comma-separated (default 1,16)
+  --mix-ops N         operations of the 50/50 read/write mix, no fsync (default: --keys)
+  --mix-threads L     mix thread counts, comma-separated (default 16)
   --sync-ops N        fsynced writes in fillsync, split among the writers (default 20000)
   --sync-writers L    fillsync writer thread counts, comma-separated (default 1,32)
   --engines L         comma-separated from strata,fjall,redb (default all)
-  --workloads L       comma-separated from fillseq,fillrandom,readrandom,readmissing,scan,fillsync
+  --workloads L       comma-separated from fillseq,fillrandom,readrandom,readmissing,scan,mix,
+                      fillsync
                       (default all)
   --dir D             where databases go (default a temp dir under /tmp, removed at exit;
                       a given --dir is kept, and read workloads reuse a fillrandom database
@@ -47,6 +52,9 @@ struct Config {
     value_size: usize,
     reads: u64,
     scans: u64,
+    read_threads: Vec<usize>,
+    mix_ops: u64,
+    mix_threads: Vec<usize>,
     sync_ops: u64,
     sync_writers: Vec<usize>,
     engines: Vec<Engine>,
@@ -62,6 +70,9 @@ fn parse_args() -> std::result::Result<Config, String> {
         value_size: 100,
         reads: 0,
         scans: 0,
+        read_threads: vec![1, 16],
+        mix_ops: 0,
+        mix_threads: vec![16],
         sync_ops: 20_000,
         sync_writers: vec![1, 32],
         engines: Engine::ALL.to_vec(),
@@ -69,7 +80,7 @@ fn parse_args() -> std::result::Result<Config, String> {
         dir: None,
         json: false,
     };
-    let (mut reads, mut scans) = (None, None);
+    let (mut reads, mut scans, mut mix_ops) = (None, None, None);
     while let Some(flag) = args.next() {
         if flag == "--json" {
             c.json = true;
@@ -93,11 +104,10 @@ fn parse_args() -> std::result::Result<Config, String> {
             "--reads" => reads = Some(number()?),
             "--scans" => scans = Some(number()?),
             "--sync-ops" => c.sync_ops = number()?,
-            "--sync-writers" => {
-                c.sync_writers = list(&value)
-                    .map(|w| w.parse().map_err(|e| format!("--sync-writers {w}: {e}")))
-                    .collect::<std::result::Result<_, String>>()?
-            }
+            "--mix-ops" => mix_ops = Some(number()?),
+            "--sync-writers" => c.sync_writers = counts(&flag, &value)?,
+            "--read-threads" => c.read_threads = counts(&flag, &value)?,
+            "--mix-threads" => c.mix_threads = counts(&flag, &value)?,
             "--engines" => {
                 c.engines = list(&value)
                     .map(|e| Engine::parse(e).ok_or_else(|| format!("unknown engine {e}")))
@@ -119,7 +129,22 @@ fn parse_args() -> std::result::Result<Config, String> {
     }
     c.reads = reads.unwrap_or(c.keys);
     c.scans = scans.unwrap_or((c.keys / 10).max(1));
+    c.mix_ops = mix_ops.unwrap_or(c.keys);
     Ok(c)
+}
+
+/// A comma-separated list of thread counts, each at least 1.
+fn counts(flag: &str, value: &str) -> std::result::Result<Vec<usize>, String> {
+    let counts = list(value)
+        .map(|w| match w.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!("{flag} {w}: not a positive number")),
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    if counts.is_empty() {
+        return Err(format!("{flag}: no thread count"));
+    }
+    Ok(counts)
 }
 
 fn list(s: &str) -> impl Iterator<Item = &str> {
@@ -199,10 +224,12 @@ impl Runner {
         let name = engine.name();
         match workload {
             "fillseq" | "fillrandom" => {
-                let order = if workload == "fillseq" {
+                let order: Vec<u64> = if workload == "fillseq" {
                     (0..self.data.keys).collect()
                 } else {
-                    self.data.shuffled(0xf111)
+                    (0..self.data.keys)
+                        .map(|j| self.data.fill_order(j))
+                        .collect()
                 };
                 let dir = self.run_dir.fresh(engine, workload)?;
                 let mut store = engine.open(&dir, Durability::Buffered)?;
@@ -219,7 +246,7 @@ impl Runner {
                 }
                 Ok(vec![row])
             }
-            "readrandom" | "readmissing" | "scan" => {
+            "readrandom" | "readmissing" | "scan" | "mix" => {
                 // A kept --dir may hold a fillrandom database from an earlier run (for
                 // profiling reads alone); it must have been made with the same --keys.
                 let reusable = !self.run_dir.remove && self.run_dir.filled(engine).exists();
@@ -232,17 +259,29 @@ impl Runner {
                 if !shape.is_empty() {
                     eprintln!("  ({name} reopened: {shape})");
                 }
-                let m = match workload {
-                    "scan" => workloads::scan(store.as_ref(), &self.data, self.config.scans)?,
-                    _ => workloads::read(
-                        store.as_ref(),
-                        &self.data,
-                        self.config.reads,
-                        workload == "readmissing",
-                    )?,
+                let threads = match workload {
+                    "readrandom" => self.config.read_threads.clone(),
+                    "mix" => self.config.mix_threads.clone(),
+                    _ => vec![1],
                 };
+                let mut rows = Vec::new();
+                for t in threads {
+                    let (data, store) = (&self.data, store.as_ref());
+                    let m = match workload {
+                        "scan" => workloads::scan(store, data, self.config.scans)?,
+                        "mix" => workloads::mix(store, data, self.config.mix_ops, t)?,
+                        _ => workloads::read(
+                            store,
+                            data,
+                            self.config.reads,
+                            workload == "readmissing",
+                            t,
+                        )?,
+                    };
+                    rows.push(Row::new(name, workload, t, "op", m));
+                }
                 store.close()?;
-                Ok(vec![Row::new(name, workload, 1, "op", m)])
+                Ok(rows)
             }
             "fillsync" => {
                 let mut rows = Vec::new();
@@ -279,12 +318,13 @@ fn run_all(config: Config) -> Result<()> {
     let data = Data::new(config.keys, config.value_size);
     let run_dir = RunDir::new(config.dir.clone())?;
     eprintln!(
-        "strata-bench: {} keys x ({} + {}) bytes, {} reads, {} scans, {} fillsync writes; dir {}",
+        "strata-bench: {} keys x ({} + {}) bytes, {} reads, {} scans, {} mix ops, {} fillsync writes; dir {}",
         config.keys,
         data::KEY_LEN,
         config.value_size,
         config.reads,
         config.scans,
+        config.mix_ops,
         config.sync_ops,
         run_dir.path.display()
     );
@@ -300,7 +340,7 @@ fn run_all(config: Config) -> Result<()> {
         for engine in runner.config.engines.clone() {
             for row in runner.run(engine, workload)? {
                 eprintln!(
-                    "  {:<12} {:<7} {:>10.0} ops/s",
+                    "  {:<14} {:<7} {:>10.0} ops/s",
                     row.label(),
                     row.engine,
                     row.ops_per_sec()

@@ -4,16 +4,81 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// Per-operation (or per-batch) latencies in nanoseconds, plus the totals of the timed region.
+/// The totals of a timed region and the latency of each unit in it.
 pub struct Measurement {
-    /// Operations done: keys written, point reads, or scans.
+    /// Operations done: keys written, point reads, scans, or mix operations.
     pub ops: u64,
     /// Key and value bytes moved (written, or returned by reads and scans).
     pub bytes: u64,
     /// Wall time of the timed region.
     pub elapsed: Duration,
     /// One latency per timed unit (an op, or a batch for batched fills).
-    pub latencies_ns: Vec<u64>,
+    pub latencies: Histogram,
+}
+
+/// Buckets per doubling of a [`Histogram`].
+const BUCKETS_PER_DOUBLING: f64 = 16.0;
+/// 1 ns to 2^64 ns.
+const BUCKETS: usize = 64 * 16;
+
+/// Latencies in buckets growing by 2^(1/16) (under 4.5% apart): a fixed 8 KiB whatever the run's
+/// length, where a sample per operation would take 80 MB per 10M operations. go/bench's
+/// Histogram has the same buckets and percentile rule, so the two harnesses' latencies compare.
+#[derive(Clone)]
+pub struct Histogram {
+    counts: Box<[u64; BUCKETS]>,
+    n: u64,
+    max_ns: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: Box::new([0; BUCKETS]),
+            n: 0,
+            max_ns: 0,
+        }
+    }
+}
+
+impl Histogram {
+    pub fn add(&mut self, d: Duration) {
+        let ns = d.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let bucket = if ns < 1 {
+            0
+        } else {
+            ((ns as f64).log2() * BUCKETS_PER_DOUBLING) as usize
+        };
+        self.counts[bucket.min(BUCKETS - 1)] += 1;
+        self.n += 1;
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    pub fn merge(&mut self, other: &Histogram) {
+        for (c, o) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *c += o;
+        }
+        self.n += other.n;
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
+    /// The `p`-th percentile (nearest rank) in microseconds, as the upper bound of its bucket
+    /// capped at the largest sample; 0 without samples.
+    pub fn percentile_us(&self, p: f64) -> f64 {
+        if self.n == 0 {
+            return 0.0;
+        }
+        let rank = ((self.n as f64 * p / 100.0).ceil() as u64).clamp(1, self.n);
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                let upper = ((i + 1) as f64 / BUCKETS_PER_DOUBLING).exp2();
+                return upper.min(self.max_ns as f64) / 1e3;
+            }
+        }
+        self.max_ns as f64 / 1e3
+    }
 }
 
 /// One row of the report.
@@ -40,9 +105,12 @@ impl Row {
         workload: &'static str,
         threads: usize,
         latency_unit: &'static str,
-        mut m: Measurement,
+        m: Measurement,
     ) -> Row {
-        let (p50_us, p99_us) = percentiles_us(&mut m.latencies_ns);
+        let (p50_us, p99_us) = (
+            m.latencies.percentile_us(50.0),
+            m.latencies.percentile_us(99.0),
+        );
         Row {
             engine,
             workload,
@@ -69,8 +137,8 @@ impl Row {
 
     /// The workload name with its writer count when that is part of its identity.
     pub fn label(&self) -> String {
-        if self.workload == "fillsync" {
-            format!("fillsync/{}", self.threads)
+        if matches!(self.workload, "fillsync" | "readrandom" | "mix") {
+            format!("{}/{}", self.workload, self.threads)
         } else {
             self.workload.to_string()
         }
@@ -104,21 +172,12 @@ impl Row {
     }
 }
 
-fn percentiles_us(samples: &mut [u64]) -> (f64, f64) {
-    if samples.is_empty() {
-        return (0.0, 0.0);
-    }
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
-    (at(0.50), at(0.99))
-}
-
 /// The rows as an aligned text table, grouped by workload.
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<12} {:<7} {:>12} {:>9} {:>11} {:>11} {:<6} {:>8} {:>9}",
+        "{:<14} {:<7} {:>12} {:>9} {:>11} {:>11} {:<6} {:>8} {:>9}",
         "workload", "engine", "ops/s", "MB/s", "p50 us", "p99 us", "per", "close s", "disk MB"
     );
     let mut last = String::new();
@@ -129,7 +188,7 @@ pub fn table(rows: &[Row]) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<12} {:<7} {:>12.0} {:>9.2} {:>11.1} {:>11.1} {:<6} {:>8} {:>9}",
+            "{:<14} {:<7} {:>12.0} {:>9.2} {:>11.1} {:>11.1} {:<6} {:>8} {:>9}",
             label,
             r.engine,
             r.ops_per_sec(),
@@ -151,9 +210,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_pick_ranks() {
-        let mut v: Vec<u64> = (1..=100).map(|x| x * 1000).collect();
-        let (p50, p99) = percentiles_us(&mut v);
-        assert_eq!((p50.round(), p99), (51.0, 99.0));
+    fn percentiles_are_bucket_bounds_within_4_5_percent() {
+        let mut h = Histogram::default();
+        assert_eq!(h.percentile_us(50.0), 0.0);
+        for us in 1..=1000 {
+            h.add(Duration::from_micros(us));
+        }
+        for (p, want) in [(50.0, 500.0), (99.0, 990.0), (100.0, 1000.0)] {
+            let got = h.percentile_us(p);
+            assert!(
+                got >= want && got <= want * 1.045,
+                "p{p} = {got}, want {want}"
+            );
+        }
+        let mut other = Histogram::default();
+        other.add(Duration::from_secs(1));
+        h.merge(&other);
+        assert_eq!((h.n, h.percentile_us(100.0)), (1001, 1e6));
     }
 }

@@ -1,12 +1,14 @@
 //! The timed loops. Each one drives a [`Store`] (or, for fillsync, a per-engine write function)
-//! and records one latency per operation, or per batch for the batched fills.
+//! and records one latency per operation, or per batch for the batched fills. go/bench runs
+//! the same loops, with the same keys in the same order, against strata through Go and the Go
+//! peers.
 
 use std::sync::{Barrier, Mutex};
 use std::time::Instant;
 
-use crate::data::{Data, Rng};
+use crate::data::{splitmix64, Data, MISSING_SEED, MIX_SEED, READ_SEED, SCAN_SEED};
 use crate::engines::{Result, Store};
-use crate::measurement::Measurement;
+use crate::measurement::{Histogram, Measurement};
 
 /// Entries per batch in fillseq and fillrandom.
 pub const FILL_BATCH: usize = 100;
@@ -15,83 +17,128 @@ pub const SCAN_LEN: usize = 10;
 
 /// Writes every key once, in `order`, in batches of [`FILL_BATCH`]; latency is per batch.
 pub fn fill(store: &mut dyn Store, data: &Data, order: &[u64]) -> Result<Measurement> {
-    let mut latencies_ns = Vec::with_capacity(order.len() / FILL_BATCH + 1);
+    let mut latencies = Histogram::default();
     let start = Instant::now();
     for batch in order.chunks(FILL_BATCH) {
         let t = Instant::now();
         store.write(data, batch)?;
-        latencies_ns.push(t.elapsed().as_nanos() as u64);
+        latencies.add(t.elapsed());
     }
     store.finish_writes()?;
     Ok(Measurement {
         ops: order.len() as u64,
         bytes: order.len() as u64 * data.entry_bytes(),
         elapsed: start.elapsed(),
-        latencies_ns,
+        latencies,
+    })
+}
+
+/// What one timed unit did: bytes moved.
+type Unit<'a> = dyn Fn(u64) -> Result<u64> + Sync + 'a;
+
+/// Runs units `0..ops` on `threads` threads (unit `j` on thread `j % threads`), timing each.
+/// All threads start together; the timed region ends when the last one finishes.
+fn timed(threads: usize, ops: u64, unit: &Unit) -> Result<Measurement> {
+    let threads = threads.max(1);
+    let barrier = Barrier::new(threads + 1);
+    let results: Mutex<Vec<Result<(Histogram, u64)>>> = Mutex::new(Vec::new());
+    let elapsed = std::thread::scope(|s| {
+        for w in 0..threads {
+            let (barrier, results) = (&barrier, &results);
+            s.spawn(move || {
+                barrier.wait();
+                let mut latencies = Histogram::default();
+                let mut bytes = 0;
+                let outcome = (w as u64..ops).step_by(threads).try_for_each(|j| {
+                    let t = Instant::now();
+                    bytes += unit(j)?;
+                    latencies.add(t.elapsed());
+                    Ok(())
+                });
+                results
+                    .lock()
+                    .unwrap()
+                    .push(outcome.map(|()| (latencies, bytes)));
+            });
+        }
+        barrier.wait();
+        // The scope joins every thread before it returns.
+        Instant::now()
+    })
+    .elapsed();
+    let mut latencies = Histogram::default();
+    let mut bytes = 0;
+    for r in results.into_inner().unwrap() {
+        let (h, b) = r?;
+        latencies.merge(&h);
+        bytes += b;
+    }
+    Ok(Measurement {
+        ops,
+        bytes,
+        elapsed,
+        latencies,
     })
 }
 
 /// `reads` point reads of uniformly random existing keys (every one must be found), or, with
-/// `missing`, of keys that sort between existing ones (none may be found).
-pub fn read(store: &dyn Store, data: &Data, reads: u64, missing: bool) -> Result<Measurement> {
-    let mut rng = Rng::new(if missing { 0xa11ce } else { 0xb0b });
-    let mut latencies_ns = Vec::with_capacity(reads as usize);
-    let mut bytes = 0u64;
-    let start = Instant::now();
-    for _ in 0..reads {
-        let i = rng.below(data.keys);
-        let t = Instant::now();
+/// `missing`, of keys that sort between existing ones (none may be found), on `threads`
+/// threads sharing the store.
+pub fn read(
+    store: &dyn Store,
+    data: &Data,
+    reads: u64,
+    missing: bool,
+    threads: usize,
+) -> Result<Measurement> {
+    let seed = if missing { MISSING_SEED } else { READ_SEED };
+    timed(threads, reads, &|j| {
+        let i = data.target(seed, j);
         let found = if missing {
             store.get(&data.missing_key(i))?
         } else {
             store.get(&data.key(i))?
         };
-        latencies_ns.push(t.elapsed().as_nanos() as u64);
         match (found, missing) {
-            (Some(len), false) if len == data.value_size => {
-                bytes += data.entry_bytes();
-            }
-            (None, true) => bytes += data.missing_key(i).len() as u64,
+            (Some(len), false) if len == data.value_size => Ok(data.entry_bytes()),
+            (None, true) => Ok(data.missing_key(i).len() as u64),
             (found, _) => {
-                return Err(
-                    format!("read of key {i} (missing: {missing}) returned {found:?}").into(),
-                )
+                Err(format!("read of key {i} (missing: {missing}) returned {found:?}").into())
             }
         }
-    }
-    Ok(Measurement {
-        ops: reads,
-        bytes,
-        elapsed: start.elapsed(),
-        latencies_ns,
     })
 }
 
 /// `scans` times: seek to a random existing key and read it and the next entries, up to
 /// [`SCAN_LEN`] in all. Checks that each scan returned what the key space says it must.
 pub fn scan(store: &dyn Store, data: &Data, scans: u64) -> Result<Measurement> {
-    let mut rng = Rng::new(0x5ca7);
-    let mut latencies_ns = Vec::with_capacity(scans as usize);
-    let mut bytes = 0u64;
-    let start = Instant::now();
-    for _ in 0..scans {
-        let i = rng.below(data.keys);
-        let t = Instant::now();
+    timed(1, scans, &|j| {
+        let i = data.target(SCAN_SEED, j);
         let (entries, read) = store.scan(&data.key(i), SCAN_LEN)?;
-        latencies_ns.push(t.elapsed().as_nanos() as u64);
         let expected = (data.keys - i).min(SCAN_LEN as u64) as usize;
         if entries != expected {
             return Err(
                 format!("scan from key {i} returned {entries} entries, not {expected}").into(),
             );
         }
-        bytes += read;
-    }
-    Ok(Measurement {
-        ops: scans,
-        bytes,
-        elapsed: start.elapsed(),
-        latencies_ns,
+        Ok(read)
+    })
+}
+
+/// `ops` operations on `threads` threads, each a read of a random existing key (which must be
+/// found) or a write of one (its own value again, not fsynced), half and half by a hash of the
+/// operation's index, as go/bench's mix.
+pub fn mix(store: &dyn Store, data: &Data, ops: u64, threads: usize) -> Result<Measurement> {
+    timed(threads, ops, &|j| {
+        let i = data.target(MIX_SEED, j);
+        if splitmix64((MIX_SEED << 32).wrapping_add(j)) & 1 == 0 {
+            store.put(data, i)?;
+            return Ok(data.entry_bytes());
+        }
+        match store.get(&data.key(i))? {
+            Some(len) if len == data.value_size => Ok(data.entry_bytes()),
+            found => Err(format!("mix read of key {i} returned {found:?}").into()),
+        }
     })
 }
 
@@ -102,38 +149,8 @@ pub fn concurrent_writes<F>(data: &Data, writers: usize, ops: u64, write: F) -> 
 where
     F: Fn(u64) -> Result<()> + Sync,
 {
-    let writers = writers.max(1);
-    let barrier = Barrier::new(writers + 1);
-    let results: Mutex<Vec<Result<Vec<u64>>>> = Mutex::new(Vec::new());
-    let elapsed = std::thread::scope(|s| {
-        for w in 0..writers {
-            let (barrier, results, write) = (&barrier, &results, &write);
-            s.spawn(move || {
-                barrier.wait();
-                let mut lat = Vec::new();
-                let outcome = (w as u64..ops).step_by(writers).try_for_each(|i| {
-                    let t = Instant::now();
-                    write(i)?;
-                    lat.push(t.elapsed().as_nanos() as u64);
-                    Ok(())
-                });
-                results.lock().unwrap().push(outcome.map(|()| lat));
-            });
-        }
-        barrier.wait();
-        let start = Instant::now();
-        // The scope joins every writer before it returns.
-        start
-    })
-    .elapsed();
-    let mut latencies_ns = Vec::with_capacity(ops as usize);
-    for r in results.into_inner().unwrap() {
-        latencies_ns.extend(r?);
-    }
-    Ok(Measurement {
-        ops,
-        bytes: ops * data.entry_bytes(),
-        elapsed,
-        latencies_ns,
+    timed(writers, ops, &|i| {
+        write(i)?;
+        Ok(data.entry_bytes())
     })
 }

@@ -54,6 +54,15 @@ impl Store for FjallStore {
         Ok(batch.commit()?)
     }
 
+    fn put(&self, data: &Data, i: u64) -> Result<()> {
+        let mut batch = self.db.batch();
+        if self.durability == Durability::Synced {
+            batch = batch.durability(Some(PersistMode::SyncData));
+        }
+        batch.insert(&self.items, data.key(i), data.value(i));
+        Ok(batch.commit()?)
+    }
+
     fn finish_writes(&mut self) -> Result<()> {
         Ok(())
     }

@@ -24,10 +24,14 @@ pub enum Durability {
     Synced,
 }
 
-/// An open database in one engine.
-pub trait Store {
+/// An open database in one engine. Reads and [`Store::put`] may come from several threads at
+/// once (readrandom and the mix with more than one thread).
+pub trait Store: Sync {
     /// Writes the entries with these key indices as one atomic batch.
     fn write(&mut self, data: &Data, indices: &[u64]) -> Result<()>;
+    /// Writes the entry with key index `i` alone, with the durability the store was opened
+    /// with; safe to call from several threads at once.
+    fn put(&self, data: &Data, i: u64) -> Result<()>;
     /// Ends a run of writes: whatever the engine needs before they are all safely in its files
     /// (for redb, the durable commit after non-durable ones). Timed with the writes.
     fn finish_writes(&mut self) -> Result<()>;

@@ -7,7 +7,8 @@
 //! final commit is inside the timed region: before it, none of the data is in the file. fillsync
 //! commits one write transaction per key with `Durability::Immediate` (redb's default); redb
 //! runs one write transaction at a time, so concurrent writers queue on `begin_write`.
-//! Reads use one read transaction for the whole workload.
+//! Reads use one read transaction for the whole workload; in the mix too, so its reads see
+//! the database as it was before the mix's writes (which rewrite the same values).
 
 use std::path::{Path, PathBuf};
 
@@ -77,6 +78,16 @@ impl Store for RedbStore {
             for &i in indices {
                 table.insert(&data.key(i)[..], data.value(i))?;
             }
+        }
+        Ok(tx.commit()?)
+    }
+
+    fn put(&self, data: &Data, i: u64) -> Result<()> {
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(durability(self.durability))?;
+        {
+            let mut table = tx.open_table(TABLE)?;
+            table.insert(&data.key(i)[..], data.value(i))?;
         }
         Ok(tx.commit()?)
     }

@@ -3,11 +3,13 @@
 //! Settings: `Options::default()` (64 MiB block cache, 64 MiB memtable budget, LZ4) with
 //! `no_sync = true` for the buffered fills and `no_sync = false` for fillsync. Fills use the
 //! blocking [`Db::write`]. Close flushes the memtable (`flush_and_wait`) so a reopened database
-//! reads from its tables.
+//! reads from its tables. `Db` is single-owner (`&mut self` to write), so the store keeps it in
+//! an `RwLock`: concurrent reads share it, a concurrent `put` (the mix) takes it alone, and the
+//! fills, which own the store, bypass the lock.
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Mutex, RwLock};
 use std::thread;
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use crate::measurement::Measurement;
 use crate::workloads::concurrent_writes;
 
 pub struct StrataStore {
-    db: Db,
+    db: RwLock<Db>,
 }
 
 fn options(durability: Durability) -> Options {
@@ -34,7 +36,7 @@ fn options(durability: Durability) -> Options {
 impl StrataStore {
     pub fn open(dir: &Path, durability: Durability) -> Result<StrataStore> {
         Ok(StrataStore {
-            db: Db::open(dir, options(durability))?,
+            db: RwLock::new(Db::open(dir, options(durability))?),
         })
     }
 }
@@ -45,7 +47,17 @@ impl Store for StrataStore {
         for &i in indices {
             batch.put(&data.key(i), data.value(i))?;
         }
-        Ok(self.db.write(batch)?)
+        Ok(self
+            .db
+            .get_mut()
+            .map_err(|_| "poisoned lock")?
+            .write(batch)?)
+    }
+
+    fn put(&self, data: &Data, i: u64) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.put(&data.key(i), data.value(i))?;
+        Ok(self.db.write().map_err(|_| "poisoned lock")?.write(batch)?)
     }
 
     fn finish_writes(&mut self) -> Result<()> {
@@ -53,14 +65,14 @@ impl Store for StrataStore {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {
-        Ok(self.db.get(key)?.map(|v| v.len()))
+        let db = self.db.read().map_err(|_| "poisoned lock")?;
+        Ok(db.get(key)?.map(|v| v.len()))
     }
 
     fn scan(&self, start: &[u8], limit: usize) -> Result<(usize, u64)> {
-        let view = self.db.read_view();
-        let mut iter = self
-            .db
-            .iter(&view, Some(start), None, self.db.visible_seq(), false)?;
+        let db = self.db.read().map_err(|_| "poisoned lock")?;
+        let view = db.read_view();
+        let mut iter = db.iter(&view, Some(start), None, db.visible_seq(), false)?;
         let (mut entries, mut bytes) = (0, 0u64);
         while entries < limit {
             let Some((k, v)) = iter.next_entry() else {
@@ -74,16 +86,20 @@ impl Store for StrataStore {
     }
 
     fn describe(&self) -> String {
-        let s = self.db.stats();
+        let Ok(db) = self.db.read() else {
+            return String::new();
+        };
+        let s = db.stats();
         format!(
             "tables per level {:?}, memtable {} entries, compaction debt {} B",
             s.level_files, s.memtable_versions, s.compaction_debt
         )
     }
 
-    fn close(mut self: Box<Self>) -> Result<()> {
-        self.db.flush_and_wait()?;
-        Ok(self.db.close()?)
+    fn close(self: Box<Self>) -> Result<()> {
+        let mut db = self.db.into_inner().map_err(|_| "poisoned lock")?;
+        db.flush_and_wait()?;
+        Ok(db.close()?)
     }
 }
 

@@ -1,0 +1,552 @@
+// Package bench runs the same workloads against strata (through its Go SDK), Pebble, Badger
+// and bbolt in one process, and turns those results and rust/bench's native ones into the
+// generated section of docs/benchmarks.md and its ratio chart.
+//
+// It is a module of its own (go/bench/go.mod), so the peers are never dependencies of the
+// strata module. cmd/peerbench runs the workloads; cmd/benchreport writes the report;
+// bridge/ holds micro-benchmarks of the cgo boundary. scripts/bench.sh runs all three.
+//
+// Workloads run in the order of WorkloadNames; within a workload every engine runs back to
+// back, each in a fresh directory, so engines see the same machine state. Read workloads and
+// the mix reopen the database that fillrandom produced (running an untimed fillrandom first
+// if it was not selected). Every workload checks what it reads, so a wrong engine setup fails
+// the run instead of producing a fast number.
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FillBatch is the number of keys in each batch of fillseq and fillrandom.
+const FillBatch = 100
+
+// ScanLength is the number of entries each scan reads (the seek's and 9 more).
+const ScanLength = 10
+
+// WorkloadNames lists the workloads in the order they run.
+var WorkloadNames = []string{"fillseq", "fillrandom", "readrandom", "readmissing", "scan", "mix", "fillsync"}
+
+// Config is what one run does.
+type Config struct {
+	// Dir holds one directory per engine and workload; created if needed, left in place.
+	Dir       string
+	Keys      int
+	ValueSize int
+	// Reads is the number of point reads of readrandom and readmissing.
+	Reads int
+	// Scans is the number of scans.
+	Scans int
+	// MixOps is the number of operations of the mix, half reads, half writes.
+	MixOps int
+	// SyncOps is the number of durable single-key writes of fillsync, split among the writers.
+	SyncOps int
+	// ReadThreads, MixThreads and SyncWriters are the goroutine counts to run readrandom, the
+	// mix and fillsync with; one row each.
+	ReadThreads []int
+	MixThreads  []int
+	SyncWriters []int
+	Engines     []Engine
+	// Workloads are names from WorkloadNames; they run in that order whatever the order here.
+	Workloads []string
+	// Progress receives a line per finished row (nil: none).
+	Progress io.Writer
+}
+
+// DefaultConfig returns the defaults scripts/bench.sh uses for keys keys.
+func DefaultConfig(dir string, keys int) Config {
+	return Config{
+		Dir:         dir,
+		Keys:        keys,
+		ValueSize:   100,
+		Reads:       keys,
+		Scans:       max(keys/10, 1),
+		MixOps:      keys,
+		SyncOps:     20_000,
+		ReadThreads: []int{1, 16},
+		MixThreads:  []int{16},
+		SyncWriters: []int{1, 32},
+		Engines:     Engines,
+		Workloads:   WorkloadNames,
+	}
+}
+
+// Row is one engine's result for one workload and goroutine count.
+type Row struct {
+	Engine   string `json:"engine"`
+	Workload string `json:"workload"`
+	Threads  int    `json:"threads"`
+	// Mode is "fast" (no fsync) or "durable"; reads run on a store opened fast.
+	Mode string `json:"mode"`
+	// Ops counts keys written, keys looked up, scans, or mix operations.
+	Ops int64 `json:"ops"`
+	// Found counts keys found by reads (the mix's included), or entries returned by scans.
+	Found     int64   `json:"found"`
+	Bytes     int64   `json:"bytes"`
+	Secs      float64 `json:"secs"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	MBPerSec  float64 `json:"mb_per_sec"`
+	// LatencyUnit is what one latency sample timed: "batch" (of FillBatch keys) or "op".
+	LatencyUnit string  `json:"latency_unit"`
+	P50Micros   float64 `json:"p50_us"`
+	P99Micros   float64 `json:"p99_us"`
+	MaxMicros   float64 `json:"max_us"`
+	// CloseSecs is the time to close after a fill (memtables flushed), not part of Secs.
+	CloseSecs float64 `json:"close_secs,omitempty"`
+	// PeakRSSBytes is the process's peak resident memory from opening the store to closing
+	// it (0 where the kernel cannot reset the peak).
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+}
+
+// Label is the workload name, with the goroutine count for the workloads that vary it.
+func (r Row) Label() string { return Label(r.Workload, r.Threads) }
+
+// Label names a workload run with threads goroutines as the report does.
+func Label(workload string, threads int) string {
+	switch workload {
+	case "readrandom", "mix", "fillsync":
+		return fmt.Sprintf("%s/%d", workload, threads)
+	}
+	return workload
+}
+
+// Run runs the configured workloads on the configured engines.
+func Run(cfg Config) ([]Row, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, keyspace: NewKeyspace(cfg.Keys, cfg.ValueSize), filled: map[string]bool{}}
+	var rows []Row
+	for _, w := range WorkloadNames {
+		if !slices.Contains(cfg.Workloads, w) {
+			continue
+		}
+		for _, e := range cfg.Engines {
+			got, err := r.run(e, w)
+			if err != nil {
+				return rows, fmt.Errorf("%s on %s: %w", w, e.Name, err)
+			}
+			for _, row := range got {
+				if cfg.Progress != nil {
+					fmt.Fprintf(cfg.Progress, "  %-14s %-7s %12.0f ops/s  p50 %8.1f us  p99 %9.1f us\n",
+						row.Label(), row.Engine, row.OpsPerSec, row.P50Micros, row.P99Micros)
+				}
+			}
+			rows = append(rows, got...)
+		}
+	}
+	return rows, nil
+}
+
+func (c *Config) check() error {
+	for _, w := range c.Workloads {
+		if !slices.Contains(WorkloadNames, w) {
+			return fmt.Errorf("unknown workload %q (known: %s)", w, strings.Join(WorkloadNames, ","))
+		}
+	}
+	positive := map[string]int{"keys": c.Keys, "reads": c.Reads, "scans": c.Scans, "mix ops": c.MixOps, "sync ops": c.SyncOps}
+	for name, n := range positive {
+		if n < 1 {
+			return fmt.Errorf("%s must be at least 1, not %d", name, n)
+		}
+	}
+	for _, list := range [][]int{c.ReadThreads, c.MixThreads, c.SyncWriters} {
+		if len(list) == 0 || slices.Min(list) < 1 {
+			return errors.New("goroutine counts must be at least 1")
+		}
+	}
+	switch {
+	case c.ValueSize < 1:
+		return fmt.Errorf("value size must be at least 1, not %d", c.ValueSize)
+	case len(c.Engines) == 0:
+		return errors.New("no engine selected")
+	case c.Dir == "":
+		return errors.New("no directory given")
+	}
+	return nil
+}
+
+type runner struct {
+	cfg      Config
+	keyspace *Keyspace
+	// filled: engines whose fillrandom database is ready to be reopened.
+	filled map[string]bool
+}
+
+func (r *runner) dir(e Engine, name string) string { return filepath.Join(r.cfg.Dir, e.Name+"-"+name) }
+
+// fresh returns an empty directory for one engine's database.
+func (r *runner) fresh(e Engine, name string) (string, error) {
+	dir := r.dir(e, name)
+	return dir, os.RemoveAll(dir)
+}
+
+func (r *runner) run(e Engine, workload string) ([]Row, error) {
+	switch workload {
+	case "fillseq", "fillrandom":
+		row, err := r.fill(e, workload)
+		return []Row{row}, err
+	case "readrandom", "readmissing", "scan", "mix":
+		if !r.filled[e.Name] {
+			fmt.Fprintf(progress(r.cfg.Progress), "  (%s: untimed fillrandom to read from)\n", e.Name)
+			if _, err := r.fill(e, "fillrandom"); err != nil {
+				return nil, err
+			}
+		}
+		threads := []int{1}
+		switch workload {
+		case "readrandom":
+			threads = r.cfg.ReadThreads
+		case "mix":
+			threads = r.cfg.MixThreads
+		}
+		var rows []Row
+		for _, t := range threads {
+			row, err := r.onFilled(e, workload, t)
+			if err != nil {
+				return rows, err
+			}
+			rows = append(rows, row)
+		}
+		return rows, nil
+	case "fillsync":
+		var rows []Row
+		for _, w := range r.cfg.SyncWriters {
+			row, err := r.fillSync(e, w)
+			if err != nil {
+				return rows, err
+			}
+			rows = append(rows, row)
+		}
+		return rows, nil
+	}
+	return nil, fmt.Errorf("unknown workload %q", workload)
+}
+
+func progress(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// fill writes every key once in batches of FillBatch, in key order (fillseq) or in the
+// computed random order (fillrandom), then closes the store (timed apart).
+func (r *runner) fill(e Engine, workload string) (Row, error) {
+	dir, err := r.fresh(e, workload)
+	if err != nil {
+		return Row{}, err
+	}
+	order := func(j int) int { return j }
+	if workload == "fillrandom" {
+		order = r.keyspace.FillOrder
+	}
+	ks := r.keyspace
+	rss := startPeakRSS()
+	s, err := e.Open(dir, OpenOptions{Mode: Fast, Writers: 1})
+	if err != nil {
+		return Row{}, err
+	}
+	batches := (ks.Keys + FillBatch - 1) / FillBatch
+	m, err := timed(1, batches, func() unit {
+		keys := make([]byte, FillBatch*KeySize)
+		entries := make([]Entry, 0, FillBatch)
+		return func(i int) (tally, error) {
+			entries = entries[:0]
+			for j := i * FillBatch; j < min((i+1)*FillBatch, ks.Keys); j++ {
+				n := order(j)
+				key := PutKey(keys[len(entries)*KeySize:], n)
+				entries = append(entries, Entry{Key: key, Value: ks.Value(n)})
+			}
+			if err := s.Write(entries); err != nil {
+				return tally{}, err
+			}
+			return tally{ops: int64(len(entries)), bytes: int64(len(entries)) * ks.EntryBytes()}, nil
+		}
+	})
+	t := time.Now()
+	err = errors.Join(err, s.Close())
+	closeSecs := time.Since(t).Seconds()
+	if err != nil {
+		return Row{}, err
+	}
+	row := m.row(e, workload, 1, Fast, "batch")
+	row.CloseSecs = closeSecs
+	row.PeakRSSBytes = rss.peak()
+	if workload == "fillrandom" {
+		r.filled[e.Name] = true
+	} else if err := os.RemoveAll(dir); err != nil {
+		return Row{}, err
+	}
+	return row, nil
+}
+
+// onFilled runs a read workload or the mix on the database fillrandom wrote.
+func (r *runner) onFilled(e Engine, workload string, threads int) (Row, error) {
+	rss := startPeakRSS()
+	s, err := e.Open(r.dir(e, "fillrandom"), OpenOptions{Mode: Fast, Writers: threads})
+	if err != nil {
+		return Row{}, err
+	}
+	var m measurement
+	switch workload {
+	case "readrandom", "readmissing":
+		m, err = timed(threads, r.cfg.Reads, func() unit { return r.reader(s, workload == "readmissing") })
+	case "scan":
+		m, err = timed(threads, r.cfg.Scans, func() unit { return r.scanner(s) })
+	case "mix":
+		m, err = timed(threads, r.cfg.MixOps, func() unit { return r.mixer(s) })
+	}
+	if err = errors.Join(err, s.Close()); err != nil {
+		return Row{}, err
+	}
+	row := m.row(e, workload, threads, Fast, "op")
+	row.PeakRSSBytes = rss.peak()
+	return row, nil
+}
+
+// reader looks up random existing keys (each must be found with its value's length) or, with
+// missing, keys that sort between existing ones (none may be found).
+func (r *runner) reader(s Store, missing bool) unit {
+	ks := r.keyspace
+	key := make([]byte, KeySize+1)
+	seed := uint64(readSeed)
+	if missing {
+		seed = missingSeed
+	}
+	return func(i int) (tally, error) {
+		n := ks.Target(seed, i)
+		k := PutKey(key, n)
+		if missing {
+			k = PutMissingKey(key, n)
+		}
+		size, found, err := s.Get(k)
+		switch {
+		case err != nil:
+			return tally{}, err
+		case found && missing:
+			return tally{}, fmt.Errorf("missing key after %d was found", n)
+		case !found && !missing:
+			return tally{}, fmt.Errorf("key %d was not found", n)
+		case found && size != ks.ValueSize:
+			return tally{}, fmt.Errorf("key %d has a %d-byte value, not %d", n, size, ks.ValueSize)
+		case found:
+			return tally{ops: 1, found: 1, bytes: ks.EntryBytes()}, nil
+		}
+		return tally{ops: 1, bytes: int64(len(k))}, nil
+	}
+}
+
+// scanner seeks to a random existing key and reads ScanLength entries; they must be that key
+// and the ones after it, in order (the keys are dense), each with a full value.
+func (r *runner) scanner(s Store) unit {
+	ks := r.keyspace
+	start := make([]byte, KeySize)
+	want := make([]byte, KeySize)
+	return func(i int) (tally, error) {
+		n := ks.Target(scanSeed, i)
+		t := tally{ops: 1}
+		var bad error
+		err := s.Scan(PutKey(start, n), ScanLength, func(key, value []byte) {
+			if bad != nil {
+				return
+			}
+			m := n + int(t.found)
+			if !bytes.Equal(key, PutKey(want, m)) || len(value) != ks.ValueSize {
+				bad = fmt.Errorf("scan from key %d: entry %d is %x (%d-byte value), want key %d", n, t.found, key, len(value), m)
+				return
+			}
+			t.found++
+			t.bytes += int64(len(key) + len(value))
+		})
+		if err = errors.Join(err, bad); err != nil {
+			return tally{}, err
+		}
+		if wantN := int64(min(ScanLength, ks.Keys-n)); t.found != wantN {
+			return tally{}, fmt.Errorf("scan from key %d returned %d entries, not %d", n, t.found, wantN)
+		}
+		return t, nil
+	}
+}
+
+// mixer does, per operation, a read of a random existing key or a write of one (its own
+// value again), half and half by a hash of the operation's index.
+func (r *runner) mixer(s Store) unit {
+	ks := r.keyspace
+	key := make([]byte, KeySize)
+	return func(i int) (tally, error) {
+		n := ks.Target(mixSeed, i)
+		k := PutKey(key, n)
+		if splitmix64(mixSeed<<32+uint64(i))&1 == 0 {
+			if err := s.Put(k, ks.Value(n)); err != nil {
+				return tally{}, err
+			}
+			return tally{ops: 1, bytes: ks.EntryBytes()}, nil
+		}
+		size, found, err := s.Get(k)
+		switch {
+		case err != nil:
+			return tally{}, err
+		case !found || size != ks.ValueSize:
+			return tally{}, fmt.Errorf("key %d: found %v, %d-byte value", n, found, size)
+		}
+		return tally{ops: 1, found: 1, bytes: ks.EntryBytes()}, nil
+	}
+}
+
+// fillSync writes keys 0 to SyncOps-1, one durable Put each, from writers goroutines (writer
+// w takes keys w, w+writers, ...), into a fresh database.
+func (r *runner) fillSync(e Engine, writers int) (Row, error) {
+	dir, err := r.fresh(e, fmt.Sprintf("fillsync%d", writers))
+	if err != nil {
+		return Row{}, err
+	}
+	ks := r.keyspace
+	rss := startPeakRSS()
+	s, err := e.Open(dir, OpenOptions{Mode: Durable, Writers: writers})
+	if err != nil {
+		return Row{}, err
+	}
+	m, err := timed(writers, r.cfg.SyncOps, func() unit {
+		key := make([]byte, KeySize)
+		return func(i int) (tally, error) {
+			if err := s.Put(PutKey(key, i), ks.Value(i)); err != nil {
+				return tally{}, err
+			}
+			return tally{ops: 1, bytes: ks.EntryBytes()}, nil
+		}
+	})
+	if err = errors.Join(err, s.Close()); err != nil {
+		return Row{}, err
+	}
+	row := m.row(e, "fillsync", writers, Durable, "op")
+	row.PeakRSSBytes = rss.peak()
+	return row, os.RemoveAll(dir)
+}
+
+// tally is what timed units did: operations counted for ops/s (keys, for a batch), entries
+// found, and key and value bytes moved.
+type tally struct {
+	ops, found, bytes int64
+}
+
+func (t *tally) add(u tally) {
+	t.ops += u.ops
+	t.found += u.found
+	t.bytes += u.bytes
+}
+
+// unit runs the i-th timed unit of a workload. Each goroutine gets its own (so its buffers
+// are its own).
+type unit func(i int) (tally, error)
+
+// measurement is the sum of a run's tallies, its wall time, and the latency of each unit.
+type measurement struct {
+	tally
+	elapsed time.Duration
+	latency Histogram
+}
+
+// timed runs units 0 to n-1 on threads goroutines (unit i on goroutine i % threads), timing
+// each unit. The first error stops its goroutine and is returned.
+func timed(threads, n int, newUnit func() unit) (measurement, error) {
+	type part struct {
+		m   measurement
+		err error
+	}
+	parts := make([]part, threads)
+	units := make([]unit, threads)
+	for w := range units {
+		units[w] = newUnit()
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range parts {
+		wg.Add(1)
+		go func(p *part, run unit) {
+			defer wg.Done()
+			for i := w; i < n; i += threads {
+				t0 := time.Now()
+				t, err := run(i)
+				if err != nil {
+					p.err = err
+					return
+				}
+				p.m.latency.Add(time.Since(t0))
+				p.m.add(t)
+			}
+		}(&parts[w], units[w])
+	}
+	wg.Wait()
+	total := measurement{elapsed: time.Since(start)}
+	var errs []error
+	for i := range parts {
+		errs = append(errs, parts[i].err)
+		total.add(parts[i].m.tally)
+		total.latency.Merge(&parts[i].m.latency)
+	}
+	return total, errors.Join(errs...)
+}
+
+func (m *measurement) row(e Engine, workload string, threads int, mode Mode, latencyUnit string) Row {
+	secs := m.elapsed.Seconds()
+	row := Row{
+		Engine: e.Name, Workload: workload, Threads: threads, Mode: mode.String(),
+		Ops: m.ops, Found: m.found, Bytes: m.bytes, Secs: secs, LatencyUnit: latencyUnit,
+		P50Micros: micros(m.latency.Percentile(50)),
+		P99Micros: micros(m.latency.Percentile(99)),
+		MaxMicros: micros(m.latency.Max()),
+	}
+	if secs > 0 {
+		row.OpsPerSec = float64(m.ops) / secs
+		row.MBPerSec = float64(m.bytes) / 1e6 / secs
+	}
+	return row
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// peakRSS measures the process's peak resident memory from its creation on.
+type peakRSS struct{ reset bool }
+
+// startPeakRSS returns freed Go memory to the OS and resets the kernel's peak-RSS mark
+// (writing 5 to /proc/self/clear_refs), so the next peak is this row's.
+func startPeakRSS() peakRSS {
+	runtime.GC()
+	debug.FreeOSMemory()
+	err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	return peakRSS{reset: err == nil}
+}
+
+// peak is VmHWM since the reset, in bytes; 0 if the mark could not be reset or read.
+func (p peakRSS) peak() int64 {
+	if !p.reset {
+		return 0
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}

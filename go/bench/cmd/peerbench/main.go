@@ -1,0 +1,119 @@
+// Command peerbench runs the same workloads against strata (through its Go SDK), Pebble,
+// Badger and bbolt, and writes the results as JSON for cmd/benchreport. A table of ops/s and
+// latencies goes to stderr as rows finish. scripts/bench.sh runs it; run it alone with e.g.
+//
+//	go run ./cmd/peerbench --keys 50000 --out /tmp/peers.json
+//
+// from go/bench, after scripts/build.sh and `. scripts/cgo-env.sh` (see the README).
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strata-db/strata/go/bench"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "peerbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	names := make([]string, len(bench.Engines))
+	for i, e := range bench.Engines {
+		names[i] = e.Name
+	}
+	keys := flag.Int("keys", 1_000_000, "keys written by fillseq and fillrandom")
+	valueSize := flag.Int("value-size", 100, "value `bytes`; keys are 16 bytes")
+	reads := flag.Int("reads", 0, "point reads of readrandom and readmissing, per goroutine count (default --keys)")
+	scans := flag.Int("scans", 0, "scans, each a seek and 10 entries (default --keys/10)")
+	mixOps := flag.Int("mix-ops", 0, "operations of the 50/50 read/write mix (default --keys)")
+	syncOps := flag.Int("sync-ops", 20_000, "durable single-key writes of fillsync, split among the writers")
+	readThreads := flag.String("read-threads", "1,16", "readrandom goroutine counts, comma-separated")
+	mixThreads := flag.String("mix-threads", "16", "mix goroutine counts, comma-separated")
+	syncWriters := flag.String("sync-writers", "1,32", "fillsync writer goroutine counts, comma-separated")
+	engines := flag.String("engines", strings.Join(names, ","), "engines, comma-separated")
+	workloads := flag.String("workloads", strings.Join(bench.WorkloadNames, ","), "workloads, comma-separated")
+	dir := flag.String("dir", "", "where the databases go (default a new directory under $TMPDIR, removed at exit)")
+	out := flag.String("out", "", "write the results as JSON to this `file` (default stdout)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+
+	cfg := bench.DefaultConfig(*dir, *keys)
+	cfg.ValueSize, cfg.SyncOps = *valueSize, *syncOps
+	if *reads > 0 {
+		cfg.Reads = *reads
+	}
+	if *scans > 0 {
+		cfg.Scans = *scans
+	}
+	if *mixOps > 0 {
+		cfg.MixOps = *mixOps
+	}
+	var err error
+	for _, list := range []struct {
+		flag string
+		dst  *[]int
+	}{{*readThreads, &cfg.ReadThreads}, {*mixThreads, &cfg.MixThreads}, {*syncWriters, &cfg.SyncWriters}} {
+		if *list.dst, err = counts(list.flag); err != nil {
+			return err
+		}
+	}
+	if cfg.Engines, err = bench.EnginesByName(*engines); err != nil {
+		return err
+	}
+	cfg.Workloads = strings.Split(*workloads, ",")
+	if cfg.Dir == "" {
+		if cfg.Dir, err = os.MkdirTemp("", "peerbench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(cfg.Dir)
+	}
+	cfg.Progress = os.Stderr
+
+	res := bench.NewResults(cfg)
+	fmt.Fprintf(os.Stderr, "peerbench: %d keys x (%d + %d) bytes, %d reads, %d scans, %d mix ops, %d fillsync writes; dir %s\n",
+		cfg.Keys, bench.KeySize, cfg.ValueSize, cfg.Reads, cfg.Scans, cfg.MixOps, cfg.SyncOps, cfg.Dir)
+	start := time.Now()
+	res.Rows, err = bench.Run(cfg)
+	res.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	if *out == "" {
+		_, err = os.Stdout.Write(data)
+		return err
+	}
+	return os.WriteFile(*out, data, 0o644)
+}
+
+// counts parses a comma-separated list of goroutine counts.
+func counts(list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("goroutine count %q is not a positive number", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/strata-db/strata/go/strata"
+)
+
+// strata through its public Go SDK (go/strata): every call crosses into the runtime thread and
+// comes back through the completion queue, which is what this bench measures against the
+// native numbers of rust/bench.
+var strataEngine = Engine{
+	Name: "strata",
+	Settings: "Options{BlockCacheSize: 64 MiB, MemtableBudget: 64 MiB (the defaults), NoSync: true in fast mode}; " +
+		"Write(batch), Put, Get, NewIterator{Start} per scan; Flush before Close",
+	Open: openStrata,
+}
+
+type strataStore struct {
+	db      *strata.DB
+	batches sync.Pool
+}
+
+func openStrata(dir string, opts OpenOptions) (Store, error) {
+	db, err := strata.Open(dir, &strata.Options{
+		NoSync:         opts.Mode == Fast,
+		BlockCacheSize: CacheBytes,
+		MemtableBudget: WriteBufferBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &strataStore{db: db}
+	s.batches.New = func() any { return strata.NewBatch() }
+	return s, nil
+}
+
+func (s *strataStore) Write(entries []Entry) error {
+	b := s.batches.Get().(*strata.Batch)
+	defer s.batches.Put(b)
+	b.Reset()
+	for _, e := range entries {
+		b.Put(e.Key, e.Value)
+	}
+	return s.db.Write(context.Background(), b)
+}
+
+func (s *strataStore) Put(key, value []byte) error {
+	return s.db.Put(context.Background(), key, value)
+}
+
+func (s *strataStore) Get(key []byte) (int, bool, error) {
+	v, err := s.db.Get(context.Background(), key)
+	if errors.Is(err, strata.ErrNotFound) {
+		return 0, false, nil
+	}
+	return len(v), err == nil, err
+}
+
+func (s *strataStore) Scan(start []byte, limit int, visit func(key, value []byte)) error {
+	it, err := s.db.NewIterator(context.Background(), &strata.IterOptions{Start: start})
+	if err != nil {
+		return err
+	}
+	for n := 0; n < limit && it.Next(); n++ {
+		visit(it.Key(), it.Value())
+	}
+	return it.Close()
+}
+
+func (s *strataStore) Close() error {
+	err := s.db.Flush(context.Background())
+	return errors.Join(err, s.db.Close())
+}
