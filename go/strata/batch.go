@@ -5,10 +5,15 @@ import (
 	"fmt"
 )
 
-// Batch collects puts and deletes that DB.Write applies atomically, in order. A Batch is not
-// safe for concurrent use. Invalid input (an empty or oversized key, say) is remembered and
-// reported by DB.Write, which then writes nothing. DB.Write leaves the batch as it was: writing
-// it again applies the same operations again; call Reset to start a new batch.
+// Batch collects puts and deletes that DB.Write applies atomically, in order: a later
+// operation on the same key wins. A Batch holds its own copy of every key and value, up to
+// MaxBatchSize bytes in all. A Batch is not safe for concurrent use. Invalid input (an empty
+// or oversized key, say) is remembered, later operations are ignored, and DB.Write reports the
+// error (wrapping ErrInvalidArgument) and writes nothing. DB.Write leaves the batch as it was:
+// writing it again applies the same operations again; call Reset to start a new batch.
+//
+// A Batch is not a transaction: reads do not see its operations before DB.Write, and DB.Write
+// does not check whether the keys changed since they were read.
 type Batch struct {
 	data  []byte // encoded as strata.h documents for strata_db_write
 	count int
@@ -20,10 +25,10 @@ const (
 	kindDelete = 2
 )
 
-// NewBatch returns an empty batch.
+// NewBatch returns an empty batch. The zero Batch is empty too and ready to use.
 func NewBatch() *Batch { return &Batch{} }
 
-// Put adds a put of key to value.
+// Put adds a put of key to value. It copies both: the caller may reuse them at once.
 func (b *Batch) Put(key, value []byte) {
 	if b.err != nil {
 		return
@@ -47,7 +52,8 @@ func (b *Batch) Put(key, value []byte) {
 	b.count++
 }
 
-// Delete adds a delete of key.
+// Delete adds a delete of key (deleting a missing key is not an error). It copies the key:
+// the caller may reuse it at once.
 func (b *Batch) Delete(key []byte) {
 	if b.err != nil {
 		return
@@ -65,7 +71,7 @@ func (b *Batch) Delete(key []byte) {
 	b.count++
 }
 
-// Len is the number of operations in the batch.
+// Len is the number of operations in the batch, not counting the invalid one remembered.
 func (b *Batch) Len() int { return b.count }
 
 // Reset empties the batch (and forgets a remembered error), keeping its memory for reuse.

@@ -5,26 +5,43 @@ import (
 	"strings"
 )
 
-// Errors returned by strata. Each may be wrapped with context; test with errors.Is.
+// Errors returned by strata. An error from a strata function or method wraps one of these
+// sentinels: test it with errors.Is, and read its message for the context (the operation, a
+// limit, the directory or the damaged file). The exceptions: a method whose context ended
+// first returns ctx.Err() itself (context.Canceled or context.DeadlineExceeded), and a
+// relative directory path that cannot be resolved yields the error of os.Getwd. The engine's
+// messages are text: an ErrIO does not carry an *os.PathError or an errno.
 var (
-	// ErrNotFound: the key does not exist.
+	// ErrNotFound is returned by DB.Get and Snapshot.Get when the key does not exist (or was
+	// deleted). It is the only error that says nothing is wrong.
 	ErrNotFound = errors.New("strata: not found")
-	// ErrClosed: the database, iterator or snapshot was closed.
+	// ErrClosed is returned by every method of a DB after its Close, by a Snapshot's methods
+	// after its own Close or its database's, and by an Iterator (Next then returns false,
+	// Err returns it) once its database is closed.
 	ErrClosed = errors.New("strata: closed")
-	// ErrCorruption: stored data failed a checksum or structural check; the message names the
-	// damaged file and offset.
+	// ErrCorruption means stored data failed a checksum or structural check: at Open
+	// (recovery), in a read, or in Check. The message names the damaged file and offset.
+	// Retrying does not help; see Check and docs/debugging.md.
 	ErrCorruption = errors.New("strata: corruption")
-	// ErrInvalidArgument: an argument breaks a documented rule (empty or oversized key,
-	// oversized value or batch, ...).
+	// ErrInvalidArgument means an argument breaks a documented rule: an empty key, a key,
+	// value or batch over MaxKeySize, MaxValueSize or MaxBatchSize, a negative size in
+	// Options, an empty directory path, a Checkpoint into a non-empty directory, a Check of a
+	// directory that holds no database. Nothing was changed.
 	ErrInvalidArgument = errors.New("strata: invalid argument")
-	// ErrIO: an operating-system I/O call failed.
+	// ErrIO means an operating-system I/O call failed (the message names the file and the
+	// OS error). A write that fails with it was not acknowledged; after a failed fsync the
+	// database also turns read-only (ErrPoisoned).
 	ErrIO = errors.New("strata: I/O error")
-	// ErrLocked: the directory is already open, in this process or another.
+	// ErrLocked is returned by Open and Check when the directory is already open, in this
+	// process or another. A directory has one handle at a time.
 	ErrLocked = errors.New("strata: database directory is locked")
-	// ErrPoisoned: an earlier failure (a failed fsync, an internal panic) made the database
-	// refuse writes; reads still work. Close and reopen it.
+	// ErrPoisoned is returned by calls that would change the database after an earlier
+	// failure (a failed log write or fsync, a failed background flush or compaction, an
+	// internal panic) made it refuse them; reads still work. The message says what happened.
+	// Close the database and open it again: recovery restores the acknowledged writes.
 	ErrPoisoned = errors.New("strata: database refuses writes after an earlier failure")
-	// ErrInternal: a bug in strata (a caught panic). The process keeps running.
+	// ErrInternal means a bug in strata: a panic in the engine, caught and turned into this
+	// error. The process keeps running; the database affected turns read-only (ErrPoisoned).
 	ErrInternal = errors.New("strata: internal error")
 )
 

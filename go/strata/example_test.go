@@ -135,3 +135,101 @@ func ExampleDB_NewSnapshot() {
 	// snapshot: version 1, latest: version 2
 	// config/version=1
 }
+
+func ExampleBatch() {
+	dir, _ := os.MkdirTemp("", "strata-example")
+	defer os.RemoveAll(dir)
+	db, err := strata.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+
+	// Batch.Put and Batch.Delete copy their arguments: the slices may be reused at once.
+	b := strata.NewBatch()
+	b.Put([]byte("user/1"), []byte("ada"))
+	b.Put([]byte("user/2"), []byte("alan"))
+	if err := db.Write(ctx, b); err != nil {
+		log.Fatal(err)
+	}
+
+	// Reset starts a new batch in the same memory. A rename is a delete and a put that land
+	// together.
+	b.Reset()
+	b.Delete([]byte("user/2"))
+	b.Put([]byte("user/3"), []byte("alan"))
+	fmt.Println("operations:", b.Len())
+	if err := db.Write(ctx, b); err != nil {
+		log.Fatal(err)
+	}
+
+	// A batch remembers its first invalid operation; Write reports it and writes nothing.
+	b.Reset()
+	b.Put([]byte("user/4"), []byte("grace"))
+	b.Put(nil, []byte("a value without a key"))
+	err = db.Write(ctx, b)
+	fmt.Println("invalid:", errors.Is(err, strata.ErrInvalidArgument))
+	_, err = db.Get(ctx, []byte("user/4"))
+	fmt.Println("user/4 written:", !errors.Is(err, strata.ErrNotFound))
+
+	it, err := db.NewIterator(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer it.Close()
+	for it.Next() {
+		fmt.Printf("%s=%s\n", it.Key(), it.Value())
+	}
+	if err := it.Err(); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// operations: 2
+	// invalid: true
+	// user/4 written: false
+	// user/1=ada
+	// user/3=alan
+}
+
+// Every error strata returns wraps one of its sentinels (ErrNotFound, ErrInvalidArgument,
+// ErrLocked, ErrClosed, ...), so callers test it with errors.Is; the message adds context
+// such as the key, the limit or the file. A context that ends first yields ctx.Err() itself.
+func Example_errors() {
+	dir, _ := os.MkdirTemp("", "strata-example")
+	defer os.RemoveAll(dir)
+	db, err := strata.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+
+	if _, err := db.Get(ctx, []byte("absent")); errors.Is(err, strata.ErrNotFound) {
+		fmt.Println("absent: not found")
+	}
+
+	err = db.Put(ctx, []byte{}, []byte("v"))
+	fmt.Println(errors.Is(err, strata.ErrInvalidArgument), err)
+
+	// One handle per directory: a second Open fails until the first handle is closed.
+	_, err = strata.Open(dir, nil)
+	fmt.Println("second open locked:", errors.Is(err, strata.ErrLocked))
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = db.Get(cancelled, []byte("absent"))
+	fmt.Println("cancelled:", errors.Is(err, context.Canceled))
+
+	if err := db.Close(); err != nil {
+		log.Fatal(err)
+	}
+	err = db.Put(ctx, []byte("k"), []byte("v"))
+	fmt.Println("after close:", errors.Is(err, strata.ErrClosed))
+	// Output:
+	// absent: not found
+	// true strata: invalid argument: key is empty
+	// second open locked: true
+	// cancelled: true
+	// after close: true
+}

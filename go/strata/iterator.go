@@ -14,6 +14,8 @@ import (
 
 // IterOptions bound an iterator to keys in [Start, End). A nil or empty bound is unbounded.
 type IterOptions struct {
+	// Start is the lowest key included and End the lowest key excluded, whatever the
+	// direction. Both are copied when the iterator opens.
 	Start, End []byte
 	// Reverse iterates from the largest key down.
 	Reverse bool
@@ -46,7 +48,10 @@ type Iterator struct {
 }
 
 // NewIterator opens an iterator over the latest state. opts may be nil (all keys, ascending).
-// ctx bounds every wait of the iterator for the engine, including those inside Next.
+// ctx bounds every wait of the iterator for the engine, including those inside Next. It fails
+// with ErrClosed after Close and ErrInvalidArgument for a bound longer than MaxKeySize; damaged
+// data fails it, or a later Next, with ErrCorruption. The caller must Close the iterator; opts
+// may be changed or reused once NewIterator returns.
 func (db *DB) NewIterator(ctx context.Context, opts *IterOptions) (*Iterator, error) {
 	return db.newIterator(ctx, "new iterator", 0, opts)
 }
@@ -130,14 +135,18 @@ func (it *Iterator) fetch() bool {
 	return true
 }
 
-// Key returns the current key. The slice is valid until the next call to Next; copy it to keep.
+// Key returns the current key, or nil before the first Next and after Next returned false.
+// The slice is valid until the next call to Next or Close and must not be modified; copy it to
+// keep it.
 func (it *Iterator) Key() []byte { return it.key }
 
-// Value returns the current value. The slice is valid until the next call to Next; copy it to
-// keep.
+// Value returns the current value, like Key: valid until the next call to Next or Close, not
+// to be modified; copy it to keep it.
 func (it *Iterator) Value() []byte { return it.value }
 
-// Err returns the error that stopped iteration, if any.
+// Err returns the error that stopped iteration: nil when the iterator reached the end of its
+// range or was closed by its own Close; ErrClosed once its database closed; ctx.Err() when
+// its context ended; ErrCorruption or ErrIO when reading the tables failed.
 func (it *Iterator) Err() error { return it.err }
 
 // Close releases the iterator and its snapshot. It is idempotent and returns Err.

@@ -28,7 +28,9 @@ type Snapshot struct {
 	cleanup   runtime.Cleanup
 }
 
-// NewSnapshot pins the current state of the database.
+// NewSnapshot pins the current state of the database: every write acknowledged before it
+// returns, none after. It fails with ErrClosed after Close. Close the snapshot when done; one
+// dropped unclosed is released when the garbage collector finds it, which may be much later.
 func (db *DB) NewSnapshot() (*Snapshot, error) {
 	cl, err := db.exec(context.Background(), "new snapshot", opOpenSnapshot, func(token C.uint64_t) C.int32_t {
 		return C.strata_snapshot_open(C.uint64_t(db.handle), token)

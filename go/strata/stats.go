@@ -11,8 +11,9 @@ import (
 	"unsafe"
 )
 
-// Stats describe one database and the strata runtime in this process. The JSON names are
-// stable (the CLI prints them).
+// Stats describe one database and the strata runtime in this process (DB.Stats). The JSON
+// names are stable (the CLI prints them). A Stats is a plain value, which later calls do
+// not change.
 type Stats struct {
 	// TLSInits counts initializations of engine thread-local state in this process. It equals
 	// StrataThreads as long as only strata's own threads ever run engine code, however many
@@ -81,7 +82,8 @@ type Stats struct {
 	LevelBytes [NumLevels]uint64 `json:"level_bytes"`
 }
 
-// NumLevels is the number of levels in a database's tree (the length of Stats.LevelFiles).
+// NumLevels is the number of levels in a database's tree, L0 to L6 (7, strata.h's
+// STRATA_NUM_LEVELS): the length of Stats.LevelFiles and Stats.LevelBytes.
 const NumLevels = C.STRATA_NUM_LEVELS
 
 // WriteAmplification is the bytes written to tables (by flushes and compactions) per byte
@@ -105,7 +107,9 @@ func (s Stats) CacheHitRate() float64 {
 	return float64(s.CacheHits) / float64(reads)
 }
 
-// Stats returns current counters.
+// Stats returns the database's current counters and the tree's shape, read on strata's
+// runtime thread. Counters described as "since Open" start at zero when the database
+// opens. It fails with ErrClosed after Close.
 func (db *DB) Stats() (Stats, error) {
 	cl, err := db.exec(context.Background(), "stats", opPlain, func(token C.uint64_t) C.int32_t {
 		return C.strata_db_stats(C.uint64_t(db.handle), token)
