@@ -17,6 +17,10 @@ type IterOptions struct {
 	Start, End []byte
 	// Reverse iterates from the largest key down.
 	Reverse bool
+	// Err, when set, is where DB.All and Snapshot.All store the error that ended their
+	// iteration early (nil when it ran to the end or the loop stopped it). Iterators opened
+	// with NewIterator ignore it: they have Iterator.Err.
+	Err *error
 }
 
 // Iterator walks keys in order over a consistent snapshot: the one DB.NewIterator takes when

@@ -493,6 +493,24 @@ pub unsafe extern "C" fn strata_check(path: *const u8, path_len: usize, token: u
     })
 }
 
+/// Sets the most verbose level of engine log records the caller wants delivered as completions
+/// (`STRATA_LOG_OFF` ... `STRATA_LOG_TRACE`; see `STRATA_COMPLETION_LOG`). Process-wide; the
+/// default is `STRATA_LOG_OFF`, and levels above it cost one atomic load per event. Takes
+/// effect for events from the next one on. Independently, `STRATA_LOG=info` (or error, warn,
+/// debug, trace) in the environment writes events to stderr.
+/// Ownership: no pointers.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_log_level(level: u32) -> i32 {
+    guard("strata_log_level", || {
+        if level > STRATA_LOG_TRACE {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        crate::logs::set_host_level(level as u8);
+        STRATA_OK
+    })
+}
+
 /// Writes the Rust heap use of the whole process into `*out` (see `strata_memory`). Reads
 /// process-wide counters only; it does not go through the runtime thread.
 /// Ownership: the caller owns `*out`; `out` must be non-NULL.

@@ -182,6 +182,7 @@ pub fn start() -> std::io::Result<&'static Runtime> {
     RUNTIME.get_or_try_init(|| {
         crate::crash::install();
         let completions = Arc::new(CompletionQueue::new()?);
+        crate::logs::install(Arc::clone(&completions));
         let (requests, inbox) = crossbeam_channel::unbounded();
         let (sync_jobs, sync_inbox) = crossbeam_channel::unbounded();
         let to_runtime = requests.clone();
