@@ -1164,8 +1164,8 @@ static void test_rejected_arguments(struct db *a)
     EXPECT_INVALID(strata_db_delete(db, BYTES("k"), 0, token), "delete with a zero-length key");
     EXPECT_INVALID(strata_db_delete(db, long_key, too_long, token),
                    "delete with a key of STRATA_MAX_KEY_LEN+1 bytes");
-    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 2, token),
-                   "iter_open with unknown flag bit 2");
+    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 4, token),
+                   "iter_open with unknown flag bit 4");
     EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 0x80000000u, token),
                    "iter_open with unknown flag bit 31");
     EXPECT_INVALID(strata_iter_open(db, 0, NULL, 1, NULL, 0, 0, token),
@@ -1420,6 +1420,38 @@ static void test_iterators(struct db *b)
     if (expect_code(r, STRATA_OK, "iter_open with bounds freed before completion")) {
         check_iteration(iter, 10, 20, false, "iterator with freed bounds");
         strata_iter_close(iter);
+    }
+
+    /* STRATA_ITER_FIRST_CHUNK: the open's completion already holds the first chunk. */
+    t = new_token();
+    r = complete(strata_iter_open(b->handle, 0, BYTES("key00010"), 8, BYTES("key00020"), 8,
+                                  STRATA_ITER_FIRST_CHUNK, t),
+                 t);
+    size_t entries = 0, off = 0;
+    bool well_formed = true;
+    while (r.code == STRATA_OK && off + 8 <= r.len) {
+        uint32_t kl, vl;
+        memcpy(&kl, r.data + off, 4);
+        memcpy(&vl, r.data + off + 4, 4);
+        if (off + 8 + kl + vl > r.len || kl != 8 ||
+            memcmp(r.data + off + 8, entries == 0 ? "key00010" : "key000", entries == 0 ? 8 : 6) != 0)
+            well_formed = false;
+        off += 8 + (size_t)kl + vl;
+        entries++;
+    }
+    check(r.code == STRATA_OK && r.handle != 0 && well_formed && off == r.len && entries == 10 &&
+              (r.flags & STRATA_ITER_DONE),
+          "iter_open with FIRST_CHUNK carries all 10 entries of a short range and ITER_DONE");
+    if (r.code == STRATA_OK) {
+        uint64_t h = r.handle;
+        result_free(&r);
+        struct result rest = iter_next(h);
+        check(rest.code == STRATA_OK && rest.len == 0 && (rest.flags & STRATA_ITER_DONE),
+              "iter_next after a final first chunk returns an empty, done chunk");
+        result_free(&rest);
+        strata_iter_close(h);
+    } else {
+        result_free(&r);
     }
 
     check_stats(b, "after iterators");

@@ -53,6 +53,11 @@
 // `strata_iter_open` flag: iterate in descending key order.
 #define STRATA_ITER_REVERSE 1
 
+// `strata_iter_open` flag: the open's completion also carries the first chunk of entries, as
+// `strata_iter_next` would (with `STRATA_ITER_DONE` when nothing follows), saving a round trip
+// for short scans.
+#define STRATA_ITER_FIRST_CHUNK 2
+
 // `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 #define STRATA_ITER_DONE 1
 
@@ -315,8 +320,10 @@ int32_t strata_db_stats(uint64_t db, uint64_t token);
 // Opens an iterator over keys in `[start, end)` of `db`, reading `snapshot` (a handle from
 // `strata_snapshot_open`), or with `snapshot` 0 a new snapshot taken when the request is
 // handled. An empty (or NULL) `start` or `end` is unbounded on that side. `flags` may contain
-// `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle; close it with
-// `strata_iter_close`.
+// `STRATA_ITER_REVERSE` and `STRATA_ITER_FIRST_CHUNK`. The completion's `handle` is the iterator
+// handle; close it with `strata_iter_close`. With `STRATA_ITER_FIRST_CHUNK` its `data` and
+// `flags` are also the first chunk, as for `strata_iter_next`; if reading it fails, the
+// completion carries that error and no iterator remains open.
 // Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 // Threads: may be called from any thread.
 int32_t strata_iter_open(uint64_t db,

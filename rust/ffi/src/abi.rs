@@ -23,6 +23,10 @@ pub const STRATA_ERR_INTERNAL: i32 = 8;
 
 /// `strata_iter_open` flag: iterate in descending key order.
 pub const STRATA_ITER_REVERSE: u32 = 1;
+/// `strata_iter_open` flag: the open's completion also carries the first chunk of entries, as
+/// `strata_iter_next` would (with `STRATA_ITER_DONE` when nothing follows), saving a round trip
+/// for short scans.
+pub const STRATA_ITER_FIRST_CHUNK: u32 = 2;
 /// `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 pub const STRATA_ITER_DONE: u32 = 1;
 /// `strata_completion.flags` bit: not the result of a request but an engine log record

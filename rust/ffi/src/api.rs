@@ -328,8 +328,10 @@ pub extern "C" fn strata_db_stats(db: u64, token: u64) -> i32 {
 /// Opens an iterator over keys in `[start, end)` of `db`, reading `snapshot` (a handle from
 /// `strata_snapshot_open`), or with `snapshot` 0 a new snapshot taken when the request is
 /// handled. An empty (or NULL) `start` or `end` is unbounded on that side. `flags` may contain
-/// `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle; close it with
-/// `strata_iter_close`.
+/// `STRATA_ITER_REVERSE` and `STRATA_ITER_FIRST_CHUNK`. The completion's `handle` is the iterator
+/// handle; close it with `strata_iter_close`. With `STRATA_ITER_FIRST_CHUNK` its `data` and
+/// `flags` are also the first chunk, as for `strata_iter_next`; if reading it fails, the
+/// completion carries that error and no iterator remains open.
 /// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 /// Threads: may be called from any thread.
 #[no_mangle]
@@ -348,7 +350,7 @@ pub unsafe extern "C" fn strata_iter_open(
         let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
         };
-        if flags & !STRATA_ITER_REVERSE != 0 {
+        if flags & !(STRATA_ITER_REVERSE | STRATA_ITER_FIRST_CHUNK) != 0 {
             return STRATA_ERR_INVALID_ARGUMENT;
         }
         submit(Request::IterOpen {
@@ -357,6 +359,7 @@ pub unsafe extern "C" fn strata_iter_open(
             lower,
             upper,
             reverse: flags & STRATA_ITER_REVERSE != 0,
+            first_chunk: flags & STRATA_ITER_FIRST_CHUNK != 0,
             token,
         })
     })

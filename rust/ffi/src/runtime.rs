@@ -71,6 +71,7 @@ pub enum Request {
         lower: Option<Box<[u8]>>,
         upper: Option<Box<[u8]>>,
         reverse: bool,
+        first_chunk: bool,
         token: u64,
     },
     IterNext {
@@ -355,8 +356,12 @@ impl State {
                 lower,
                 upper,
                 reverse,
+                first_chunk,
                 token,
-            } => self.iter_open(db, snapshot, lower, upper, reverse, token),
+            } => {
+                let bounds = (lower, upper);
+                self.iter_open(db, snapshot, bounds, reverse, first_chunk, token)
+            }
             Request::IterNext { iter, token } => self.iter_next(iter, token),
             Request::IterClose { iter } => self.iter_close(iter),
             Request::SnapshotOpen { db, token } => self.snapshot_open(db, token),
@@ -578,9 +583,9 @@ impl State {
         &mut self,
         db: u64,
         snapshot: u64,
-        lower: Option<Box<[u8]>>,
-        upper: Option<Box<[u8]>>,
+        (lower, upper): (Option<Box<[u8]>>, Option<Box<[u8]>>),
         reverse: bool,
+        first_chunk: bool,
         token: u64,
     ) {
         if !self.dbs.contains_key(&db) {
@@ -592,10 +597,24 @@ impl State {
         let handle = self.new_handle();
         let slot = self.dbs.get_mut(&db).expect("checked above");
         slot.db.retain_snapshot(seq);
-        slot.iters.insert(handle);
-        self.iters
-            .insert(handle, IterState::new(db, seq, lower, upper, reverse));
+        let mut state = IterState::new(db, seq, lower, upper, reverse);
         let mut c = Completion::ok(token, None);
+        if first_chunk {
+            match state.next_chunk(&slot.db) {
+                Ok((chunk, done)) => {
+                    c.data = Some(chunk);
+                    if done {
+                        c.flags = STRATA_ITER_DONE;
+                    }
+                }
+                Err(e) => {
+                    slot.db.release_snapshot(seq);
+                    return self.out.push(failure(token, &e));
+                }
+            }
+        }
+        slot.iters.insert(handle);
+        self.iters.insert(handle, state);
         c.handle = handle;
         self.out.push(c);
     }
