@@ -265,3 +265,158 @@ impl<'a> DbIter<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{compare_internal, internal_key, ValueKind};
+    use std::cmp::Ordering;
+
+    /// An internal key and its value.
+    type Entry = (Vec<u8>, Vec<u8>);
+
+    /// A child over a sorted list of entries.
+    struct Entries {
+        entries: Vec<Entry>,
+        /// Position; `entries.len()` when not positioned.
+        at: usize,
+    }
+
+    impl Entries {
+        fn position(&mut self, at: Option<usize>) {
+            self.at = at.unwrap_or(self.entries.len());
+        }
+    }
+
+    impl InternalIterator for Entries {
+        fn valid(&self) -> bool {
+            self.at < self.entries.len()
+        }
+        fn seek_to_first(&mut self) {
+            self.at = 0;
+        }
+        fn seek_to_last(&mut self) {
+            self.position(self.entries.len().checked_sub(1));
+        }
+        fn seek(&mut self, target: &[u8]) {
+            self.at = self
+                .entries
+                .partition_point(|(k, _)| compare_internal(k, target) == Ordering::Less);
+        }
+        fn seek_for_prev(&mut self, target: &[u8]) {
+            let after = self
+                .entries
+                .partition_point(|(k, _)| compare_internal(k, target) != Ordering::Greater);
+            self.position(after.checked_sub(1));
+        }
+        fn next(&mut self) {
+            self.at += 1;
+        }
+        fn prev(&mut self) {
+            self.position(self.at.checked_sub(1));
+        }
+        fn key(&self) -> &[u8] {
+            &self.entries[self.at].0
+        }
+        fn value(&self) -> &[u8] {
+            &self.entries[self.at].1
+        }
+        fn status(&self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Children with runs of neighbouring keys in one child, keys spread over several, and
+    /// identical internal keys in different children (the earlier child must win the tie).
+    fn children_entries() -> Vec<Vec<Entry>> {
+        let mut children = vec![Vec::new(); 4];
+        let mut x = 7u64;
+        for user in 0..300u32 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = |seq| internal_key(format!("k{user:04}").as_bytes(), seq, ValueKind::Put);
+            // Runs of about eight keys stay in one child.
+            let child = ((x >> 33) as usize + user as usize / 8) % 4;
+            children[child].push((key(5), vec![child as u8]));
+            if x % 7 == 0 {
+                let other = (child + 1 + (x >> 40) as usize % 3) % 4;
+                children[other].push((key(5), vec![other as u8]));
+            }
+            if x % 5 == 0 {
+                children[(child + 2) % 4].push((key(9), vec![(child as u8 + 2) % 4]));
+            }
+        }
+        for c in &mut children {
+            c.sort_by(|a, b| compare_internal(&a.0, &b.0));
+        }
+        children
+    }
+
+    /// What a merge must yield: every entry of every child, by key in the merge's direction,
+    /// and by child position between equal keys.
+    fn expected(children: &[Vec<Entry>], reverse: bool) -> Vec<Entry> {
+        let mut all: Vec<(usize, &Entry)> = children
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c.iter().map(move |e| (i, e)))
+            .collect();
+        all.sort_by(|(i, a), (j, b)| {
+            let ord = compare_internal(&a.0, &b.0);
+            let ord = if reverse { ord.reverse() } else { ord };
+            ord.then(i.cmp(j))
+        });
+        all.into_iter().map(|(_, e)| e.clone()).collect()
+    }
+
+    fn merge(children: &[Vec<Entry>], reverse: bool) -> MergingIter<'static> {
+        let boxed = children
+            .iter()
+            .map(|c| {
+                Box::new(Entries {
+                    entries: c.clone(),
+                    at: c.len(),
+                }) as Box<dyn InternalIterator>
+            })
+            .collect();
+        MergingIter::new(boxed, reverse)
+    }
+
+    fn drain(m: &mut MergingIter<'_>) -> Vec<Entry> {
+        let mut out = Vec::new();
+        while m.valid() {
+            out.push((m.key().to_vec(), m.value().to_vec()));
+            m.advance();
+        }
+        out
+    }
+
+    #[test]
+    fn merge_matches_the_model_in_both_directions() {
+        let children = children_entries();
+        for reverse in [false, true] {
+            let want = expected(&children, reverse);
+            let mut m = merge(&children, reverse);
+            m.seek(None);
+            assert_eq!(drain(&mut m), want, "reverse {reverse}");
+            m.status().unwrap();
+            for user in (0..310u32).step_by(13) {
+                let target = internal_key(format!("k{user:04}").as_bytes(), 7, ValueKind::Put);
+                m.seek(Some(&target));
+                let tail: Vec<_> = want
+                    .iter()
+                    .filter(|(k, _)| {
+                        let ord = compare_internal(k, &target);
+                        if reverse {
+                            ord.is_le()
+                        } else {
+                            ord.is_ge()
+                        }
+                    })
+                    .cloned()
+                    .collect();
+                assert_eq!(drain(&mut m), tail, "reverse {reverse}, from {user}");
+            }
+        }
+    }
+}

@@ -90,15 +90,25 @@ impl ReadView {
         &'a self,
         tables: &'a Arc<TableCache>,
     ) -> Result<Vec<Box<dyn InternalIterator + 'a>>> {
-        let mut out: Vec<Box<dyn InternalIterator + 'a>> = Vec::new();
+        // One cursor per frozen memtable, per L0 table and per non-empty deeper level, plus one
+        // slot for the active memtable the caller puts in front.
+        let deeper = self.levels[1..].iter().filter(|l| !l.is_empty()).count();
+        let capacity = 1 + self.frozen.len() + self.levels[0].len() + deeper;
+        let mut out: Vec<Box<dyn InternalIterator + 'a>> = Vec::with_capacity(capacity);
         for frozen in self.frozen.iter().rev() {
             out.push(Box::new(frozen.mem.iter()));
         }
         for f in &self.levels[0] {
             out.push(Box::new(tables.get(f.number)?.iter()));
         }
-        for files in self.levels[1..].iter().filter(|l| !l.is_empty()) {
-            out.push(Box::new(LevelIter::new(Arc::clone(tables), files.clone())));
+        for level in 1..self.levels.len() {
+            if !self.levels[level].is_empty() {
+                out.push(Box::new(LevelIter::for_level(
+                    Arc::clone(tables),
+                    Arc::clone(&self.levels),
+                    level,
+                )));
+            }
         }
         Ok(out)
     }
@@ -117,7 +127,10 @@ pub fn empty_levels() -> Levels {
 /// A cursor over one sorted, non-overlapping level that opens one table at a time.
 pub struct LevelIter {
     tables: Arc<TableCache>,
-    files: Vec<Arc<FileMeta>>,
+    /// The tree the level belongs to, shared rather than copied: a read creates one cursor
+    /// per level and should not clone the level's file list each time.
+    levels: Arc<Levels>,
+    level: usize,
     index: usize,
     current: Option<TableIter>,
     error: Option<crate::error::Error>,
@@ -126,19 +139,30 @@ pub struct LevelIter {
 impl LevelIter {
     /// A cursor over `files` (sorted by key, non-overlapping).
     pub fn new(tables: Arc<TableCache>, files: Vec<Arc<FileMeta>>) -> LevelIter {
+        LevelIter::for_level(tables, Arc::new(vec![files]), 0)
+    }
+
+    /// A cursor over `levels[level]`, which must be sorted by key and non-overlapping (any
+    /// level of a tree but L0).
+    pub fn for_level(tables: Arc<TableCache>, levels: Arc<Levels>, level: usize) -> LevelIter {
         LevelIter {
             tables,
-            files,
+            levels,
+            level,
             index: 0,
             current: None,
             error: None,
         }
     }
 
+    fn files(&self) -> &[Arc<FileMeta>] {
+        &self.levels[self.level]
+    }
+
     fn open(&mut self, index: usize) -> bool {
         self.index = index;
         self.current = None;
-        let Some(f) = self.files.get(index) else {
+        let Some(f) = self.levels[self.level].get(index) else {
             return false;
         };
         match self.tables.get(f.number) {
@@ -196,7 +220,8 @@ impl InternalIterator for LevelIter {
     }
 
     fn seek_to_last(&mut self) {
-        if !self.files.is_empty() && self.open(self.files.len() - 1) {
+        let count = self.files().len();
+        if count > 0 && self.open(count - 1) {
             self.current.as_mut().unwrap().seek_to_last();
             self.skip_backward();
         }
@@ -204,7 +229,7 @@ impl InternalIterator for LevelIter {
 
     fn seek(&mut self, target: &[u8]) {
         let i = self
-            .files
+            .files()
             .partition_point(|f| key::compare_internal(&f.largest, target) == Ordering::Less);
         if self.open(i) {
             self.current.as_mut().unwrap().seek(target);
@@ -215,7 +240,7 @@ impl InternalIterator for LevelIter {
     fn seek_for_prev(&mut self, target: &[u8]) {
         // The last table whose smallest key is <= target.
         let i = self
-            .files
+            .files()
             .partition_point(|f| key::compare_internal(&f.smallest, target) != Ordering::Greater);
         if i == 0 {
             self.current = None;

@@ -56,12 +56,21 @@ pub fn get_varint(data: &[u8], pos: &mut usize) -> Option<u64> {
 
 /// Decodes a varint that must fit a `usize` length.
 fn get_len(data: &[u8], pos: &mut usize) -> Option<usize> {
+    // Entry lengths are almost always below 128: one byte, no loop.
+    let first = *data.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(usize::from(first));
+    }
     usize::try_from(get_varint(data, pos)?).ok()
 }
 
 fn le_u32(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
+
+/// Room reserved for a block iterator's key, so typical keys never regrow the buffer.
+const KEY_CAPACITY: usize = 64;
 
 /// Builds one block from entries added in increasing key order. The caller (the table builder)
 /// checks the order; this type only encodes.
@@ -232,7 +241,8 @@ impl Block {
             current: self.restarts_offset,
             next_offset: self.restarts_offset,
             restart_index: self.num_restarts,
-            key: Vec::new(),
+            next_restart: self.restarts_offset,
+            key: Vec::with_capacity(KEY_CAPACITY),
             value: (0, 0),
             corrupt: None,
         }
@@ -240,7 +250,20 @@ impl Block {
 
     fn restart_point(&self, i: usize) -> usize {
         let at = self.restarts_offset + 4 * i;
-        le_u32(&self.data[at..]) as usize
+        let bytes: [u8; 4] = self.data[at..at + 4]
+            .try_into()
+            .expect("a four-byte slice converts to [u8; 4]");
+        u32::from_le_bytes(bytes) as usize
+    }
+
+    /// Offset where restart interval `i` ends: the next restart point, or the end of the
+    /// entry area after the last one.
+    fn restart_end(&self, i: usize) -> usize {
+        if i + 1 < self.num_restarts {
+            self.restart_point(i + 1)
+        } else {
+            self.restarts_offset
+        }
     }
 
     fn corruption(&self, detail: String) -> Error {
@@ -277,6 +300,8 @@ pub struct BlockIter {
     next_offset: usize,
     /// The restart interval that contains `current`.
     restart_index: usize,
+    /// Where the interval `restart_index` ends (cached: every decoded entry checks it).
+    next_restart: usize,
     key: Vec<u8>,
     /// Byte range of the current value.
     value: (usize, usize),
@@ -285,10 +310,21 @@ pub struct BlockIter {
 }
 
 impl BlockIter {
+    /// Moves this cursor to `block`, unpositioned, keeping its key buffer (a table iterator
+    /// walks many blocks with one cursor).
+    pub fn reset(&mut self, block: Arc<Block>) {
+        self.block = block;
+        self.corrupt = None;
+        self.key.clear();
+        self.value = (0, 0);
+        self.mark_end();
+    }
+
     fn mark_end(&mut self) {
         self.current = self.block.restarts_offset;
         self.next_offset = self.block.restarts_offset;
         self.restart_index = self.block.num_restarts;
+        self.next_restart = self.block.restarts_offset;
     }
 
     fn fail(&mut self, detail: String) {
@@ -301,42 +337,47 @@ impl BlockIter {
         self.key.clear();
         self.restart_index = i;
         self.next_offset = self.block.restart_point(i);
+        self.next_restart = self.block.restart_end(i);
     }
 
     /// Decodes the entry at `next_offset`. Returns false at the end of the block or on damage.
     fn parse_next(&mut self) -> bool {
-        let block = Arc::clone(&self.block);
         self.current = self.next_offset;
-        if self.current >= block.restarts_offset {
+        if self.current >= self.block.restarts_offset {
             self.mark_end();
             return false;
         }
-        let Some((shared, unshared, value_len, start)) = block.entry_header(self.current) else {
-            self.fail(format!(
-                "entry at block offset {} is malformed",
-                self.current
-            ));
-            return false;
-        };
+        match self.decode_current() {
+            Ok(()) => true,
+            Err(detail) => {
+                self.fail(detail);
+                false
+            }
+        }
+    }
+
+    /// Decodes the entry at `current` into `key` and `value`, or says what is wrong with it.
+    fn decode_current(&mut self) -> std::result::Result<(), String> {
+        // Borrow the block through its field (not a method), so `key` stays mutable alongside.
+        let block = &*self.block;
+        let at = self.current;
+        let (shared, unshared, value_len, start) = block
+            .entry_header(at)
+            .ok_or_else(|| format!("entry at block offset {at} is malformed"))?;
         if shared > self.key.len() {
-            self.fail(format!(
-                "entry at block offset {} shares {shared} bytes of a {}-byte key",
-                self.current,
+            return Err(format!(
+                "entry at block offset {at} shares {shared} bytes of a {}-byte key",
                 self.key.len()
             ));
-            return false;
         }
-        while self.restart_index + 1 < block.num_restarts
-            && block.restart_point(self.restart_index + 1) <= self.current
-        {
+        while self.next_restart <= at {
             self.restart_index += 1;
+            self.next_restart = block.restart_end(self.restart_index);
         }
-        if shared != 0 && block.restart_point(self.restart_index) == self.current {
-            self.fail(format!(
-                "restart entry at block offset {} has a shared prefix",
-                self.current
+        if shared != 0 && block.restart_point(self.restart_index) == at {
+            return Err(format!(
+                "restart entry at block offset {at} has a shared prefix"
             ));
-            return false;
         }
         self.key.truncate(shared);
         self.key
@@ -344,7 +385,7 @@ impl BlockIter {
         let value_start = start + unshared;
         self.value = (value_start, value_start + value_len);
         self.next_offset = value_start + value_len;
-        true
+        Ok(())
     }
 
     /// The last restart interval whose first key is `< target` (0 if none is), by binary search.
@@ -394,8 +435,13 @@ impl InternalIterator for BlockIter {
             return;
         };
         self.seek_to_restart(restart);
+        // The search only moves past restart 0 to a restart key below `target`: no need to
+        // compare that first entry again.
+        let mut known_below = restart > 0;
         while self.parse_next() {
-            if compare_internal(&self.key, target) != Ordering::Less {
+            if known_below {
+                known_below = false;
+            } else if compare_internal(&self.key, target) != Ordering::Less {
                 return;
             }
         }
@@ -505,6 +551,45 @@ mod tests {
         }
         let mut pos = 0;
         assert_eq!(get_varint(&[0xff; 11], &mut pos), None);
+    }
+
+    #[test]
+    fn lengths_decode_like_varints() {
+        for v in [0u64, 1, 127, 128, 300, 1 << 20] {
+            let mut buf = vec![0x55];
+            put_varint(&mut buf, v);
+            buf.push(0x55);
+            let mut pos = 1;
+            assert_eq!(get_len(&buf, &mut pos), Some(v as usize));
+            assert_eq!(pos, buf.len() - 1);
+        }
+        let mut pos = 1;
+        assert_eq!(get_len(&[0x01], &mut pos), None);
+        assert_eq!(get_len(&[0x80], &mut 0), None);
+    }
+
+    #[test]
+    fn reset_moves_a_cursor_to_another_block() {
+        let (a_entries, b_entries) = (model(40), model(7));
+        let (a, b) = (build(&a_entries, 16), build(&b_entries, 2));
+        let mut it = a.iter();
+        it.seek(&a_entries[20].0);
+        assert_eq!(current(&it), Some(a_entries[20].clone()));
+        it.reset(Arc::clone(&b));
+        assert!(!it.valid());
+        it.seek_to_first();
+        let mut seen = Vec::new();
+        while let Some(e) = current(&it) {
+            seen.push(e);
+            it.next();
+        }
+        assert_eq!(seen, b_entries);
+        // Back to the first block from an exhausted cursor: seeks and steps backwards work.
+        it.reset(a);
+        it.seek(&a_entries[33].0);
+        it.prev();
+        assert_eq!(current(&it), Some(a_entries[32].clone()));
+        it.status().unwrap();
     }
 
     #[test]

@@ -447,15 +447,17 @@ fn read_block_contents(
     let mut buf = vec![0u8; len];
     file.read_at(handle.offset, &mut buf)
         .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-    let trailer = buf.split_off(handle.size as usize);
+    let body_len = handle.size as usize;
+    let trailer = &buf[body_len..];
     let kind = trailer[0];
     let stored_crc = u32::from_le_bytes([trailer[1], trailer[2], trailer[3], trailer[4]]);
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&buf);
-    crc.update(&[kind]);
+    crc.update(&buf[..body_len + 1]);
     if crc.finalize() != stored_crc {
         return Err(bad("block checksum mismatch".into()));
     }
+    // Drop the trailer in place rather than splitting it off into a second allocation.
+    buf.truncate(body_len);
     match kind {
         TYPE_NONE => Ok(buf),
         TYPE_LZ4 => decompress(&buf).map_err(bad),
@@ -864,7 +866,11 @@ impl TableIter {
         }
         match self.table.data_block(handle) {
             Ok(block) => {
-                self.data = Some(block.iter());
+                // Reuse the cursor (and its key buffer) from the previous block.
+                match &mut self.data {
+                    Some(data) => data.reset(block),
+                    None => self.data = Some(block.iter()),
+                }
                 self.data_offset = handle.offset;
                 true
             }
