@@ -37,6 +37,9 @@ const SPIN: Duration = Duration::from_micros(20);
 /// Most requests handled before the group's writes are flushed and completions published.
 const MAX_GROUP: usize = 1024;
 
+/// An iterator's lower and upper bound (None: unbounded on that side).
+type Bounds = (Option<Box<[u8]>>, Option<Box<[u8]>>);
+
 /// A message to the runtime thread. Every field is owned: nothing borrows caller memory.
 pub enum Request {
     Open {
@@ -583,7 +586,7 @@ impl State {
         &mut self,
         db: u64,
         snapshot: u64,
-        (lower, upper): (Option<Box<[u8]>>, Option<Box<[u8]>>),
+        (lower, upper): Bounds,
         reverse: bool,
         first_chunk: bool,
         token: u64,
