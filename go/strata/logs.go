@@ -147,13 +147,14 @@ func (r *logRouter) dispatch() {
 	}
 }
 
-// loggersFor returns the loggers of the database in dir, or every logger when the record names
-// no open database (events of the runtime itself).
+// loggersFor returns the loggers of the database in dir; for a record that names no directory
+// (an event of the runtime itself), every registered logger. A record about a database opened
+// without a logger, or already closed, reaches no one.
 func (r *logRouter) loggersFor(dir string) []*slog.Logger {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if list, ok := r.byDir[dir]; ok {
-		return append([]*slog.Logger(nil), list...)
+	if dir != "" {
+		return append([]*slog.Logger(nil), r.byDir[dir]...)
 	}
 	var all []*slog.Logger
 	seen := make(map[*slog.Logger]bool)

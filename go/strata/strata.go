@@ -66,7 +66,8 @@ type Options struct {
 	// flushes, compactions, failures) as structured records: the message, a "target" attribute
 	// naming the Rust module, and the event's fields ("dir", "bytes", "elapsed_ms", ...).
 	// Records about the runtime as a whole go to every open database's logger. strata asks the
-	// engine only for levels the logger has enabled when the database opens. Nil: no records
+	// engine only for levels the logger has enabled when the database opens. Records about
+	// another database never reach it. Nil: no records
 	// (the environment variable STRATA_LOG=info, or error, warn, debug, trace, still writes
 	// them to stderr).
 	Logger *slog.Logger
