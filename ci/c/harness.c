@@ -934,6 +934,63 @@ static void test_runtime_start(void)
     check(strata_completions_drain(c, 0) == 0, "drain(out, 0) returns 0");
 }
 
+/* True when `needle` occurs in the `len` bytes at `data`. */
+static bool bytes_contain(const uint8_t *data, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(data + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
+/* Process-wide functions that never go through the runtime thread, and engine log records,
+ * which arrive as token-0 completions flagged STRATA_COMPLETION_LOG. */
+static void test_process_wide(struct db *logged)
+{
+    check(strata_memory_read(NULL) == STRATA_ERR_INVALID_ARGUMENT,
+          "memory_read(NULL) -> INVALID_ARGUMENT");
+    strata_memory m = { 0 };
+    check(strata_memory_read(&m) == STRATA_OK && m.live_allocations > 0 &&
+              m.live_bytes > 0 && m.allocations >= m.live_allocations,
+          "memory_read counts the running runtime's heap");
+    const char *info = strata_build_info();
+    check(info != NULL && strncmp(info, "rustc ", 6) == 0 && strstr(info, "features: ") != NULL,
+          "build_info names the compiler and the features");
+    if (info)
+        diag("build: %s", info);
+    check(strata_crash_handler_installed() == 1,
+          "the fault handler is installed once the runtime runs");
+    check(strata_log_level(STRATA_LOG_TRACE + 1) == STRATA_ERR_INVALID_ARGUMENT,
+          "log_level above TRACE -> INVALID_ARGUMENT");
+
+    check(strata_log_level(STRATA_LOG_INFO) == STRATA_OK, "log_level(INFO) -> OK");
+    bool opened = open_db(logged, NULL, "open a db with info logs on");
+    check(strata_log_level(STRATA_LOG_OFF) == STRATA_OK, "log_level(OFF) -> OK");
+    if (!opened)
+        return;
+    /* The "opened" record was queued before the open's completion, so it is stashed by now. */
+    drain_all();
+    bool found = false;
+    struct result r;
+    while (stash_take(0, &r)) {
+        if ((r.flags & STRATA_COMPLETION_LOG) && r.len > 13 && r.data[0] == STRATA_LOG_INFO &&
+            bytes_contain(r.data, r.len, "opened") && bytes_contain(r.data, r.len, logged->path))
+            found = true;
+        result_free(&r);
+    }
+    check(found, "an info record for the open names the message and the directory");
+    expect_code(close_db(logged->handle), STRATA_OK, "close the logged db");
+    drain_all();
+    size_t logs_after_off = 0;
+    while (stash_take(0, &r)) {
+        if (r.flags & STRATA_COMPLETION_LOG)
+            logs_after_off++;
+        result_free(&r);
+    }
+    check(logs_after_off == 0, "no log records once the level is OFF (%zu)", logs_after_off);
+}
+
 /* Open misuse is refused synchronously; the valid opens are returned in *a and *b. */
 static void test_open(const char *dir, struct db *a, struct db *b)
 {
@@ -1107,8 +1164,8 @@ static void test_rejected_arguments(struct db *a)
     EXPECT_INVALID(strata_db_delete(db, BYTES("k"), 0, token), "delete with a zero-length key");
     EXPECT_INVALID(strata_db_delete(db, long_key, too_long, token),
                    "delete with a key of STRATA_MAX_KEY_LEN+1 bytes");
-    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 2, token),
-                   "iter_open with unknown flag bit 2");
+    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 4, token),
+                   "iter_open with unknown flag bit 4");
     EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 0x80000000u, token),
                    "iter_open with unknown flag bit 31");
     EXPECT_INVALID(strata_iter_open(db, 0, NULL, 1, NULL, 0, 0, token),
@@ -1363,6 +1420,38 @@ static void test_iterators(struct db *b)
     if (expect_code(r, STRATA_OK, "iter_open with bounds freed before completion")) {
         check_iteration(iter, 10, 20, false, "iterator with freed bounds");
         strata_iter_close(iter);
+    }
+
+    /* STRATA_ITER_FIRST_CHUNK: the open's completion already holds the first chunk. */
+    t = new_token();
+    r = complete(strata_iter_open(b->handle, 0, BYTES("key00010"), 8, BYTES("key00020"), 8,
+                                  STRATA_ITER_FIRST_CHUNK, t),
+                 t);
+    size_t entries = 0, off = 0;
+    bool well_formed = true;
+    while (r.code == STRATA_OK && off + 8 <= r.len) {
+        uint32_t kl, vl;
+        memcpy(&kl, r.data + off, 4);
+        memcpy(&vl, r.data + off + 4, 4);
+        if (off + 8 + kl + vl > r.len || kl != 8 ||
+            memcmp(r.data + off + 8, entries == 0 ? "key00010" : "key000", entries == 0 ? 8 : 6) != 0)
+            well_formed = false;
+        off += 8 + (size_t)kl + vl;
+        entries++;
+    }
+    check(r.code == STRATA_OK && r.handle != 0 && well_formed && off == r.len && entries == 10 &&
+              (r.flags & STRATA_ITER_DONE),
+          "iter_open with FIRST_CHUNK carries all 10 entries of a short range and ITER_DONE");
+    if (r.code == STRATA_OK) {
+        uint64_t h = r.handle;
+        result_free(&r);
+        struct result rest = iter_next(h);
+        check(rest.code == STRATA_OK && rest.len == 0 && (rest.flags & STRATA_ITER_DONE),
+              "iter_next after a final first chunk returns an empty, done chunk");
+        result_free(&rest);
+        strata_iter_close(h);
+    } else {
+        result_free(&r);
     }
 
     check_stats(b, "after iterators");
@@ -2455,11 +2544,13 @@ int main(void)
     struct db plain = { .name = "uncompressed", .path = path_join(dir, "uncompressed") };
     struct db bulk = { .name = "bulk", .path = path_join(dir, "bulk") };
     struct db damaged = { .name = "damaged", .path = path_join(dir, "damaged") };
+    struct db logged = { .name = "logged", .path = path_join(dir, "logged") };
     scratch_dir = dir;
 
     test_version();
     test_before_runtime();
     test_runtime_start();
+    test_process_wide(&logged);
     test_open(dir, &a, &b);
     test_put_get_delete(&a);
     test_write_batches(&a);
@@ -2491,7 +2582,7 @@ int main(void)
 
     close(event_fd);
     stash_free();
-    struct db *all[] = { &a, &b, &d, &snap, &lsm, &ckpt, &lz4, &plain, &bulk, &damaged };
+    struct db *all[] = { &a, &b, &d, &snap, &lsm, &ckpt, &lz4, &plain, &bulk, &damaged, &logged };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         db_free(all[i]);
     if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

@@ -39,11 +39,12 @@ import (
 	"github.com/strata-db/strata/go/strata"
 )
 
-// Exit statuses.
+// Exit statuses. Every error, a mistaken command line included, exits 1 after printing
+// "Error: ..."; a command stopped by a signal exits 128 plus the signal's number.
 const (
 	exitOK      = 0
 	exitFailure = 1
-	exitUsage   = 2
+	exitUsage   = exitFailure
 )
 
 // usage is what a subcommand's --help shows.

@@ -11,7 +11,7 @@ import (
 var versionUsage = usage{
 	name:    "version",
 	args:    "",
-	summary: "Print the version of the linked strata engine and of Go.",
+	summary: "Print the version of the linked strata engine, the Rust compiler that built it, and Go.",
 	example: "strata version",
 }
 
@@ -21,7 +21,7 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	if code, ok := versionUsage.parse(fs, args, 0, stdout, stderr); !ok {
 		return code
 	}
-	_, err := fmt.Fprintf(stdout, "strata %s\n%s %s/%s\n", strata.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	_, err := fmt.Fprintf(stdout, "strata %s\nengine built with %s\n%s %s/%s\n", strata.Version(), strata.BuildInfo(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	if err != nil {
 		return fail(stderr, err)
 	}

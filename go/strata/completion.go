@@ -162,6 +162,10 @@ func (c *completer) poll() {
 		c.mu.Lock()
 		for i := range n {
 			comp := &out[i]
+			if comp.flags&C.STRATA_COMPLETION_LOG != 0 {
+				logs.deliver(C.GoBytes(unsafe.Pointer(comp.data), C.int(comp.len)))
+				continue
+			}
 			cl, ok := c.waiting[uint64(comp.token)]
 			if !ok {
 				continue // token 0: a request nobody waits for (a cleanup close)

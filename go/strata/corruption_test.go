@@ -498,14 +498,15 @@ func readEverything(t testing.TB, db *DB, keys []string, what string) (observed,
 			t.Fatalf("%s: Get %s = %v, want a value, ErrNotFound or ErrCorruption", what, k, err)
 		}
 	}
+	// The iterator's first chunk comes with its open, so damage may surface there already.
 	it, err := db.NewIterator(ctx, nil)
-	if err != nil {
-		t.Fatalf("%s: NewIterator: %v", what, err)
+	if err == nil {
+		for it.Next() {
+			obs.scan = append(obs.scan, kv{string(it.Key()), string(it.Value())})
+		}
+		err = it.Close()
 	}
-	for it.Next() {
-		obs.scan = append(obs.scan, kv{string(it.Key()), string(it.Value())})
-	}
-	switch err := it.Close(); {
+	switch {
 	case errors.Is(err, ErrCorruption):
 		obs.scanErr = true
 		failed++

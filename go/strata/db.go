@@ -8,6 +8,7 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync"
 )
@@ -17,17 +18,29 @@ type DB struct {
 	handle uint64
 	dir    string
 
+	logger *slog.Logger // Options.Logger, registered with the log router while open
+
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
 	cleanup   runtime.Cleanup
 }
 
-func newDB(handle uint64, dir string) *DB {
-	db := &DB{handle: handle, dir: dir, closed: make(chan struct{})}
-	// A DB dropped without Close still releases its directory lock. Close with token 0: no one
-	// waits for the completion.
-	db.cleanup = runtime.AddCleanup(db, func(h uint64) { C.strata_db_close(C.uint64_t(h), 0) }, handle)
+// dbRelease is what the cleanup of a DB dropped without Close needs.
+type dbRelease struct {
+	handle uint64
+	dir    string
+	logger *slog.Logger
+}
+
+func newDB(handle uint64, dir string, logger *slog.Logger) *DB {
+	db := &DB{handle: handle, dir: dir, logger: logger, closed: make(chan struct{})}
+	// A DB dropped without Close still releases its directory lock and its logger. Close with
+	// token 0: no one waits for the completion.
+	db.cleanup = runtime.AddCleanup(db, func(r dbRelease) {
+		C.strata_db_close(C.uint64_t(r.handle), 0)
+		logs.unregister(r.dir, r.logger)
+	}, dbRelease{handle, dir, logger})
 	return db
 }
 
@@ -56,6 +69,7 @@ func (db *DB) Close() error {
 			return C.strata_db_close(C.uint64_t(db.handle), token)
 		})
 		db.closeErr = err
+		logs.unregister(db.dir, db.logger)
 	})
 	return db.closeErr
 }

@@ -19,6 +19,10 @@ type IterOptions struct {
 	Start, End []byte
 	// Reverse iterates from the largest key down.
 	Reverse bool
+	// Err, when set, is where DB.All and Snapshot.All store the error that ended their
+	// iteration early (nil when it ran to the end or the loop stopped it). Iterators opened
+	// with NewIterator ignore it: they have Iterator.Err.
+	Err *error
 }
 
 // Iterator walks keys in order over a consistent snapshot: the one DB.NewIterator takes when
@@ -68,7 +72,8 @@ func (db *DB) newIterator(ctx context.Context, op string, snapshot uint64, opts 
 			return nil, err
 		}
 	}
-	var flags C.uint32_t
+	// The open's completion brings the first chunk too: a short scan costs one round trip.
+	flags := C.uint32_t(C.STRATA_ITER_FIRST_CHUNK)
 	if opts.Reverse {
 		flags |= C.STRATA_ITER_REVERSE
 	}
@@ -80,7 +85,7 @@ func (db *DB) newIterator(ctx context.Context, op string, snapshot uint64, opts 
 	if err != nil {
 		return nil, err
 	}
-	it := &Iterator{db: db, handle: cl.handle, ctx: ctx}
+	it := &Iterator{db: db, handle: cl.handle, ctx: ctx, chunk: cl.data, lastChunk: cl.flags&C.STRATA_ITER_DONE != 0}
 	it.cleanup = runtime.AddCleanup(it, func(h uint64) { C.strata_iter_close(C.uint64_t(h)) }, cl.handle)
 	return it, nil
 }

@@ -28,6 +28,7 @@ package strata
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -61,6 +62,15 @@ type Options struct {
 	MaxOpenFiles int
 	// Compression is how table blocks are stored. The zero value, CompressionDefault, is LZ4.
 	Compression Compression
+	// Logger receives the engine's log records for this database (opening and recovery,
+	// flushes, compactions, failures) as structured records: the message, a "target" attribute
+	// naming the Rust module, and the event's fields ("dir", "bytes", "elapsed_ms", ...).
+	// Records about the runtime as a whole go to every open database's logger. strata asks the
+	// engine only for levels the logger has enabled when the database opens. Records about
+	// another database never reach it. Nil: no records
+	// (the environment variable STRATA_LOG=info, or error, warn, debug, trace, still writes
+	// them to stderr).
+	Logger *slog.Logger
 }
 
 // Compression selects how table blocks are stored on disk (Options.Compression).
@@ -147,6 +157,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	var logger *slog.Logger
+	if opts != nil {
+		logger = opts.Logger
+	}
+	// Registered before the open, so the records of recovery reach it.
+	logs.register(abs, logger)
 	path := []byte(abs)
 	cl, err := do(context.Background(), "open", opOpenDB, func(token C.uint64_t) C.int32_t {
 		p, n := bytesArg(path)
@@ -154,7 +170,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 	})
 	runtime.KeepAlive(path)
 	if err != nil {
+		logs.unregister(abs, logger)
 		return nil, err // the engine's message names the directory or file
 	}
-	return newDB(cl.handle, abs), nil
+	return newDB(cl.handle, abs, logger), nil
 }

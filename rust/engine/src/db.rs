@@ -205,6 +205,7 @@ impl Db {
         notify: Box<dyn Fn() + Send + Sync>,
     ) -> Result<Db> {
         enter_engine();
+        let started = std::time::Instant::now();
         fs.create_dir_all(dir)
             .map_err(io_err("create directory", dir))?;
         let lock_path = dir.join(LOCK_FILE);
@@ -267,6 +268,7 @@ impl Db {
             })?;
             if replay.torn_bytes > 0 {
                 tracing::warn!(
+                    dir = %dir.display(),
                     wal = %path.display(),
                     offset = replay.valid_len,
                     bytes = replay.torn_bytes,
@@ -331,6 +333,13 @@ impl Db {
             // the last run): flush it now rather than serve reads from an oversized memtable.
             db.rotate()?;
         }
+        tracing::info!(
+            dir = %db.dir.display(),
+            recovered_batches = db.stats.recovered_batches,
+            torn_bytes = db.stats.recovered_torn_bytes,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "opened"
+        );
         Ok(db)
     }
 
@@ -713,6 +722,7 @@ impl Db {
         enter_engine();
         let result = self.sync_for_close();
         self.stop_workers();
+        tracing::info!(dir = %self.dir.display(), ok = result.is_ok(), "closed");
         result
     }
 

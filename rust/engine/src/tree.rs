@@ -368,6 +368,7 @@ impl Tree {
 
     fn flush(&self, frozen: &Arc<Frozen>) -> Result<()> {
         failpoint::hit("flush");
+        let started = std::time::Instant::now();
         let levels = self.view().levels;
         let next = || self.next_file_number();
         // A snapshot taken from now on reads at or above every version in the memtable, so the
@@ -378,6 +379,7 @@ impl Tree {
             ..self.env(&levels, &snapshots, &next)
         };
         let outputs = compaction::flush(&env, &frozen.mem)?;
+        let (tables, bytes) = (outputs.len(), outputs.iter().map(|o| o.size).sum::<u64>());
         let _installing = lock(&self.install);
         let (state, log_number, waiters) = {
             let mut s = lock(&self.state);
@@ -403,6 +405,13 @@ impl Tree {
         manifest::write(self.fs.as_ref(), &self.dir, &state)?;
         self.remove_wal_segments_before(log_number);
         drop(_installing);
+        tracing::info!(
+            dir = %self.dir.display(),
+            tables,
+            bytes,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "flushed a memtable"
+        );
         for done in waiters {
             done(Ok(()));
         }
@@ -500,6 +509,7 @@ impl Tree {
 
     fn compact(&self, c: &Compaction, levels: &Arc<Levels>, snapshots: &[u64]) -> Result<()> {
         failpoint::hit("compaction");
+        let started = std::time::Instant::now();
         let next = || self.next_file_number();
         let result = if c.is_trivial_move() {
             // Same tables, one level down: no bytes to rewrite.
@@ -517,6 +527,7 @@ impl Tree {
                 return Err(e);
             }
         };
+        let written: u64 = outputs.iter().map(|o| o.size).sum();
         let _installing = lock(&self.install);
         let state = {
             let mut s = lock(&self.state);
@@ -558,6 +569,17 @@ impl Tree {
                 .extend(c.inputs.iter().chain(&c.next).cloned());
         }
         drop(_installing);
+        tracing::info!(
+            dir = %self.dir.display(),
+            level = c.level as u64,
+            output_level = c.output_level() as u64,
+            input_tables = (c.inputs.len() + c.next.len()) as u64,
+            bytes_read = c.input_bytes(),
+            bytes_written = written,
+            trivial_move = c.is_trivial_move(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "compacted"
+        );
         self.work.notify_all();
         (self.notify)();
         Ok(())

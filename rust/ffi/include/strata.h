@@ -53,8 +53,40 @@
 // `strata_iter_open` flag: iterate in descending key order.
 #define STRATA_ITER_REVERSE 1
 
+// `strata_iter_open` flag: the open's completion also carries the first chunk of entries, as
+// `strata_iter_next` would (with `STRATA_ITER_DONE` when nothing follows), saving a round trip
+// for short scans.
+#define STRATA_ITER_FIRST_CHUNK 2
+
 // `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 #define STRATA_ITER_DONE 1
+
+// `strata_completion.flags` bit: not the result of a request but an engine log record
+// (token 0), asked for with `strata_log_level`. `data` holds the record, all integers
+// little-endian: level u8 (`STRATA_LOG_*`); target, then message, each as a u32 length and
+// UTF-8 bytes; a u32 field count; per field a name (u32 length, bytes), a kind u8 (0 string,
+// 1 i64, 2 u64, 3 f64, 4 bool) and the value (string: u32 length, bytes; i64, u64, f64: 8
+// bytes; bool: 1 byte). A field `strata_dropped_records` (u64) counts records dropped before
+// this one because the host fell more than 4096 records behind.
+#define STRATA_COMPLETION_LOG 2
+
+// `strata_log_level`: no log records.
+#define STRATA_LOG_OFF 0
+
+// `strata_log_level` and log records: errors.
+#define STRATA_LOG_ERROR 1
+
+// `strata_log_level` and log records: warnings.
+#define STRATA_LOG_WARN 2
+
+// `strata_log_level` and log records: information (opens, flushes, compactions, stalls).
+#define STRATA_LOG_INFO 3
+
+// `strata_log_level` and log records: debugging detail.
+#define STRATA_LOG_DEBUG 4
+
+// `strata_log_level` and log records: the most detail.
+#define STRATA_LOG_TRACE 5
 
 // `strata_options.compression`: the default (LZ4).
 #define STRATA_COMPRESSION_DEFAULT 0
@@ -288,8 +320,10 @@ int32_t strata_db_stats(uint64_t db, uint64_t token);
 // Opens an iterator over keys in `[start, end)` of `db`, reading `snapshot` (a handle from
 // `strata_snapshot_open`), or with `snapshot` 0 a new snapshot taken when the request is
 // handled. An empty (or NULL) `start` or `end` is unbounded on that side. `flags` may contain
-// `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle; close it with
-// `strata_iter_close`.
+// `STRATA_ITER_REVERSE` and `STRATA_ITER_FIRST_CHUNK`. The completion's `handle` is the iterator
+// handle; close it with `strata_iter_close`. With `STRATA_ITER_FIRST_CHUNK` its `data` and
+// `flags` are also the first chunk, as for `strata_iter_next`; if reading it fails, the
+// completion carries that error and no iterator remains open.
 // Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 // Threads: may be called from any thread.
 int32_t strata_iter_open(uint64_t db,
@@ -363,6 +397,15 @@ int32_t strata_db_checkpoint(uint64_t db, const uint8_t *path, size_t path_len, 
 // belongs to strata (see `strata_completions_drain`).
 // Threads: may be called from any thread.
 int32_t strata_check(const uint8_t *path, size_t path_len, uint64_t token);
+
+// Sets the most verbose level of engine log records the caller wants delivered as completions
+// (`STRATA_LOG_OFF` ... `STRATA_LOG_TRACE`; see `STRATA_COMPLETION_LOG`). Process-wide; the
+// default is `STRATA_LOG_OFF`, and levels above it cost one atomic load per event. Takes
+// effect for events from the next one on. Independently, `STRATA_LOG=info` (or error, warn,
+// debug, trace) in the environment writes events to stderr.
+// Ownership: no pointers.
+// Threads: may be called from any thread.
+int32_t strata_log_level(uint32_t level);
 
 // Writes the Rust heap use of the whole process into `*out` (see `strata_memory`). Reads
 // process-wide counters only; it does not go through the runtime thread.

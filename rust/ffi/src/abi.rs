@@ -23,8 +23,33 @@ pub const STRATA_ERR_INTERNAL: i32 = 8;
 
 /// `strata_iter_open` flag: iterate in descending key order.
 pub const STRATA_ITER_REVERSE: u32 = 1;
+/// `strata_iter_open` flag: the open's completion also carries the first chunk of entries, as
+/// `strata_iter_next` would (with `STRATA_ITER_DONE` when nothing follows), saving a round trip
+/// for short scans.
+pub const STRATA_ITER_FIRST_CHUNK: u32 = 2;
 /// `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 pub const STRATA_ITER_DONE: u32 = 1;
+/// `strata_completion.flags` bit: not the result of a request but an engine log record
+/// (token 0), asked for with `strata_log_level`. `data` holds the record, all integers
+/// little-endian: level u8 (`STRATA_LOG_*`); target, then message, each as a u32 length and
+/// UTF-8 bytes; a u32 field count; per field a name (u32 length, bytes), a kind u8 (0 string,
+/// 1 i64, 2 u64, 3 f64, 4 bool) and the value (string: u32 length, bytes; i64, u64, f64: 8
+/// bytes; bool: 1 byte). A field `strata_dropped_records` (u64) counts records dropped before
+/// this one because the host fell more than 4096 records behind.
+pub const STRATA_COMPLETION_LOG: u32 = 2;
+
+/// `strata_log_level`: no log records.
+pub const STRATA_LOG_OFF: u32 = 0;
+/// `strata_log_level` and log records: errors.
+pub const STRATA_LOG_ERROR: u32 = 1;
+/// `strata_log_level` and log records: warnings.
+pub const STRATA_LOG_WARN: u32 = 2;
+/// `strata_log_level` and log records: information (opens, flushes, compactions, stalls).
+pub const STRATA_LOG_INFO: u32 = 3;
+/// `strata_log_level` and log records: debugging detail.
+pub const STRATA_LOG_DEBUG: u32 = 4;
+/// `strata_log_level` and log records: the most detail.
+pub const STRATA_LOG_TRACE: u32 = 5;
 
 /// `strata_options.compression`: the default (LZ4).
 pub const STRATA_COMPRESSION_DEFAULT: u32 = 0;

@@ -328,8 +328,10 @@ pub extern "C" fn strata_db_stats(db: u64, token: u64) -> i32 {
 /// Opens an iterator over keys in `[start, end)` of `db`, reading `snapshot` (a handle from
 /// `strata_snapshot_open`), or with `snapshot` 0 a new snapshot taken when the request is
 /// handled. An empty (or NULL) `start` or `end` is unbounded on that side. `flags` may contain
-/// `STRATA_ITER_REVERSE`. The completion's `handle` is the iterator handle; close it with
-/// `strata_iter_close`.
+/// `STRATA_ITER_REVERSE` and `STRATA_ITER_FIRST_CHUNK`. The completion's `handle` is the iterator
+/// handle; close it with `strata_iter_close`. With `STRATA_ITER_FIRST_CHUNK` its `data` and
+/// `flags` are also the first chunk, as for `strata_iter_next`; if reading it fails, the
+/// completion carries that error and no iterator remains open.
 /// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 /// Threads: may be called from any thread.
 #[no_mangle]
@@ -348,7 +350,7 @@ pub unsafe extern "C" fn strata_iter_open(
         let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
         };
-        if flags & !STRATA_ITER_REVERSE != 0 {
+        if flags & !(STRATA_ITER_REVERSE | STRATA_ITER_FIRST_CHUNK) != 0 {
             return STRATA_ERR_INVALID_ARGUMENT;
         }
         submit(Request::IterOpen {
@@ -357,6 +359,7 @@ pub unsafe extern "C" fn strata_iter_open(
             lower,
             upper,
             reverse: flags & STRATA_ITER_REVERSE != 0,
+            first_chunk: flags & STRATA_ITER_FIRST_CHUNK != 0,
             token,
         })
     })
@@ -490,6 +493,24 @@ pub unsafe extern "C" fn strata_check(path: *const u8, path_len: usize, token: u
             return STRATA_ERR_IO;
         }
         submit(Request::Check { path, token })
+    })
+}
+
+/// Sets the most verbose level of engine log records the caller wants delivered as completions
+/// (`STRATA_LOG_OFF` ... `STRATA_LOG_TRACE`; see `STRATA_COMPLETION_LOG`). Process-wide; the
+/// default is `STRATA_LOG_OFF`, and levels above it cost one atomic load per event. Takes
+/// effect for events from the next one on. Independently, `STRATA_LOG=info` (or error, warn,
+/// debug, trace) in the environment writes events to stderr.
+/// Ownership: no pointers.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_log_level(level: u32) -> i32 {
+    guard("strata_log_level", || {
+        if level > STRATA_LOG_TRACE {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        crate::logs::set_host_level(level as u8);
+        STRATA_OK
     })
 }
 

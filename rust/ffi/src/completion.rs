@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use crate::abi::strata_completion;
+use crate::abi::{strata_completion, STRATA_COMPLETION_LOG};
 
 /// A finished operation, owned by Rust until the drain after the one that handed it out.
 #[derive(Debug)]
@@ -154,6 +154,9 @@ impl CompletionQueue {
         let mut ready = lock(&self.ready);
         let n = ready.len().min(out.len());
         for (slot, c) in out.iter_mut().zip(ready.drain(..n)) {
+            if c.flags & STRATA_COMPLETION_LOG != 0 {
+                crate::logs::record_delivered();
+            }
             *slot = c.to_c();
             handed_out.push(c);
         }

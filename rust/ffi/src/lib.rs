@@ -13,6 +13,7 @@ pub mod completion;
 pub mod crash;
 pub mod export;
 pub mod iterator;
+pub mod logs;
 pub mod runtime;
 
 /// Every Rust allocation in strata goes through the counting allocator (see [`alloc`]).

@@ -37,6 +37,9 @@ const SPIN: Duration = Duration::from_micros(20);
 /// Most requests handled before the group's writes are flushed and completions published.
 const MAX_GROUP: usize = 1024;
 
+/// An iterator's lower and upper bound (None: unbounded on that side).
+type Bounds = (Option<Box<[u8]>>, Option<Box<[u8]>>);
+
 /// A message to the runtime thread. Every field is owned: nothing borrows caller memory.
 pub enum Request {
     Open {
@@ -71,6 +74,7 @@ pub enum Request {
         lower: Option<Box<[u8]>>,
         upper: Option<Box<[u8]>>,
         reverse: bool,
+        first_chunk: bool,
         token: u64,
     },
     IterNext {
@@ -182,6 +186,7 @@ pub fn start() -> std::io::Result<&'static Runtime> {
     RUNTIME.get_or_try_init(|| {
         crate::crash::install();
         let completions = Arc::new(CompletionQueue::new()?);
+        crate::logs::install(Arc::clone(&completions));
         let (requests, inbox) = crossbeam_channel::unbounded();
         let (sync_jobs, sync_inbox) = crossbeam_channel::unbounded();
         let to_runtime = requests.clone();
@@ -354,8 +359,12 @@ impl State {
                 lower,
                 upper,
                 reverse,
+                first_chunk,
                 token,
-            } => self.iter_open(db, snapshot, lower, upper, reverse, token),
+            } => {
+                let bounds = (lower, upper);
+                self.iter_open(db, snapshot, bounds, reverse, first_chunk, token)
+            }
             Request::IterNext { iter, token } => self.iter_next(iter, token),
             Request::IterClose { iter } => self.iter_close(iter),
             Request::SnapshotOpen { db, token } => self.snapshot_open(db, token),
@@ -577,9 +586,9 @@ impl State {
         &mut self,
         db: u64,
         snapshot: u64,
-        lower: Option<Box<[u8]>>,
-        upper: Option<Box<[u8]>>,
+        (lower, upper): Bounds,
         reverse: bool,
+        first_chunk: bool,
         token: u64,
     ) {
         if !self.dbs.contains_key(&db) {
@@ -591,10 +600,24 @@ impl State {
         let handle = self.new_handle();
         let slot = self.dbs.get_mut(&db).expect("checked above");
         slot.db.retain_snapshot(seq);
-        slot.iters.insert(handle);
-        self.iters
-            .insert(handle, IterState::new(db, seq, lower, upper, reverse));
+        let mut state = IterState::new(db, seq, lower, upper, reverse);
         let mut c = Completion::ok(token, None);
+        if first_chunk {
+            match state.next_chunk(&slot.db) {
+                Ok((chunk, done)) => {
+                    c.data = Some(chunk);
+                    if done {
+                        c.flags = STRATA_ITER_DONE;
+                    }
+                }
+                Err(e) => {
+                    slot.db.release_snapshot(seq);
+                    return self.out.push(failure(token, &e));
+                }
+            }
+        }
+        slot.iters.insert(handle);
+        self.iters.insert(handle, state);
         c.handle = handle;
         self.out.push(c);
     }
