@@ -309,3 +309,10 @@ func TestErrorsCarryEngineMessages(t *testing.T) {
 		t.Fatalf("locked error lacks the engine's explanation: %v", err)
 	}
 }
+
+func TestLimitsMatchTheEngine(t *testing.T) {
+	if MaxKeySize != engineMaxKeySize || MaxValueSize != engineMaxValueSize || MaxBatchSize != engineMaxBatchSize {
+		t.Fatalf("Go limits %d/%d/%d, engine %d/%d/%d", MaxKeySize, MaxValueSize, MaxBatchSize,
+			engineMaxKeySize, engineMaxValueSize, engineMaxBatchSize)
+	}
+}

@@ -39,11 +39,23 @@ import (
 */
 import "C"
 
-// Limits on keys, values and batches, in bytes.
+// Limits on keys, values and batches, in bytes. They equal strata.h's STRATA_MAX_* constants
+// (the test TestLimitsMatchTheEngine checks).
 const (
-	MaxKeySize   = C.STRATA_MAX_KEY_LEN
-	MaxValueSize = C.STRATA_MAX_VALUE_LEN
-	MaxBatchSize = C.STRATA_MAX_BATCH_LEN
+	// MaxKeySize is the largest key: 64 KiB. Keys must also be non-empty.
+	MaxKeySize = 65536
+	// MaxValueSize is the largest value: 64 MiB. Values may be empty.
+	MaxValueSize = 67108864
+	// MaxBatchSize is the largest encoded Batch: 256 MiB, where a put takes 9 bytes plus its
+	// key and value, and a delete 5 bytes plus its key.
+	MaxBatchSize = 268435456
+)
+
+// The limits as the engine states them, for TestLimitsMatchTheEngine.
+const (
+	engineMaxKeySize   = C.STRATA_MAX_KEY_LEN
+	engineMaxValueSize = C.STRATA_MAX_VALUE_LEN
+	engineMaxBatchSize = C.STRATA_MAX_BATCH_LEN
 )
 
 // Options configure Open. The zero value (and a nil *Options) gives the defaults. Sizes are
