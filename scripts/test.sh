@@ -30,7 +30,7 @@ scripts/build.sh --checked
 . scripts/cgo-env.sh
 
 step "go: format, vet"
-unformatted=$(gofmt -l go cmd)
+unformatted=$(gofmt -l go cmd internal)
 if [ -n "$unformatted" ]; then
   echo "gofmt needed on: $unformatted" >&2
   exit 1

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/go/strata"
+
+	"github.com/strata-db/strata/internal/latency"
 )
 
 var benchUsage = usage{
@@ -260,7 +261,7 @@ func (t *tally) add(u tally) {
 type measurement struct {
 	tally
 	elapsed time.Duration
-	latency latencies
+	latency latency.Histogram
 }
 
 // timed runs units 0 to n-1 over the configured goroutines (unit i on goroutine i % writers),
@@ -294,7 +295,7 @@ func (b *bench) timed(n int, unit func(i int) (tally, error)) (measurement, erro
 					p.err = err
 					return
 				}
-				p.m.latency.add(time.Since(t0))
+				p.m.latency.Add(time.Since(t0))
 				p.m.add(t)
 				if bar != nil {
 					b.done.Add(int64(t.ops))
@@ -313,7 +314,7 @@ func (b *bench) timed(n int, unit func(i int) (tally, error)) (measurement, erro
 		}
 		stopped = stopped || p.stopped
 		total.add(p.m.tally)
-		total.latency.merge(&p.m.latency)
+		total.latency.Merge(&p.m.latency)
 	}
 	if stopped {
 		return total, &benchStopped{phase: b.phase, ops: total.ops, total: b.cfg.keys}
@@ -522,63 +523,13 @@ func (r *benchResult) record(m measurement, st strata.Stats, batched bool) {
 	if batched {
 		r.LatencyUnit = "batch"
 	}
-	r.P50Micros = micros(m.latency.quantile(500))
-	r.P99Micros = micros(m.latency.quantile(990))
-	r.P999Micros = micros(m.latency.quantile(999))
-	r.MaxMicros = micros(m.latency.max)
+	r.P50Micros = micros(m.latency.Quantile(500))
+	r.P99Micros = micros(m.latency.Quantile(990))
+	r.P999Micros = micros(m.latency.Quantile(999))
+	r.MaxMicros = micros(m.latency.Max())
 	r.Stats = st
 	r.WriteAmplification = st.WriteAmplification()
 	r.CacheHitRate = st.CacheHitRate()
-}
-
-// latencies is a histogram of durations in buckets growing by 2^(1/16) (under 4.5% apart), so
-// a run of any length costs a few kilobytes, not 8 bytes per sample: a slice of 10M samples
-// would add 80-240 MB to the process whose memory the bench reports.
-type latencies struct {
-	counts [latencyBuckets]uint64
-	n      uint64
-	max    time.Duration
-}
-
-const latencyBuckets = 64 * 16 // up to 2^64 ns
-
-func latencyBucket(d time.Duration) int {
-	if d < 1 {
-		return 0
-	}
-	return min(int(math.Log2(float64(d))*16), latencyBuckets-1)
-}
-
-func (l *latencies) add(d time.Duration) {
-	l.counts[latencyBucket(d)]++
-	l.n++
-	l.max = max(l.max, d)
-}
-
-func (l *latencies) merge(o *latencies) {
-	for i, c := range o.counts {
-		l.counts[i] += c
-	}
-	l.n += o.n
-	l.max = max(l.max, o.max)
-}
-
-// quantile returns the latency below which perMille thousandths of the samples fall (nearest
-// rank: 990 is p99, 999 is p99.9), as its bucket's upper bound capped at the largest sample; 0
-// without samples. Thousandths, not a float percent: 99.9/100 is not exact in binary.
-func (l *latencies) quantile(perMille int) time.Duration {
-	if l.n == 0 {
-		return 0
-	}
-	rank := (l.n-1)*uint64(perMille)/1000 + 1
-	var seen uint64
-	for i, c := range l.counts {
-		seen += c
-		if seen >= rank {
-			return min(time.Duration(math.Exp2(float64(i+1)/16)), l.max)
-		}
-	}
-	return l.max
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/strata-db/strata/go/strata"
 )
@@ -157,33 +156,5 @@ func TestBenchUsageErrors(t *testing.T) {
 		if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, "Usage: strata bench") {
 			t.Errorf("bench %v: exit %d, stdout %q, stderr %q; want exit 2 and a usage error", args, code, stdout, stderr)
 		}
-	}
-}
-
-func TestLatencyHistogramPercentiles(t *testing.T) {
-	var l latencies
-	for i := 1; i <= 1000; i++ {
-		l.add(time.Duration(i) * time.Microsecond)
-	}
-	var other latencies
-	other.add(5 * time.Millisecond)
-	l.merge(&other)
-	// 1001 samples: rank (1000*q)+1, so p50 is the 501st (501µs), p99 the 991st, p99.9 the
-	// 1000th (1000µs).
-	for _, c := range []struct {
-		perMille int
-		want     time.Duration
-	}{{500, 501 * time.Microsecond}, {990, 991 * time.Microsecond}, {999, 1000 * time.Microsecond}} {
-		got := l.quantile(c.perMille)
-		if got < c.want || float64(got) > float64(c.want)*1.05 {
-			t.Errorf("quantile(%d) = %v, want %v within one bucket (5%%) above", c.perMille, got, c.want)
-		}
-	}
-	if l.max != 5*time.Millisecond || l.quantile(1000) != 5*time.Millisecond || l.n != 1001 {
-		t.Errorf("max %v, p100 %v, n %d", l.max, l.quantile(1000), l.n)
-	}
-	var empty latencies
-	if empty.quantile(500) != 0 {
-		t.Error("an empty histogram has a percentile")
 	}
 }

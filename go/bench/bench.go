@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/strata-db/strata/internal/latency"
 )
 
 // FillBatch is the number of keys in each batch of fillseq and fillrandom.
@@ -457,7 +459,7 @@ type unit func(i int) (tally, error)
 type measurement struct {
 	tally
 	elapsed time.Duration
-	latency Histogram
+	latency latency.Histogram
 }
 
 // timed runs units 0 to n-1 on threads goroutines (unit i on goroutine i % threads), timing
@@ -506,8 +508,8 @@ func (m *measurement) row(e Engine, workload string, threads int, mode Mode, lat
 	row := Row{
 		Engine: e.Name, Workload: workload, Threads: threads, Mode: mode.String(),
 		Ops: m.ops, Found: m.found, Bytes: m.bytes, Secs: secs, LatencyUnit: latencyUnit,
-		P50Micros: micros(m.latency.Percentile(50)),
-		P99Micros: micros(m.latency.Percentile(99)),
+		P50Micros: micros(m.latency.Quantile(500)),
+		P99Micros: micros(m.latency.Quantile(990)),
 		MaxMicros: micros(m.latency.Max()),
 	}
 	if secs > 0 {
