@@ -36,11 +36,13 @@ const (
 	opOpenSnapshot
 )
 
-// call is one request in flight. The poller fills the result fields, then closes done.
+// call is one request in flight. The poller fills the result fields, then signals done.
+// Calls are reused (callPool): a sequential caller allocates none in steady state. A call whose
+// waiter gave up is never reused, since the poller may still touch it.
 type call struct {
 	token uint64
 	kind  opKind
-	done  chan struct{}
+	done  chan struct{} // capacity 1: the poller's one send never blocks
 
 	// Written by the poller before done is closed.
 	code   int32
@@ -50,6 +52,8 @@ type call struct {
 
 	// Guarded by completer.mu: the waiter gave up (context done) before the result arrived.
 	abandoned bool
+	// The waiter took the result: the poller is done with the call, which may be reused.
+	consumed bool
 }
 
 // err returns the call's error, or nil on success.
@@ -59,6 +63,16 @@ func (c *call) err() error {
 	}
 	return errorFromCode(c.code, string(c.data))
 }
+
+// result is what a caller keeps of a completed call, by value, so the call can be reused.
+type result struct {
+	code   int32
+	handle uint64
+	flags  uint32
+	data   []byte
+}
+
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
 
 // completer owns the poller goroutine and the table of calls in flight.
 type completer struct {
@@ -98,7 +112,8 @@ func startRuntime() error {
 
 // newCall registers a request about to be submitted.
 func (c *completer) newCall(kind opKind) *call {
-	cl := &call{token: c.token.Add(1), kind: kind, done: make(chan struct{})}
+	cl := callPool.Get().(*call)
+	cl.token, cl.kind = c.token.Add(1), kind
 	c.mu.Lock()
 	c.waiting[cl.token] = cl
 	c.mu.Unlock()
@@ -116,10 +131,12 @@ func (c *completer) cancel(cl *call) {
 func (c *completer) wait(ctx context.Context, cl *call) error {
 	if ctx.Done() == nil {
 		<-cl.done
+		cl.consumed = true
 		return cl.err()
 	}
 	select {
 	case <-cl.done:
+		cl.consumed = true
 		return cl.err()
 	case <-ctx.Done():
 	}
@@ -186,7 +203,7 @@ func (c *completer) poll() {
 			if cl.abandoned {
 				releaseOrphan(cl)
 			}
-			close(cl.done)
+			cl.done <- struct{}{} // the last touch: after it the waiter may reuse the call
 		}
 	}
 }
@@ -207,22 +224,33 @@ func releaseOrphan(cl *call) {
 }
 
 // do registers a call, submits it with the given C function, and waits for its completion.
-// submit returns the C status code for the submission.
-func do(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (*call, error) {
+// submit returns the C status code for the submission. On an engine error the result still
+// carries the completion's code and data (Check reads its report from there).
+func do(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (result, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return result{}, err
 	}
 	if err := startRuntime(); err != nil {
-		return nil, err
+		return result{}, err
 	}
 	c := completions
 	cl := c.newCall(kind)
 	if code := submit(C.uint64_t(cl.token)); code != 0 {
 		c.cancel(cl)
-		return nil, submitError(op, int32(code))
+		recycle(cl)
+		return result{}, submitError(op, int32(code))
 	}
-	if err := c.wait(ctx, cl); err != nil {
-		return cl, err
+	err := c.wait(ctx, cl)
+	if !cl.consumed {
+		return result{}, err // abandoned: the poller may still hold cl, so it is not reused
 	}
-	return cl, nil
+	res := result{code: cl.code, handle: cl.handle, flags: cl.flags, data: cl.data}
+	recycle(cl)
+	return res, err
+}
+
+// recycle returns a call whose completion was consumed (or will never come) to the pool.
+func recycle(cl *call) {
+	*cl = call{done: cl.done}
+	callPool.Put(cl)
 }

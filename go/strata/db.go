@@ -94,9 +94,9 @@ func checkValue(value []byte) error {
 }
 
 // exec runs one request against this database and waits for it.
-func (db *DB) exec(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (*call, error) {
+func (db *DB) exec(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (result, error) {
 	if db.isClosed() {
-		return nil, opError(op, ErrClosed)
+		return result{}, opError(op, ErrClosed)
 	}
 	cl, err := do(ctx, op, kind, submit)
 	runtime.KeepAlive(db)

@@ -78,7 +78,7 @@ func Check(dir string) (string, error) {
 		return C.strata_check(p, n, token)
 	})
 	runtime.KeepAlive(path)
-	if cl != nil && cl.code == C.STRATA_ERR_CORRUPTION {
+	if cl.code == C.STRATA_ERR_CORRUPTION {
 		// The completion carries the report; the error names the damaged files once.
 		report := string(cl.data)
 		return report, &codeError{sentinel: ErrCorruption, msg: "strata: check " + abs + ": damaged files:\n" + damagedLines(report)}
