@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,5 +20,23 @@ func TestVersion(t *testing.T) {
 	}
 	if got := mustRun(t, "version"); got != want {
 		t.Fatalf("version printed %q, want %q", got, want)
+	}
+}
+
+// STRATA_LOG sends the engine's records to stderr in a process without a Go logger (the CLI's
+// case), and without it the CLI stays quiet.
+func TestStrataLogWritesEngineRecordsToStderr(t *testing.T) {
+	for _, level := range []string{"info", ""} {
+		dir := t.TempDir()
+		cmd := exec.Command(os.Args[0], "put", "--dir", dir, "k", "v")
+		cmd.Env = append(os.Environ(), cliEnv+"=1", "STRATA_LOG="+level)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("STRATA_LOG=%q put: %v\n%s", level, err, out)
+		}
+		logged := strings.Contains(string(out), "opened dir="+dir)
+		if logged != (level != "") {
+			t.Errorf("STRATA_LOG=%q: output %q; want the open logged only when a level is set", level, out)
+		}
 	}
 }

@@ -68,7 +68,12 @@ pub fn install(queue: Arc<CompletionQueue>) {
         .with_thread_names(true)
         .with_ansi(false)
         .with_filter(stderr_level);
-    let subscriber = tracing_subscriber::registry().with(HostLayer).with(stderr);
+    // Each layer filters for itself: a layer-wide `enabled` would veto events for every layer,
+    // and stderr must see events the host did not ask for.
+    let host = HostLayer.with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+        rank(meta.level()) <= HOST_LEVEL.load(Ordering::Relaxed)
+    }));
+    let subscriber = tracing_subscriber::registry().with(host).with(stderr);
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
@@ -76,23 +81,8 @@ pub fn install(queue: Arc<CompletionQueue>) {
 struct HostLayer;
 
 impl<S: Subscriber> Layer<S> for HostLayer {
-    fn register_callsite(
-        &self,
-        _meta: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        // The host's level changes at run time, so every callsite asks `enabled` each time.
-        tracing::subscriber::Interest::sometimes()
-    }
-
-    fn enabled(&self, meta: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        rank(meta.level()) <= HOST_LEVEL.load(Ordering::Relaxed)
-    }
-
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
-        if rank(meta.level()) > HOST_LEVEL.load(Ordering::Relaxed) {
-            return; // enabled for the stderr layer only
-        }
         let Some(queue) = QUEUE.get() else { return };
         if PENDING.fetch_add(1, Ordering::Relaxed) >= MAX_PENDING {
             PENDING.fetch_sub(1, Ordering::Relaxed);
