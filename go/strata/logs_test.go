@@ -51,6 +51,30 @@ func attrs(r slog.Record) map[string]slog.Value {
 	return m
 }
 
+// The engine's level changes at run time: events first seen while no logger wanted them must
+// still reach a logger that arrives later (a cached "never" would silence them for good).
+func TestLoggerArrivingLaterStillHearsEveryEvent(t *testing.T) {
+	ctx := context.Background()
+	quiet := openTest(t, nil)
+	mustPut(t, quiet, "k", "v")
+	if err := quiet.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := &recordingHandler{level: slog.LevelInfo}
+	db, err := Open(t.TempDir(), &Options{Logger: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustPut(t, db, "k", "v")
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h.find(t, "flushed a memtable"); !ok {
+		t.Fatal("a flush record seen first without a logger never reached the logger that came later")
+	}
+}
+
 func TestEngineLogsReachTheDatabasesLogger(t *testing.T) {
 	ctx := context.Background()
 	h := &recordingHandler{level: slog.LevelInfo}

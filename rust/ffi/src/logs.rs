@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::prelude::*;
 
 use crate::abi::STRATA_COMPLETION_LOG;
@@ -70,11 +71,24 @@ pub fn install(queue: Arc<CompletionQueue>) {
         .with_filter(stderr_level);
     // Each layer filters for itself: a layer-wide `enabled` would veto events for every layer,
     // and stderr must see events the host did not ask for.
-    let host = HostLayer.with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-        rank(meta.level()) <= HOST_LEVEL.load(Ordering::Relaxed)
-    }));
+    let host = HostLayer.with_filter(HostFilter);
     let subscriber = tracing_subscriber::registry().with(host).with(stderr);
     let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
+/// The host's level, read at every event. Its callsite interest is always "sometimes": the
+/// level changes at run time, and an interest of "never" would be cached by the callsite for
+/// good (a plain `filter_fn` does that, and then a level raised later never took effect).
+struct HostFilter;
+
+impl<S: Subscriber> Filter<S> for HostFilter {
+    fn enabled(&self, meta: &tracing::Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        rank(meta.level()) <= HOST_LEVEL.load(Ordering::Relaxed)
+    }
+
+    fn callsite_enabled(&self, _meta: &'static tracing::Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
 }
 
 /// The layer that hands events to the host.
