@@ -160,6 +160,7 @@ func (c *completer) poll() {
 	out := unsafe.Slice(c.out, drainBatch)
 	var wake [8]byte
 	ready := make([]*call, 0, drainBatch)
+	var records [][]byte // engine log records of one drain
 	spins := 0
 	for {
 		n := int(C.strata_completions_drain(c.out, drainBatch))
@@ -180,7 +181,8 @@ func (c *completer) poll() {
 		for i := range n {
 			comp := &out[i]
 			if comp.flags&C.STRATA_COMPLETION_LOG != 0 {
-				logs.deliver(C.GoBytes(unsafe.Pointer(comp.data), C.int(comp.len)))
+				// Copied now (the next drain frees it), decoded and routed outside the lock.
+				records = append(records, C.GoBytes(unsafe.Pointer(comp.data), C.int(comp.len)))
 				continue
 			}
 			cl, ok := c.waiting[uint64(comp.token)]
@@ -198,6 +200,11 @@ func (c *completer) poll() {
 			ready = append(ready, cl)
 		}
 		c.mu.Unlock()
+		for i, rec := range records {
+			logs.deliver(rec)
+			records[i] = nil
+		}
+		records = records[:0]
 		for _, cl := range ready {
 			// abandoned is final once the call left the table under the lock above.
 			if cl.abandoned {

@@ -139,3 +139,14 @@ impl std::error::Error for Error {
         }
     }
 }
+
+/// The text of a panic payload (a `&str` or `String` message), for errors that report a panic.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}

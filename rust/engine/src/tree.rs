@@ -630,11 +630,7 @@ fn range_busy(s: &State, level: usize, lo: &[u8], hi: &[u8]) -> bool {
 /// nothing is installed until a job finishes.
 fn survive_panic(what: &str, job: impl FnOnce() -> Result<()>) -> Result<()> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-string payload".to_owned());
+        let message = crate::error::panic_message(&*payload);
         Err(Error::Internal(format!("panic in {what}: {message}")))
     })
 }

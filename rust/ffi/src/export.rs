@@ -5,6 +5,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use strata_engine::error::panic_message;
+
 use crate::abi::STRATA_ERR_INTERNAL;
 
 /// Runs an export's body, turning a panic into `STRATA_ERR_INTERNAL`.
@@ -22,16 +24,5 @@ pub fn guard_or<T>(name: &'static str, fallback: T, body: impl FnOnce() -> T) ->
             tracing::error!(export = name, panic = %panic_message(&*payload), "panic in export");
             fallback
         }
-    }
-}
-
-/// The text of a panic payload.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_owned()
     }
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use once_cell::sync::OnceCell;
+use strata_engine::error::panic_message;
 use strata_engine::fs::RealFs;
 use strata_engine::tree::Stall;
 use strata_engine::wal::SyncPoint;
@@ -28,7 +29,6 @@ use crate::abi::{
     strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND, STRATA_ITER_DONE,
 };
 use crate::completion::{Completion, CompletionQueue};
-use crate::export::panic_message;
 use crate::iterator::IterState;
 
 /// How long the runtime thread polls an empty channel before it parks. Short: the machine may
@@ -601,20 +601,14 @@ impl State {
         let slot = self.dbs.get_mut(&db).expect("checked above");
         slot.db.retain_snapshot(seq);
         let mut state = IterState::new(db, seq, lower, upper, reverse);
-        let mut c = Completion::ok(token, None);
-        if first_chunk {
-            match state.next_chunk(&slot.db) {
-                Ok((chunk, done)) => {
-                    c.data = Some(chunk);
-                    if done {
-                        c.flags = STRATA_ITER_DONE;
-                    }
-                }
-                Err(e) => {
-                    slot.db.release_snapshot(seq);
-                    return self.out.push(failure(token, &e));
-                }
-            }
+        let mut c = if first_chunk {
+            chunk_completion(token, state.next_chunk(&slot.db))
+        } else {
+            Completion::ok(token, None)
+        };
+        if c.code != 0 {
+            slot.db.release_snapshot(seq);
+            return self.out.push(c);
         }
         slot.iters.insert(handle);
         self.iters.insert(handle, state);
@@ -635,16 +629,8 @@ impl State {
             self.out.push(closed(token));
             return;
         };
-        self.out.push(match state.next_chunk(&slot.db) {
-            Ok((chunk, done)) => {
-                let mut c = Completion::ok(token, Some(chunk));
-                if done {
-                    c.flags = STRATA_ITER_DONE;
-                }
-                c
-            }
-            Err(e) => failure(token, &e),
-        });
+        self.out
+            .push(chunk_completion(token, state.next_chunk(&slot.db)));
     }
 
     fn iter_close(&mut self, iter: u64) {
@@ -779,6 +765,21 @@ impl State {
                 Err(e) => fail_waiting(slot, &e, &mut self.out),
             }
         }
+    }
+}
+
+/// The completion carrying an iterator chunk (flagged `STRATA_ITER_DONE` when it is the last),
+/// or the error that stopped reading it.
+fn chunk_completion(token: u64, chunk: strata_engine::Result<(Box<[u8]>, bool)>) -> Completion {
+    match chunk {
+        Ok((chunk, done)) => {
+            let mut c = Completion::ok(token, Some(chunk));
+            if done {
+                c.flags = STRATA_ITER_DONE;
+            }
+            c
+        }
+        Err(e) => failure(token, &e),
     }
 }
 
