@@ -2,10 +2,10 @@
 //!
 //! Exports send [`Request`]s over a crossbeam channel; the runtime thread handles them in
 //! arrival order, in groups: it drains whatever is queued, hands every database's WAL group to
-//! the OS in one write, asks the syncer thread for one fsync per database, and publishes the
-//! group's completions with at most one eventfd signal. The syncer reports back with
-//! [`Request::Synced`]; the writes it covered become visible and complete. Reads never wait
-//! for an fsync.
+//! the OS in one write, queues an fsync of it with the syncer thread, and publishes the group's
+//! completions with at most one eventfd signal. The syncer merges the fsyncs queued while one
+//! ran and reports back with [`Request::Synced`]; the writes it covered become visible and
+//! complete. Reads never wait for an fsync.
 //!
 //! Every request is handled inside `catch_unwind`. A panic fails that request with
 //! `STRATA_ERR_INTERNAL`, poisons the database it concerned (reads keep working, writes are
@@ -222,13 +222,36 @@ struct SyncJob {
 }
 
 /// The syncer thread: fsyncs WAL groups so the runtime thread never blocks on one.
+///
+/// The runtime hands each group to the OS as soon as it forms, even while an fsync runs, and
+/// queues its point here. When an fsync returns, whatever queued meanwhile is synced at once,
+/// each segment once at its newest point (that covers the older ones): back-to-back fsyncs
+/// never wait for a round trip through the runtime thread.
 fn run_syncer(jobs: Receiver<SyncJob>, runtime: Sender<Request>) {
-    for SyncJob { db, point } in jobs {
-        let result = point.sync();
-        if runtime.send(Request::Synced { db, point, result }).is_err() {
-            return;
+    let mut queued = Vec::new();
+    while let Ok(first) = jobs.recv() {
+        queued.push(first);
+        queued.extend(jobs.try_iter());
+        for SyncJob { db, point } in newest_per_segment(&mut queued) {
+            let result = point.sync();
+            if runtime.send(Request::Synced { db, point, result }).is_err() {
+                return;
+            }
         }
     }
+}
+
+/// Drains `queued` keeping, in order, only the last job of each database's segment.
+fn newest_per_segment(queued: &mut Vec<SyncJob>) -> Vec<SyncJob> {
+    let mut newest: Vec<SyncJob> = Vec::with_capacity(queued.len());
+    for job in queued.drain(..) {
+        let same = |j: &SyncJob| j.db == job.db && j.point.segment == job.point.segment;
+        match newest.iter_mut().find(|j| same(j)) {
+            Some(older) => *older = job,
+            None => newest.push(job),
+        }
+    }
+    newest
 }
 
 struct DbSlot {
@@ -239,7 +262,9 @@ struct DbSlot {
     stalled: VecDeque<(Batch, u64)>,
     /// With writes slowed, the next moment a stalled group may go.
     next_slow_admit: Instant,
-    sync_in_flight: bool,
+    /// The newest WAL point handed to the syncer, as (segment, offset): a group already covered
+    /// needs no second fsync.
+    sync_requested: (u64, u64),
     iters: HashSet<u64>,
     snapshots: HashSet<u64>,
 }
@@ -404,7 +429,7 @@ impl State {
                         waiting: VecDeque::new(),
                         stalled: VecDeque::new(),
                         next_slow_admit: Instant::now(),
-                        sync_in_flight: false,
+                        sync_requested: (0, 0),
                         iters: HashSet::new(),
                         snapshots: HashSet::new(),
                     },
@@ -729,7 +754,6 @@ impl State {
         let Some(slot) = self.dbs.get_mut(&db) else {
             return;
         };
-        slot.sync_in_flight = false;
         if let Err(e) = slot.db.synced(&point, result) {
             fail_waiting(slot, &e, &mut self.out);
             return;
@@ -740,8 +764,8 @@ impl State {
         }
     }
 
-    /// Hands each dirty database's WAL group to the OS and starts its fsync, unless one is
-    /// already running (the next starts when it reports back and covers everything since).
+    /// Hands each dirty database's WAL group to the OS and queues its fsync with the syncer
+    /// (which merges it with any queued before it), unless a queued fsync already covers it.
     fn flush_dirty(&mut self) {
         for db in std::mem::take(&mut self.dirty) {
             let Some(slot) = self.dbs.get_mut(&db) else {
@@ -749,12 +773,13 @@ impl State {
             };
             // Batches applied while preparing (a memtable rotation syncs) are acknowledged.
             acknowledge(slot, &mut self.out);
-            if slot.sync_in_flight {
-                continue;
-            }
             match slot.db.write_pending() {
                 Ok(Some(point)) => {
-                    slot.sync_in_flight = true;
+                    let (segment, offset) = slot.sync_requested;
+                    if point.segment == segment && point.offset <= offset {
+                        continue;
+                    }
+                    slot.sync_requested = (point.segment, point.offset);
                     if self.sync_jobs.send(SyncJob { db, point }).is_err() {
                         let e = Error::Internal("the syncer thread is gone".into());
                         slot.db.poison(e.to_string());
@@ -837,5 +862,63 @@ fn recv_spinning(inbox: &Receiver<Request>) -> Option<Request> {
         if start.elapsed() > SPIN {
             return inbox.recv().ok();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::fs::FileSystem;
+    use strata_engine::sim_fs::SimFs;
+    use strata_engine::wal::{segment_name, WalWriter};
+
+    /// A WAL point of `segment` at `records` records written.
+    fn point(fs: &SimFs, segment: u64, records: u64) -> SyncPoint {
+        let path = Path::new("/db").join(segment_name(segment));
+        let mut wal = WalWriter::create(fs, &path).unwrap();
+        for seq in 1..=records {
+            wal.add_record(seq, b"record");
+        }
+        wal.write_buffered().unwrap();
+        wal.sync_point()
+    }
+
+    #[test]
+    fn the_syncer_syncs_each_segment_once_at_its_newest_point() {
+        let fs = SimFs::new(1);
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        let job = |db, segment, records| SyncJob {
+            db,
+            point: point(&fs, segment, records),
+        };
+        let mut queued = vec![
+            job(1, 7, 1),
+            job(2, 7, 1),
+            job(1, 7, 3),
+            job(1, 8, 1),
+            job(1, 7, 5),
+            job(2, 7, 2),
+        ];
+        let offsets = |jobs: &[SyncJob]| -> Vec<(u64, u64, u64)> {
+            jobs.iter()
+                .map(|j| (j.db, j.point.segment, j.point.offset))
+                .collect()
+        };
+        let newest_of = |db, segment| {
+            queued
+                .iter()
+                .filter(|j| j.db == db && j.point.segment == segment)
+                .map(|j| j.point.offset)
+                .max()
+                .unwrap()
+        };
+        let want = vec![
+            (1, 7, newest_of(1, 7)),
+            (2, 7, newest_of(2, 7)),
+            (1, 8, newest_of(1, 8)),
+        ];
+        let got = newest_per_segment(&mut queued);
+        assert!(queued.is_empty());
+        assert_eq!(offsets(&got), want);
     }
 }
