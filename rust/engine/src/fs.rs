@@ -12,12 +12,14 @@ use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A file opened for appending. Methods take `&self` so one handle can be shared between the
-/// thread that appends and the thread that syncs.
+/// A file opened for writing. Methods take `&self` so one handle can be shared between the
+/// thread that writes and the thread that syncs.
 pub trait WritableFile: Send + Sync {
-    /// Appends all of `data` at the end of the file.
+    /// Appends all of `data` at the end of a file written only by appends.
     fn append(&self, data: &[u8]) -> io::Result<()>;
-    /// Makes everything appended so far durable (fdatasync).
+    /// Writes all of `data` at `offset` (a positioned write; the file grows if needed).
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Makes everything written so far durable (fdatasync).
     fn sync_data(&self) -> io::Result<()>;
     /// Cuts the file to `len` bytes.
     fn truncate(&self, len: u64) -> io::Result<()>;
@@ -42,8 +44,8 @@ pub trait FileSystem: Send + Sync {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Names of the entries in `dir`.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
-    /// Opens `path` for appending, creating it if missing.
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>>;
+    /// Opens `path` for positioned writes, creating it if missing; existing bytes stay.
+    fn open_write(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>>;
     /// Creates `path` empty (truncating an existing file) for writing.
     fn create(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>>;
     /// Opens `path` for positioned reads.
@@ -72,6 +74,10 @@ struct RealFile(File);
 impl WritableFile for RealFile {
     fn append(&self, data: &[u8]) -> io::Result<()> {
         (&self.0).write_all(data)
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(&self.0, data, offset)
     }
 
     fn sync_data(&self) -> io::Result<()> {
@@ -114,8 +120,13 @@ impl FileSystem for RealFs {
         Ok(names)
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+    fn open_write(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>> {
+        // Not O_APPEND: Linux would ignore the offset of every positioned write.
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(path)?;
         Ok(Arc::new(RealFile(file)))
     }
 

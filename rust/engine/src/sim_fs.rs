@@ -188,12 +188,23 @@ fn crash_image(s: &mut State) -> Image {
     for id in ids {
         let f = &s.live.files[&id];
         let mut bytes = f.durable.clone();
-        // Appends after the last sync may have partly reached the disk.
-        if f.bytes.len() > bytes.len() && f.bytes.starts_with(&bytes) {
-            let extra = f.bytes.len() - bytes.len();
-            let keep = (next_rand(s) % (extra as u64 + 1)) as usize;
+        // Writes after the last sync may have partly reached the disk, in order: the image
+        // holds the new bytes up to a random point past the first change, the durable ones
+        // after it. (A shrink that was not synced never reached the disk.)
+        if f.bytes.len() >= bytes.len() {
+            let changed = f
+                .bytes
+                .iter()
+                .zip(&bytes)
+                .position(|(new, old)| new != old)
+                .unwrap_or(bytes.len());
+            let extra = f.bytes.len() - changed;
+            let cut = changed + (next_rand(s) % (extra as u64 + 1)) as usize;
             let f = &s.live.files[&id];
-            bytes.extend_from_slice(&f.bytes[f.durable.len()..f.durable.len() + keep]);
+            bytes[..cut.min(f.durable.len())].copy_from_slice(&f.bytes[..cut.min(f.durable.len())]);
+            if cut > bytes.len() {
+                bytes.extend_from_slice(&f.bytes[bytes.len()..cut]);
+            }
         }
         image.files.insert(
             id,
@@ -249,6 +260,25 @@ impl WritableFile for SimFile {
         };
         if let Some(f) = s.live.files.get_mut(&self.id) {
             f.bytes.extend_from_slice(&data[..keep]);
+        }
+        SimFs::tick(&mut s);
+        result
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let mut s = self.fs.lock();
+        let result = SimFs::fault(&mut s, Op::Write);
+        let keep = match result {
+            Ok(()) => data.len(),
+            Err(_) => (next_rand(&mut s) % (data.len() as u64 + 1)) as usize,
+        };
+        if let Some(f) = s.live.files.get_mut(&self.id) {
+            let start = offset as usize;
+            let end = start + keep;
+            if f.bytes.len() < end {
+                f.bytes.resize(end, 0);
+            }
+            f.bytes[start..end].copy_from_slice(&data[..keep]);
         }
         SimFs::tick(&mut s);
         result
@@ -320,7 +350,7 @@ impl FileSystem for SimFs {
         Ok(d.keys().cloned().collect())
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>> {
+    fn open_write(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>> {
         let mut s = self.lock();
         let id = match s.live.lookup(path) {
             Ok(id) => id,

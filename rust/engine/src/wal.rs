@@ -16,6 +16,14 @@
 //! [`Error::Corruption`]. Otherwise the failure lies in the unsynced tail a crash may tear, and
 //! recovery cuts the segment there.
 //!
+//! A durable database's segment also keeps zeros written ahead of its records ([`RESERVE`]
+//! bytes by default): an fdatasync of records written over space the file already has needs no journal
+//! commit for a new length or new blocks, which made each about a quarter cheaper on ext4 here.
+//! Recovery takes zeros where the next record should start as the end of the segment (24 zero
+//! bytes never checksum to zero, so zeros never parse as a record) and does not count them as
+//! torn bytes. The zeros are cut, durably, when the segment is closed or rotated away from, so
+//! only the newest segment of a database that crashed can end in them.
+//!
 //! This module knows nothing about memtables or sequence-number policy; it frames bytes.
 
 use std::path::{Path, PathBuf};
@@ -30,6 +38,11 @@ const VERSION: u32 = 1;
 pub const FILE_HEADER_LEN: u64 = 16;
 /// Length of a record header.
 pub const RECORD_HEADER_LEN: usize = 28;
+/// Zeros a durable database's WAL keeps written ahead of its records by default (see the
+/// module docs).
+pub const RESERVE: u64 = 1 << 20;
+/// A page of zeros for writing the reserve.
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 /// The file name of WAL segment `number`.
 pub fn segment_name(number: u64) -> String {
@@ -87,17 +100,21 @@ pub struct WalWriter {
     written: u64,
     /// Bytes known durable.
     synced: u64,
+    /// The file's length: `written` plus the zeros written ahead of it.
+    len: u64,
+    /// How many zeros to keep ahead of the records (0: none).
+    reserve: u64,
 }
 
 impl WalWriter {
     /// Creates a new, empty segment at `path` and makes it and its directory entry durable.
     pub fn create(fs: &dyn FileSystem, path: &Path) -> Result<WalWriter> {
         let file = fs
-            .open_append(path)
+            .open_write(path)
             .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
         file.truncate(0)
             .map_err(|e| Error::io(format!("truncate {}", path.display()), e))?;
-        file.append(&file_header())
+        file.write_at(0, &file_header())
             .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
         file.sync_data()
             .map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
@@ -112,14 +129,23 @@ impl WalWriter {
             buf: Vec::new(),
             written: FILE_HEADER_LEN,
             synced: FILE_HEADER_LEN,
+            len: FILE_HEADER_LEN,
+            reserve: 0,
         })
+    }
+
+    /// Keeps `bytes` of zeros written ahead of the records from the next write on (0: none).
+    /// Worth it only when the segment is fsynced often: the zeros cost a write of their own.
+    pub fn with_reserve(mut self, bytes: u64) -> WalWriter {
+        self.reserve = bytes;
+        self
     }
 
     /// Reopens a replayed segment for appending: cuts whatever lies past `valid_len` (a torn
     /// tail) and syncs, so new records never follow garbage.
     pub fn reopen(fs: &dyn FileSystem, path: &Path, valid_len: u64) -> Result<WalWriter> {
         let file = fs
-            .open_append(path)
+            .open_write(path)
             .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
         let len = file
             .size()
@@ -137,6 +163,8 @@ impl WalWriter {
             buf: Vec::new(),
             written: valid_len,
             synced: valid_len,
+            len: valid_len,
+            reserve: 0,
         })
     }
 
@@ -181,10 +209,43 @@ impl WalWriter {
             return Ok(());
         }
         self.file
-            .append(&self.buf)
+            .write_at(self.written, &self.buf)
             .map_err(|e| Error::io(format!("write {}", self.path.display()), e))?;
         self.written += self.buf.len() as u64;
+        self.len = self.len.max(self.written);
         self.buf.clear();
+        if self.reserve > 0 && self.written + self.reserve / 2 > self.len {
+            self.write_reserve()?;
+        }
+        Ok(())
+    }
+
+    /// Writes zeros from the end of the file up to `reserve` bytes past the records.
+    fn write_reserve(&mut self) -> Result<()> {
+        let target = self.written + self.reserve;
+        while self.len < target {
+            let n = ZEROS.len().min((target - self.len) as usize);
+            self.file
+                .write_at(self.len, &ZEROS[..n])
+                .map_err(|e| Error::io(format!("write {}", self.path.display()), e))?;
+            self.len += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Cuts the zeros written ahead and makes the cut durable: for a segment that takes no
+    /// more records (closed, or rotated away from).
+    pub fn trim(&mut self) -> Result<()> {
+        if self.len == self.written {
+            return Ok(());
+        }
+        self.file
+            .truncate(self.written)
+            .map_err(|e| Error::io(format!("truncate {}", self.path.display()), e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))?;
+        self.len = self.written;
         Ok(())
     }
 
@@ -229,7 +290,8 @@ impl WalWriter {
 pub struct Replay {
     /// Length of the intact prefix: the segment is cut here before appending resumes.
     pub valid_len: u64,
-    /// Bytes dropped past `valid_len` as a torn tail (0 when the segment ended cleanly).
+    /// Bytes dropped past `valid_len` as a torn tail, up to the segment's last non-zero byte
+    /// (0 when the segment ended cleanly, or in nothing but the zeros written ahead).
     pub torn_bytes: u64,
 }
 
@@ -349,9 +411,15 @@ pub fn replay(
                         format!("{reason} in a segment that later segments follow"),
                     ));
                 }
+                // Zeros after the last non-zero byte are the reserve written ahead of the
+                // records (see the module docs), not a torn write.
+                let end = data
+                    .iter()
+                    .rposition(|&b| b != 0)
+                    .map_or(off, |i| off.max(i + 1));
                 return Ok(Replay {
                     valid_len: off as u64,
-                    torn_bytes: (data.len() - off) as u64,
+                    torn_bytes: (end - off) as u64,
                 });
             }
         }
@@ -423,23 +491,82 @@ mod tests {
     fn torn_tail_is_cut() {
         let dir = TempDir::new("wal-torn");
         let path = dir.0.join(segment_name(1));
-        write_synced(&path, 3);
+        let starts = write_synced(&path, 3);
         let full = std::fs::metadata(&path).unwrap().len();
-        // Every possible tear inside the last record loses exactly that record.
+        // Every possible tear inside the last record loses exactly that record, also when
+        // the zeros written ahead follow the tear.
         let data = std::fs::read(&path).unwrap();
         for cut in (full - 20)..full {
-            std::fs::write(&path, &data[..cut as usize]).unwrap();
-            let (recs, r) = collect(&path, true).unwrap();
-            assert_eq!(recs.len(), 2, "cut at {cut}");
-            assert_eq!(r.torn_bytes, cut - r.valid_len);
+            let torn = &data[..cut as usize];
+            let nonzero_end = torn.iter().rposition(|&b| b != 0).unwrap() as u64 + 1;
+            for zeros in [0, 100] {
+                let mut bytes = torn.to_vec();
+                bytes.resize(bytes.len() + zeros, 0);
+                std::fs::write(&path, &bytes).unwrap();
+                let (recs, r) = collect(&path, true).unwrap();
+                assert_eq!(recs.len(), 2, "cut at {cut}");
+                assert_eq!(r.valid_len, starts[2], "cut at {cut}");
+                assert_eq!(r.torn_bytes, nonzero_end - r.valid_len, "cut at {cut}");
+            }
         }
-        // Garbage (zeros) appended after the last record is a torn tail too.
+        // Zeros after the last record (the reserve) end the segment; they are not torn bytes.
         let mut padded = data.clone();
         padded.extend_from_slice(&[0u8; 100]);
         std::fs::write(&path, &padded).unwrap();
         let (recs, r) = collect(&path, true).unwrap();
         assert_eq!(recs.len(), 3);
-        assert_eq!(r.torn_bytes, 100);
+        assert_eq!(
+            r,
+            Replay {
+                valid_len: full,
+                torn_bytes: 0
+            }
+        );
+        // In a segment later segments follow, zeros after the records are damage: those
+        // segments are cut when rotated away from, so they end in a record.
+        assert!(matches!(
+            collect(&path, false),
+            Err(Error::Corruption { .. })
+        ));
+    }
+
+    #[test]
+    fn the_reserve_is_written_ahead_replayed_as_the_end_and_trimmed() {
+        let dir = TempDir::new("wal-reserve");
+        let path = dir.0.join(segment_name(1));
+        let reserve = 4096;
+        let mut w = WalWriter::create(&RealFs, &path)
+            .unwrap()
+            .with_reserve(reserve);
+        let file_len = || std::fs::metadata(&path).unwrap().len();
+        let mut lens = Vec::new();
+        for i in 0..200u64 {
+            w.add_record(i + 1, &[7u8; 50]);
+            w.sync().unwrap();
+            // Zeros stay written ahead: at least half the reserve, at most all of it.
+            let ahead = file_len() - w.written();
+            assert!(
+                ahead >= reserve / 2 && ahead <= reserve,
+                "record {i}: {ahead} ahead"
+            );
+            lens.push(file_len());
+        }
+        // The reserve grows in steps, not with every record.
+        lens.dedup();
+        assert!(lens.len() < 200 / 4, "{} distinct file lengths", lens.len());
+        let (recs, r) = collect(&path, true).unwrap();
+        assert_eq!(recs.len(), 200);
+        assert_eq!(
+            r,
+            Replay {
+                valid_len: w.written(),
+                torn_bytes: 0
+            }
+        );
+        w.trim().unwrap();
+        assert_eq!(file_len(), w.written());
+        let (recs, r) = collect(&path, false).unwrap();
+        assert_eq!((recs.len(), r.torn_bytes), (200, 0));
     }
 
     #[test]

@@ -244,3 +244,71 @@ fn torn_tail_loses_only_the_torn_record() {
     assert_eq!(db.get(b"after").unwrap(), val(b"x"));
     assert_eq!(db.stats().recovered_torn_bytes, 0);
 }
+
+/// Every WAL segment in `dir`, by name, with its length.
+fn wal_files(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".wal"))
+        .map(|e| {
+            let len = e.metadata().unwrap().len();
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_wal_reserve_is_cut_at_rotation_and_close_and_survives_a_crash() {
+    let dir = TempDir::new("reserve");
+    let small = Options {
+        memtable_budget: 256 * 1024,
+        ..Options::default()
+    };
+    let value = [5u8; 100];
+    {
+        let mut db = Db::open(&dir.0, small.clone()).unwrap();
+        for i in 0..3000u32 {
+            put(&mut db, &i.to_be_bytes(), &value);
+        }
+        let wal_size = db.stats().wal_size;
+        let files = wal_files(&dir.0);
+        let (newest, newest_len) = files.last().unwrap().clone();
+        // The open segment keeps zeros written ahead of its records ...
+        assert!(
+            newest_len > wal_size,
+            "{newest}: {newest_len} bytes, {wal_size} written"
+        );
+        // ... and every segment rotated away from ends in its last record.
+        for (name, len) in &files[..files.len() - 1] {
+            let data = std::fs::read(dir.0.join(name)).unwrap();
+            assert_ne!(data.last(), Some(&0), "{name} ({len} bytes) ends in zeros");
+        }
+        // Dropped without close, as a crash would: the zeros stay.
+    }
+    {
+        let mut db = Db::open(&dir.0, small.clone()).unwrap();
+        assert_eq!(
+            db.stats().recovered_torn_bytes,
+            0,
+            "zeros are not torn bytes"
+        );
+        for i in 0..3000u32 {
+            assert_eq!(db.get(&i.to_be_bytes()).unwrap(), val(&value), "key {i}");
+        }
+        put(&mut db, b"after", b"x");
+        db.close().unwrap();
+    }
+    for (name, len) in wal_files(&dir.0) {
+        let data = std::fs::read(dir.0.join(&name)).unwrap();
+        assert_ne!(
+            data.last(),
+            Some(&0),
+            "{name} ({len} bytes) ends in zeros after close"
+        );
+    }
+    let db = Db::open(&dir.0, small).unwrap();
+    assert_eq!(db.get(b"after").unwrap(), val(b"x"));
+}

@@ -84,6 +84,7 @@ pub fn sim_options() -> Options {
         l1_target_bytes: 64 << 10,
         level_size_ratio: 4,
         target_file_size: 16 << 10,
+        wal_reserve_bytes: 4 << 10,
         ..Options::default()
     }
 }
