@@ -23,8 +23,10 @@ use crate::error::{Error, Result};
 use crate::iterator::InternalIterator;
 use crate::key::compare_internal;
 
-/// Restart interval used when the caller asks for none.
-pub const DEFAULT_RESTART_INTERVAL: usize = 16;
+/// Restart interval used when the caller asks for none. 8 rather than LevelDB's 16: a point
+/// read decodes and compares half as many entries after its binary search, for about 1% more
+/// table bytes (natively, 1M keys: readrandom 16 threads 266k -> 318k ops/s, 115.6 -> 116.7 MB).
+pub const DEFAULT_RESTART_INTERVAL: usize = 8;
 
 /// Appends `v` as an LEB128 varint.
 pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
