@@ -15,6 +15,16 @@ import (
 
 const benchKeys = 100_000
 
+// rustAllocsPerOp starts counting Rust heap allocations (strata's counting allocator); the
+// returned function reports them per operation as rust-allocs/op, next to go test's allocs/op,
+// which counts only Go's. Call it after the set-up, defer the result.
+func rustAllocsPerOp(b *testing.B) func() {
+	before := ReadRustMemory().Allocations
+	return func() {
+		b.ReportMetric(float64(ReadRustMemory().Allocations-before)/float64(b.N), "rust-allocs/op")
+	}
+}
+
 func benchDB(b *testing.B, opts *Options) *DB {
 	db := openTest(b, opts)
 	ctx := context.Background()
@@ -38,6 +48,7 @@ func BenchmarkGetSequential(b *testing.B) {
 	ctx := context.Background()
 	var key [8]byte
 	b.ResetTimer()
+	defer rustAllocsPerOp(b)()
 	for i := 0; b.Loop(); i++ {
 		binary.BigEndian.PutUint64(key[:], uint64(i%benchKeys))
 		if _, err := db.Get(ctx, key[:]); err != nil {
@@ -52,6 +63,7 @@ func BenchmarkGetParallel16(b *testing.B) {
 	var n atomic.Uint64
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
+	defer rustAllocsPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		var key [8]byte
 		for pb.Next() {
@@ -73,6 +85,7 @@ func BenchmarkGetFromTablesSequential(b *testing.B) {
 		b.Fatal(err)
 	}
 	var key [8]byte
+	defer rustAllocsPerOp(b)()
 	for i := 0; b.Loop(); i++ {
 		binary.BigEndian.PutUint64(key[:], uint64(i*7919)%benchKeys)
 		if _, err := db.Get(ctx, key[:]); err != nil {
@@ -107,6 +120,7 @@ func BenchmarkPutSequential(b *testing.B) {
 	var key [8]byte
 	value := make([]byte, 100)
 	b.ResetTimer()
+	defer rustAllocsPerOp(b)()
 	for i := 0; b.Loop(); i++ {
 		binary.BigEndian.PutUint64(key[:], uint64(i%benchKeys))
 		if err := db.Put(ctx, key[:], value); err != nil {
@@ -122,6 +136,7 @@ func BenchmarkPutParallel16(b *testing.B) {
 	value := make([]byte, 100)
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
+	defer rustAllocsPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		var key [8]byte
 		for pb.Next() {
