@@ -17,6 +17,8 @@ import (
 type DB struct {
 	handle uint64
 	dir    string
+	// writeKind is opDisk when writes wait for an fsync, opPlain with NoSync.
+	writeKind opKind
 
 	logger *slog.Logger // Options.Logger, registered with the log router while open
 
@@ -33,8 +35,11 @@ type dbRelease struct {
 	logger *slog.Logger
 }
 
-func newDB(handle uint64, dir string, logger *slog.Logger) *DB {
-	db := &DB{handle: handle, dir: dir, logger: logger, closed: make(chan struct{})}
+func newDB(handle uint64, dir string, logger *slog.Logger, noSync bool) *DB {
+	db := &DB{handle: handle, dir: dir, writeKind: opDisk, logger: logger, closed: make(chan struct{})}
+	if noSync {
+		db.writeKind = opPlain
+	}
 	// A DB dropped without Close still releases its directory lock and its logger. Close with
 	// token 0: no one waits for the completion.
 	db.cleanup = runtime.AddCleanup(db, func(r dbRelease) {
@@ -65,7 +70,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.closed)
 		db.cleanup.Stop()
-		_, err := do(context.Background(), "close", opPlain, func(token C.uint64_t) C.int32_t {
+		_, err := do(context.Background(), "close", opDisk, func(token C.uint64_t) C.int32_t {
 			return C.strata_db_close(C.uint64_t(db.handle), token)
 		})
 		db.closeErr = err
@@ -111,7 +116,7 @@ func (db *DB) Put(ctx context.Context, key, value []byte) error {
 	if err := checkValue(value); err != nil {
 		return err
 	}
-	_, err := db.exec(ctx, "put", opPlain, func(token C.uint64_t) C.int32_t {
+	_, err := db.exec(ctx, "put", db.writeKind, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		v, vn := bytesArg(value)
 		return C.strata_db_put(C.uint64_t(db.handle), k, kn, v, vn, token)
@@ -148,7 +153,7 @@ func (db *DB) Delete(ctx context.Context, key []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	_, err := db.exec(ctx, "delete", opPlain, func(token C.uint64_t) C.int32_t {
+	_, err := db.exec(ctx, "delete", db.writeKind, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		return C.strata_db_delete(C.uint64_t(db.handle), k, kn, token)
 	})
@@ -170,7 +175,7 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 		}
 		return ctx.Err()
 	}
-	_, err := db.exec(ctx, "write", opPlain, func(token C.uint64_t) C.int32_t {
+	_, err := db.exec(ctx, "write", db.writeKind, func(token C.uint64_t) C.int32_t {
 		p, n := bytesArg(b.data)
 		return C.strata_db_write(C.uint64_t(db.handle), p, n, token)
 	})

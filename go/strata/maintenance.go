@@ -16,7 +16,7 @@ import (
 // flushes on its own as memtables fill (Options.MemtableBudget); call Flush before copying
 // files or to bound recovery time.
 func (db *DB) Flush(ctx context.Context) error {
-	_, err := db.exec(ctx, "flush", opPlain, func(token C.uint64_t) C.int32_t {
+	_, err := db.exec(ctx, "flush", opDisk, func(token C.uint64_t) C.int32_t {
 		return C.strata_db_flush(C.uint64_t(db.handle), token)
 	})
 	return err
@@ -33,7 +33,7 @@ func (db *DB) Compact(ctx context.Context, start, end []byte) error {
 			return err
 		}
 	}
-	_, err := db.exec(ctx, "compact", opPlain, func(token C.uint64_t) C.int32_t {
+	_, err := db.exec(ctx, "compact", opDisk, func(token C.uint64_t) C.int32_t {
 		s, sn := bytesArg(start)
 		e, en := bytesArg(end)
 		return C.strata_db_compact(C.uint64_t(db.handle), s, sn, e, en, token)
@@ -53,7 +53,7 @@ func (db *DB) Checkpoint(ctx context.Context, dir string) error {
 		return err
 	}
 	path := []byte(abs)
-	_, err = db.exec(ctx, "checkpoint", opPlain, func(token C.uint64_t) C.int32_t {
+	_, err = db.exec(ctx, "checkpoint", opDisk, func(token C.uint64_t) C.int32_t {
 		p, n := bytesArg(path)
 		return C.strata_db_checkpoint(C.uint64_t(db.handle), p, n, token)
 	})
@@ -73,7 +73,7 @@ func Check(dir string) (string, error) {
 		return "", err
 	}
 	path := []byte(abs)
-	cl, err := do(context.Background(), "check", opPlain, func(token C.uint64_t) C.int32_t {
+	cl, err := do(context.Background(), "check", opDisk, func(token C.uint64_t) C.int32_t {
 		p, n := bytesArg(path)
 		return C.strata_check(p, n, token)
 	})

@@ -170,8 +170,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	var logger *slog.Logger
+	noSync := false
 	if opts != nil {
-		logger = opts.Logger
+		logger, noSync = opts.Logger, opts.NoSync
 	}
 	// Registered before the open, so the records of recovery reach it.
 	logs.register(abs, logger)
@@ -185,5 +186,5 @@ func Open(dir string, opts *Options) (*DB, error) {
 		logs.unregister(abs, logger)
 		return nil, err // the engine's message names the directory or file
 	}
-	return newDB(cl.handle, abs, logger), nil
+	return newDB(cl.handle, abs, logger, noSync), nil
 }

@@ -17,8 +17,9 @@
 //! recovery cuts the segment there.
 //!
 //! A durable database's segment also keeps zeros written ahead of its records ([`RESERVE`]
-//! bytes by default): an fdatasync of records written over space the file already has needs no journal
-//! commit for a new length or new blocks, which made each about a quarter cheaper on ext4 here.
+//! bytes by default): an fdatasync of records written over space the file already has needs no
+//! journal commit for a new length or new blocks, which made each about a quarter cheaper on
+//! ext4 here.
 //! Recovery takes zeros where the next record should start as the end of the segment (24 zero
 //! bytes never checksum to zero, so zeros never parse as a record) and does not count them as
 //! torn bytes. The zeros are cut, durably, when the segment is closed or rotated away from, so
