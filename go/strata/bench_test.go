@@ -44,69 +44,59 @@ func benchDB(b *testing.B, opts *Options) *DB {
 }
 
 func BenchmarkGetSequential(b *testing.B) {
-	db := benchDB(b, &Options{NoSync: true})
-	ctx := context.Background()
-	var key [8]byte
-	b.ResetTimer()
-	defer rustAllocsPerOp(b)()
-	for i := 0; b.Loop(); i++ {
-		binary.BigEndian.PutUint64(key[:], uint64(i%benchKeys))
-		if _, err := db.Get(ctx, key[:]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	getSequential(b, benchDB(b, &Options{NoSync: true}), 1)
 }
 
 func BenchmarkGetParallel16(b *testing.B) {
-	db := benchDB(b, &Options{NoSync: true})
-	ctx := context.Background()
-	var n atomic.Uint64
-	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-	b.ResetTimer()
-	defer rustAllocsPerOp(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		var key [8]byte
-		for pb.Next() {
-			binary.BigEndian.PutUint64(key[:], n.Add(1)%benchKeys)
-			if _, err := db.Get(ctx, key[:]); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	getParallel16(b, benchDB(b, &Options{NoSync: true}), 1)
 }
 
-// Reads from tables rather than the memtable: the database is flushed first and the block cache
-// is small (2 MiB for about 12 MiB of blocks), so every read searches tables and most read a
-// block from the file, as reads of a database larger than its cache do.
+// Reads from tables rather than the memtable: see tablesDB.
 func BenchmarkGetFromTablesSequential(b *testing.B) {
+	getSequential(b, tablesDB(b), 7919)
+}
+
+func BenchmarkGetFromTablesParallel16(b *testing.B) {
+	getParallel16(b, tablesDB(b), 7919)
+}
+
+// tablesDB is benchDB flushed, with a small block cache (2 MiB for about 12 MiB of blocks): every
+// read searches tables and most read a block from the file, as reads of a database larger than
+// its cache do.
+func tablesDB(b *testing.B) *DB {
 	db := benchDB(b, &Options{NoSync: true, BlockCacheSize: 2 << 20})
-	ctx := context.Background()
-	if err := db.Flush(ctx); err != nil {
+	if err := db.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	return db
+}
+
+// getSequential reads one key at a time, each `stride` keys after the one before.
+func getSequential(b *testing.B, db *DB, stride uint64) {
+	ctx := context.Background()
 	var key [8]byte
+	b.ResetTimer()
 	defer rustAllocsPerOp(b)()
-	for i := 0; b.Loop(); i++ {
-		binary.BigEndian.PutUint64(key[:], uint64(i*7919)%benchKeys)
+	for i := uint64(0); b.Loop(); i++ {
+		binary.BigEndian.PutUint64(key[:], i*stride%benchKeys)
 		if _, err := db.Get(ctx, key[:]); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkGetFromTablesParallel16(b *testing.B) {
-	db := benchDB(b, &Options{NoSync: true, BlockCacheSize: 2 << 20})
+// getParallel16 reads from 16 goroutines, each taking the key `stride` keys after the last one
+// handed out.
+func getParallel16(b *testing.B, db *DB, stride uint64) {
 	ctx := context.Background()
-	if err := db.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
 	var n atomic.Uint64
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
+	defer rustAllocsPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		var key [8]byte
 		for pb.Next() {
-			binary.BigEndian.PutUint64(key[:], n.Add(7919)%benchKeys)
+			binary.BigEndian.PutUint64(key[:], n.Add(stride)%benchKeys)
 			if _, err := db.Get(ctx, key[:]); err != nil {
 				b.Fatal(err)
 			}

@@ -21,13 +21,15 @@ import (
 const drainBatch = 256
 
 // After a drain, the poller keeps re-draining an empty queue (yielding its P between tries)
-// before it sleeps on the eventfd: for pollSpin after its last completion, which covers a
-// sequential caller's turn-around, and for up to pollSpinBusy while any request that is not
-// opDisk is in flight (its result is due within microseconds, unless the runtime thread lost its
-// core). A result that lands within the window saves the runtime thread an eventfd write and Go
-// a netpoller wake-up. Nothing spins for fsyncs, and an idle process spins at most pollSpin
-// after its last operation. On this project's 2-core VM a busy window of 250 us served 16
-// concurrent readers 20-35% faster than 60 us, and 1 ms no better (docs/benchmarks.md).
+// before it sleeps on the eventfd, for a window counted from its last completion: pollSpin,
+// which covers a sequential caller's turn-around, or pollSpinBusy while several requests that
+// are not opDisk are in flight (concurrent readers: their results come in bursts, one per group
+// the runtime thread serves, up to a few hundred microseconds apart). A result that lands within
+// the window saves the runtime thread an eventfd write and Go a netpoller wake-up. Nothing spins
+// for fsyncs, and an idle process spins at most pollSpin after its last operation. On this
+// project's 2-core VM a 250 us busy window served 16 concurrent readers 20-35% faster than
+// 60 us, and 1 ms no better; a window that shrank after spins ending in sleep (to spare the
+// core of an oversubscribed machine) lost 20% of that (docs/benchmarks.md).
 const (
 	pollSpin     = 60 * time.Microsecond
 	pollSpinBusy = 250 * time.Microsecond
@@ -90,7 +92,7 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 type completer struct {
 	mu      sync.Mutex
 	waiting map[uint64]*call
-	// quick counts the calls in flight that are not opDisk: while any is, a result is due soon.
+	// quick counts the calls in flight that are not opDisk: results due within microseconds.
 	quick  atomic.Int64
 	token  atomic.Uint64
 	events *os.File
@@ -190,8 +192,11 @@ func (c *completer) poll() {
 	for {
 		n := int(C.strata_completions_drain(c.out, drainBatch))
 		if n == 0 {
-			idle := time.Since(lastWork)
-			if idle < pollSpin || (idle < pollSpinBusy && c.quick.Load() > 0) {
+			window := pollSpin
+			if c.quick.Load() > 1 {
+				window = pollSpinBusy
+			}
+			if time.Since(lastWork) < window {
 				runtime.Gosched()
 				continue
 			}

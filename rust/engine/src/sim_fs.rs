@@ -249,8 +249,9 @@ struct SimFile {
     id: FileId,
 }
 
-impl WritableFile for SimFile {
-    fn append(&self, data: &[u8]) -> io::Result<()> {
+impl SimFile {
+    /// Writes `data` at `offset` (`None`: at the end), growing the file with zeros if needed.
+    fn write(&self, offset: Option<u64>, data: &[u8]) -> io::Result<()> {
         let mut s = self.fs.lock();
         let result = SimFs::fault(&mut s, Op::Write);
         // A failed write may still have written a prefix (a short write).
@@ -259,21 +260,7 @@ impl WritableFile for SimFile {
             Err(_) => (next_rand(&mut s) % (data.len() as u64 + 1)) as usize,
         };
         if let Some(f) = s.live.files.get_mut(&self.id) {
-            f.bytes.extend_from_slice(&data[..keep]);
-        }
-        SimFs::tick(&mut s);
-        result
-    }
-
-    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
-        let mut s = self.fs.lock();
-        let result = SimFs::fault(&mut s, Op::Write);
-        let keep = match result {
-            Ok(()) => data.len(),
-            Err(_) => (next_rand(&mut s) % (data.len() as u64 + 1)) as usize,
-        };
-        if let Some(f) = s.live.files.get_mut(&self.id) {
-            let start = offset as usize;
+            let start = offset.map_or(f.bytes.len(), |o| o as usize);
             let end = start + keep;
             if f.bytes.len() < end {
                 f.bytes.resize(end, 0);
@@ -282,6 +269,16 @@ impl WritableFile for SimFile {
         }
         SimFs::tick(&mut s);
         result
+    }
+}
+
+impl WritableFile for SimFile {
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        self.write(None, data)
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.write(Some(offset), data)
     }
 
     fn sync_data(&self) -> io::Result<()> {
