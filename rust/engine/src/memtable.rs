@@ -310,11 +310,11 @@ impl Memtable {
 
     /// The newest version of `user_key` with sequence number `<= seq`: its kind and value.
     pub fn get(&self, user_key: &[u8], seq: u64) -> Option<(ValueKind, &[u8])> {
-        let target = key::seek_key(user_key, seq);
-        let found = self
-            .entries
-            .range((Bound::Included(Handle::probe(&target)), Bound::Unbounded))
-            .next()?;
+        let found = key::with_seek_key(user_key, seq, |target| {
+            self.entries
+                .range((Bound::Included(Handle::probe(target)), Bound::Unbounded))
+                .next()
+        })?;
         let parsed = key::parse_internal(found.key())?;
         (parsed.user_key == user_key).then_some((parsed.kind, found.value()))
     }

@@ -18,7 +18,7 @@ use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::fs::{RandomAccessFile, WritableFile};
 use crate::iterator::InternalIterator;
-use crate::key::{compare_internal, parse_internal, seek_key, user_key, ValueKind};
+use crate::key::{compare_internal, parse_internal, user_key, with_seek_key, ValueKind};
 use crate::sstable::block::{
     get_varint, put_varint, Block, BlockBuilder, BlockIter, DEFAULT_RESTART_INTERVAL,
 };
@@ -577,9 +577,13 @@ impl Table {
         if !self.filter.may_contain(user_key) {
             return Ok(None);
         }
-        let target = seek_key(user_key, seq);
+        with_seek_key(user_key, seq, |target| self.get_at(user_key, target))
+    }
+
+    /// [`Table::get`] past the filter, with `target` the seek key.
+    fn get_at(&self, user_key: &[u8], target: &[u8]) -> Result<Option<(ValueKind, Vec<u8>)>> {
         let mut index = self.index.iter();
-        index.seek(&target);
+        index.seek(target);
         if !index.valid() {
             index.status()?;
             return Ok(None);
@@ -587,7 +591,7 @@ impl Table {
         // The first block whose last key is >= target holds the answer if any block does.
         let handle = self.block_handle(&index)?;
         let mut it = self.data_block(handle)?.iter();
-        it.seek(&target);
+        it.seek(target);
         if !it.valid() {
             it.status()?;
             return Ok(None);
