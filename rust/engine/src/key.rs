@@ -37,11 +37,16 @@ impl ValueKind {
     }
 }
 
+/// The trailer of the internal key for `(seq, kind)` (see the module docs).
+pub fn encode_trailer(seq: u64, kind: ValueKind) -> [u8; TRAILER_LEN] {
+    debug_assert!(seq <= MAX_SEQ);
+    ((seq << 8) | kind as u64).to_be_bytes()
+}
+
 /// Appends the internal key for `(user_key, seq, kind)` to `out`.
 pub fn encode_internal(user_key: &[u8], seq: u64, kind: ValueKind, out: &mut Vec<u8>) {
-    debug_assert!(seq <= MAX_SEQ);
     out.extend_from_slice(user_key);
-    out.extend_from_slice(&((seq << 8) | kind as u64).to_be_bytes());
+    out.extend_from_slice(&encode_trailer(seq, kind));
 }
 
 /// Builds the internal key for `(user_key, seq, kind)`.
@@ -67,8 +72,7 @@ pub fn with_seek_key<T>(user_key: &[u8], seq: u64, f: impl FnOnce(&[u8]) -> T) -
     }
     let mut buf = [0u8; STACK];
     buf[..user_key.len()].copy_from_slice(user_key);
-    let trailer = (seq.min(MAX_SEQ) << 8) | ValueKind::Put as u64;
-    buf[user_key.len()..len].copy_from_slice(&trailer.to_be_bytes());
+    buf[user_key.len()..len].copy_from_slice(&encode_trailer(seq.min(MAX_SEQ), ValueKind::Put));
     f(&buf[..len])
 }
 

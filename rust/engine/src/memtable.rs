@@ -292,8 +292,7 @@ impl Memtable {
         } else {
             ValueKind::Delete
         };
-        debug_assert!(seq <= key::MAX_SEQ);
-        let trailer = ((seq << 8) | kind as u64).to_be_bytes();
+        let trailer = key::encode_trailer(seq, kind);
         let value = value.unwrap_or_default();
         let key_len = user_key.len() + key::TRAILER_LEN;
         let handle = Handle {

@@ -540,6 +540,17 @@ mod tests {
         it.valid().then(|| (it.key().to_vec(), it.value().to_vec()))
     }
 
+    /// Every entry from the first, stepping forward.
+    fn all_forward(it: &mut BlockIter) -> Vec<(Vec<u8>, Vec<u8>)> {
+        it.seek_to_first();
+        let mut seen = Vec::new();
+        while let Some(e) = current(it) {
+            seen.push(e);
+            it.next();
+        }
+        seen
+    }
+
     #[test]
     fn varints_round_trip() {
         for v in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
@@ -579,13 +590,7 @@ mod tests {
         assert_eq!(current(&it), Some(a_entries[20].clone()));
         it.reset(Arc::clone(&b));
         assert!(!it.valid());
-        it.seek_to_first();
-        let mut seen = Vec::new();
-        while let Some(e) = current(&it) {
-            seen.push(e);
-            it.next();
-        }
-        assert_eq!(seen, b_entries);
+        assert_eq!(all_forward(&mut it), b_entries);
         // Back to the first block from an exhausted cursor: seeks and steps backwards work.
         it.reset(a);
         it.seek(&a_entries[33].0);
@@ -601,13 +606,7 @@ mod tests {
             let block = build(&entries, interval);
             let mut it = block.iter();
             assert!(!it.valid());
-            it.seek_to_first();
-            let mut seen = Vec::new();
-            while let Some(e) = current(&it) {
-                seen.push(e);
-                it.next();
-            }
-            assert_eq!(seen, entries);
+            assert_eq!(all_forward(&mut it), entries);
             it.seek_to_last();
             let mut back = Vec::new();
             while let Some(e) = current(&it) {
