@@ -554,17 +554,30 @@ impl Db {
 
     /// The value of `key` as of sequence `seq` (a snapshot).
     pub fn get_at(&self, key: &[u8], seq: u64) -> Result<Option<Vec<u8>>> {
+        self.get_at_with(key, seq, <[u8]>::to_vec)
+    }
+
+    /// [`Db::get_at`] that hands the value (borrowed from a memtable or block) to `f` instead
+    /// of copying it, and returns what `f` returns: a caller with its own buffer allocates
+    /// nothing.
+    pub fn get_at_with<R>(
+        &self,
+        key: &[u8],
+        seq: u64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
         enter_engine();
         crate::batch::check_key(key)?;
         failpoint::hit("db.get");
+        let visit = |kind, value: &[u8]| (kind == ValueKind::Put).then(|| f(value));
         let found = match self.mem.get(key, seq) {
-            Some((kind, value)) => Some((kind, value.to_vec())),
-            None => self.tree.view().get(&self.tree.tables, key, seq)?,
+            Some((kind, value)) => Some(visit(kind, value)),
+            None => self
+                .tree
+                .view()
+                .get_with(&self.tree.tables, key, seq, visit)?,
         };
-        Ok(match found {
-            Some((ValueKind::Put, value)) => Some(value),
-            _ => None,
-        })
+        Ok(found.flatten())
     }
 
     /// What reads need besides the active memtable; pass it to [`Db::iter`].

@@ -76,6 +76,115 @@ pub fn with_seek_key<T>(user_key: &[u8], seq: u64, f: impl FnOnce(&[u8]) -> T) -
     f(&buf[..len])
 }
 
+/// Bytes a [`KeyBuf`] holds without a heap allocation.
+pub const KEY_INLINE: usize = 64;
+
+/// A growable key buffer that keeps keys of up to [`KEY_INLINE`] bytes inside itself, so a
+/// block cursor or a request holding a typical key allocates nothing. A longer key moves to the
+/// heap, and the buffer keeps that allocation for the keys after it.
+#[derive(Clone)]
+pub struct KeyBuf {
+    inline: [u8; KEY_INLINE],
+    /// Length of the key in `inline`; unused while `spilled`.
+    len: usize,
+    /// Holds the key while `spilled`.
+    heap: Vec<u8>,
+    spilled: bool,
+}
+
+impl KeyBuf {
+    /// An empty buffer.
+    pub const fn new() -> KeyBuf {
+        KeyBuf {
+            inline: [0; KEY_INLINE],
+            len: 0,
+            heap: Vec::new(),
+            spilled: false,
+        }
+    }
+
+    /// A buffer holding a copy of `key`.
+    pub fn from_slice(key: &[u8]) -> KeyBuf {
+        let mut buf = KeyBuf::new();
+        buf.extend_from_slice(key);
+        buf
+    }
+
+    /// The key.
+    pub fn as_slice(&self) -> &[u8] {
+        if self.spilled {
+            &self.heap
+        } else {
+            &self.inline[..self.len]
+        }
+    }
+
+    /// The key's length.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// True for an empty key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Empties the buffer (a heap allocation, if any, is kept for reuse).
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.heap.clear();
+        self.spilled = false;
+    }
+
+    /// Keeps the first `len` bytes (all of them if there are fewer).
+    pub fn truncate(&mut self, len: usize) {
+        if self.spilled {
+            self.heap.truncate(len);
+        } else {
+            self.len = self.len.min(len);
+        }
+    }
+
+    /// Appends `bytes`, moving the key to the heap if it outgrows the inline room.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        if self.spilled {
+            self.heap.extend_from_slice(bytes);
+            return;
+        }
+        let end = self.len + bytes.len();
+        if end <= KEY_INLINE {
+            self.inline[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            self.heap.clear();
+            self.heap.reserve(end);
+            self.heap.extend_from_slice(&self.inline[..self.len]);
+            self.heap.extend_from_slice(bytes);
+            self.spilled = true;
+        }
+    }
+}
+
+impl Default for KeyBuf {
+    fn default() -> KeyBuf {
+        KeyBuf::new()
+    }
+}
+
+impl std::ops::Deref for KeyBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::fmt::Debug for KeyBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("KeyBuf").field(&self.as_slice()).finish()
+    }
+}
+
 /// A decoded internal key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParsedKey<'a> {
@@ -163,6 +272,31 @@ mod tests {
             Ordering::Greater
         );
         assert!(parse_internal(b"short").is_none());
+        // Inline, spilled to the heap and back: the same bytes as a Vec fed the same edits.
+        let mut buf = KeyBuf::new();
+        let mut model = Vec::new();
+        for (keep, add) in [
+            (0, 10),
+            (4, 60),
+            (70, 3),
+            (2, 100),
+            (0, 5),
+            (5, 59),
+            (64, 1),
+        ] {
+            buf.truncate(keep);
+            model.truncate(keep);
+            let bytes: Vec<u8> = (0..add).map(|i| (i * 7 + keep) as u8).collect();
+            buf.extend_from_slice(&bytes);
+            model.extend_from_slice(&bytes);
+            assert_eq!(buf.as_slice(), &model[..], "keep {keep} add {add}");
+            if keep == 0 && add == 5 {
+                buf.clear();
+                model.clear();
+                assert!(buf.is_empty());
+            }
+        }
+        assert_eq!(&*KeyBuf::from_slice(&[9; 200]), &[9; 200][..]);
         // Built on the stack or not, the seek key is the same bytes.
         for len in [1, 120, 121, 500] {
             let user = vec![b'k'; len];

@@ -53,21 +53,33 @@ fn find_file(files: &[Arc<FileMeta>], user_key: &[u8]) -> usize {
 }
 
 impl ReadView {
-    /// The newest version of `user_key` at `seq` in frozen memtables and tables.
-    pub fn get(
+    /// The newest version of `user_key` at `seq` in frozen memtables and tables: its kind and
+    /// value, handed to `f` (borrowed from the memtable or block) and what `f` returns.
+    pub fn get_with<R>(
         &self,
         tables: &TableCache,
         user_key: &[u8],
         seq: u64,
-    ) -> Result<Option<(ValueKind, Vec<u8>)>> {
+        f: impl FnOnce(ValueKind, &[u8]) -> R,
+    ) -> Result<Option<R>> {
         for frozen in self.frozen.iter().rev() {
             if let Some((kind, value)) = frozen.mem.get(user_key, seq) {
-                return Ok(Some((kind, value.to_vec())));
+                return Ok(Some(f(kind, value)));
             }
         }
+        // At most one table answers; `f` moves into the one that does.
+        let mut visit = Some(f);
+        let mut probe = |number: u64| -> Result<Option<R>> {
+            let table = tables.get(number)?;
+            let mut found = None;
+            let hit = table.get_with(user_key, seq, |kind, value| {
+                found = visit.take().map(|f| f(kind, value));
+            })?;
+            Ok(hit.and(found))
+        };
         for f in &self.levels[0] {
             if f.smallest_seq <= seq && covers(f, user_key) {
-                if let Some(hit) = tables.get(f.number)?.get(user_key, seq)? {
+                if let Some(hit) = probe(f.number)? {
                     return Ok(Some(hit));
                 }
             }
@@ -76,7 +88,7 @@ impl ReadView {
             let i = find_file(files, user_key);
             if let Some(f) = files.get(i) {
                 if f.smallest_seq <= seq && covers(f, user_key) {
-                    if let Some(hit) = tables.get(f.number)?.get(user_key, seq)? {
+                    if let Some(hit) = probe(f.number)? {
                         return Ok(Some(hit));
                     }
                 }

@@ -62,6 +62,17 @@ unsafe fn poison(ptr: *mut u8, size: usize) {
     }
 }
 
+/// Empties a buffer kept for reuse instead of freed, filling its whole capacity with
+/// [`POISON`] first under the `poison` feature, as a free would: a reader of the old contents
+/// sees garbage, not stale data.
+pub fn poison_buffer(buf: &mut Vec<u8>) {
+    if cfg!(feature = "poison") {
+        buf.clear();
+        buf.resize(buf.capacity(), POISON);
+    }
+    buf.clear();
+}
+
 // SAFETY: every method forwards to the system allocator with the caller's layout unchanged and
 // only adds counter updates (and, with `poison`, a fill of memory the caller is freeing).
 unsafe impl GlobalAlloc for CountingAllocator {
@@ -115,7 +126,8 @@ mod tests {
     fn a_box_is_counted_while_it_lives() {
         // Other tests allocate concurrently, so look for this block's own effect on the total.
         let before = counts().allocations;
-        let block = Box::new([7u8; 4096]);
+        // black_box: an optimized build would otherwise drop the unused allocation.
+        let block = std::hint::black_box(Box::new([7u8; 4096]));
         assert!(counts().allocations > before);
         assert!(counts().live_bytes >= 4096);
         drop(block);

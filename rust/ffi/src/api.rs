@@ -16,6 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use strata_engine::batch::{check_key, check_value};
+use strata_engine::key::KeyBuf;
 use strata_engine::sstable::Compression;
 use strata_engine::{Batch, Options};
 
@@ -49,11 +50,11 @@ fn submit(request: Request) -> i32 {
 ///
 /// # Safety
 /// As for [`caller_bytes`].
-unsafe fn copy_key(ptr: *const u8, len: usize) -> Result<Box<[u8]>, i32> {
+unsafe fn copy_key(ptr: *const u8, len: usize) -> Result<KeyBuf, i32> {
     // SAFETY: forwarded from this function's contract.
     let key = unsafe { caller_bytes(ptr, len) }.ok_or(STRATA_ERR_INVALID_ARGUMENT)?;
     check_key(key).map_err(|_| STRATA_ERR_INVALID_ARGUMENT)?;
-    Ok(Box::from(key))
+    Ok(KeyBuf::from_slice(key))
 }
 
 /// Starts the strata runtime (once per process; later calls reuse it) and returns in

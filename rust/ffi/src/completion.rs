@@ -20,13 +20,13 @@ pub struct Completion {
     pub handle: u64,
     pub code: i32,
     pub flags: u32,
-    /// Result bytes on success, a UTF-8 message on failure.
-    pub data: Option<Box<[u8]>>,
+    /// Result bytes on success (empty for none), a UTF-8 message on failure.
+    pub data: Vec<u8>,
 }
 
 impl Completion {
     /// A success carrying `data`.
-    pub fn ok(token: u64, data: Option<Box<[u8]>>) -> Completion {
+    pub fn ok(token: u64, data: Vec<u8>) -> Completion {
         Completion {
             token,
             handle: 0,
@@ -44,7 +44,7 @@ impl Completion {
             handle: 0,
             code,
             flags: 0,
-            data: Some(message.into_bytes().into_boxed_slice()),
+            data: message.into_bytes(),
         }
     }
 
@@ -52,7 +52,7 @@ impl Completion {
         // An empty buffer's dangling pointer is not handed out: C code may not even memcpy 0
         // bytes from it.
         let (data, len) = match &self.data {
-            Some(b) if !b.is_empty() => (b.as_ptr(), b.len()),
+            b if !b.is_empty() => (b.as_ptr(), b.len()),
             _ => (std::ptr::null(), 0),
         };
         strata_completion {
@@ -66,11 +66,26 @@ impl Completion {
     }
 }
 
+/// Result buffers kept for reuse, at most this many ...
+const RECYCLED_BUFFERS: usize = 256;
+/// ... each of at most this capacity (bigger ones are freed): the pool holds at most 1 MiB.
+const RECYCLED_CAPACITY: usize = 4096;
+
+/// The pool of result buffers. Off while no database is open, so an idle process keeps none.
+#[derive(Default)]
+struct Recycled {
+    on: bool,
+    buffers: Vec<Vec<u8>>,
+}
+
 /// Completions waiting for the drainer, and the eventfd that announces them.
 pub struct CompletionQueue {
     ready: Mutex<Vec<Completion>>,
     /// Completions handed out by the last drain; their buffers live until the next drain.
     handed_out: Mutex<Vec<Completion>>,
+    /// Small result buffers the drainer is done with, emptied, for the runtime thread to fill
+    /// again ([`CompletionQueue::take_recycled`]): a steady stream of reads allocates none.
+    recycled: Mutex<Recycled>,
     drainer_awake: AtomicBool,
     eventfd: OwnedFd,
 }
@@ -89,6 +104,7 @@ impl CompletionQueue {
         Ok(CompletionQueue {
             ready: Mutex::new(Vec::new()),
             handed_out: Mutex::new(Vec::new()),
+            recycled: Mutex::new(Recycled::default()),
             // The drainer starts asleep, so the first completion signals the eventfd even for a
             // caller that waits before it ever drains.
             drainer_awake: AtomicBool::new(false),
@@ -135,7 +151,7 @@ impl CompletionQueue {
     /// asleep: the next publish will signal the eventfd.
     pub fn drain(&self, out: &mut [strata_completion]) -> usize {
         let mut handed_out = lock(&self.handed_out);
-        handed_out.clear();
+        self.recycle(&mut handed_out);
         release_burst_capacity(&mut handed_out);
         let mut n = self.take(out, &mut handed_out);
         if n == 0 {
@@ -148,6 +164,37 @@ impl CompletionQueue {
             }
         }
         n
+    }
+
+    /// Turns on (a database is open) or off (none is) the reuse of result buffers; off also
+    /// frees the ones kept.
+    pub fn set_recycling(&self, on: bool) {
+        let mut recycled = lock(&self.recycled);
+        recycled.on = on;
+        if !on {
+            recycled.buffers = Vec::new();
+        }
+    }
+
+    /// Moves the recycled buffers (empty, capacity kept) into `into`.
+    pub fn take_recycled(&self, into: &mut Vec<Vec<u8>>) {
+        into.append(&mut lock(&self.recycled).buffers);
+    }
+
+    /// Drops the completions of the previous drain, keeping their small buffers for reuse.
+    fn recycle(&self, handed_out: &mut Vec<Completion>) {
+        if handed_out.is_empty() {
+            return; // the poller's spin: no lock to take
+        }
+        let mut recycled = lock(&self.recycled);
+        for c in handed_out.drain(..) {
+            let mut data = c.data;
+            let small = (1..=RECYCLED_CAPACITY).contains(&data.capacity());
+            if recycled.on && small && recycled.buffers.len() < RECYCLED_BUFFERS {
+                crate::alloc::poison_buffer(&mut data);
+                recycled.buffers.push(data);
+            }
+        }
     }
 
     fn take(&self, out: &mut [strata_completion], handed_out: &mut Vec<Completion>) -> usize {
@@ -211,15 +258,15 @@ mod tests {
         let q = CompletionQueue::new().unwrap();
         let mut out = vec![empty(); 4];
         // Asleep at start: the first publish signals, the next ones do not until a drain.
-        q.publish(&mut vec![Completion::ok(1, None)]);
-        q.publish(&mut vec![Completion::ok(9, None)]);
+        q.publish(&mut vec![Completion::ok(1, Vec::new())]);
+        q.publish(&mut vec![Completion::ok(9, Vec::new())]);
         assert_eq!(eventfd_count(&q), 1);
         assert_eq!(q.drain(&mut out), 2);
         assert_eq!(out[0].token, 1);
         // Empty drain puts the drainer to sleep; the next publish signals once.
         assert_eq!(q.drain(&mut out), 0);
-        q.publish(&mut vec![Completion::ok(2, None)]);
-        q.publish(&mut vec![Completion::ok(3, None)]);
+        q.publish(&mut vec![Completion::ok(2, Vec::new())]);
+        q.publish(&mut vec![Completion::ok(3, Vec::new())]);
         assert_eq!(eventfd_count(&q), 1);
         assert_eq!(q.drain(&mut out), 2);
         assert_eq!(eventfd_count(&q), 0);
@@ -228,7 +275,7 @@ mod tests {
     #[test]
     fn empty_buffers_are_handed_out_as_null() {
         let q = CompletionQueue::new().unwrap();
-        q.publish(&mut vec![Completion::ok(1, Some(Box::default()))]);
+        q.publish(&mut vec![Completion::ok(1, Vec::new())]);
         let mut out = vec![empty(); 1];
         assert_eq!(q.drain(&mut out), 1);
         assert!(out[0].data.is_null());
@@ -239,7 +286,7 @@ mod tests {
     fn drain_respects_capacity_and_keeps_buffers_until_the_next_drain() {
         let q = CompletionQueue::new().unwrap();
         let mut batch: Vec<_> = (0..5)
-            .map(|i| Completion::ok(i, Some(vec![i as u8; 3].into_boxed_slice())))
+            .map(|i| Completion::ok(i, vec![i as u8; 3]))
             .collect();
         q.publish(&mut batch);
         let mut out = vec![empty(); 2];
@@ -251,5 +298,40 @@ mod tests {
         assert_eq!(q.drain(&mut out), 1);
         assert_eq!(out[0].token, 4);
         assert_eq!(q.drain(&mut out), 0);
+    }
+
+    #[test]
+    fn small_buffers_are_reused_only_while_recycling() {
+        let q = CompletionQueue::new().unwrap();
+        let mut out = vec![empty(); 4];
+        let mut pool = Vec::new();
+        let batch = |tag: u64| {
+            vec![
+                Completion::ok(tag, vec![1; 100]),
+                Completion::ok(tag + 1, vec![2; RECYCLED_CAPACITY + 1]),
+                Completion::ok(tag + 2, Vec::new()),
+            ]
+        };
+        // Off (no database open): the next drain frees everything it handed out.
+        q.publish(&mut batch(1));
+        assert_eq!(q.drain(&mut out), 3);
+        q.drain(&mut out);
+        q.take_recycled(&mut pool);
+        assert!(pool.is_empty());
+        // On: the small, non-empty buffer comes back empty with its capacity.
+        q.set_recycling(true);
+        q.publish(&mut batch(4));
+        assert_eq!(q.drain(&mut out), 3);
+        q.drain(&mut out);
+        q.take_recycled(&mut pool);
+        assert_eq!(pool.len(), 1);
+        assert!(pool[0].is_empty() && pool[0].capacity() >= 100);
+        // Turning it off frees what was kept.
+        q.publish(&mut batch(7));
+        q.drain(&mut out);
+        q.drain(&mut out);
+        q.set_recycling(false);
+        q.take_recycled(&mut pool);
+        assert_eq!(pool.len(), 1);
     }
 }

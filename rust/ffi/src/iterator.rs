@@ -57,9 +57,9 @@ impl IterState {
 
     /// Encodes the next chunk of entries. Returns the chunk and whether the iterator is
     /// exhausted after it.
-    pub fn next_chunk(&mut self, db: &Db) -> Result<(Box<[u8]>, bool)> {
+    pub fn next_chunk(&mut self, db: &Db) -> Result<(Vec<u8>, bool)> {
         if self.done {
-            return Ok((Box::default(), true));
+            return Ok((Vec::new(), true));
         }
         // Resume just past the last key returned: the smallest key after `k` is `k` + 0x00.
         let mut after_resume = Vec::new();
@@ -103,7 +103,7 @@ impl IterState {
         }
         self.done = exhausted;
         self.next_entries = (self.next_entries * 2).min(MAX_CHUNK_ENTRIES);
-        Ok((chunk.into_boxed_slice(), exhausted))
+        Ok((chunk, exhausted))
     }
 }
 
@@ -169,7 +169,7 @@ mod tests {
             assert_eq!(keys, want);
             // 16 + 32 + 64 + 128 + 256 + 512 > 800: six chunks, not one per entry.
             assert_eq!(chunks, 6);
-            assert_eq!(it.next_chunk(&db).unwrap(), (Box::default(), true));
+            assert_eq!(it.next_chunk(&db).unwrap(), (Vec::new(), true));
         }
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);

@@ -117,7 +117,7 @@ impl<S: Subscriber> Layer<S> for HostLayer {
             handle: 0,
             code: 0,
             flags: STRATA_COMPLETION_LOG,
-            data: Some(data.into_boxed_slice()),
+            data,
         }];
         queue.publish(&mut batch);
     }

@@ -21,6 +21,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use once_cell::sync::OnceCell;
 use strata_engine::error::panic_message;
 use strata_engine::fs::RealFs;
+use strata_engine::key::KeyBuf;
 use strata_engine::tree::Stall;
 use strata_engine::wal::SyncPoint;
 use strata_engine::{threads, Batch, Db, Error, ErrorCode, Options};
@@ -60,7 +61,8 @@ pub enum Request {
     Get {
         db: u64,
         snapshot: u64,
-        key: Box<[u8]>,
+        /// Inline up to `KEY_INLINE` bytes: submitting a read allocates nothing.
+        key: KeyBuf,
         token: u64,
     },
     Stats {
@@ -279,6 +281,8 @@ struct State {
     /// Databases with writes prepared in this group.
     dirty: Vec<u64>,
     out: Vec<Completion>,
+    /// Emptied result buffers back from the drainer, for the next reads' values.
+    buffers: Vec<Vec<u8>>,
     completions: Arc<CompletionQueue>,
     sync_jobs: Sender<SyncJob>,
     /// The runtime's own inbox, for callbacks from background threads.
@@ -308,6 +312,7 @@ impl State {
             snapshots: HashMap::new(),
             next_handle: 1,
             dirty: Vec::new(),
+            buffers: Vec::new(),
             out: Vec::new(),
             completions,
             sync_jobs,
@@ -434,7 +439,8 @@ impl State {
                         snapshots: HashSet::new(),
                     },
                 );
-                let mut c = Completion::ok(token, None);
+                self.completions.set_recycling(true);
+                let mut c = Completion::ok(token, Vec::new());
                 c.handle = handle;
                 self.out.push(c);
             }
@@ -449,6 +455,11 @@ impl State {
         };
         for iter in slot.iters.drain() {
             self.iters.remove(&iter);
+        }
+        if self.dbs.is_empty() {
+            // No database open: keep no buffers around for reads that may never come.
+            self.completions.set_recycling(false);
+            self.buffers = Vec::new();
         }
         for snapshot in slot.snapshots.drain() {
             self.snapshots.remove(&snapshot);
@@ -468,12 +479,12 @@ impl State {
         // Close wrote and synced everything pending: every waiter is acknowledged, or none is.
         for (_, waiting) in slot.waiting.drain(..) {
             self.out.push(match &result {
-                Ok(()) => Completion::ok(waiting, None),
+                Ok(()) => Completion::ok(waiting, Vec::new()),
                 Err(e) => failure(waiting, e),
             });
         }
         self.out.push(match &result {
-            Ok(()) => Completion::ok(token, None),
+            Ok(()) => Completion::ok(token, Vec::new()),
             Err(e) => failure(token, e),
         });
     }
@@ -529,12 +540,22 @@ impl State {
             Some(seq) => seq,
             None => return self.out.push(snapshot_closed(token)),
         };
-        self.out.push(match slot.db.get_at(key, seq) {
-            Ok(Some(value)) => Completion::ok(token, Some(value.into_boxed_slice())),
-            Ok(None) => Completion {
-                code: STRATA_ERR_NOT_FOUND,
-                ..Completion::ok(token, None)
-            },
+        if self.buffers.is_empty() {
+            self.completions.take_recycled(&mut self.buffers);
+        }
+        let mut buf = self.buffers.pop().unwrap_or_default();
+        let found = slot
+            .db
+            .get_at_with(key, seq, |value| buf.extend_from_slice(value));
+        self.out.push(match found {
+            Ok(Some(())) => Completion::ok(token, buf),
+            Ok(None) => {
+                self.buffers.push(buf);
+                Completion {
+                    code: STRATA_ERR_NOT_FOUND,
+                    ..Completion::ok(token, Vec::new())
+                }
+            }
             Err(e) => failure(token, &e),
         });
     }
@@ -604,7 +625,7 @@ impl State {
                 std::mem::size_of::<strata_stats>(),
             )
         };
-        self.out.push(Completion::ok(token, Some(Box::from(bytes))));
+        self.out.push(Completion::ok(token, bytes.to_vec()));
     }
 
     fn iter_open(
@@ -629,7 +650,7 @@ impl State {
         let mut c = if first_chunk {
             chunk_completion(token, state.next_chunk(&slot.db))
         } else {
-            Completion::ok(token, None)
+            Completion::ok(token, Vec::new())
         };
         if c.code != 0 {
             slot.db.release_snapshot(seq);
@@ -676,7 +697,7 @@ impl State {
         let seq = slot.db.acquire_snapshot();
         slot.snapshots.insert(handle);
         self.snapshots.insert(handle, (db, seq));
-        let mut c = Completion::ok(token, None);
+        let mut c = Completion::ok(token, Vec::new());
         c.handle = handle;
         self.out.push(c);
     }
@@ -695,7 +716,7 @@ impl State {
         let to_self = self.to_self.clone();
         Box::new(move |result| {
             let c = match result {
-                Ok(()) => Completion::ok(token, None),
+                Ok(()) => Completion::ok(token, Vec::new()),
                 Err(e) => failure(token, &e),
             };
             let _ = to_self.send(Request::Finished(c));
@@ -726,7 +747,7 @@ impl State {
         let result = slot.db.checkpoint(path);
         acknowledge(slot, &mut self.out);
         self.out.push(match result {
-            Ok(()) => Completion::ok(token, None),
+            Ok(()) => Completion::ok(token, Vec::new()),
             Err(e) => failure(token, &e),
         });
     }
@@ -738,7 +759,7 @@ impl State {
         let spawned = threads::spawn("strata-check", move || {
             let c = match strata_engine::check::check_dir(&dir) {
                 Ok(r) if r.damaged() => Completion::err(token, STRATA_ERR_CORRUPTION, r.text()),
-                Ok(r) => Completion::ok(token, Some(r.text().into_bytes().into_boxed_slice())),
+                Ok(r) => Completion::ok(token, r.text().into_bytes()),
                 Err(e) => failure(token, &e),
             };
             let _ = to_runtime.send(Request::Finished(c));
@@ -795,10 +816,10 @@ impl State {
 
 /// The completion carrying an iterator chunk (flagged `STRATA_ITER_DONE` when it is the last),
 /// or the error that stopped reading it.
-fn chunk_completion(token: u64, chunk: strata_engine::Result<(Box<[u8]>, bool)>) -> Completion {
+fn chunk_completion(token: u64, chunk: strata_engine::Result<(Vec<u8>, bool)>) -> Completion {
     match chunk {
         Ok((chunk, done)) => {
-            let mut c = Completion::ok(token, Some(chunk));
+            let mut c = Completion::ok(token, chunk);
             if done {
                 c.flags = STRATA_ITER_DONE;
             }
@@ -832,7 +853,7 @@ fn acknowledge(slot: &mut DbSlot, out: &mut Vec<Completion>) {
             break;
         }
         slot.waiting.pop_front();
-        out.push(Completion::ok(token, None));
+        out.push(Completion::ok(token, Vec::new()));
     }
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::iterator::InternalIterator;
-use crate::key::compare_internal;
+use crate::key::{compare_internal, KeyBuf};
 
 /// Restart interval used when the caller asks for none. 8 rather than LevelDB's 16: a point
 /// read decodes and compares half as many entries after its binary search, for about 1% more
@@ -70,9 +70,6 @@ fn get_len(data: &[u8], pos: &mut usize) -> Option<usize> {
 fn le_u32(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
-
-/// Room reserved for a block iterator's key, so typical keys never regrow the buffer.
-const KEY_CAPACITY: usize = 64;
 
 /// Builds one block from entries added in increasing key order. The caller (the table builder)
 /// checks the order; this type only encodes.
@@ -244,7 +241,7 @@ impl Block {
             next_offset: self.restarts_offset,
             restart_index: self.num_restarts,
             next_restart: self.restarts_offset,
-            key: Vec::with_capacity(KEY_CAPACITY),
+            key: KeyBuf::new(),
             value: (0, 0),
             corrupt: None,
         }
@@ -304,7 +301,8 @@ pub struct BlockIter {
     restart_index: usize,
     /// Where the interval `restart_index` ends (cached: every decoded entry checks it).
     next_restart: usize,
-    key: Vec<u8>,
+    /// The current key, inline for keys up to `KEY_INLINE` bytes: a cursor allocates nothing.
+    key: KeyBuf,
     /// Byte range of the current value.
     value: (usize, usize),
     /// Set on the first damaged entry; the iterator stays invalid from then on.

@@ -574,14 +574,30 @@ impl Table {
     /// The newest entry for `user_key` with sequence number `<= seq`, or `None` when this table
     /// has no visible version of it.
     pub fn get(&self, user_key: &[u8], seq: u64) -> Result<Option<(ValueKind, Vec<u8>)>> {
+        self.get_with(user_key, seq, |kind, value| (kind, value.to_vec()))
+    }
+
+    /// [`Table::get`] that hands the entry's kind and value (borrowed from the block) to `f`
+    /// instead of copying the value, and returns what `f` returns.
+    pub fn get_with<R>(
+        &self,
+        user_key: &[u8],
+        seq: u64,
+        f: impl FnOnce(ValueKind, &[u8]) -> R,
+    ) -> Result<Option<R>> {
         if !self.filter.may_contain(user_key) {
             return Ok(None);
         }
-        with_seek_key(user_key, seq, |target| self.get_at(user_key, target))
+        with_seek_key(user_key, seq, |target| self.get_at(user_key, target, f))
     }
 
-    /// [`Table::get`] past the filter, with `target` the seek key.
-    fn get_at(&self, user_key: &[u8], target: &[u8]) -> Result<Option<(ValueKind, Vec<u8>)>> {
+    /// [`Table::get_with`] past the filter, with `target` the seek key.
+    fn get_at<R>(
+        &self,
+        user_key: &[u8],
+        target: &[u8],
+        f: impl FnOnce(ValueKind, &[u8]) -> R,
+    ) -> Result<Option<R>> {
         let mut index = self.index.iter();
         index.seek(target);
         if !index.valid() {
@@ -601,7 +617,7 @@ impl Table {
         if parsed.user_key != user_key {
             return Ok(None);
         }
-        Ok(Some((parsed.kind, it.value().to_vec())))
+        Ok(Some(f(parsed.kind, it.value())))
     }
 
     /// An unpositioned iterator over every entry.
