@@ -14,13 +14,16 @@ import (
 var strataEngine = Engine{
 	Name: "strata",
 	Settings: "Options{BlockCacheSize: 64 MiB, MemtableBudget: 64 MiB (the defaults), NoSync: true in fast mode}; " +
-		"Write(batch), Put, Get, NewIterator{Start} per scan; Flush before Close",
+		"Write(batch), Put, GetAppend into a pooled buffer, NewIterator{Start} per scan; Flush before Close",
 	Open: openStrata,
 }
 
 type strataStore struct {
 	db      *strata.DB
 	batches sync.Pool
+	// Read buffers (*[]byte): reads copy values into one instead of allocating, as Pebble's
+	// Get hands out its own memory and badger's and bbolt's reads are not copied either.
+	values sync.Pool
 }
 
 func openStrata(dir string, opts OpenOptions) (Store, error) {
@@ -34,6 +37,7 @@ func openStrata(dir string, opts OpenOptions) (Store, error) {
 	}
 	s := &strataStore{db: db}
 	s.batches.New = func() any { return strata.NewBatch() }
+	s.values.New = func() any { return new([]byte) }
 	return s, nil
 }
 
@@ -52,7 +56,10 @@ func (s *strataStore) Put(key, value []byte) error {
 }
 
 func (s *strataStore) Get(key []byte) (int, bool, error) {
-	v, err := s.db.Get(context.Background(), key)
+	buf := s.values.Get().(*[]byte)
+	defer s.values.Put(buf)
+	v, err := s.db.GetAppend(context.Background(), (*buf)[:0], key)
+	*buf = v
 	if errors.Is(err, strata.ErrNotFound) {
 		return 0, false, nil
 	}

@@ -51,6 +51,15 @@ func BenchmarkGetParallel16(b *testing.B) {
 	getParallel16(b, benchDB(b, &Options{NoSync: true}), 1)
 }
 
+// GetAppend into a reused buffer: no allocation on either side.
+func BenchmarkGetAppendSequential(b *testing.B) {
+	getSequential(b, benchDB(b, &Options{NoSync: true}), 1, reuseBuffer)
+}
+
+func BenchmarkGetAppendParallel16(b *testing.B) {
+	getParallel16(b, benchDB(b, &Options{NoSync: true}), 1, reuseBuffer)
+}
+
 // Reads from tables rather than the memtable: see tablesDB.
 func BenchmarkGetFromTablesSequential(b *testing.B) {
 	getSequential(b, tablesDB(b), 7919)
@@ -71,15 +80,28 @@ func tablesDB(b *testing.B) *DB {
 	return db
 }
 
+// reuseBuffer makes the get helpers read with GetAppend into one buffer per goroutine.
+const reuseBuffer = true
+
+// read is Get, or with reuse GetAppend into buf; it returns the buffer to pass next time.
+func read(ctx context.Context, db *DB, key, buf []byte, reuse bool) ([]byte, error) {
+	if reuse {
+		return db.GetAppend(ctx, buf[:0], key)
+	}
+	return db.Get(ctx, key)
+}
+
 // getSequential reads one key at a time, each `stride` keys after the one before.
-func getSequential(b *testing.B, db *DB, stride uint64) {
+func getSequential(b *testing.B, db *DB, stride uint64, reuse ...bool) {
 	ctx := context.Background()
 	var key [8]byte
+	var buf []byte
+	var err error
 	b.ResetTimer()
 	defer rustAllocsPerOp(b)()
 	for i := uint64(0); b.Loop(); i++ {
 		binary.BigEndian.PutUint64(key[:], i*stride%benchKeys)
-		if _, err := db.Get(ctx, key[:]); err != nil {
+		if buf, err = read(ctx, db, key[:], buf, len(reuse) > 0 && reuse[0]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -87,7 +109,7 @@ func getSequential(b *testing.B, db *DB, stride uint64) {
 
 // getParallel16 reads from 16 goroutines, each taking the key `stride` keys after the last one
 // handed out.
-func getParallel16(b *testing.B, db *DB, stride uint64) {
+func getParallel16(b *testing.B, db *DB, stride uint64, reuse ...bool) {
 	ctx := context.Background()
 	var n atomic.Uint64
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
@@ -95,9 +117,11 @@ func getParallel16(b *testing.B, db *DB, stride uint64) {
 	defer rustAllocsPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		var key [8]byte
+		var buf []byte
+		var err error
 		for pb.Next() {
 			binary.BigEndian.PutUint64(key[:], n.Add(stride)%benchKeys)
-			if _, err := db.Get(ctx, key[:]); err != nil {
+			if buf, err = read(ctx, db, key[:], buf, len(reuse) > 0 && reuse[0]); err != nil {
 				b.Fatal(err)
 			}
 		}

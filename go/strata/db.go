@@ -100,10 +100,15 @@ func checkValue(value []byte) error {
 
 // exec runs one request against this database and waits for it.
 func (db *DB) exec(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (result, error) {
+	return db.execAppend(ctx, op, kind, false, nil, submit)
+}
+
+// execAppend is exec with doAppend's result handling.
+func (db *DB) execAppend(ctx context.Context, op string, kind opKind, appendTo bool, dst []byte, submit func(token C.uint64_t) C.int32_t) (result, error) {
 	if db.isClosed() {
 		return result{}, opError(op, ErrClosed)
 	}
-	cl, err := do(ctx, op, kind, submit)
+	cl, err := doAppend(ctx, op, kind, appendTo, dst, submit)
 	runtime.KeepAlive(db)
 	return cl, err
 }
@@ -126,26 +131,38 @@ func (db *DB) Put(ctx context.Context, key, value []byte) error {
 
 // Get returns the value of key, or an error wrapping ErrNotFound. The caller owns the result.
 func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
-	return db.get(ctx, "get", 0, key)
+	return db.get(ctx, "get", 0, key, false, nil)
+}
+
+// GetAppend appends the value of key to dst and returns the extended slice, as append does
+// (a new array only when dst lacks the room), or dst and an error wrapping ErrNotFound. A
+// caller that reuses its buffer, GetAppend(ctx, buf[:0], key), reads without allocating. On
+// any error the result is dst; bytes of dst's spare capacity may have been written.
+func (db *DB) GetAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
+	return db.get(ctx, "get", 0, key, true, dst)
 }
 
 // get reads key as of snapshot, a snapshot handle or 0 for the latest state: the one
-// implementation behind DB.Get and Snapshot.Get. op names the caller in errors.
-func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte) ([]byte, error) {
+// implementation behind DB.Get, DB.GetAppend and their Snapshot twins. op names the caller in
+// errors; with appendTo the value is appended to dst.
+func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte, appendTo bool, dst []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
-		return nil, err
+		return dst, err
 	}
-	cl, err := db.exec(ctx, op, opPlain, func(token C.uint64_t) C.int32_t {
+	cl, err := db.execAppend(ctx, op, opPlain, appendTo, dst, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		return C.strata_db_get(C.uint64_t(db.handle), C.uint64_t(snapshot), k, kn, token)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if cl.data == nil {
+	switch {
+	case err != nil:
+		return dst, err
+	case cl.data != nil:
+		return cl.data, nil
+	case dst != nil:
+		return dst, nil // an empty value appended to dst
+	default:
 		return []byte{}, nil
 	}
-	return cl.data, nil
 }
 
 // Delete removes key. Deleting a missing key is not an error.

@@ -77,6 +77,54 @@ func TestGetResultIsOwnedByTheCaller(t *testing.T) {
 	wantValue(t, db, "k", "value")
 }
 
+func TestGetAppend(t *testing.T) {
+	db := openTest(t, &Options{NoSync: true})
+	ctx := context.Background()
+	mustPut(t, db, "k", "value")
+	mustPut(t, db, "empty", "")
+	snap, err := db.NewSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	mustPut(t, db, "k", "newer")
+
+	// Appended after dst's bytes, in dst's own array when it has the room.
+	buf := make([]byte, 3, 64)
+	copy(buf, "ab:")
+	got, err := db.GetAppend(ctx, buf, []byte("k"))
+	if err != nil || string(got) != "ab:newer" || &got[0] != &buf[0] {
+		t.Fatalf("GetAppend = %q, %v (same array: %v); want \"ab:newer\" in buf", got, err, err == nil && &got[0] == &buf[0])
+	}
+	// Without the room, a new array, dst untouched.
+	small := []byte("xy")
+	if got, err := db.GetAppend(ctx, small[:1:1], []byte("k")); err != nil || string(got) != "xnewer" || string(small) != "xy" {
+		t.Fatalf("GetAppend into a full slice = %q, %v; dst %q", got, err, small)
+	}
+	if got, err := snap.GetAppend(ctx, nil, []byte("k")); err != nil || string(got) != "value" {
+		t.Fatalf("snapshot GetAppend = %q, %v; want the old value", got, err)
+	}
+	if got, err := db.GetAppend(ctx, nil, []byte("empty")); err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("GetAppend of an empty value into nil = %#v, %v; want a non-nil empty slice", got, err)
+	}
+	if got, err := db.GetAppend(ctx, buf[:3], []byte("missing")); !errors.Is(err, ErrNotFound) || string(got) != "ab:" {
+		t.Fatalf("GetAppend of a missing key = %q, %v; want dst and ErrNotFound", got, err)
+	}
+	if got, err := db.GetAppend(ctx, buf[:3], nil); !errors.Is(err, ErrInvalidArgument) || string(got) != "ab:" {
+		t.Fatalf("GetAppend of an empty key = %q, %v; want dst and ErrInvalidArgument", got, err)
+	}
+	// A buffer with room: no Go allocation per read.
+	key := []byte("k")
+	allocs := testing.AllocsPerRun(200, func() {
+		if buf, err = db.GetAppend(ctx, buf[:0], key); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("GetAppend into a buffer with room: %v allocations per call, want 0", allocs)
+	}
+}
+
 func TestBatchIsAtomicAndOrdered(t *testing.T) {
 	db := openTest(t, nil)
 	ctx := context.Background()

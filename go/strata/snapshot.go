@@ -60,7 +60,18 @@ func (s *Snapshot) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if s.isClosed() {
 		return nil, opError("snapshot get", ErrClosed)
 	}
-	v, err := s.db.get(ctx, "snapshot get", s.handle, key)
+	v, err := s.db.get(ctx, "snapshot get", s.handle, key, false, nil)
+	runtime.KeepAlive(s)
+	return v, err
+}
+
+// GetAppend is DB.GetAppend as of the snapshot: it appends the value key had when the
+// snapshot was taken to dst.
+func (s *Snapshot) GetAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
+	if s.isClosed() {
+		return dst, opError("snapshot get", ErrClosed)
+	}
+	v, err := s.db.get(ctx, "snapshot get", s.handle, key, true, dst)
 	runtime.KeepAlive(s)
 	return v, err
 }

@@ -31,6 +31,14 @@ pub trait WritableFile: Send + Sync {
 pub trait RandomAccessFile: Send + Sync {
     /// Fills `buf` from `offset`; fails with `UnexpectedEof` if the file is shorter.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// Reads `len` bytes from `offset` into a new buffer, as [`RandomAccessFile::read_at`]
+    /// would. The default zero-fills the buffer first; a file that can read into
+    /// uninitialized memory skips that.
+    fn read_vec_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        self.read_at(offset, &mut buf)?;
+        Ok(buf)
+    }
     /// The file length in bytes.
     fn size(&self) -> io::Result<u64>;
 }
@@ -98,6 +106,41 @@ struct RealReadFile(File);
 impl RandomAccessFile for RealReadFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset)
+    }
+
+    /// Reads straight into the new buffer's spare capacity: a block read on a cache miss does
+    /// not zero 4 KiB first only to overwrite it (memset was 2% of a point-read profile).
+    fn read_vec_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf: Vec<u8> = Vec::with_capacity(len);
+        while buf.len() < len {
+            let done = buf.len();
+            let at = offset
+                .checked_add(done as u64)
+                .and_then(|at| libc::off_t::try_from(at).ok())
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "offset overflows"))?;
+            // SAFETY: pread writes at most `len - done` bytes into the spare capacity that
+            // starts at `done`; the descriptor stays open while `self` lives.
+            let n = unsafe {
+                libc::pread(
+                    self.0.as_raw_fd(),
+                    buf.as_mut_ptr().add(done).cast(),
+                    len - done,
+                    at,
+                )
+            };
+            match n {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n if n < 0 => {
+                    let err = io::Error::last_os_error();
+                    if err.kind() != io::ErrorKind::Interrupted {
+                        return Err(err);
+                    }
+                }
+                // SAFETY: pread initialized `n` more bytes (n <= len - done).
+                n => unsafe { buf.set_len(done + n as usize) },
+            }
+        }
+        Ok(buf)
     }
 
     fn size(&self) -> io::Result<u64> {
@@ -179,5 +222,29 @@ impl FileSystem for RealFs {
             return Err(io::Error::last_os_error());
         }
         Ok(Box::new(file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_dir::TempDir;
+
+    #[test]
+    fn read_vec_at_reads_like_read_at_and_fails_past_the_end() {
+        let dir = TempDir::new("fs-read-vec");
+        let path = dir.0.join("f");
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i * 31) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let file = RealFs.open_read(&path).unwrap();
+        for (offset, len) in [(0, 0), (0, 10_000), (123, 4096), (9_999, 1)] {
+            let got = file.read_vec_at(offset, len).unwrap();
+            assert_eq!(got, &bytes[offset as usize..offset as usize + len]);
+            let mut want = vec![0; len];
+            file.read_at(offset, &mut want).unwrap();
+            assert_eq!(got, want);
+        }
+        let err = file.read_vec_at(9_000, 1_001).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

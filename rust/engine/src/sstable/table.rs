@@ -444,8 +444,8 @@ fn read_block_contents(
     // In bounds of the file, so the allocation is bounded by the file size.
     let len = usize::try_from(handle.size + BLOCK_TRAILER_LEN)
         .map_err(|_| bad("block does not fit in memory".into()))?;
-    let mut buf = vec![0u8; len];
-    file.read_at(handle.offset, &mut buf)
+    let mut buf = file
+        .read_vec_at(handle.offset, len)
         .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
     let body_len = handle.size as usize;
     let trailer = &buf[body_len..];
