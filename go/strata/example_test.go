@@ -37,6 +37,41 @@ func Example() {
 	// true
 }
 
+// Reads into one buffer, reused from read to read: no allocation per read.
+func ExampleDB_GetAppend() {
+	dir, _ := os.MkdirTemp("", "strata-example")
+	defer os.RemoveAll(dir)
+
+	db, err := strata.Open(dir, &strata.Options{NoSync: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	ctx := context.Background()
+	for _, name := range []string{"ada", "grace", "edsger"} {
+		if err := db.Put(ctx, []byte("user/"+name), []byte(name+"@example.com")); err != nil {
+			log.Fatal(err)
+		}
+	}
+	buf := make([]byte, 0, 64)
+	for _, name := range []string{"ada", "grace", "alan"} {
+		buf, err = db.GetAppend(ctx, buf[:0], []byte("user/"+name))
+		switch {
+		case errors.Is(err, strata.ErrNotFound):
+			fmt.Printf("%s: none\n", name)
+		case err != nil:
+			log.Fatal(err)
+		default:
+			fmt.Printf("%s: %s\n", name, buf)
+		}
+	}
+	// Output:
+	// ada: ada@example.com
+	// grace: grace@example.com
+	// alan: none
+}
+
 func ExampleDB_Write() {
 	dir, _ := os.MkdirTemp("", "strata-example")
 	defer os.RemoveAll(dir)

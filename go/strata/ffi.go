@@ -16,7 +16,7 @@ package strata
 //
 // Ownership across the boundary: Go passes pointers to its own byte slices only for the
 // duration of a call (Rust copies them before returning); Rust's result buffers are copied
-// into Go memory by the poller before the next drain frees them.
+// into Go memory by the poller before the next drain frees or reuses them.
 
 // Which build of libstrata.a is linked is chosen by build tag: the release build by default
 // (link_release.go), the checked build, which poisons freed memory and has test failpoints,

@@ -252,7 +252,7 @@ int32_t strata_runtime_start(int32_t *eventfd_out);
 // once the queue is empty; the eventfd is signalled again when new completions arrive.
 // Ownership: `out` is the caller's and is only written during the call; the `data` buffers it
 // receives belong to strata and stay valid until the next call to this function, which frees
-// them (copy what you keep).
+// them or keeps them for later results (copy what you keep).
 // Threads: call from one thread at a time (one drainer per process).
 size_t strata_completions_drain(struct strata_completion *out, size_t cap);
 

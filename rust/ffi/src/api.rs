@@ -88,7 +88,7 @@ pub unsafe extern "C" fn strata_runtime_start(eventfd_out: *mut i32) -> i32 {
 /// once the queue is empty; the eventfd is signalled again when new completions arrive.
 /// Ownership: `out` is the caller's and is only written during the call; the `data` buffers it
 /// receives belong to strata and stay valid until the next call to this function, which frees
-/// them (copy what you keep).
+/// them or keeps them for later results (copy what you keep).
 /// Threads: call from one thread at a time (one drainer per process).
 #[no_mangle]
 pub unsafe extern "C" fn strata_completions_drain(
