@@ -58,10 +58,9 @@ type call struct {
 	kind  opKind
 	done  chan struct{} // capacity 1: the poller's one send never blocks
 
-	// appendTo: a successful result's bytes are appended to dst (by the poller, before done)
-	// instead of copied into a new slice. Set before submission.
-	appendTo bool
-	dst      []byte
+	// dst, when non-nil: a successful result's bytes are appended to it (by the poller, before
+	// done) instead of copied into a new slice. Set before submission.
+	dst []byte
 
 	// Written by the poller before done is closed.
 	code   int32
@@ -230,7 +229,7 @@ func (c *completer) poll() {
 			cl.handle = uint64(comp.handle)
 			cl.flags = uint32(comp.flags)
 			switch {
-			case cl.appendTo && comp.code == 0 && !cl.abandoned:
+			case cl.dst != nil && comp.code == 0 && !cl.abandoned:
 				// Into the waiter's buffer: it is blocked in the call, and it cannot give up
 				// meanwhile (that takes c.mu). Copy now: the next drain frees the Rust buffer.
 				src := unsafe.Slice((*byte)(unsafe.Pointer(comp.data)), int(comp.len))
@@ -275,12 +274,12 @@ func releaseOrphan(cl *call) {
 // submit returns the C status code for the submission. On an engine error the result still
 // carries the completion's code and data (Check reads its report from there).
 func do(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (result, error) {
-	return doAppend(ctx, op, kind, false, nil, submit)
+	return doAppend(ctx, op, kind, nil, submit)
 }
 
-// doAppend is do for a request whose result bytes, on success, are appended to dst (with
-// appendTo) as append would, instead of copied into a new slice.
-func doAppend(ctx context.Context, op string, kind opKind, appendTo bool, dst []byte, submit func(token C.uint64_t) C.int32_t) (result, error) {
+// doAppend is do for a request whose result bytes, on success, are appended to dst (when
+// non-nil) as append would, instead of copied into a new slice.
+func doAppend(ctx context.Context, op string, kind opKind, dst []byte, submit func(token C.uint64_t) C.int32_t) (result, error) {
 	if err := ctx.Err(); err != nil {
 		return result{}, err
 	}
@@ -289,7 +288,7 @@ func doAppend(ctx context.Context, op string, kind opKind, appendTo bool, dst []
 	}
 	c := completions
 	cl := c.newCall(kind)
-	cl.appendTo, cl.dst = appendTo, dst
+	cl.dst = dst
 	if code := submit(C.uint64_t(cl.token)); code != 0 {
 		c.cancel(cl)
 		recycle(cl)

@@ -100,15 +100,15 @@ func checkValue(value []byte) error {
 
 // exec runs one request against this database and waits for it.
 func (db *DB) exec(ctx context.Context, op string, kind opKind, submit func(token C.uint64_t) C.int32_t) (result, error) {
-	return db.execAppend(ctx, op, kind, false, nil, submit)
+	return db.execAppend(ctx, op, kind, nil, submit)
 }
 
 // execAppend is exec with doAppend's result handling.
-func (db *DB) execAppend(ctx context.Context, op string, kind opKind, appendTo bool, dst []byte, submit func(token C.uint64_t) C.int32_t) (result, error) {
+func (db *DB) execAppend(ctx context.Context, op string, kind opKind, dst []byte, submit func(token C.uint64_t) C.int32_t) (result, error) {
 	if db.isClosed() {
 		return result{}, opError(op, ErrClosed)
 	}
-	cl, err := doAppend(ctx, op, kind, appendTo, dst, submit)
+	cl, err := doAppend(ctx, op, kind, dst, submit)
 	runtime.KeepAlive(db)
 	return cl, err
 }
@@ -131,7 +131,7 @@ func (db *DB) Put(ctx context.Context, key, value []byte) error {
 
 // Get returns the value of key, or an error wrapping ErrNotFound. The caller owns the result.
 func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
-	return db.get(ctx, "get", 0, key, false, nil)
+	return db.get(ctx, "get", 0, key, nil)
 }
 
 // GetAppend appends the value of key to dst and returns the extended slice, as append does
@@ -139,17 +139,17 @@ func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 // caller that reuses its buffer, GetAppend(ctx, buf[:0], key), reads without allocating. On
 // any error the result is dst; bytes of dst's spare capacity may have been written.
 func (db *DB) GetAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
-	return db.get(ctx, "get", 0, key, true, dst)
+	return db.get(ctx, "get", 0, key, dst)
 }
 
 // get reads key as of snapshot, a snapshot handle or 0 for the latest state: the one
 // implementation behind DB.Get, DB.GetAppend and their Snapshot twins. op names the caller in
-// errors; with appendTo the value is appended to dst.
-func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte, appendTo bool, dst []byte) ([]byte, error) {
+// errors; a non-nil dst gets the value appended (a nil one: a new slice, as append(nil, v...)).
+func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte, dst []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return dst, err
 	}
-	cl, err := db.execAppend(ctx, op, opPlain, appendTo, dst, func(token C.uint64_t) C.int32_t {
+	cl, err := db.execAppend(ctx, op, opPlain, dst, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		return C.strata_db_get(C.uint64_t(db.handle), C.uint64_t(snapshot), k, kn, token)
 	})

@@ -60,7 +60,7 @@ func (s *Snapshot) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if s.isClosed() {
 		return nil, opError("snapshot get", ErrClosed)
 	}
-	v, err := s.db.get(ctx, "snapshot get", s.handle, key, false, nil)
+	v, err := s.db.get(ctx, "snapshot get", s.handle, key, nil)
 	runtime.KeepAlive(s)
 	return v, err
 }
@@ -71,7 +71,7 @@ func (s *Snapshot) GetAppend(ctx context.Context, dst, key []byte) ([]byte, erro
 	if s.isClosed() {
 		return dst, opError("snapshot get", ErrClosed)
 	}
-	v, err := s.db.get(ctx, "snapshot get", s.handle, key, true, dst)
+	v, err := s.db.get(ctx, "snapshot get", s.handle, key, dst)
 	runtime.KeepAlive(s)
 	return v, err
 }

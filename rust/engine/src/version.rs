@@ -70,12 +70,10 @@ impl ReadView {
         // At most one table answers; `f` moves into the one that does.
         let mut visit = Some(f);
         let mut probe = |number: u64| -> Result<Option<R>> {
-            let table = tables.get(number)?;
-            let mut found = None;
-            let hit = table.get_with(user_key, seq, |kind, value| {
-                found = visit.take().map(|f| f(kind, value));
+            let hit = tables.get(number)?.get_with(user_key, seq, |kind, value| {
+                visit.take().map(|f| f(kind, value))
             })?;
-            Ok(hit.and(found))
+            Ok(hit.flatten())
         };
         for f in &self.levels[0] {
             if f.smallest_seq <= seq && covers(f, user_key) {

@@ -453,13 +453,13 @@ impl State {
             self.out.push(closed(token));
             return;
         };
-        for iter in slot.iters.drain() {
-            self.iters.remove(&iter);
-        }
         if self.dbs.is_empty() {
             // No database open: keep no buffers around for reads that may never come.
             self.completions.set_recycling(false);
             self.buffers = Vec::new();
+        }
+        for iter in slot.iters.drain() {
+            self.iters.remove(&iter);
         }
         for snapshot in slot.snapshots.drain() {
             self.snapshots.remove(&snapshot);
