@@ -47,7 +47,8 @@ var fileRoles = []string{roleWAL, roleOldTable, roleNewTable, roleManifest}
 const (
 	walHeaderLen       = 16
 	walRecordHeaderLen = 28
-	tableFooterLen     = 72
+	tableHeaderLen     = 32
+	tableFooterLen     = 88
 	blockTrailerLen    = 5
 	manifestHeaderLen  = 20
 )
@@ -65,8 +66,10 @@ type damageFixture struct {
 	inWAL int               // writes at the end of log that live only in the WAL
 	files map[string]string // role -> file name
 	keys  []string          // every key ever written, sorted
-	// walRecords holds the [start, end) offsets of each WAL record.
+	// walRecords holds the [start, end) offsets of each WAL record, walSeal those of the seal
+	// Close wrote after them (a record with no payload that vouches for every byte before it).
 	walRecords [][2]int
+	walSeal    [2]int
 }
 
 // buildDamageFixture writes the fixture database into dir: tableKeys keys in a first table,
@@ -161,9 +164,13 @@ func buildDamageFixture(t testing.TB, dir string, tableKeys, walWrites int) *dam
 		}
 	}
 	sort.Strings(fx.keys)
-	fx.walRecords = walRecordSpans(t, fx.read(t, roleWAL))
-	if len(fx.walRecords) != walWrites {
-		t.Fatalf("the WAL holds %d records, want %d", len(fx.walRecords), walWrites)
+	spans := walRecordSpans(t, fx.read(t, roleWAL))
+	if len(spans) != walWrites+1 {
+		t.Fatalf("the WAL holds %d records, want %d and a seal", len(spans), walWrites)
+	}
+	fx.walRecords, fx.walSeal = spans[:walWrites], spans[walWrites]
+	if fx.walSeal[1]-fx.walSeal[0] != walRecordHeaderLen {
+		t.Fatalf("the WAL's last record %v is not a seal", fx.walSeal)
 	}
 	return fx
 }
@@ -258,26 +265,29 @@ func (fx *damageFixture) regions(t testing.TB, role string) []region {
 			{"middle record", mid[0], mid[1]},
 			{"last record header", last[0], last[0] + walRecordHeaderLen},
 			{"last record payload", last[0] + walRecordHeaderLen, last[1]},
+			{"seal", fx.walSeal[0], fx.walSeal[1]},
 		}
 	case roleManifest:
 		return []region{
 			{"header: magic, version, length, checksum", 0, manifestHeaderLen},
-			{"body: file numbers and sequence", manifestHeaderLen, manifestHeaderLen + 24},
-			{"body: levels and tables", manifestHeaderLen + 24, len(data)},
+			{"body: database id, file numbers and sequence", manifestHeaderLen, manifestHeaderLen + 32},
+			{"body: levels and tables", manifestHeaderLen + 32, len(data)},
 		}
 	default:
 		footer := len(data) - tableFooterLen
 		u64 := func(at int) int { return int(binary.LittleEndian.Uint64(data[footer+at:])) }
 		filterOff, filterSize, indexOff, indexSize := u64(0), u64(8), u64(16), u64(24)
 		return []region{
-			{"data blocks", 0, filterOff - blockTrailerLen},
+			{"header: magic, version, identity, checksum", 0, tableHeaderLen},
+			{"data blocks", tableHeaderLen, filterOff - blockTrailerLen},
 			{"last data block trailer", filterOff - blockTrailerLen, filterOff},
 			{"filter block", filterOff, filterOff + filterSize + blockTrailerLen},
 			{"index block", indexOff, indexOff + indexSize + blockTrailerLen},
 			{"footer: block handles", footer, footer + 32},
 			{"footer: entry count and sequence range", footer + 32, footer + 56},
-			{"footer: version and checksum", footer + 56, footer + 64},
-			{"footer: magic", footer + 64, footer + 72},
+			{"footer: database id and file number", footer + 56, footer + 72},
+			{"footer: version and checksum", footer + 72, footer + 80},
+			{"footer: magic", footer + 80, footer + 88},
 		}
 	}
 }
@@ -412,7 +422,10 @@ func judgeDamage(t testing.TB, fx *damageFixture, role string, d damage) (outcom
 		return outReadRefused, verdict
 	}
 	if p == len(fx.log) {
-		if role != roleWAL || lo < 12 || hi > walHeaderLen {
+		// A damaged seal holds no write, and looks just like a crash during Close, which can
+		// tear it or leave zeros where it was to go: Check may call it a torn tail or nothing.
+		inSeal := role == roleWAL && lo >= fx.walSeal[0]
+		if (role != roleWAL || lo < 12 || hi > walHeaderLen) && !inSeal {
 			// Every byte of a table or the manifest is under a checksum; in a WAL segment only
 			// the reserved header bytes are not.
 			if verdict != checkDamaged {
@@ -442,9 +455,10 @@ func judgeDamage(t testing.TB, fx *damageFixture, role string, d damage) (outcom
 		return outTruncated, verdict
 	}
 	// A flip or zeroed run is cut only where no intact later record vouches that the bytes
-	// were durable: in the last record. The cut is counted and Check reports it.
-	if hi <= fx.walRecords[len(fx.walRecords)-1][0] {
-		t.Fatalf("%s: damage before the last WAL record (which vouches for it) cut %d writes silently", what, lost)
+	// were durable: the seal Close wrote vouches for every record, so damage that spares it
+	// must be an error. The cut is counted and Check reports it.
+	if hi <= fx.walSeal[0] {
+		t.Fatalf("%s: damage before the WAL's seal (which vouches for it) cut %d writes silently", what, lost)
 	}
 	if stats.RecoveredTornBytes == 0 || verdict == checkOK {
 		t.Fatalf("%s: %d acknowledged writes cut without a trace (RecoveredTornBytes %d, Check:\n%s)",

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::fs::FileSystem;
-use crate::manifest::table_name;
+use crate::manifest::{table_name, FileMeta};
 use crate::sstable::block::Block;
 use crate::sstable::Table;
 
@@ -190,6 +190,16 @@ impl<K: Copy + Eq + Hash, V: Clone> Lru<K, V> {
         self.map.len()
     }
 
+    /// Lowers the budget to `capacity` and evicts from the cold end until it holds.
+    fn shrink_to(&mut self, capacity: usize) {
+        self.capacity = self.capacity.min(capacity);
+        while self.usage > self.capacity {
+            let cold = self.tail;
+            let cold_key = self.node(cold).key;
+            self.remove(&cold_key);
+        }
+    }
+
     /// Keys from most to least recently used.
     #[cfg(test)]
     fn keys_by_recency(&self) -> Vec<K> {
@@ -201,6 +211,11 @@ impl<K: Copy + Eq + Hash, V: Clone> Lru<K, V> {
         }
         out
     }
+}
+
+/// True for the errors of a process (EMFILE) or system (ENFILE) out of file descriptors.
+pub fn is_descriptor_shortage(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
 }
 
 /// Locks `m`, ignoring poisoning: every LRU operation leaves the structure consistent before
@@ -310,9 +325,16 @@ impl BlockCache {
 }
 
 /// Open table readers, at most `max_open_files` of them (least recently used closed first).
+///
+/// Every table is checked against its manifest entry when opened (see
+/// [`Table::check_identity`]). When the process runs out of file descriptors, the cache closes
+/// half of its tables, keeps the smaller bound from then on, and tries once more: a descriptor
+/// shortage shrinks the cache instead of failing reads.
 pub struct TableCache {
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
+    /// The database whose tables these are.
+    db_id: u64,
     block_cache: Arc<BlockCache>,
     tables: Mutex<Lru<u64, Arc<Table>>>,
 }
@@ -327,43 +349,71 @@ impl fmt::Debug for TableCache {
 }
 
 impl TableCache {
-    /// A cache of tables in `dir`, reading data blocks through `block_cache`.
+    /// A cache of the tables of database `db_id` in `dir`, reading data blocks through
+    /// `block_cache`.
     pub fn new(
         fs: Arc<dyn FileSystem>,
         dir: PathBuf,
+        db_id: u64,
         block_cache: Arc<BlockCache>,
         max_open_files: usize,
     ) -> TableCache {
         TableCache {
             fs,
             dir,
+            db_id,
             block_cache,
             tables: Mutex::new(Lru::new(max_open_files)),
         }
     }
 
-    /// The open table `file_number`, opening `dir/{file_number:06}.sst` on a miss.
-    pub fn get(&self, file_number: u64) -> Result<Arc<Table>> {
-        if let Some(table) = lock(&self.tables).get(&file_number) {
+    /// The open table `meta` lists, opening `dir/{number:06}.sst` on a miss and checking it is
+    /// the table `meta` describes.
+    pub fn get(&self, meta: &FileMeta) -> Result<Arc<Table>> {
+        if let Some(table) = lock(&self.tables).get(&meta.number) {
             return Ok(table);
         }
         // Open without the lock: opening reads the file, and other tables stay available.
-        let table = Arc::new(self.open(file_number)?);
+        let table = Arc::new(self.open(meta)?);
         let mut tables = lock(&self.tables);
-        if let Some(raced) = tables.get(&file_number) {
+        if let Some(raced) = tables.get(&meta.number) {
             return Ok(raced);
         }
-        tables.insert(file_number, Arc::clone(&table), 1);
+        tables.insert(meta.number, Arc::clone(&table), 1);
         Ok(table)
     }
 
-    fn open(&self, file_number: u64) -> Result<Table> {
-        let path = self.dir.join(table_name(file_number));
-        let file = self
-            .fs
-            .open_read(&path)
-            .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
-        Table::open(file, path, file_number, Some(Arc::clone(&self.block_cache)))
+    fn open(&self, meta: &FileMeta) -> Result<Table> {
+        let path = self.dir.join(table_name(meta.number));
+        let file = match self.fs.open_read(&path) {
+            Err(e) if is_descriptor_shortage(&e) => {
+                self.shed(&e);
+                self.fs.open_read(&path)
+            }
+            other => other,
+        }
+        .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+        let table = Table::open(file, path, meta.number, Some(Arc::clone(&self.block_cache)))?;
+        table.check_identity(self.db_id, meta.size, meta.footer_crc)?;
+        Ok(table)
+    }
+
+    /// Closes the colder half of the open tables and keeps the cache that small from now on.
+    fn shed(&self, cause: &std::io::Error) {
+        let mut tables = lock(&self.tables);
+        let keep = tables.len() / 2;
+        tables.shrink_to(keep.max(1));
+        tracing::warn!(
+            dir = %self.dir.display(),
+            error = %cause,
+            max_open_tables = tables.capacity,
+            "out of file descriptors: the table cache keeps fewer tables open"
+        );
+    }
+
+    /// The most tables the cache keeps open now.
+    pub fn capacity(&self) -> usize {
+        lock(&self.tables).capacity
     }
 
     /// Forgets table `file_number` (its file is being deleted). Holders of its `Arc` keep a
@@ -511,58 +561,119 @@ mod tests {
         assert!(cache.hits() > 0);
     }
 
-    fn write_table(dir: &Path, number: u64) {
+    const TEST_DB: u64 = 77;
+
+    /// The manifest entry of table `number` as `write_table` wrote it.
+    fn meta(dir: &Path, number: u64) -> FileMeta {
+        let path = dir.join(table_name(number));
+        let table = Table::open(RealFs.open_read(&path).unwrap(), path, number, None).unwrap();
+        let s = table.summary();
+        FileMeta {
+            number,
+            size: s.size,
+            entries: s.entries,
+            smallest_seq: s.smallest_seq,
+            largest_seq: s.largest_seq,
+            footer_crc: s.footer_crc,
+            smallest: s.smallest.into(),
+            largest: s.largest.into(),
+        }
+    }
+
+    fn write_table(dir: &Path, number: u64) -> FileMeta {
         let path = dir.join(table_name(number));
         let file = RealFs.create(&path).unwrap();
-        let mut b = TableBuilder::new(file, path, TableOptions::default());
+        let id = crate::sstable::table::TableId {
+            db_id: TEST_DB,
+            number,
+        };
+        let mut b = TableBuilder::new(file, path, id, TableOptions::default());
         for i in 0..100u64 {
             let key = internal_key(format!("k{i:04}").as_bytes(), number, ValueKind::Put);
             b.add(&key, format!("table {number}").as_bytes()).unwrap();
         }
         b.finish().unwrap();
+        meta(dir, number)
     }
 
     #[test]
     fn table_cache_bounds_open_tables() {
         let dir = TempDir::new("cache-tables");
-        for n in 1..=3 {
-            write_table(&dir.0, n);
-        }
+        let metas: Vec<FileMeta> = (0..=3).map(|n| write_table(&dir.0, n)).collect();
         let blocks = BlockCache::new(1 << 20);
-        let cache = TableCache::new(Arc::new(RealFs), dir.0.clone(), Arc::clone(&blocks), 2);
-        let t1 = cache.get(1).unwrap();
-        assert!(Arc::ptr_eq(&t1, &cache.get(1).unwrap()));
-        cache.get(2).unwrap();
-        cache.get(3).unwrap();
+        let cache = TableCache::new(
+            Arc::new(RealFs),
+            dir.0.clone(),
+            TEST_DB,
+            Arc::clone(&blocks),
+            2,
+        );
+        let t1 = cache.get(&metas[1]).unwrap();
+        assert!(Arc::ptr_eq(&t1, &cache.get(&metas[1]).unwrap()));
+        cache.get(&metas[2]).unwrap();
+        cache.get(&metas[3]).unwrap();
         assert_eq!(cache.open_tables(), 2);
         // Table 1 was evicted from the cache, but its holder can still read it.
         assert_eq!(
             t1.get(b"k0042", 10).unwrap(),
             Some((ValueKind::Put, b"table 1".to_vec()))
         );
-        let reopened = cache.get(1).unwrap();
+        let reopened = cache.get(&metas[1]).unwrap();
         assert!(!Arc::ptr_eq(&t1, &reopened));
         assert_eq!(reopened.file_number(), 1);
         cache.evict(1);
         assert_eq!(cache.open_tables(), 1);
-        assert!(matches!(cache.get(9), Err(Error::Io { .. })));
+        let missing = FileMeta {
+            number: 9,
+            ..metas[1].clone()
+        };
+        assert!(matches!(cache.get(&missing), Err(Error::Io { .. })));
         assert!(blocks.hits() + blocks.misses() > 0);
+    }
+
+    #[test]
+    fn table_cache_refuses_a_table_that_is_not_the_listed_one() {
+        let dir = TempDir::new("cache-identity");
+        let metas: Vec<FileMeta> = (0..=2).map(|n| write_table(&dir.0, n)).collect();
+        let cache = |db_id| {
+            TableCache::new(
+                Arc::new(RealFs),
+                dir.0.clone(),
+                db_id,
+                BlockCache::new(1 << 20),
+                8,
+            )
+        };
+        assert!(matches!(
+            cache(TEST_DB + 1).get(&metas[1]),
+            Err(Error::Corruption { .. })
+        ));
+        // Table 2's bytes under table 1's name (a swap on disk).
+        std::fs::copy(dir.0.join(table_name(2)), dir.0.join(table_name(1))).unwrap();
+        match cache(TEST_DB).get(&metas[1]) {
+            Err(Error::Corruption { file, .. }) => assert_eq!(file, dir.0.join(table_name(1))),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn table_cache_is_shared_across_threads() {
         let dir = TempDir::new("cache-tables-mt");
-        for n in 1..=4 {
-            write_table(&dir.0, n);
-        }
-        let cache = TableCache::new(Arc::new(RealFs), dir.0.clone(), BlockCache::new(1 << 20), 2);
+        let metas: Vec<FileMeta> = (0..=4).map(|n| write_table(&dir.0, n)).collect();
+        let cache = TableCache::new(
+            Arc::new(RealFs),
+            dir.0.clone(),
+            TEST_DB,
+            BlockCache::new(1 << 20),
+            2,
+        );
         std::thread::scope(|s| {
             for t in 0..4u64 {
-                let cache = &cache;
+                let (cache, metas) = (&cache, &metas);
                 s.spawn(move || {
                     for i in 0..200u64 {
                         let n = 1 + (i + t) % 4;
-                        let table = cache.get(n).unwrap();
+                        let table = cache.get(&metas[n as usize]).unwrap();
                         let want = format!("table {n}").into_bytes();
                         let got = table.get(b"k0007", 100).unwrap();
                         assert_eq!(got, Some((ValueKind::Put, want)));

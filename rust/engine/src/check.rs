@@ -1,17 +1,19 @@
 //! `strata check`: verify every checksum of a closed database and name each damaged file.
 //!
-//! Reads the manifest, every table (every block), and every WAL segment, without changing
-//! anything. Holds the directory lock meanwhile, so it never races a writer. A directory that
-//! holds no database (no lock file, manifest or WAL segment) is refused, not reported clean.
+//! Reads the manifest, every table (every block, and its identity against the manifest), and
+//! every WAL segment, without changing anything. Holds the directory lock meanwhile, so it
+//! never races a writer. A directory without a manifest is refused when it holds no strata
+//! file, and reported damaged (the manifest missing) when it holds strata tables or WAL.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::db::LOCK_FILE;
+use crate::db::{lock_dir, refuse_without_manifest};
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, RealFs};
-use crate::manifest::{self, parse_table_name, table_name};
+use crate::manifest::{self, parse_table_name, table_name, FileMeta};
+use crate::sstable::table::TableId;
 use crate::sstable::Table;
 use crate::wal;
 
@@ -64,41 +66,27 @@ pub fn check_with(fs: &dyn FileSystem, dir: &Path) -> Result<CheckReport> {
         .list(dir)
         .map_err(|e| Error::io(format!("list {}", dir.display()), e))?;
     names.sort();
-    let has = |name: &str| names.iter().any(|n| n == name);
-    let is_database = has(LOCK_FILE)
-        || has(manifest::MANIFEST_FILE)
-        || names.iter().any(|n| wal::parse_segment_name(n).is_some());
-    if !is_database {
-        return Err(Error::InvalidArgument(format!(
-            "{} is not a strata database (no {LOCK_FILE}, {} or WAL segment)",
-            dir.display(),
-            manifest::MANIFEST_FILE
-        )));
-    }
-    // Take the lock when there is one (a checkpoint has none and was never open): checking
-    // never creates files.
-    let _lock = if has(LOCK_FILE) {
-        Some(fs.lock(&dir.join(LOCK_FILE)).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::WouldBlock {
-                Error::Locked(dir.to_owned())
-            } else {
-                Error::io(format!("lock {}", dir.display()), e)
-            }
-        })?)
-    } else {
-        None
-    };
     let mut report = CheckReport::default();
+    if !names.iter().any(|n| n == manifest::MANIFEST_FILE) {
+        match refuse_without_manifest(fs, dir, &names) {
+            e @ Error::Corruption { .. } => {
+                report.push(manifest::MANIFEST_FILE.into(), Err(e.to_string()))
+            }
+            e => return Err(e),
+        }
+    }
+    // Checking never creates files: the lock is on the directory itself.
+    let _lock = lock_dir(fs, dir)?;
 
     let manifest = manifest::read(fs, dir);
-    let listed: Vec<u64> = match &manifest {
+    let listed: Vec<Arc<FileMeta>> = match &manifest {
         Ok(Some(state)) => {
             let n: usize = state.levels.iter().map(Vec::len).sum();
             report.push(
                 manifest::MANIFEST_FILE.into(),
                 Ok(format!("{n} tables, log from segment {}", state.log_number)),
             );
-            state.levels.iter().flatten().map(|f| f.number).collect()
+            state.levels.iter().flatten().cloned().collect()
         }
         Ok(None) => Vec::new(),
         Err(e) => {
@@ -106,26 +94,32 @@ pub fn check_with(fs: &dyn FileSystem, dir: &Path) -> Result<CheckReport> {
             Vec::new()
         }
     };
+    let db_id = match &manifest {
+        Ok(Some(state)) => Some(state.db_id),
+        _ => None,
+    };
     let log_number = match &manifest {
         Ok(Some(state)) => state.log_number,
         _ => 0,
     };
 
-    for &number in &listed {
-        if !names.contains(&table_name(number)) {
+    for f in &listed {
+        if !names.contains(&table_name(f.number)) {
             report.push(
-                table_name(number),
+                table_name(f.number),
                 Err("listed in the manifest but missing".into()),
             );
         }
     }
     for name in &names {
         if let Some(number) = parse_table_name(name) {
-            let verdict = check_table(fs, dir, number).map(|entries| {
-                let live = if listed.contains(&number) {
-                    "live"
-                } else {
-                    "not in the manifest"
+            let meta = listed.iter().find(|f| f.number == number);
+            let verdict = check_table(fs, dir, number, meta.zip(db_id)).map(|(entries, id)| {
+                let live = match (meta, db_id) {
+                    (Some(_), _) => "live",
+                    (None, Some(db)) if id.db_id == db => "not in the manifest: a leftover",
+                    (None, Some(_)) => "not in the manifest, of another database",
+                    (None, None) => "no manifest to list it",
                 };
                 format!("{entries} entries, {live}")
             });
@@ -169,11 +163,21 @@ pub fn check_with(fs: &dyn FileSystem, dir: &Path) -> Result<CheckReport> {
     Ok(report)
 }
 
-fn check_table(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<u64> {
+/// Verifies table `number` block by block, and against its manifest entry when it has one
+/// (`listed`, with the database's id). Returns its entry count and identity.
+fn check_table(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    number: u64,
+    listed: Option<(&Arc<FileMeta>, u64)>,
+) -> Result<(u64, TableId)> {
     let path = dir.join(table_name(number));
     let file = fs
         .open_read(&path)
         .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
     let table = Arc::new(Table::open(file, path, number, None)?);
-    table.verify()
+    if let Some((meta, db_id)) = listed {
+        table.check_identity(db_id, meta.size, meta.footer_crc)?;
+    }
+    Ok((table.verify()?, table.id()))
 }

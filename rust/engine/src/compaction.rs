@@ -20,6 +20,7 @@ use crate::fs::FileSystem;
 use crate::iterator::{InternalIterator, MergingIter};
 use crate::key::{self, ValueKind};
 use crate::manifest::{table_name, FileMeta, NUM_LEVELS};
+use crate::sstable::table::TableId;
 use crate::sstable::{TableBuilder, TableOptions};
 use crate::version::{covers, level_bytes, LevelIter, Levels};
 
@@ -212,6 +213,8 @@ pub struct MergeEnv<'a> {
     pub fs: &'a dyn FileSystem,
     pub dir: &'a Path,
     pub tables: &'a Arc<TableCache>,
+    /// The database the output tables belong to.
+    pub db_id: u64,
     pub table_options: TableOptions,
     pub target_file_size: u64,
     /// Live snapshots, ascending. Each keeps the newest version at or below its sequence
@@ -299,7 +302,15 @@ fn write_tables(
                         .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
                     builder = Some((
                         number,
-                        TableBuilder::new(file, path, env.table_options.clone()),
+                        TableBuilder::new(
+                            file,
+                            path,
+                            TableId {
+                                db_id: env.db_id,
+                                number,
+                            },
+                            env.table_options.clone(),
+                        ),
                     ));
                 }
                 builder.as_mut().unwrap().1.add(ikey, source.value())?;
@@ -335,6 +346,7 @@ fn empty_meta() -> FileMeta {
         entries: 0,
         smallest_seq: 0,
         largest_seq: 0,
+        footer_crc: 0,
         smallest: Box::default(),
         largest: Box::default(),
     }
@@ -348,6 +360,7 @@ fn finish(number: u64, builder: TableBuilder) -> Result<FileMeta> {
         entries: s.entries,
         smallest_seq: s.smallest_seq,
         largest_seq: s.largest_seq,
+        footer_crc: s.footer_crc,
         smallest: s.smallest.into(),
         largest: s.largest.into(),
     })
@@ -365,7 +378,7 @@ pub fn run(env: &MergeEnv<'_>, c: &Compaction) -> Result<Vec<FileMeta>> {
     let mut children: Vec<Box<dyn InternalIterator + '_>> = Vec::new();
     if c.level == 0 {
         for f in &c.inputs {
-            children.push(Box::new(env.tables.get(f.number)?.iter()));
+            children.push(Box::new(env.tables.get(f)?.iter()));
         }
     } else {
         children.push(Box::new(LevelIter::new(
@@ -407,6 +420,7 @@ mod tests {
             entries: 1,
             smallest_seq: 1,
             largest_seq: 1,
+            footer_crc: 0,
             smallest: key::internal_key(lo.as_bytes(), 1, ValueKind::Put).into(),
             largest: key::internal_key(hi.as_bytes(), 1, ValueKind::Put).into(),
         })

@@ -20,6 +20,17 @@
 //! When the active memtable (or its WAL segment) is full, the owner freezes it, starts a new
 //! WAL segment, and the flush thread turns the frozen memtable into an L0 table; the WAL
 //! segment is deleted once the manifest records that table.
+//!
+//! Opening never destroys what it cannot prove is its own. A directory is a strata database
+//! when it holds a `MANIFEST`, which creation writes before any other file; an empty (or
+//! missing) directory becomes a new database; anything else is refused without a byte
+//! changed: files strata did not make as [`Error::InvalidArgument`], a strata database whose
+//! manifest is gone as [`Error::Corruption`] (`strata repair` rebuilds it). Every table the
+//! manifest lists is checked against its recorded identity before anything is read, and only
+//! once recovery succeeded are leftovers removed: tables that carry this database's id in
+//! their header but that the manifest no longer lists, WAL segments with strata's header
+//! that the manifest says are flushed. The lock is held on the directory itself, and writes
+//! stop (the database is poisoned) once the directory or the WAL is found deleted.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -36,14 +47,17 @@ use crate::iterator::{DbIter, MergingIter};
 use crate::key::ValueKind;
 use crate::manifest::{self, parse_table_name, table_name, ManifestState};
 use crate::memtable::Memtable;
+use crate::sstable::table::{check_file_identity, decode_header, HEADER_LEN};
 use crate::sstable::{Compression, TableOptions};
 use crate::threads::{self, enter_engine};
 use crate::tree::{Done, Stall, Tree, TreeOptions};
 use crate::version::{Frozen, ReadView};
 use crate::wal::{self, SyncPoint, WalWriter};
 
-/// Name of the lock file inside the database directory.
-pub const LOCK_FILE: &str = "LOCK";
+/// The lock file earlier strata versions kept; the lock is now on the directory itself. An
+/// old one is left where it is, and is the one name besides the manifest's temporary file a
+/// directory may hold and still count as empty when a database is created in it.
+pub const LEGACY_LOCK_FILE: &str = "LOCK";
 
 /// How a database is opened. `Options::default()` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -56,7 +70,9 @@ pub struct Options {
     pub memtable_budget: usize,
     /// Memory for cached table blocks. Default 64 MiB.
     pub block_cache_bytes: usize,
-    /// Table files kept open at once. Default 512.
+    /// Table files kept open at once. 0 (the default) derives it from the process's limit
+    /// on open files (`RLIMIT_NOFILE`): half of the soft limit, less a reserve of 32, between
+    /// 16 and 512 (see [`default_max_open_files`]).
     pub max_open_files: usize,
     /// Block compression. Default LZ4.
     pub compression: Compression,
@@ -84,7 +100,7 @@ impl Default for Options {
             no_sync: false,
             memtable_budget: 64 << 20,
             block_cache_bytes: 64 << 20,
-            max_open_files: 512,
+            max_open_files: 0,
             compression: Compression::Lz4,
             l0_compaction_trigger: 4,
             l0_slowdown_trigger: 12,
@@ -188,7 +204,25 @@ pub struct Db {
     poisoned: Option<String>,
     stats: DbStats,
     workers: Vec<JoinHandle<()>>,
-    _lock: LockGuard,
+    lock: LockGuard,
+}
+
+/// The table-cache bound when [`Options::max_open_files`] is 0: half of the soft
+/// `RLIMIT_NOFILE` less a reserve of 32 for the WAL, the manifest, flush and compaction
+/// outputs and the rest of the process, clamped to 16..=512. With the common limit of 1024
+/// that is 480; under `ulimit -n 64`, 16.
+pub fn default_max_open_files() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    if rc != 0 {
+        return 512;
+    }
+    let soft = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    (soft / 2).saturating_sub(32).clamp(16, 512)
 }
 
 /// Zeros the WAL keeps written ahead: only for a database that fsyncs its WAL.
@@ -222,41 +256,36 @@ impl Db {
         let started = std::time::Instant::now();
         fs.create_dir_all(dir)
             .map_err(io_err("create directory", dir))?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = fs.lock(&lock_path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::WouldBlock {
-                Error::Locked(dir.to_owned())
-            } else {
-                Error::io(format!("lock {}", lock_path.display()), e)
-            }
-        })?;
-
-        manifest::remove_leftovers(fs.as_ref(), dir);
-        let mut recovered = manifest::read(fs.as_ref(), dir)?.unwrap_or_default();
+        let lock = lock_dir(fs.as_ref(), dir)?;
         let names = fs.list(dir).map_err(io_err("list", dir))?;
-        remove_orphan_tables(fs.as_ref(), dir, &names, &recovered);
+        let mut recovered = match manifest::read(fs.as_ref(), dir)? {
+            Some(state) => state,
+            None => create(fs.as_ref(), dir, &names)?,
+        };
+        check_live_tables(fs.as_ref(), dir, &recovered)?;
 
         let mut segments: Vec<u64> = names
             .iter()
             .filter_map(|n| wal::parse_segment_name(n))
             .collect();
         segments.sort_unstable();
-        let max_number = segments.last().copied().unwrap_or(0);
+        // Numbers stay unique even beside files that are left alone below.
+        let max_number = names
+            .iter()
+            .filter_map(|n| wal::parse_segment_name(n).or_else(|| parse_table_name(n)))
+            .max()
+            .unwrap_or(0);
         recovered.next_file_number = recovered.next_file_number.max(max_number + 1);
         let live: Vec<u64> = segments
             .iter()
             .copied()
             .filter(|&n| n >= recovered.log_number)
             .collect();
-        for &n in segments.iter().filter(|&&n| n < recovered.log_number) {
-            // Flushed before a crash that came ahead of its deletion.
-            let _ = fs.remove(&dir.join(wal::segment_name(n)));
-        }
 
         let mut mem = Memtable::new();
         let mut last_seq = recovered.last_seq;
         let mut stats = DbStats::default();
-        let mut reopen: Option<(PathBuf, u64)> = None;
+        let mut reopen: Option<(PathBuf, wal::Replay)> = None;
         for (i, &number) in live.iter().enumerate() {
             let path = dir.join(wal::segment_name(number));
             let data = fs.read_all(&path).map_err(io_err("read", &path))?;
@@ -291,13 +320,14 @@ impl Db {
             }
             stats.recovered_torn_bytes += replay.torn_bytes;
             if is_last {
-                reopen = Some((path, replay.valid_len));
+                reopen = Some((path, replay));
             }
         }
 
+        // Recovery read everything it needs: only now may anything be cut, created or removed.
         let wal = match reopen {
-            Some((path, valid_len)) if valid_len >= wal::FILE_HEADER_LEN => {
-                WalWriter::reopen(fs.as_ref(), &path, valid_len)?
+            Some((path, replay)) if replay.valid_len >= wal::FILE_HEADER_LEN => {
+                WalWriter::reopen(fs.as_ref(), &path, &replay)?
             }
             Some((path, _)) => WalWriter::create(fs.as_ref(), &path)?,
             None => {
@@ -307,16 +337,21 @@ impl Db {
             }
         }
         .with_reserve(wal_reserve(&opts));
-        if recovered.log_number == 0 || live.is_empty() {
-            recovered.log_number = wal.number();
-        }
+        // The first segment still needed: the oldest one replayed, or the new one.
+        recovered.log_number = live.first().copied().unwrap_or(wal.number());
+        remove_leftovers(fs.as_ref(), dir, &names, &recovered);
 
+        let max_open_files = match opts.max_open_files {
+            0 => default_max_open_files(),
+            n => n.max(16),
+        };
         let block_cache = BlockCache::new(opts.block_cache_bytes);
         let tables = Arc::new(TableCache::new(
             Arc::clone(&fs),
             dir.to_owned(),
+            recovered.db_id,
             Arc::clone(&block_cache),
-            opts.max_open_files.max(16),
+            max_open_files,
         ));
         let tree = Arc::new(Tree::new(
             dir,
@@ -325,9 +360,9 @@ impl Db {
             opts.tree_options(),
             recovered,
             wal.number(),
+            Arc::clone(&lock),
             notify,
         ));
-        let workers = spawn_workers(&tree)?;
         let mut db = Db {
             dir: dir.to_owned(),
             opts,
@@ -340,14 +375,18 @@ impl Db {
             pending: VecDeque::new(),
             poisoned: None,
             stats,
-            workers,
-            _lock: lock,
+            workers: Vec::new(),
+            lock,
         };
         if db.needs_rotation() {
             // Recovery replayed more than a memtable holds (the active and frozen memtables of
-            // the last run): flush it now rather than serve reads from an oversized memtable.
+            // a run that closed before its flush finished): flush it here, before open
+            // returns, so the next open does not replay it all again, and no open leaves
+            // another empty segment behind.
             db.rotate()?;
+            db.tree.flush_frozen_now()?;
         }
+        db.workers = spawn_workers(&db.tree)?;
         tracing::info!(
             dir = %db.dir.display(),
             recovered_batches = db.stats.recovered_batches,
@@ -390,6 +429,26 @@ impl Db {
             Some(why) => Err(Error::Poisoned(why)),
             None => Ok(()),
         }
+    }
+
+    /// Poisons the database once its directory or its WAL segment was deleted (or the
+    /// directory replaced) while open: a write acknowledged after that could never be read.
+    /// `dir_too`: also check the directory (a `stat` of its path), not just the WAL's link
+    /// count (an `fstat`).
+    fn check_still_there(&mut self, dir_too: bool) -> Result<()> {
+        let result = self.wal.check_linked().and_then(|()| {
+            if dir_too {
+                self.lock
+                    .check()
+                    .map_err(|e| Error::io(format!("check {}", self.dir.display()), e))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = &result {
+            self.poison(format!("the database's files are gone: {e}"));
+        }
+        result
     }
 
     /// Whether a write may be prepared now. With [`Stall::Stop`], the owner should hold writes
@@ -435,7 +494,10 @@ impl Db {
     /// durable and applied first, so the frozen memtable holds exactly its segment's batches.
     fn rotate(&mut self) -> Result<()> {
         self.write_pending()?;
-        if self.has_pending() {
+        self.check_still_there(true)?;
+        // Also with no_sync: a segment that later segments follow must be intact after a
+        // crash of the OS, or recovery would refuse it as damaged.
+        if self.has_pending() || self.wal.synced() < self.wal.written() {
             if let Err(e) = self.wal.sync() {
                 self.poison(format!("WAL fsync failed: {e}"));
                 return Err(e);
@@ -487,6 +549,8 @@ impl Db {
             return Ok(None);
         }
         if self.opts.no_sync {
+            // No fsync follows to check after: an fstat here, per group written.
+            self.check_still_there(false)?;
             self.apply_pending_upto(u64::MAX);
             return Ok(None);
         }
@@ -505,6 +569,7 @@ impl Db {
         }
         self.stats.wal_syncs += 1;
         if point.segment == self.wal.number() {
+            self.check_still_there(true)?;
             self.wal.mark_synced(point.offset);
             self.apply_pending_upto(point.offset);
         }
@@ -766,7 +831,10 @@ impl Db {
             return Ok(());
         }
         self.write_pending()?;
-        if let Err(e) = self.wal.sync() {
+        self.check_still_there(true)?;
+        // The seal syncs what it follows first, then vouches for every byte before it: damage
+        // found there later is corruption, not a torn tail, also with no_sync.
+        if let Err(e) = self.wal.seal() {
             self.poison(format!("WAL fsync at close failed: {e}"));
             return Err(e);
         }
@@ -810,14 +878,142 @@ fn spawn_workers(tree: &Arc<Tree>) -> Result<Vec<JoinHandle<()>>> {
     }
 }
 
-/// Deletes table files the manifest does not list: outputs of a flush or compaction that a
-/// crash interrupted before it was recorded.
-fn remove_orphan_tables(fs: &dyn FileSystem, dir: &Path, names: &[String], state: &ManifestState) {
+/// Locks the database directory itself.
+pub fn lock_dir(fs: &dyn FileSystem, dir: &Path) -> Result<LockGuard> {
+    fs.lock(dir).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            Error::Locked(dir.to_owned())
+        } else {
+            Error::io(format!("lock {}", dir.display()), e)
+        }
+    })
+}
+
+/// Creates a new database in `dir`, whose entries are `names`: writes its first manifest, the
+/// file that makes the directory a database, before any other. Only a directory holding
+/// nothing but what an interrupted creation (or an earlier strata's lock file) leaves is
+/// taken; anything else is refused and left exactly as it is.
+fn create(fs: &dyn FileSystem, dir: &Path, names: &[String]) -> Result<ManifestState> {
+    let ours = |n: &String| n == LEGACY_LOCK_FILE || n == manifest::TEMP_FILE;
+    if !names.iter().all(ours) {
+        return Err(refuse_without_manifest(fs, dir, names));
+    }
+    manifest::remove_leftovers(fs, dir);
+    let state = ManifestState {
+        db_id: manifest::new_db_id(),
+        ..ManifestState::default()
+    };
+    manifest::write(fs, dir, &state)?;
+    tracing::info!(dir = %dir.display(), db_id = %format!("{:016x}", state.db_id), "created");
+    Ok(state)
+}
+
+/// The error for a directory that holds files but no manifest: corruption when they are a
+/// strata database's own tables or WAL segments (its manifest was lost), a refusal when they
+/// are not strata's at all.
+pub(crate) fn refuse_without_manifest(fs: &dyn FileSystem, dir: &Path, names: &[String]) -> Error {
+    let tables = names
+        .iter()
+        .filter(|n| parse_table_name(n).is_some())
+        .filter(|n| decode_header(&read_prefix(fs, &dir.join(n), HEADER_LEN as usize)).is_some())
+        .count();
+    let segments = names
+        .iter()
+        .filter(|n| wal::parse_segment_name(n).is_some())
+        .filter(|n| wal::is_segment_header(&read_prefix(fs, &dir.join(n), 16)))
+        .count();
+    if tables + segments > 0 {
+        return Error::corruption(
+            dir.join(manifest::MANIFEST_FILE),
+            0,
+            format!(
+                "the MANIFEST is missing, but the directory holds {tables} strata tables and                  {segments} WAL segments: a database that lost its manifest. Nothing was                  changed; `strata repair {}` rebuilds the manifest from the tables",
+                dir.display()
+            ),
+        );
+    }
+    let mut shown: Vec<&str> = names.iter().map(String::as_str).take(5).collect();
+    if names.len() > shown.len() {
+        shown.push("...");
+    }
+    Error::InvalidArgument(format!(
+        "{} is not a strata database: it has no {} and holds files strata did not create          ({}). Nothing was changed; open an empty directory to create a database",
+        dir.display(),
+        manifest::MANIFEST_FILE,
+        shown.join(", ")
+    ))
+}
+
+/// Up to `len` bytes from the start of `path` (fewer if it is shorter; none if unreadable).
+fn read_prefix(fs: &dyn FileSystem, path: &Path, len: usize) -> Vec<u8> {
+    let Ok(file) = fs.open_read(path) else {
+        return Vec::new();
+    };
+    let len = file.size().map_or(0, |size| size.min(len as u64) as usize);
+    file.read_vec_at(0, len).unwrap_or_default()
+}
+
+/// Checks that every table the manifest lists is there and is the one it lists (its size,
+/// number, database and footer checksum), before anything is read from or written beside it.
+fn check_live_tables(fs: &dyn FileSystem, dir: &Path, state: &ManifestState) -> Result<()> {
+    for f in state.levels.iter().flatten() {
+        let path = dir.join(table_name(f.number));
+        let file = fs.open_read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::corruption(&path, 0, "the MANIFEST lists this table, but it is missing")
+            } else {
+                Error::io(format!("open {}", path.display()), e)
+            }
+        })?;
+        check_file_identity(
+            file.as_ref(),
+            &path,
+            state.db_id,
+            f.number,
+            f.size,
+            f.footer_crc,
+        )?;
+    }
+    Ok(())
+}
+
+/// After a successful recovery, removes what the database provably made and no longer needs:
+/// a manifest write a crash interrupted, WAL segments older than the manifest's log number
+/// (flushed before a crash that came ahead of their deletion), and tables the manifest does
+/// not list whose header says they are this database's (outputs of an interrupted flush or
+/// compaction, inputs a crash kept from being deleted) or that are empty (created, then cut
+/// off before their header). Anything else with a strata-like name is left alone, with a
+/// warning.
+fn remove_leftovers(fs: &dyn FileSystem, dir: &Path, names: &[String], state: &ManifestState) {
+    manifest::remove_leftovers(fs, dir);
     let live: std::collections::HashSet<u64> =
         state.levels.iter().flatten().map(|f| f.number).collect();
-    for number in names.iter().filter_map(|n| parse_table_name(n)) {
-        if !live.contains(&number) {
-            let _ = fs.remove(&dir.join(table_name(number)));
+    for name in names {
+        let path = dir.join(name);
+        let provably_ours = if let Some(n) = wal::parse_segment_name(name) {
+            if n >= state.log_number {
+                continue;
+            }
+            let head = read_prefix(fs, &path, wal::FILE_HEADER_LEN as usize);
+            wal::is_segment_header(&head) || (head.len() as u64) < wal::FILE_HEADER_LEN
+        } else if let Some(n) = parse_table_name(name) {
+            if live.contains(&n) {
+                continue;
+            }
+            let head = read_prefix(fs, &path, HEADER_LEN as usize);
+            let id = decode_header(&head);
+            head.is_empty() || id.is_some_and(|id| id.db_id == state.db_id && id.number == n)
+        } else {
+            continue;
+        };
+        if provably_ours {
+            let _ = fs.remove(&path);
+        } else {
+            tracing::warn!(
+                dir = %dir.display(),
+                file = %name,
+                "leaving a file this database did not make alone"
+            );
         }
     }
 }

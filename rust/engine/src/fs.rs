@@ -5,11 +5,11 @@
 //! [`RealFs`] is the production implementation over `std::fs`. This module must never grow
 //! engine logic: it moves bytes and reports errors, nothing else.
 
-use std::any::Any;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A file opened for writing. Methods take `&self` so one handle can be shared between the
@@ -25,6 +25,11 @@ pub trait WritableFile: Send + Sync {
     fn truncate(&self, len: u64) -> io::Result<()>;
     /// The current length in bytes.
     fn size(&self) -> io::Result<u64>;
+    /// True once the file has no name left in any directory (deleted while open): whatever
+    /// is written to it can never be read again.
+    fn is_unlinked(&self) -> io::Result<bool> {
+        Ok(false)
+    }
 }
 
 /// A file opened for positioned reads (SSTables). Shared across threads.
@@ -43,8 +48,15 @@ pub trait RandomAccessFile: Send + Sync {
     fn size(&self) -> io::Result<u64>;
 }
 
-/// A held directory lock; dropping it releases the lock.
-pub type LockGuard = Box<dyn Any + Send + Sync>;
+/// A held lock on a database directory; dropping the last reference releases it.
+pub trait DirLock: Send + Sync {
+    /// Fails unless the locked directory is still the one at its path: deleted (`rm -rf`),
+    /// or renamed away and replaced by another, it fails with `ErrorKind::NotFound`.
+    fn check(&self) -> io::Result<()>;
+}
+
+/// A held directory lock, shared by everything that must stop writing once it is lost.
+pub type LockGuard = Arc<dyn DirLock>;
 
 /// File-system operations the engine needs.
 pub trait FileSystem: Send + Sync {
@@ -68,9 +80,10 @@ pub trait FileSystem: Send + Sync {
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Makes the directory's entries (created, renamed, removed files) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-    /// Takes an exclusive, non-blocking lock on `path` (created if missing). Fails with
-    /// `ErrorKind::WouldBlock` when another handle, in this process or another, holds it.
-    fn lock(&self, path: &Path) -> io::Result<LockGuard>;
+    /// Takes an exclusive, non-blocking lock on the directory `dir` itself (creating
+    /// nothing). Fails with `ErrorKind::WouldBlock` when another handle, in this process or
+    /// another, holds it.
+    fn lock(&self, dir: &Path) -> io::Result<LockGuard>;
 }
 
 /// The production file system.
@@ -98,6 +111,10 @@ impl WritableFile for RealFile {
 
     fn size(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
+    }
+
+    fn is_unlinked(&self) -> io::Result<bool> {
+        Ok(self.0.metadata()?.nlink() == 0)
     }
 }
 
@@ -208,12 +225,18 @@ impl FileSystem for RealFs {
         File::open(dir)?.sync_all()
     }
 
-    fn lock(&self, path: &Path) -> io::Result<LockGuard> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
+    fn lock(&self, dir: &Path) -> io::Result<LockGuard> {
+        // The directory itself, not a file in it: a lock file can be deleted while held, and
+        // the next opener would lock a new file of the same name. The directory cannot go
+        // away without taking the database with it, which `check` notices.
+        let file = File::open(dir)?;
+        let meta = file.metadata()?;
+        if !meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
         // SAFETY: flock on a descriptor we own and keep open for the guard's lifetime. flock locks
         // belong to the open file description, so a second open() of the same path in this
         // process conflicts just as another process would.
@@ -221,7 +244,44 @@ impl FileSystem for RealFs {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(Box::new(file))
+        Ok(Arc::new(RealDirLock {
+            path: dir.to_owned(),
+            identity: (meta.dev(), meta.ino()),
+            dir: file,
+        }))
+    }
+}
+
+/// A locked directory, and how to tell it is still the one at its path.
+struct RealDirLock {
+    dir: File,
+    path: PathBuf,
+    /// Device and inode of the directory when it was locked.
+    identity: (u64, u64),
+}
+
+impl DirLock for RealDirLock {
+    fn check(&self) -> io::Result<()> {
+        let gone = |what: &str| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "the database directory {} was {what} while open",
+                    self.path.display()
+                ),
+            )
+        };
+        // A deleted directory keeps its inode while we hold it open, with no links left; a
+        // new directory at the same path may even reuse the inode number, so this comes first.
+        if self.dir.metadata()?.nlink() == 0 {
+            return Err(gone("deleted"));
+        }
+        match std::fs::metadata(&self.path) {
+            Ok(m) if (m.dev(), m.ino()) == self.identity => Ok(()),
+            Ok(_) => Err(gone("moved and replaced by another")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(gone("moved away")),
+            Err(e) => Err(e),
+        }
     }
 }
 

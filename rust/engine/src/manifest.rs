@@ -2,16 +2,23 @@
 //! write-ahead log has been flushed.
 //!
 //! ```text
-//! MANIFEST := "STRATMAN" version:u32le body_len:u32le body_crc:u32le body
-//! body     := next_file_number:u64 last_seq:u64 log_number:u64 level_count:u32
+//! MANIFEST := "STRATMAN" version:u32le body_len:u32le body_crc:u32le body     (version = 2)
+//! body     := db_id:u64 next_file_number:u64 last_seq:u64 log_number:u64 level_count:u32
 //!             (file_count:u32 file*)*                      one group per level
 //! file     := number:u64 size:u64 entries:u64 smallest_seq:u64 largest_seq:u64
+//!             footer_crc:u32
 //!             smallest_len:u32 smallest largest_len:u32 largest   (internal keys)
 //! ```
 //! All integers little-endian. The whole manifest is rewritten on every change, atomically:
 //! written to `MANIFEST.tmp`, fsynced, renamed over `MANIFEST`, and the directory fsynced. A
 //! crash leaves either the old or the new manifest, never a mix. `log_number` is the first WAL
 //! segment still needed: older segments hold only flushed data.
+//!
+//! The manifest is also what makes a directory a strata database: it is written when the
+//! database is created, before any other file, and a directory without one is never treated as
+//! a database (see [`crate::db`]). `db_id` is a random number chosen then; every table carries
+//! it, and the manifest records each table's size and footer checksum, so a table that is not
+//! the one listed (swapped, truncated, copied from another database) is caught when opened.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,11 +27,12 @@ use crate::error::{Error, Result};
 use crate::fs::FileSystem;
 
 const MAGIC: &[u8; 8] = b"STRATMAN";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER_LEN: usize = 20;
 /// Name of the manifest file.
 pub const MANIFEST_FILE: &str = "MANIFEST";
-const TEMP_FILE: &str = "MANIFEST.tmp";
+/// Name of a manifest being written.
+pub const TEMP_FILE: &str = "MANIFEST.tmp";
 /// Number of levels in the tree.
 pub const NUM_LEVELS: usize = 7;
 
@@ -36,6 +44,8 @@ pub struct FileMeta {
     pub entries: u64,
     pub smallest_seq: u64,
     pub largest_seq: u64,
+    /// The table footer's checksum (see [`crate::sstable`]).
+    pub footer_crc: u32,
     /// Smallest internal key.
     pub smallest: Box<[u8]>,
     /// Largest internal key.
@@ -45,6 +55,8 @@ pub struct FileMeta {
 /// Everything the manifest records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestState {
+    /// The database's random identity, written into every table it makes.
+    pub db_id: u64,
     /// Next number for a new file (WAL segment or table).
     pub next_file_number: u64,
     /// Largest sequence number stored in tables.
@@ -58,12 +70,29 @@ pub struct ManifestState {
 impl Default for ManifestState {
     fn default() -> Self {
         ManifestState {
+            db_id: 0,
             next_file_number: 1,
             last_seq: 0,
             log_number: 0,
             levels: vec![Vec::new(); NUM_LEVELS],
         }
     }
+}
+
+/// A fresh database identity: random, never 0.
+pub fn new_db_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer it is given.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    let mut id = u64::from_le_bytes(bytes);
+    if n != bytes.len() as isize {
+        // No entropy source: the clock and the process still make a collision unlikely.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        id = now ^ (u64::from(std::process::id()) << 32);
+    }
+    id.max(1)
 }
 
 /// The file name of table `number`.
@@ -87,6 +116,7 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 
 fn encode(state: &ManifestState) -> Vec<u8> {
     let mut body = Vec::new();
+    put_u64(&mut body, state.db_id);
     put_u64(&mut body, state.next_file_number);
     put_u64(&mut body, state.last_seq);
     put_u64(&mut body, state.log_number);
@@ -97,6 +127,7 @@ fn encode(state: &ManifestState) -> Vec<u8> {
             for v in [f.number, f.size, f.entries, f.smallest_seq, f.largest_seq] {
                 put_u64(&mut body, v);
             }
+            body.extend_from_slice(&f.footer_crc.to_le_bytes());
             put_bytes(&mut body, &f.smallest);
             put_bytes(&mut body, &f.largest);
         }
@@ -137,6 +168,7 @@ impl<'a> Reader<'a> {
 
 fn decode_body(body: &[u8]) -> Option<ManifestState> {
     let mut r = Reader { buf: body, pos: 0 };
+    let db_id = r.u64()?;
     let next_file_number = r.u64()?;
     let last_seq = r.u64()?;
     let log_number = r.u64()?;
@@ -159,6 +191,7 @@ fn decode_body(body: &[u8]) -> Option<ManifestState> {
                 entries: r.u64()?,
                 smallest_seq: r.u64()?,
                 largest_seq: r.u64()?,
+                footer_crc: r.u32()?,
                 smallest: r.bytes()?.into(),
                 largest: r.bytes()?.into(),
             }));
@@ -166,6 +199,7 @@ fn decode_body(body: &[u8]) -> Option<ManifestState> {
         levels.push(files);
     }
     (r.pos == body.len()).then_some(ManifestState {
+        db_id,
         next_file_number,
         last_seq,
         log_number,
@@ -189,7 +223,7 @@ pub fn read(fs: &dyn FileSystem, dir: &Path) -> Result<Option<ManifestState>> {
     if version != VERSION {
         return Err(corrupt(
             8,
-            &format!("unsupported manifest version {version}"),
+            &format!("unsupported manifest version {version} (this strata reads {VERSION})"),
         ));
     }
     let len = u32::from_le_bytes(data[12..16].try_into().unwrap()) as usize;
@@ -232,6 +266,7 @@ mod tests {
 
     fn sample() -> ManifestState {
         let mut s = ManifestState {
+            db_id: 0xfeed,
             next_file_number: 42,
             last_seq: 1000,
             log_number: 40,
@@ -243,6 +278,7 @@ mod tests {
             entries: 10,
             smallest_seq: 900,
             largest_seq: 1000,
+            footer_crc: 0xabcd,
             smallest: b"a\0\0\0\0\0\0\0\x01".to_vec().into(),
             largest: b"z\0\0\0\0\0\0\0\x01".to_vec().into(),
         }));
@@ -252,6 +288,7 @@ mod tests {
             entries: 5000,
             smallest_seq: 1,
             largest_seq: 500,
+            footer_crc: 0x1234,
             smallest: vec![b'b'; 20].into(),
             largest: vec![b'y'; 20].into(),
         }));

@@ -15,7 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::fs::{FileSystem, LockGuard, RandomAccessFile, WritableFile};
+use crate::fs::{DirLock, FileSystem, LockGuard, RandomAccessFile, WritableFile};
 
 #[derive(Debug, Clone, Default)]
 struct FileData {
@@ -244,6 +244,15 @@ impl Image {
     }
 }
 
+/// The simulated directory lock: a simulated directory is never deleted behind the engine.
+struct SimDirLock;
+
+impl DirLock for SimDirLock {
+    fn check(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 struct SimFile {
     fs: SimFs,
     id: FileId,
@@ -425,9 +434,9 @@ impl FileSystem for SimFs {
         Ok(())
     }
 
-    fn lock(&self, _path: &Path) -> io::Result<LockGuard> {
+    fn lock(&self, _dir: &Path) -> io::Result<LockGuard> {
         // One simulated process: the engine's own handle discipline is what is under test.
-        Ok(Box::new(()))
+        Ok(Arc::new(SimDirLock))
     }
 }
 

@@ -19,7 +19,7 @@ use crate::cache::{BlockCache, TableCache};
 use crate::compaction::{self, Compaction, Config, MergeEnv};
 use crate::error::{Error, Result};
 use crate::failpoint;
-use crate::fs::FileSystem;
+use crate::fs::{FileSystem, LockGuard};
 use crate::manifest::{self, table_name, FileMeta, ManifestState, NUM_LEVELS};
 use crate::sstable::TableOptions;
 use crate::version::{level_bytes, Frozen, Levels, ReadView};
@@ -92,11 +92,16 @@ pub struct Tree {
     pub fs: Arc<dyn FileSystem>,
     pub tables: Arc<TableCache>,
     pub block_cache: Arc<BlockCache>,
+    /// The database's identity, written into every table (see [`crate::manifest`]).
+    pub db_id: u64,
     opts: TreeOptions,
     state: Mutex<State>,
     work: Condvar,
     install: Mutex<()>,
     cancel: AtomicBool,
+    /// The directory lock: checked before each manifest write, so a directory deleted or
+    /// replaced while open never receives a manifest (or the tables it would list).
+    dir_lock: LockGuard,
     notify: Box<dyn Fn() + Send + Sync>,
 }
 
@@ -105,8 +110,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Tree {
-    /// A tree over the recovered manifest state. `notify` runs (on a background thread)
-    /// whenever background work finished, so a stalled writer can retry.
+    /// A tree over the recovered manifest state, in the directory `dir_lock` holds. `notify`
+    /// runs (on a background thread) whenever background work finished, so a stalled writer
+    /// can retry.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         dir: &Path,
         fs: Arc<dyn FileSystem>,
@@ -114,6 +121,7 @@ impl Tree {
         opts: TreeOptions,
         recovered: ManifestState,
         active_wal: u64,
+        dir_lock: LockGuard,
         notify: Box<dyn Fn() + Send + Sync>,
     ) -> Tree {
         Tree {
@@ -121,6 +129,7 @@ impl Tree {
             fs,
             block_cache: Arc::clone(tables.block_cache()),
             tables,
+            db_id: recovered.db_id,
             opts,
             state: Mutex::new(State {
                 frozen: Vec::new(),
@@ -142,7 +151,32 @@ impl Tree {
             work: Condvar::new(),
             install: Mutex::new(()),
             cancel: AtomicBool::new(false),
+            dir_lock,
             notify,
+        }
+    }
+
+    /// Writes the manifest, unless the directory is no longer the one the database locked.
+    fn write_manifest(&self, state: &ManifestState) -> Result<()> {
+        self.check_dir()?;
+        manifest::write(self.fs.as_ref(), &self.dir, state)
+    }
+
+    /// Fails once the database directory was deleted or replaced while open.
+    pub fn check_dir(&self) -> Result<()> {
+        self.dir_lock
+            .check()
+            .map_err(|e| Error::io(format!("check {}", self.dir.display()), e))
+    }
+
+    /// Flushes every frozen memtable on the calling thread, before the background threads run
+    /// (at open, after recovery replayed more than a memtable holds).
+    pub fn flush_frozen_now(&self) -> Result<()> {
+        loop {
+            let Some(frozen) = lock(&self.state).frozen.first().cloned() else {
+                return Ok(());
+            };
+            self.flush(&frozen)?;
         }
     }
 
@@ -276,8 +310,9 @@ impl Tree {
     }
 
     /// The manifest state matching the in-memory shape.
-    fn manifest_state(s: &State) -> ManifestState {
+    fn manifest_state(&self, s: &State) -> ManifestState {
         ManifestState {
+            db_id: self.db_id,
             next_file_number: s.next_file_number,
             last_seq: s.last_seq,
             log_number: s.log_number,
@@ -332,6 +367,7 @@ impl Tree {
             fs: self.fs.as_ref(),
             dir: &self.dir,
             tables: &self.tables,
+            db_id: self.db_id,
             table_options: self.opts.table.clone(),
             target_file_size: self.opts.compaction.target_file_size,
             snapshots,
@@ -400,9 +436,9 @@ impl Tree {
             } else {
                 Vec::new()
             };
-            (Self::manifest_state(&s), s.log_number, waiters)
+            (self.manifest_state(&s), s.log_number, waiters)
         };
-        manifest::write(self.fs.as_ref(), &self.dir, &state)?;
+        self.write_manifest(&state)?;
         self.remove_wal_segments_before(log_number);
         drop(_installing);
         tracing::info!(
@@ -558,9 +594,9 @@ impl Tree {
                 .iter()
                 .map(|f| crate::key::user_key(&f.largest).to_vec())
                 .max();
-            Self::manifest_state(&s)
+            self.manifest_state(&s)
         };
-        manifest::write(self.fs.as_ref(), &self.dir, &state)?;
+        self.write_manifest(&state)?;
         // Only now, with the manifest that drops them durable, may the inputs be deleted: a
         // crash before this point recovers the old manifest, which still needs them.
         if !c.is_trivial_move() {
@@ -609,7 +645,7 @@ impl Tree {
     /// Holds off installs (and so WAL and table deletions) while `f` runs: for checkpoints.
     pub fn with_installs_paused<T>(&self, f: impl FnOnce(&ManifestState) -> T) -> T {
         let _installing = lock(&self.install);
-        let state = Self::manifest_state(&lock(&self.state));
+        let state = self.manifest_state(&lock(&self.state));
         f(&state)
     }
 }

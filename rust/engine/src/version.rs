@@ -69,15 +69,15 @@ impl ReadView {
         }
         // At most one table answers; `f` moves into the one that does.
         let mut visit = Some(f);
-        let mut probe = |number: u64| -> Result<Option<R>> {
-            let hit = tables.get(number)?.get_with(user_key, seq, |kind, value| {
+        let mut probe = |meta: &FileMeta| -> Result<Option<R>> {
+            let hit = tables.get(meta)?.get_with(user_key, seq, |kind, value| {
                 visit.take().map(|f| f(kind, value))
             })?;
             Ok(hit.flatten())
         };
         for f in &self.levels[0] {
             if f.smallest_seq <= seq && covers(f, user_key) {
-                if let Some(hit) = probe(f.number)? {
+                if let Some(hit) = probe(f)? {
                     return Ok(Some(hit));
                 }
             }
@@ -86,7 +86,7 @@ impl ReadView {
             let i = find_file(files, user_key);
             if let Some(f) = files.get(i) {
                 if f.smallest_seq <= seq && covers(f, user_key) {
-                    if let Some(hit) = probe(f.number)? {
+                    if let Some(hit) = probe(f)? {
                         return Ok(Some(hit));
                     }
                 }
@@ -109,7 +109,7 @@ impl ReadView {
             out.push(Box::new(frozen.mem.iter()));
         }
         for f in &self.levels[0] {
-            out.push(Box::new(tables.get(f.number)?.iter()));
+            out.push(Box::new(tables.get(f)?.iter()));
         }
         for level in 1..self.levels.len() {
             if !self.levels[level].is_empty() {
@@ -175,7 +175,7 @@ impl LevelIter {
         let Some(f) = self.levels[self.level].get(index) else {
             return false;
         };
-        match self.tables.get(f.number) {
+        match self.tables.get(f) {
             Ok(table) => {
                 self.current = Some(Table::iter(&table));
                 true

@@ -9,12 +9,19 @@
 //! ```
 //!
 //! `header_crc` covers the 24 header bytes after it, `payload_crc` the payload (an encoded
-//! [`Batch`](crate::batch::Batch)). `synced_upto` is the segment length known durable when the
+//! [`Batch`](crate::batch::Batch), never empty). A record with an empty payload is a *seal*:
+//! written when the database closes, after an fsync, it carries nothing but a `synced_upto`
+//! that covers every byte before it (its `first_seq` is 0). `synced_upto` is the segment length known durable when the
 //! record was written. Recovery uses it to tell a torn tail from a damaged middle: when a record
 //! fails its checks and a later, intact record says the failed offset had already been synced
 //! before it was written, bytes that were once durable changed, and recovery refuses with
 //! [`Error::Corruption`]. Otherwise the failure lies in the unsynced tail a crash may tear, and
 //! recovery cuts the segment there.
+//!
+//! A seal makes that test hold for every record of a cleanly closed segment, also in a
+//! database that never fsyncs while running (`no_sync`, whose records all say that only the
+//! file header was durable): damage anywhere before a seal is [`Error::Corruption`], never a
+//! silent cut. Open refuses such a segment and leaves it as it is.
 //!
 //! A durable database's segment also keeps zeros written ahead of its records ([`RESERVE`]
 //! bytes by default): an fdatasync of records written over space the file already has needs no
@@ -34,7 +41,9 @@ use crate::error::{Error, Result};
 use crate::fs::{FileSystem, WritableFile};
 
 const MAGIC: &[u8; 8] = b"STRATWAL";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// The version before seals, still read: its records are the same.
+const VERSION_WITHOUT_SEALS: u32 = 1;
 /// Length of the segment file header.
 pub const FILE_HEADER_LEN: u64 = 16;
 /// Length of a record header.
@@ -53,6 +62,13 @@ pub fn segment_name(number: u64) -> String {
 /// Parses a WAL segment file name back into its number.
 pub fn parse_segment_name(name: &str) -> Option<u64> {
     crate::file_name::parse_numbered(name, "wal")
+}
+
+/// True when `data` starts with a WAL segment header this code reads.
+pub fn is_segment_header(data: &[u8]) -> bool {
+    data.len() >= FILE_HEADER_LEN as usize
+        && &data[..8] == MAGIC
+        && [VERSION, VERSION_WITHOUT_SEALS].contains(&le_u32(&data[8..]))
 }
 
 /// The segment number in a segment path's file name (0 for a name that is not one).
@@ -105,6 +121,8 @@ pub struct WalWriter {
     len: u64,
     /// How many zeros to keep ahead of the records (0: none).
     reserve: u64,
+    /// Where the segment ends in a seal, if it does and nothing followed it.
+    sealed_at: Option<u64>,
 }
 
 impl WalWriter {
@@ -132,6 +150,7 @@ impl WalWriter {
             synced: FILE_HEADER_LEN,
             len: FILE_HEADER_LEN,
             reserve: 0,
+            sealed_at: None,
         })
     }
 
@@ -142,9 +161,10 @@ impl WalWriter {
         self
     }
 
-    /// Reopens a replayed segment for appending: cuts whatever lies past `valid_len` (a torn
-    /// tail) and syncs, so new records never follow garbage.
-    pub fn reopen(fs: &dyn FileSystem, path: &Path, valid_len: u64) -> Result<WalWriter> {
+    /// Reopens a replayed segment for appending: cuts whatever lies past the intact prefix (a
+    /// torn tail) and syncs, so new records never follow garbage.
+    pub fn reopen(fs: &dyn FileSystem, path: &Path, replay: &Replay) -> Result<WalWriter> {
+        let valid_len = replay.valid_len;
         let file = fs
             .open_write(path)
             .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
@@ -166,6 +186,7 @@ impl WalWriter {
             synced: valid_len,
             len: valid_len,
             reserve: 0,
+            sealed_at: replay.sealed.then_some(valid_len),
         })
     }
 
@@ -250,6 +271,42 @@ impl WalWriter {
         Ok(())
     }
 
+    /// Makes everything written durable, then appends a seal (see the module docs) and makes
+    /// it durable too: from then on damage anywhere before the seal reads as damage, not as a
+    /// torn tail. Two fsyncs, so the seal never reaches the disk ahead of what it vouches for.
+    /// Nothing is written when the segment already ends in a seal.
+    pub fn seal(&mut self) -> Result<()> {
+        self.sync()?;
+        if self.sealed_at == Some(self.written) {
+            return Ok(());
+        }
+        self.add_record(0, &[]);
+        self.sync()?;
+        self.sealed_at = Some(self.written);
+        Ok(())
+    }
+
+    /// True while the segment ends in a seal.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed_at == Some(self.written) && self.buf.is_empty()
+    }
+
+    /// Fails once the segment's file was deleted (with its directory, say) while open: writes
+    /// to it would be acknowledged into a file nobody can read.
+    pub fn check_linked(&self) -> Result<()> {
+        match self.file.is_unlinked() {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(Error::io(
+                format!("write {}", self.path.display()),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the WAL segment was deleted while the database was open",
+                ),
+            )),
+            Err(e) => Err(Error::io(format!("stat {}", self.path.display()), e)),
+        }
+    }
+
     /// Bytes handed to the OS so far.
     pub fn written(&self) -> u64 {
         self.written
@@ -294,6 +351,8 @@ pub struct Replay {
     /// Bytes dropped past `valid_len` as a torn tail, up to the segment's last non-zero byte
     /// (0 when the segment ended cleanly, or in nothing but the zeros written ahead).
     pub torn_bytes: u64,
+    /// The intact prefix ends in a seal: the segment was closed cleanly and not written since.
+    pub sealed: bool,
 }
 
 struct Record<'a> {
@@ -340,7 +399,7 @@ fn parse_record(data: &[u8], off: usize) -> std::result::Result<Record<'_>, &'st
 }
 
 /// Replays the segment bytes `data` read from `path`, calling `apply(first_seq, payload)` for
-/// each intact record in order. A torn tail is reported in the result; damage in bytes that were
+/// each intact record in order (seals are not passed on). A torn tail is reported in the result; damage in bytes that were
 /// durable before later records were written is an [`Error::Corruption`] naming `path`.
 pub fn replay(
     path: &Path,
@@ -367,6 +426,7 @@ pub fn replay(
             return Ok(Replay {
                 valid_len: 0,
                 torn_bytes: data.len() as u64,
+                sealed: false,
             });
         }
         return Err(Error::corruption(path, 0, "segment header is missing"));
@@ -379,7 +439,7 @@ pub fn replay(
         ));
     }
     let version = le_u32(&data[8..]);
-    if version != VERSION {
+    if version != VERSION && version != VERSION_WITHOUT_SEALS {
         return Err(Error::corruption(
             path,
             8,
@@ -388,10 +448,14 @@ pub fn replay(
     }
 
     let mut off = header_len;
+    let mut sealed = false;
     while off < data.len() {
         match parse_record(data, off) {
             Ok(rec) => {
-                apply(rec.first_seq, rec.payload)?;
+                sealed = rec.payload.is_empty();
+                if !sealed {
+                    apply(rec.first_seq, rec.payload)?;
+                }
                 off = rec.end;
             }
             Err(reason) => {
@@ -421,6 +485,7 @@ pub fn replay(
                 return Ok(Replay {
                     valid_len: off as u64,
                     torn_bytes: (end - off) as u64,
+                    sealed,
                 });
             }
         }
@@ -428,6 +493,7 @@ pub fn replay(
     Ok(Replay {
         valid_len: off as u64,
         torn_bytes: 0,
+        sealed,
     })
 }
 
@@ -520,7 +586,8 @@ mod tests {
             r,
             Replay {
                 valid_len: full,
-                torn_bytes: 0
+                torn_bytes: 0,
+                sealed: false,
             }
         );
         // In a segment later segments follow, zeros after the records are damage: those
@@ -561,7 +628,8 @@ mod tests {
             r,
             Replay {
                 valid_len: w.written(),
-                torn_bytes: 0
+                torn_bytes: 0,
+                sealed: false,
             }
         );
         w.trim().unwrap();
@@ -612,6 +680,56 @@ mod tests {
     }
 
     #[test]
+    fn a_seal_makes_damage_in_never_synced_records_corruption() {
+        // A no_sync database: records are written, never fsynced while running, so each says
+        // only the header was durable. Unsealed, a flipped byte reads as a torn tail.
+        let dir = TempDir::new("wal-seal");
+        let path = dir.0.join(segment_name(1));
+        let mut w = WalWriter::create(&RealFs, &path).unwrap();
+        let mut starts = Vec::new();
+        for i in 0..10u64 {
+            starts.push(w.buffered_end());
+            w.add_record(i + 1, format!("payload-{i}").as_bytes());
+            w.write_buffered().unwrap();
+        }
+        let unsealed = std::fs::read(&path).unwrap();
+        let victim = starts[1] as usize + RECORD_HEADER_LEN + 1;
+        let mut damaged = unsealed.clone();
+        damaged[victim] ^= 0x10;
+        std::fs::write(&path, &damaged).unwrap();
+        let (recs, r) = collect(&path, true).unwrap();
+        assert_eq!((recs.len(), r.valid_len), (1, starts[1]));
+
+        // Sealed (a clean close), the same flip is corruption at the damaged record, and a
+        // second seal with nothing written since adds nothing.
+        std::fs::write(&path, &unsealed).unwrap();
+        let mut w = WalWriter::reopen(&RealFs, &path, &collect(&path, true).unwrap().1).unwrap();
+        w.seal().unwrap();
+        let sealed_len = w.written();
+        w.seal().unwrap();
+        assert_eq!(w.written(), sealed_len);
+        drop(w);
+        let (recs, r) = collect(&path, true).unwrap();
+        assert_eq!(recs.len(), 10, "the seal is not a record to apply");
+        assert!(r.sealed);
+        let mut w = WalWriter::reopen(&RealFs, &path, &r).unwrap();
+        w.seal().unwrap();
+        assert_eq!(
+            w.written(),
+            sealed_len,
+            "reopened at a seal, closing adds none"
+        );
+        drop(w);
+        let mut damaged = std::fs::read(&path).unwrap();
+        damaged[victim] ^= 0x10;
+        std::fs::write(&path, &damaged).unwrap();
+        match collect(&path, true) {
+            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, starts[1]),
+            other => panic!("expected corruption, got {:?}", other.map(|r| r.1)),
+        }
+    }
+
+    #[test]
     fn zeroed_header_before_records_is_corruption() {
         // A zero-filled header alone is a crash before the header was synced; followed by an
         // intact record it is damage, and cutting the segment would drop durable records.
@@ -640,7 +758,7 @@ mod tests {
         data.extend_from_slice(b"torn garbage");
         std::fs::write(&path, &data).unwrap();
         let (_, r) = collect(&path, true).unwrap();
-        let mut w = WalWriter::reopen(&RealFs, &path, r.valid_len).unwrap();
+        let mut w = WalWriter::reopen(&RealFs, &path, &r).unwrap();
         w.add_record(3, b"after");
         w.sync().unwrap();
         let (recs, r2) = collect(&path, true).unwrap();

@@ -27,9 +27,11 @@ use crate::sstable::bloom::{BloomBuilder, BloomFilter, DEFAULT_BITS_PER_KEY};
 /// "STRATSST" read as a little-endian u64: the last eight bytes of every table.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"STRATSST");
 /// The table format this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// Length of the fixed header at the start of the file.
+pub const HEADER_LEN: u64 = 32;
 /// Length of the fixed footer at the end of the file.
-pub const FOOTER_LEN: u64 = 72;
+pub const FOOTER_LEN: u64 = 88;
 /// Length of the trailer after every stored block: compression type and checksum.
 pub const BLOCK_TRAILER_LEN: u64 = 5;
 
@@ -75,6 +77,15 @@ impl Default for TableOptions {
     }
 }
 
+/// Whose a table is: the database that wrote it (the random id its manifest records) and the
+/// number in its file name. Written into the table's header and footer (see
+/// [`crate::sstable`]) and checked whenever the table is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableId {
+    pub db_id: u64,
+    pub number: u64,
+}
+
 /// What a finished table holds, for the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSummary {
@@ -88,6 +99,9 @@ pub struct TableSummary {
     pub largest: Vec<u8>,
     pub smallest_seq: u64,
     pub largest_seq: u64,
+    /// The footer's checksum: recorded in the manifest, it pins this exact file (its identity,
+    /// layout and counts) to the name it is listed under.
+    pub footer_crc: u32,
 }
 
 /// Where a stored block lies: `size` counts the stored (possibly compressed) bytes, not the
@@ -127,7 +141,13 @@ struct Footer {
     entries: u64,
     smallest_seq: u64,
     largest_seq: u64,
+    id: TableId,
 }
+
+/// Offsets inside the footer of the fields every format version keeps at the end.
+const FOOTER_VERSION_AT: usize = 72;
+const FOOTER_CRC_AT: usize = 76;
+const FOOTER_MAGIC_AT: usize = 80;
 
 impl Footer {
     fn encode(&self) -> [u8; FOOTER_LEN as usize] {
@@ -140,30 +160,49 @@ impl Footer {
             self.entries,
             self.smallest_seq,
             self.largest_seq,
+            self.id.db_id,
+            self.id.number,
         ];
         for (i, v) in fields.iter().enumerate() {
             b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
         }
-        b[56..60].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        let crc = crc32fast::hash(&b[..60]);
-        b[60..64].copy_from_slice(&crc.to_le_bytes());
-        b[64..72].copy_from_slice(&MAGIC.to_le_bytes());
+        b[FOOTER_VERSION_AT..FOOTER_CRC_AT].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let crc = crc32fast::hash(&b[..FOOTER_CRC_AT]);
+        b[FOOTER_CRC_AT..FOOTER_MAGIC_AT].copy_from_slice(&crc.to_le_bytes());
+        b[FOOTER_MAGIC_AT..].copy_from_slice(&MAGIC.to_le_bytes());
         b
+    }
+
+    /// The checksum stored in an encoded footer.
+    fn crc_of(b: &[u8; FOOTER_LEN as usize]) -> u32 {
+        u32::from_le_bytes(
+            b[FOOTER_CRC_AT..FOOTER_MAGIC_AT]
+                .try_into()
+                .unwrap_or_default(),
+        )
     }
 
     /// Decodes a footer, or says which byte (relative to the footer) is wrong and why.
     fn decode(b: &[u8; FOOTER_LEN as usize]) -> std::result::Result<Footer, (u64, String)> {
         let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
         let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or_default());
-        if u64_at(64) != MAGIC {
-            return Err((64, "not a strata table (bad magic)".into()));
+        if u64_at(FOOTER_MAGIC_AT) != MAGIC {
+            return Err((
+                FOOTER_MAGIC_AT as u64,
+                "not a strata table (bad magic)".into(),
+            ));
         }
-        if u32_at(60) != crc32fast::hash(&b[..60]) {
-            return Err((60, "footer checksum mismatch".into()));
-        }
-        let version = u32_at(56);
+        // Every version ends in `version footer_crc magic`, so the version is read first: an
+        // old table is named as one rather than as a checksum failure.
+        let version = u32_at(FOOTER_VERSION_AT);
         if version != FORMAT_VERSION {
-            return Err((56, format!("unsupported table format version {version}")));
+            return Err((
+                FOOTER_VERSION_AT as u64,
+                format!("unsupported table format version {version} (this strata reads {FORMAT_VERSION})"),
+            ));
+        }
+        if u32_at(FOOTER_CRC_AT) != crc32fast::hash(&b[..FOOTER_CRC_AT]) {
+            return Err((FOOTER_CRC_AT as u64, "footer checksum mismatch".into()));
         }
         Ok(Footer {
             filter: BlockHandle {
@@ -177,8 +216,37 @@ impl Footer {
             entries: u64_at(32),
             smallest_seq: u64_at(40),
             largest_seq: u64_at(48),
+            id: TableId {
+                db_id: u64_at(56),
+                number: u64_at(64),
+            },
         })
     }
+}
+
+/// The table header: the identity, readable even in a table a crash cut short.
+fn encode_header(id: TableId) -> [u8; HEADER_LEN as usize] {
+    let mut b = [0u8; HEADER_LEN as usize];
+    b[..8].copy_from_slice(&MAGIC.to_le_bytes());
+    b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    b[12..20].copy_from_slice(&id.db_id.to_le_bytes());
+    b[20..28].copy_from_slice(&id.number.to_le_bytes());
+    let crc = crc32fast::hash(&b[..28]);
+    b[28..32].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// The identity in a table header, or `None` when `b` is not an intact header of this format.
+pub fn decode_header(b: &[u8]) -> Option<TableId> {
+    let b = b.get(..HEADER_LEN as usize)?;
+    let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
+    let intact = u64_at(0) == MAGIC
+        && b[8..12] == FORMAT_VERSION.to_le_bytes()
+        && b[28..32] == crc32fast::hash(&b[..28]).to_le_bytes();
+    intact.then(|| TableId {
+        db_id: u64_at(12),
+        number: u64_at(20),
+    })
 }
 
 /// Appends stored blocks to the file, tracking the offset. Each block and its trailer go out
@@ -249,6 +317,7 @@ pub struct TableBuilder {
     entries: u64,
     smallest_seq: u64,
     largest_seq: u64,
+    id: TableId,
     failed: bool,
 }
 
@@ -263,8 +332,13 @@ impl fmt::Debug for TableBuilder {
 }
 
 impl TableBuilder {
-    /// A builder writing to `file`, which must be empty; `path` names it in errors.
-    pub fn new(file: Arc<dyn WritableFile>, path: PathBuf, opts: TableOptions) -> TableBuilder {
+    /// A builder writing table `id` to `file`, which must be empty; `path` names it in errors.
+    pub fn new(
+        file: Arc<dyn WritableFile>,
+        path: PathBuf,
+        id: TableId,
+        opts: TableOptions,
+    ) -> TableBuilder {
         TableBuilder {
             writer: BlockWriter {
                 file,
@@ -282,6 +356,7 @@ impl TableBuilder {
             entries: 0,
             smallest_seq: u64::MAX,
             largest_seq: 0,
+            id,
             failed: false,
         }
     }
@@ -314,6 +389,14 @@ impl TableBuilder {
                 self.bloom.add_key(parsed.user_key);
             }
         } else {
+            // The header goes out before the first block, so even a table a crash cuts short
+            // says whose it is.
+            let header = encode_header(self.id);
+            self.guard(|b| {
+                b.writer.out.clear();
+                b.writer.out.extend_from_slice(&header);
+                b.writer.append_out()
+            })?;
             self.bloom.add_key(parsed.user_key);
             self.smallest = internal_key.to_vec();
         }
@@ -362,9 +445,11 @@ impl TableBuilder {
             entries: self.entries,
             smallest_seq: self.smallest_seq,
             largest_seq: self.largest_seq,
+            id: self.id,
         };
+        let encoded = footer.encode();
         self.writer.out.clear();
-        self.writer.out.extend_from_slice(&footer.encode());
+        self.writer.out.extend_from_slice(&encoded);
         self.writer.append_out()?;
         self.writer
             .file
@@ -377,6 +462,7 @@ impl TableBuilder {
             largest: self.last_key,
             smallest_seq: self.smallest_seq,
             largest_seq: self.largest_seq,
+            footer_crc: Footer::crc_of(&encoded),
         })
     }
 
@@ -495,6 +581,7 @@ pub struct Table {
     /// Offset of the first byte after the data blocks.
     data_end: u64,
     footer: Footer,
+    footer_crc: u32,
     smallest: Vec<u8>,
     largest: Vec<u8>,
 }
@@ -511,8 +598,9 @@ impl fmt::Debug for Table {
 }
 
 impl Table {
-    /// Opens the table in `file` (named `path` in errors): validates the footer and loads the
-    /// index and filter. Data blocks go through `cache`, keyed by `file_number`.
+    /// Opens the table in `file` (named `path` in errors): validates the footer, that the
+    /// table says it is number `file_number`, and loads the index and filter. Data blocks go
+    /// through `cache`, keyed by `file_number`.
     pub fn open(
         file: Arc<dyn RandomAccessFile>,
         path: PathBuf,
@@ -523,9 +611,19 @@ impl Table {
         let size = file
             .size()
             .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
-        let footer = read_footer(file.as_ref(), &path, size)?;
+        let (footer, footer_crc) = read_footer(file.as_ref(), &path, size)?;
         let footer_start = size - FOOTER_LEN;
         check_layout(&footer, &path, footer_start)?;
+        if footer.id.number != file_number {
+            return Err(Error::corruption(
+                path.to_path_buf(),
+                footer_start + 64,
+                format!(
+                    "the file is table {} (of database {:016x}), not table {file_number}",
+                    footer.id.number, footer.id.db_id
+                ),
+            ));
+        }
         let index = read_block_contents(file.as_ref(), &path, footer.index, footer_start)?;
         let index = Arc::new(Block::new(index, Arc::clone(&path), footer.index.offset)?);
         let filter = read_block_contents(file.as_ref(), &path, footer.filter, footer.index.offset)?;
@@ -542,6 +640,7 @@ impl Table {
             filter,
             data_end: footer.filter.offset,
             footer,
+            footer_crc,
             smallest: Vec::new(),
             largest: Vec::new(),
         };
@@ -636,9 +735,23 @@ impl Table {
     pub fn verify(&self) -> Result<u64> {
         let mut index = self.index.iter();
         index.seek_to_first();
+        let mut header = [0u8; HEADER_LEN as usize];
+        self.file
+            .read_at(0, &mut header)
+            .map_err(|e| Error::io(format!("read {}", self.path.display()), e))?;
+        match decode_header(&header) {
+            Some(id) if id == self.footer.id => {}
+            Some(id) => {
+                return Err(self.corruption(
+                    0,
+                    format!("header names table {id:?}, footer {:?}", self.footer.id),
+                ))
+            }
+            None => return Err(self.corruption(0, "table header is damaged")),
+        }
         let mut check = VerifyState {
             entries: 0,
-            next_offset: 0,
+            next_offset: HEADER_LEN,
             prev_key: Vec::new(),
         };
         while index.valid() {
@@ -714,7 +827,29 @@ impl Table {
             largest: self.largest.clone(),
             smallest_seq: self.footer.smallest_seq,
             largest_seq: self.footer.largest_seq,
+            footer_crc: self.footer_crc,
         }
+    }
+
+    /// The database and number the table says it belongs to.
+    pub fn id(&self) -> TableId {
+        self.footer.id
+    }
+
+    /// Fails with [`Error::Corruption`] naming the file unless the table is the one the
+    /// manifest lists as `number` of database `db_id`, of `size` bytes with footer checksum
+    /// `footer_crc`: a table swapped, truncated, restored from elsewhere or copied in from
+    /// another database is never read as this one.
+    pub fn check_identity(&self, db_id: u64, size: u64, footer_crc: u32) -> Result<()> {
+        check_identity(
+            &self.path,
+            self.footer.id,
+            self.size,
+            self.footer_crc,
+            db_id,
+            size,
+            footer_crc,
+        )
     }
 
     /// True unless the filter rules `user_key` out.
@@ -802,7 +937,7 @@ struct VerifyState {
     prev_key: Vec<u8>,
 }
 
-fn read_footer(file: &dyn RandomAccessFile, path: &Path, size: u64) -> Result<Footer> {
+fn read_footer(file: &dyn RandomAccessFile, path: &Path, size: u64) -> Result<(Footer, u32)> {
     if size < FOOTER_LEN {
         return Err(Error::corruption(
             path,
@@ -814,7 +949,83 @@ fn read_footer(file: &dyn RandomAccessFile, path: &Path, size: u64) -> Result<Fo
     let mut buf = [0u8; FOOTER_LEN as usize];
     file.read_at(start, &mut buf)
         .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-    Footer::decode(&buf).map_err(|(at, detail)| Error::corruption(path, start + at, detail))
+    let footer =
+        Footer::decode(&buf).map_err(|(at, detail)| Error::corruption(path, start + at, detail))?;
+    Ok((footer, Footer::crc_of(&buf)))
+}
+
+/// Reads only the footer of the table in `file` and checks it as [`Table::check_identity`]
+/// does: the cheap check of every live table when a database opens.
+pub fn check_file_identity(
+    file: &dyn RandomAccessFile,
+    path: &Path,
+    db_id: u64,
+    number: u64,
+    size: u64,
+    footer_crc: u32,
+) -> Result<()> {
+    let actual = file
+        .size()
+        .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
+    if actual != size {
+        return Err(size_mismatch(path, actual, size));
+    }
+    let (footer, crc) = read_footer(file, path, actual)?;
+    if footer.id.number != number {
+        return Err(Error::corruption(
+            path,
+            actual - FOOTER_LEN + 64,
+            format!(
+                "the file is table {} (of database {:016x}), not table {number}",
+                footer.id.number, footer.id.db_id
+            ),
+        ));
+    }
+    check_identity(path, footer.id, actual, crc, db_id, size, footer_crc)
+}
+
+fn size_mismatch(path: &Path, actual: u64, expected: u64) -> Error {
+    Error::corruption(
+        path,
+        actual.min(expected),
+        format!("the table has {actual} bytes, the manifest records {expected}"),
+    )
+}
+
+fn check_identity(
+    path: &Path,
+    id: TableId,
+    actual_size: u64,
+    actual_crc: u32,
+    db_id: u64,
+    size: u64,
+    footer_crc: u32,
+) -> Result<()> {
+    let footer_at = actual_size.saturating_sub(FOOTER_LEN);
+    if id.db_id != db_id {
+        return Err(Error::corruption(
+            path,
+            footer_at + 56,
+            format!(
+                "the table belongs to database {:016x}, this is database {db_id:016x}",
+                id.db_id
+            ),
+        ));
+    }
+    if actual_size != size {
+        return Err(size_mismatch(path, actual_size, size));
+    }
+    if actual_crc != footer_crc {
+        return Err(Error::corruption(
+            path,
+            footer_at,
+            format!(
+                "the table's footer checksum is {actual_crc:08x}, the manifest records \
+                 {footer_crc:08x}: not the table the manifest lists under this name"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The filter must directly follow the data blocks, the index the filter, and the footer the
@@ -830,6 +1041,9 @@ fn check_layout(footer: &Footer, path: &Path, footer_start: u64) -> Result<()> {
         return Err(bad(
             "footer's index handle does not end where the footer begins",
         ));
+    }
+    if footer.filter.offset <= HEADER_LEN {
+        return Err(bad("footer's filter handle leaves no room for data blocks"));
     }
     if footer.entries == 0 || footer.smallest_seq > footer.largest_seq {
         return Err(bad("footer's entry count or seq range is invalid"));
@@ -1158,9 +1372,26 @@ mod tests {
         }
     }
 
+    /// The database id every test table carries.
+    const TEST_DB: u64 = 0x5157_4154_4100_0001;
+
+    /// Table number `n` of the test database.
+    fn test_id(number: u64) -> TableId {
+        TableId {
+            db_id: TEST_DB,
+            number,
+        }
+    }
+
+    /// Builds the table at `path`: numbered by its name when that is `NNNNNN.sst`, else 1.
     fn build(path: &Path, model: &Model, opts: TableOptions) -> TableSummary {
+        let number = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(crate::manifest::parse_table_name)
+            .unwrap_or(1);
         let file = RealFs.create(path).unwrap();
-        let mut b = TableBuilder::new(file, path.to_path_buf(), opts);
+        let mut b = TableBuilder::new(file, path.to_path_buf(), test_id(number), opts);
         for (k, v) in model {
             b.add(&ikey(k), v).unwrap();
         }
@@ -1377,7 +1608,7 @@ mod tests {
         let dir = TempDir::new("sst-tiny");
         let model = make_model(300, 9);
         for (i, block_size) in [1, 64, 300].into_iter().enumerate() {
-            let path = dir.0.join(format!("{i}.sst"));
+            let path = dir.0.join(format!("tiny{i}.sst"));
             let o = TableOptions {
                 block_size,
                 restart_interval: 1 + i * 3,
@@ -1422,7 +1653,7 @@ mod tests {
             .count();
         assert!(fp < 100, "{fp} false positives");
         // Without a filter every key may be present, and reads are still right.
-        let path = dir.0.join("nofilter.sst");
+        let path = dir.0.join(crate::manifest::table_name(2));
         let o = TableOptions {
             bloom_bits_per_key: 0,
             ..TableOptions::default()
@@ -1441,6 +1672,7 @@ mod tests {
             TableBuilder::new(
                 RealFs.create(&path).unwrap(),
                 path.clone(),
+                test_id(1),
                 opts(Compression::Lz4),
             )
         };
@@ -1602,11 +1834,12 @@ mod tests {
         for len in [
             0,
             1,
-            71,
-            72,
-            73,
+            HEADER_LEN as usize,
+            87,
+            88,
+            89,
             data.len() / 2,
-            data.len() - 72,
+            data.len() - 88,
             data.len() - 1,
         ] {
             std::fs::write(&path, &data[..len]).unwrap();
@@ -1634,6 +1867,45 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn identity_is_checked_against_name_and_manifest() {
+        let dir = TempDir::new("sst-identity");
+        let (_, data) = small_table(&dir, Compression::Lz4);
+        let path = dir.0.join("small.sst");
+        let table = open(&path, 1, None).unwrap();
+        assert_eq!(table.id(), test_id(1));
+        assert_eq!(decode_header(&data), Some(test_id(1)));
+        let (size, crc) = (table.size(), table.summary().footer_crc);
+        table.check_identity(TEST_DB, size, crc).unwrap();
+        // Opened under another number (a table renamed or swapped on disk).
+        assert_corruption(open(&path, 2, None), &path);
+        // Listed with another database's id, another size or another footer checksum.
+        assert_corruption(table.check_identity(TEST_DB + 1, size, crc), &path);
+        assert_corruption(table.check_identity(TEST_DB, size + 1, crc), &path);
+        assert_corruption(table.check_identity(TEST_DB, size, crc ^ 1), &path);
+        let file = RealFs.open_read(&path).unwrap();
+        check_file_identity(file.as_ref(), &path, TEST_DB, 1, size, crc).unwrap();
+        assert_corruption(
+            check_file_identity(file.as_ref(), &path, TEST_DB, 3, size, crc),
+            &path,
+        );
+        assert_corruption(
+            check_file_identity(file.as_ref(), &path, TEST_DB, 1, size - 1, crc),
+            &path,
+        );
+        // A table of format version 1 (a 72-byte footer ending in version, crc, magic) is
+        // named by its version.
+        let mut old = data.clone();
+        let at = old.len() - 16;
+        old[at..at + 4].copy_from_slice(&1u32.to_le_bytes());
+        match open_mem(old) {
+            Err(Error::Corruption { detail, .. }) => {
+                assert!(detail.contains("version 1"), "{detail}")
+            }
+            other => panic!("{other:?}"),
         }
     }
 
