@@ -49,8 +49,11 @@ func newDB(handle uint64, dir string, logger *slog.Logger, noSync bool) *DB {
 	return db
 }
 
-// isClosed reports whether Close was called.
+// isClosed reports whether Close was called, or the DB was never opened (a zero DB).
 func (db *DB) isClosed() bool {
+	if db == nil || db.closed == nil {
+		return true
+	}
 	select {
 	case <-db.closed:
 		return true
@@ -67,6 +70,9 @@ func (db *DB) Dir() string { return db.dir }
 // ErrClosed after Close; so do the methods of its snapshots, and iterators still open fail
 // with ErrClosed on their next Next.
 func (db *DB) Close() error {
+	if db.closed == nil {
+		return nil // a zero DB: never opened, nothing to release
+	}
 	db.closeOnce.Do(func() {
 		close(db.closed)
 		db.cleanup.Stop()

@@ -105,6 +105,7 @@ func (it *Iterator) Next() bool {
 	if it.closed || it.err != nil {
 		return false
 	}
+	// it.db is nil in a zero Iterator, which was never opened: it fails as a closed one.
 	if it.db.isClosed() {
 		it.err = opError("iterator next", ErrClosed)
 		it.key, it.value, it.chunk = nil, nil, nil
@@ -156,7 +157,7 @@ func (it *Iterator) Err() error { return it.err }
 
 // Close releases the iterator and its snapshot. It is idempotent and returns Err.
 func (it *Iterator) Close() error {
-	if !it.closed {
+	if !it.closed && it.db != nil {
 		it.closed = true
 		it.cleanup.Stop()
 		C.strata_iter_close(C.uint64_t(it.handle))

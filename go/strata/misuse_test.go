@@ -662,3 +662,54 @@ func TestIteratorKeyAndValueOwnership(t *testing.T) {
 		t.Fatalf("writing into Value changed the database: %v", got)
 	}
 }
+
+// TestZeroValueHandlesFailAsClosedOnes: a DB, Snapshot or Iterator declared but never opened
+// fails every call with ErrClosed, as a closed one does, instead of dereferencing nil; Close
+// on one is a no-op.
+func TestZeroValueHandlesFailAsClosedOnes(t *testing.T) {
+	ctx := context.Background()
+	var db DB
+	if _, err := db.Get(ctx, []byte("k")); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero DB Get: %v, want ErrClosed", err)
+	}
+	if err := db.Put(ctx, []byte("k"), []byte("v")); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero DB Put: %v, want ErrClosed", err)
+	}
+	if _, err := db.NewSnapshot(); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero DB NewSnapshot: %v, want ErrClosed", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("zero DB Close: %v", err)
+	}
+
+	var snap Snapshot
+	if _, err := snap.Get(ctx, []byte("k")); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero Snapshot Get: %v, want ErrClosed", err)
+	}
+	if _, err := snap.GetAppend(ctx, nil, []byte("k")); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero Snapshot GetAppend: %v, want ErrClosed", err)
+	}
+	if _, err := snap.NewIterator(ctx, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero Snapshot NewIterator: %v, want ErrClosed", err)
+	}
+	for k, v := range snap.All(ctx, nil) {
+		t.Errorf("zero Snapshot All yielded %q=%q", k, v)
+	}
+	if err := snap.Close(); err != nil {
+		t.Errorf("zero Snapshot Close: %v", err)
+	}
+
+	var it Iterator
+	if it.Next() {
+		t.Error("zero Iterator Next returned true")
+	}
+	if !errors.Is(it.Err(), ErrClosed) {
+		t.Errorf("zero Iterator Err: %v, want ErrClosed", it.Err())
+	}
+	if it.Key() != nil || it.Value() != nil {
+		t.Error("zero Iterator has a key or value")
+	}
+	if err := it.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero Iterator Close: %v, want its Err (ErrClosed)", err)
+	}
+}

@@ -44,8 +44,12 @@ func (db *DB) NewSnapshot() (*Snapshot, error) {
 	return s, nil
 }
 
-// isClosed reports whether Close was called.
+// isClosed reports whether Close was called, or the snapshot was never opened (a zero
+// Snapshot, whose methods fail with ErrClosed as a closed one's do).
 func (s *Snapshot) isClosed() bool {
+	if s.closed == nil {
+		return true
+	}
 	select {
 	case <-s.closed:
 		return true
@@ -92,6 +96,9 @@ func (s *Snapshot) NewIterator(ctx context.Context, opts *IterOptions) (*Iterato
 // idempotent: later calls return the first call's result. Get and NewIterator fail with
 // ErrClosed after Close; iterators already opened from the snapshot are unaffected.
 func (s *Snapshot) Close() error {
+	if s.closed == nil {
+		return nil // a zero Snapshot: never opened, nothing to release
+	}
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.cleanup.Stop()

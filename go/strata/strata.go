@@ -70,7 +70,11 @@ type Options struct {
 	MemtableBudget int64
 	// BlockCacheSize is the memory for cached table blocks. 0 means 64 MiB.
 	BlockCacheSize int64
-	// MaxOpenFiles bounds the table files kept open at once. 0 means 512.
+	// MaxOpenFiles bounds the table files kept open at once. 0 derives it from the process's
+	// limit on open files (RLIMIT_NOFILE, which the Go runtime raises to its hard limit at
+	// start): half the soft limit less 32, between 16 and 512. Whatever the bound, a database
+	// that runs out of descriptors closes half of its open tables and tries again, so a low
+	// limit costs reopening tables, not failed reads.
 	MaxOpenFiles int
 	// Compression is how table blocks are stored. The zero value, CompressionDefault, is LZ4.
 	Compression Compression
