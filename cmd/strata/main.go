@@ -10,6 +10,7 @@
 //	strata compact --dir DIR [flags]    compact a key range down through the levels
 //	strata checkpoint --dir DIR --to T  write a consistent copy of the database to T
 //	strata check --dir DIR              verify every checksum of a closed database
+//	strata repair --dir DIR             rebuild a lost or damaged MANIFEST from the tables
 //	strata load --dir DIR FILE          bulk-load key/value lines (FILE "-": standard input)
 //	strata bench --dir DIR --workload W measure a workload (ops/s, MB/s, latency)
 //	strata version                      print the engine and Go versions
@@ -77,6 +78,7 @@ var commands = []command{
 	{usage: compactUsage, run: runCompact},
 	{usage: checkpointUsage, run: runCheckpoint},
 	{usage: checkUsage, run: runCheck, long: true},
+	{usage: repairUsage, run: runRepair},
 	{usage: loadUsage, run: runLoad, long: true},
 	{usage: benchUsage, run: runBench, long: true},
 	{usage: versionUsage, run: streamsOnly(runVersion)},

@@ -140,6 +140,7 @@ func TestEveryCommandReportsFailure(t *testing.T) {
 		"compact":    {[]string{"--dir", missing}, "no database directory"},
 		"checkpoint": {[]string{"--dir", locked, "--to", filepath.Join(tmp, "copy")}, "locked"},
 		"check":      {[]string{"--dir", locked}, "locked"},
+		"repair":     {[]string{"--dir", locked}, "locked"},
 		"load":       {[]string{"--dir", locked, "-"}, "locked"},
 		"bench":      {[]string{"--dir", locked, "--workload", "fillseq", "--keys", "10"}, "locked"},
 	}

@@ -89,6 +89,34 @@ func Check(dir string) (string, error) {
 	return string(cl.data), nil
 }
 
+// Repair rebuilds the MANIFEST of the database in dir, which must not be open (ErrLocked
+// otherwise), when it is missing or damaged: Open refuses such a directory with ErrCorruption
+// rather than guess. Repair reads every table (checking every block), keeps those of the one
+// database they belong to, and merges them into new tables; the WAL segments holding writes
+// the tables lack are replayed by the next Open. It deletes nothing: the tables it read and a
+// damaged MANIFEST are moved to dir/pre-repair-N/, to delete once the database reads right.
+//
+// It returns its report, one line per decision; lines that start with "damaged" or mention
+// "lost" name what could not be recovered. It fails with ErrInvalidArgument when the MANIFEST
+// is intact, when dir holds no strata table or WAL segment, or tables of several databases
+// (it never mixes them), and with ErrCorruption when a WAL segment is damaged.
+func Repair(dir string) (string, error) {
+	abs, err := absDir("repair", dir)
+	if err != nil {
+		return "", err
+	}
+	path := []byte(abs)
+	cl, err := do(context.Background(), "repair", opDisk, func(token C.uint64_t) C.int32_t {
+		p, n := bytesArg(path)
+		return C.strata_repair(p, n, token)
+	})
+	runtime.KeepAlive(path)
+	if err != nil {
+		return "", err
+	}
+	return string(cl.data), nil
+}
+
 // damagedLines keeps the report lines that name a damaged file.
 func damagedLines(report string) string {
 	var out []string

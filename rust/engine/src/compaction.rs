@@ -400,6 +400,16 @@ pub fn run(env: &MergeEnv<'_>, c: &Compaction) -> Result<Vec<FileMeta>> {
     )
 }
 
+/// Writes everything `source` yields as tables for the bottom level: only the newest version
+/// of each key, and no tombstone (nothing lies below). For repair, which merges every table
+/// it found into one sorted run; `env.levels` must be empty.
+pub fn merge_into_bottom(
+    env: &MergeEnv<'_>,
+    source: &mut MergingIter<'_>,
+) -> Result<Vec<FileMeta>> {
+    write_tables(env, source, Drop::ShadowedAndDeadTombstones(NUM_LEVELS - 1))
+}
+
 /// Writes a frozen memtable to L0, leaving out the versions no snapshot can see. Pass a
 /// `MergeEnv` with an unbounded `target_file_size`: one memtable makes one table, so L0 holds
 /// as few tables as possible.

@@ -11,7 +11,8 @@
 //! - tables: [`sstable`] reads and writes one file, [`cache`] bounds blocks and open files;
 //! - reads: [`iterator`] merges every source into what a user sees, [`key`] orders versions;
 //! - I/O: [`fs`] is the only door to the file system, [`sim_fs`] a simulated one for crash and
-//!   fault tests; [`check`] verifies every checksum of a closed database.
+//!   fault tests; [`check`] verifies every checksum of a closed database, [`repair`] rebuilds
+//!   the manifest of one that lost it.
 
 pub mod batch;
 pub mod cache;
@@ -26,6 +27,7 @@ pub mod iterator;
 pub mod key;
 pub mod manifest;
 pub mod memtable;
+pub mod repair;
 pub mod sim_fs;
 pub mod sstable;
 #[cfg(test)]

@@ -497,6 +497,31 @@ pub unsafe extern "C" fn strata_check(path: *const u8, path_len: usize, token: u
     })
 }
 
+/// Rebuilds the manifest of the database in directory `path` (which must not be open) when it
+/// is missing or damaged, from the database's own tables and WAL segments; deletes nothing
+/// (the tables it merged and a damaged manifest are moved to `path/pre-repair-N/`). The
+/// completion's `data` is a report, one line per decision, with code `STRATA_OK`. Other codes
+/// carry a message instead: `STRATA_ERR_LOCKED` when the database is open,
+/// `STRATA_ERR_INVALID_ARGUMENT` when the manifest is intact, or `path` holds no strata file,
+/// or tables of several databases; `STRATA_ERR_CORRUPTION` when a WAL segment is damaged;
+/// `STRATA_ERR_IO` when a file cannot be read or written.
+/// Ownership: the caller keeps `path`; strata copies it before returning. The report buffer
+/// belongs to strata (see `strata_completions_drain`).
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_repair(path: *const u8, path_len: usize, token: u64) -> i32 {
+    guard("strata_repair", || {
+        // SAFETY: the caller guarantees `path` is readable for `path_len` bytes.
+        let Some(path) = (unsafe { copy_path(path, path_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        if runtime::start().is_err() {
+            return STRATA_ERR_IO;
+        }
+        submit(Request::Repair { path, token })
+    })
+}
+
 /// Sets the most verbose level of engine log records the caller wants delivered as completions
 /// (`STRATA_LOG_OFF` ... `STRATA_LOG_TRACE`; see `STRATA_COMPLETION_LOG`). Process-wide; the
 /// default is `STRATA_LOG_OFF`, and levels above it cost one atomic load per event. Takes

@@ -113,6 +113,11 @@ pub enum Request {
         path: PathBuf,
         token: u64,
     },
+    /// Rebuilds the manifest of the closed database in `path`.
+    Repair {
+        path: PathBuf,
+        token: u64,
+    },
     /// From the syncer thread: an fsync of `db`'s WAL finished.
     Synced {
         db: u64,
@@ -131,7 +136,10 @@ impl Request {
     /// The database a request concerns, for poisoning on panic.
     fn db(&self, state: &State) -> Option<u64> {
         match self {
-            Request::Open { .. } | Request::Check { .. } | Request::Finished(_) => None,
+            Request::Open { .. }
+            | Request::Check { .. }
+            | Request::Repair { .. }
+            | Request::Finished(_) => None,
             Request::Close { db, .. }
             | Request::Write { db, .. }
             | Request::Get { db, .. }
@@ -163,7 +171,8 @@ impl Request {
             | Request::Flush { token, .. }
             | Request::Compact { token, .. }
             | Request::Checkpoint { token, .. }
-            | Request::Check { token, .. } => Some(*token),
+            | Request::Check { token, .. }
+            | Request::Repair { token, .. } => Some(*token),
             Request::Finished(c) => Some(c.token),
             Request::IterClose { .. }
             | Request::SnapshotClose { .. }
@@ -408,6 +417,7 @@ impl State {
             } => self.compact(db, lower, upper, token),
             Request::Checkpoint { db, path, token } => self.checkpoint(db, &path, token),
             Request::Check { path, token } => self.check(path, token),
+            Request::Repair { path, token } => self.repair(path, token),
             Request::Synced { db, point, result } => self.synced(db, point, result),
             Request::Progress { .. } => {} // admit_stalled runs after every group
             Request::Finished(c) => self.out.push(c),
@@ -752,20 +762,45 @@ impl State {
         });
     }
 
-    /// Checks the database in `dir` on a strata thread of its own (it reads every file, which
-    /// must not hold up the runtime thread), completing `token` with the report.
+    /// Checks the database in `dir`, completing `token` with the report.
     fn check(&mut self, dir: PathBuf, token: u64) {
-        let to_runtime = self.to_self.clone();
-        let spawned = threads::spawn("strata-check", move || {
-            let c = match strata_engine::check::check_dir(&dir) {
+        self.offline(
+            "check",
+            token,
+            move || match strata_engine::check::check_dir(&dir) {
                 Ok(r) if r.damaged() => Completion::err(token, STRATA_ERR_CORRUPTION, r.text()),
                 Ok(r) => Completion::ok(token, r.text().into_bytes()),
                 Err(e) => failure(token, &e),
-            };
-            let _ = to_runtime.send(Request::Finished(c));
+            },
+        );
+    }
+
+    /// Repairs the database in `dir`, completing `token` with the report.
+    fn repair(&mut self, dir: PathBuf, token: u64) {
+        self.offline(
+            "repair",
+            token,
+            move || match strata_engine::repair::repair_dir(&dir) {
+                Ok(r) => Completion::ok(token, r.text().into_bytes()),
+                Err(e) => failure(token, &e),
+            },
+        );
+    }
+
+    /// Runs a tool on a closed database on a strata thread of its own (it reads every file,
+    /// which must not hold up the runtime thread); `run` makes the completion.
+    fn offline(
+        &mut self,
+        what: &str,
+        token: u64,
+        run: impl FnOnce() -> Completion + Send + 'static,
+    ) {
+        let to_runtime = self.to_self.clone();
+        let spawned = threads::spawn(&format!("strata-{what}"), move || {
+            let _ = to_runtime.send(Request::Finished(run()));
         });
         if let Err(e) = spawned {
-            let e = Error::io("spawn the check thread", e);
+            let e = Error::io(format!("spawn the {what} thread"), e);
             self.out.push(failure(token, &e));
         }
     }
