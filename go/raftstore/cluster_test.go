@@ -106,6 +106,13 @@ type cluster struct {
 
 func newCluster(t *testing.T, commands int) *cluster {
 	c := &cluster{t: t, commands: commands, logs: &lockedBuffer{}}
+	// The nodes' directories are made first, so that their removal (a cleanup of its own,
+	// run last in, first out) comes after the stores are closed: strata refuses to close a
+	// database whose directory was deleted under it as if nothing happened.
+	dirs := make([][2]string, 3)
+	for i := range dirs {
+		dirs[i] = [2]string{t.TempDir(), t.TempDir()}
+	}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
 			c.shutdown(n)
@@ -114,9 +121,9 @@ func newCluster(t *testing.T, commands int) *cluster {
 			t.Logf("raft warnings and errors (last 32 KiB):\n%s", c.logs.tail(32<<10))
 		}
 	})
-	for i := range 3 {
-		n := &node{id: raft.ServerID(fmt.Sprintf("node%d", i)), storeDir: filepath.Join(t.TempDir(), "raft")}
-		snaps, err := raft.NewFileSnapshotStoreWithLogger(t.TempDir(), 2, c.logger(n.id))
+	for i, dir := range dirs {
+		n := &node{id: raft.ServerID(fmt.Sprintf("node%d", i)), storeDir: filepath.Join(dir[0], "raft")}
+		snaps, err := raft.NewFileSnapshotStoreWithLogger(dir[1], 2, c.logger(n.id))
 		if err != nil {
 			t.Fatal(err)
 		}

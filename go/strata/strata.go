@@ -162,8 +162,17 @@ func absDir(op, dir string) (string, error) {
 
 // Open opens the database in dir, creating the directory if needed. One handle per directory
 // at a time: a second Open of a directory that is open (in this process or another) fails
-// with ErrLocked. Recovery replays the write-ahead log; damage to data that was durable fails
-// with ErrCorruption naming the file. Every error message names the directory or file.
+// with ErrLocked; the lock is on the directory itself, not a file in it. Recovery replays the
+// write-ahead log; damage to data that was durable fails with ErrCorruption naming the file.
+// Every error message names the directory or file.
+//
+// Open never changes what it cannot prove is strata's. A directory is a database when it
+// holds a MANIFEST; an empty (or missing) one becomes a new database. A directory holding
+// other files and no MANIFEST is refused, untouched: with ErrCorruption when they are a
+// strata database's tables or WAL (its MANIFEST was lost; see Repair), with
+// ErrInvalidArgument when they are not strata's at all. Every table the MANIFEST lists is
+// checked against its recorded size, number, database and checksum before anything is read:
+// a swapped, truncated or foreign table fails with ErrCorruption naming it.
 func Open(dir string, opts *Options) (*DB, error) {
 	abs, err := absDir("open", dir)
 	if err != nil {

@@ -747,10 +747,9 @@ impl Db {
     /// where links fail) and the manifest written last.
     ///
     /// The copy holds no WAL segment, on purpose: a directory of tables without a manifest is
-    /// not a database (`check` refuses it, `open` starts empty), so a checkpoint a crash cut
-    /// short, whichever of its directory entries reached the disk, is never mistaken for one.
-    /// Copied WAL segments without the manifest would be: open replays them (a prefix of the
-    /// data, or a sequence gap refused only after deleting the tables), and check passes them.
+    /// not a database (`check` and `open` refuse it and change nothing), so a checkpoint a
+    /// crash cut short, whichever of its directory entries reached the disk, is never mistaken
+    /// for one.
     pub fn checkpoint(&mut self, target: &Path) -> Result<()> {
         enter_engine();
         if target.exists() && self.fs.list(target).map(|l| !l.is_empty()).unwrap_or(true) {
