@@ -926,7 +926,11 @@ pub(crate) fn refuse_without_manifest(fs: &dyn FileSystem, dir: &Path, names: &[
             dir.join(manifest::MANIFEST_FILE),
             0,
             format!(
-                "the MANIFEST is missing, but the directory holds {tables} strata tables and                  {segments} WAL segments: a database that lost its manifest. Nothing was                  changed; `strata repair {}` rebuilds the manifest from the tables",
+                "the MANIFEST is missing, but the directory holds {} and {}: a database that \
+                 lost its manifest. Nothing was changed; `strata repair {}` rebuilds the \
+                 manifest from the tables",
+                count(tables, "strata table"),
+                count(segments, "WAL segment"),
                 dir.display()
             ),
         );
@@ -936,11 +940,21 @@ pub(crate) fn refuse_without_manifest(fs: &dyn FileSystem, dir: &Path, names: &[
         shown.push("...");
     }
     Error::InvalidArgument(format!(
-        "{} is not a strata database: it has no {} and holds files strata did not create          ({}). Nothing was changed; open an empty directory to create a database",
+        "{} is not a strata database: it has no {} and holds files strata did not create \
+         ({}). Nothing was changed; open an empty directory to create a database",
         dir.display(),
         manifest::MANIFEST_FILE,
         shown.join(", ")
     ))
+}
+
+/// `n` and `noun`, plural unless `n` is 1.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Up to `len` bytes from the start of `path` (fewer if it is shorter; none if unreadable).

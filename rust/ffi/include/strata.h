@@ -151,7 +151,7 @@ typedef struct strata_options {
   uint64_t memtable_budget;
   // Bytes for the block cache (0: 64 MiB).
   uint64_t block_cache_bytes;
-  // Table files kept open at once (0: 512).
+  // Table files kept open at once (0: derived from RLIMIT_NOFILE, 16 to 512).
   uint32_t max_open_files;
   // Must be zero.
   uint32_t reserved;

@@ -80,7 +80,7 @@ pub struct strata_options {
     pub memtable_budget: u64,
     /// Bytes for the block cache (0: 64 MiB).
     pub block_cache_bytes: u64,
-    /// Table files kept open at once (0: 512).
+    /// Table files kept open at once (0: derived from RLIMIT_NOFILE, 16 to 512).
     pub max_open_files: u32,
     /// Must be zero.
     pub reserved: u32,
