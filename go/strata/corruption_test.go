@@ -22,9 +22,10 @@ import (
 // write-ahead log is damaged one file at a time (a flipped byte, a zeroed run, a truncation)
 // at seeded positions in every region of each file format. Then Check, Open, a Get of every
 // key and a full iteration must either fail with ErrCorruption or return exactly the
-// acknowledged data. Every write of the fixture is durable, so the only losses allowed without
-// an error are at the end of the WAL, where damage cannot be told from a crash (see
-// judgeDamage).
+// acknowledged data. The campaign runs on a durable fixture and on a NoSync one, under the
+// same rules: the fixture is closed cleanly, so its WAL ends in a seal that vouches for every
+// record before it, and the only losses allowed without an error are at the end of the WAL,
+// where damage cannot be told from a crash (see judgeDamage).
 //
 // STRATA_CORRUPT_POSITIONS sets the seeded positions per region and damage (default 2, on top
 // of each region's first and last byte); STRATA_CORRUPT_SEED the seed. `go test -v -run
@@ -62,6 +63,7 @@ type write struct {
 // damageFixture is a closed database and what was written to it.
 type damageFixture struct {
 	dir   string
+	opts  *Options          // how the fixture was written, and how the judge opens it
 	log   []write           // every acknowledged write, in order
 	inWAL int               // writes at the end of log that live only in the WAL
 	files map[string]string // role -> file name
@@ -72,13 +74,14 @@ type damageFixture struct {
 	walSeal    [2]int
 }
 
-// buildDamageFixture writes the fixture database into dir: tableKeys keys in a first table,
-// a second table that overwrites some of them and deletes others (so a skipped newer table
-// would show older values), then walWrites single durable writes left in the WAL.
-func buildDamageFixture(t testing.TB, dir string, tableKeys, walWrites int) *damageFixture {
+// buildDamageFixture writes the fixture database into dir with opts (nil: the defaults):
+// tableKeys keys in a first table, a second table that overwrites some of them and deletes
+// others (so a skipped newer table would show older values), then walWrites single writes
+// left in the WAL (durable ones unless opts.NoSync).
+func buildDamageFixture(t testing.TB, dir string, tableKeys, walWrites int, opts *Options) *damageFixture {
 	t.Helper()
-	fx := &damageFixture{dir: dir, files: map[string]string{}}
-	db, err := Open(dir, nil)
+	fx := &damageFixture{dir: dir, opts: opts, files: map[string]string{}}
+	db, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +390,7 @@ func judgeDamage(t testing.TB, fx *damageFixture, role string, d damage) (outcom
 		verdict = checkTorn
 	}
 
-	db, err := finishes(t, what+": Open", func() (*DB, error) { return Open(dir, nil) })
+	db, err := finishes(t, what+": Open", func() (*DB, error) { return Open(dir, fx.opts) })
 	if err != nil {
 		if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), name) {
 			t.Fatalf("%s: Open = %v, want ErrCorruption naming %s", what, err, name)
@@ -618,14 +621,33 @@ func campaignDamages(rng *rand.Rand, r region) []damage {
 	return out
 }
 
+// TestCorruptionCampaign runs the campaign on a durable fixture and on a NoSync one, with the
+// same seeded positions. NoSync records vouch for nothing on their own, so without the seal
+// Close writes, damage in any of them could pass for a torn tail; with it, damage before the
+// seal must be ErrCorruption there too.
 func TestCorruptionCampaign(t *testing.T) {
 	seed := uint64(1)
 	if s, err := strconv.ParseUint(os.Getenv("STRATA_CORRUPT_SEED"), 10, 64); err == nil {
 		seed = s
 	}
 	t.Logf("STRATA_CORRUPT_SEED=%d", seed)
+	for _, c := range []struct {
+		name string
+		opts *Options
+	}{
+		{"durable", nil},
+		{"NoSync", &Options{NoSync: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runCorruptionCampaign(t, buildDamageFixture(t, t.TempDir(), 300, 24, c.opts), seed)
+		})
+	}
+}
+
+// runCorruptionCampaign judges every campaign damage to every file of fx, then logs the table
+// of outcomes.
+func runCorruptionCampaign(t *testing.T, fx *damageFixture, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 4))
-	fx := buildDamageFixture(t, t.TempDir(), 300, 24)
 
 	// One row per file region and damage, in file order; a cell counts each outcome.
 	type row struct{ role, region, how string }

@@ -224,7 +224,7 @@ func FuzzOps(f *testing.F) {
 // as the corruption campaign does: ErrCorruption or exactly the acknowledged data, never wrong
 // data, a panic or a hang.
 func FuzzDamagedFile(f *testing.F) {
-	fx := buildDamageFixture(f, f.TempDir(), 120, 12)
+	fx := buildDamageFixture(f, f.TempDir(), 120, 12, nil)
 	f.Fuzz(func(t *testing.T, kind, how uint8, offset uint32, mask, n uint8) {
 		role := fileRoles[int(kind)%len(fileRoles)]
 		size := len(fx.read(t, role))
