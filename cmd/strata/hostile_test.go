@@ -136,8 +136,11 @@ func TestHostileEveryCommandRefusesALostManifest(t *testing.T) {
 		"bench":      {"--workload", "fillseq", "--keys", "10"},
 	}
 	for _, c := range commands {
-		if c.name == "version" {
+		switch c.name {
+		case "version":
 			continue // takes no directory
+		case "repair":
+			continue // the way back: TestRepairALostManifest
 		}
 		t.Run(c.name, func(t *testing.T) {
 			rest, ok := cases[c.name]

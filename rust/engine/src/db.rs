@@ -55,8 +55,9 @@ use crate::version::{Frozen, ReadView};
 use crate::wal::{self, SyncPoint, WalWriter};
 
 /// The lock file earlier strata versions kept; the lock is now on the directory itself. An
-/// old one is left where it is, and is the one name besides the manifest's temporary file a
-/// directory may hold and still count as empty when a database is created in it.
+/// old one is left where it is, and is one of the few names (with the manifest's temporary
+/// file and `lost+found`) a directory may hold and still count as empty when a database is
+/// created in it.
 pub const LEGACY_LOCK_FILE: &str = "LOCK";
 
 /// How a database is opened. `Options::default()` gives the documented defaults.
@@ -888,12 +889,17 @@ pub fn lock_dir(fs: &dyn FileSystem, dir: &Path) -> Result<LockGuard> {
     })
 }
 
+/// What mkfs leaves at the root of a new ext2/3/4 file system.
+const LOST_AND_FOUND: &str = "lost+found";
+
 /// Creates a new database in `dir`, whose entries are `names`: writes its first manifest, the
 /// file that makes the directory a database, before any other. Only a directory holding
 /// nothing but what an interrupted creation (or an earlier strata's lock file) leaves is
 /// taken; anything else is refused and left exactly as it is.
 fn create(fs: &dyn FileSystem, dir: &Path, names: &[String]) -> Result<ManifestState> {
-    let ours = |n: &String| n == LEGACY_LOCK_FILE || n == manifest::TEMP_FILE;
+    // `lost+found` is mkfs's, at the root of a fresh file system: a database may live there.
+    let ours =
+        |n: &String| n == LEGACY_LOCK_FILE || n == manifest::TEMP_FILE || n == LOST_AND_FOUND;
     if !names.iter().all(ours) {
         return Err(refuse_without_manifest(fs, dir, names));
     }

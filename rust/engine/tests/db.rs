@@ -322,3 +322,38 @@ fn the_wal_reserve_is_cut_at_rotation_and_close_and_survives_a_crash() {
     let db = Db::open(&dir.0, small).unwrap();
     assert_eq!(db.get(b"after").unwrap(), val(b"x"));
 }
+
+#[test]
+fn open_creates_only_in_an_empty_directory_and_refuses_foreign_files_untouched() {
+    let names = |dir: &std::path::Path| {
+        let mut n: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        n.sort();
+        n
+    };
+    // What an empty file system's root, or an earlier strata's lock file, leaves: empty.
+    for leftover in ["lost+found", "LOCK"] {
+        let dir = TempDir::new("open-empty");
+        std::fs::create_dir_all(dir.0.join("lost+found")).unwrap();
+        if leftover == "LOCK" {
+            std::fs::write(dir.0.join("LOCK"), b"").unwrap();
+        }
+        let mut db = Db::open(&dir.0, Options::default()).unwrap();
+        put(&mut db, b"k", b"v");
+        db.close().unwrap();
+        assert!(names(&dir.0).contains(&"MANIFEST".to_string()));
+        let db = Db::open(&dir.0, Options::default()).unwrap();
+        assert_eq!(db.get(b"k").unwrap(), val(b"v"));
+    }
+    // Anything else and no MANIFEST: refused, nothing created.
+    let dir = TempDir::new("open-foreign");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    std::fs::write(dir.0.join("notes.txt"), b"mine").unwrap();
+    match Db::open(&dir.0, Options::default()) {
+        Err(Error::InvalidArgument(why)) => assert!(why.contains("not a strata database"), "{why}"),
+        other => panic!("open of a foreign directory: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(names(&dir.0), vec!["notes.txt".to_string()]);
+}
