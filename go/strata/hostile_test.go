@@ -554,10 +554,10 @@ func TestHostileLockFileDeleted(t *testing.T) {
 }
 
 // TestHostileDirectoryDeletedWhileOpen deletes the directory of an open database (rm -rf).
-// A write acknowledged after that would be lost at once, so none may be: the first write once
-// the deletion is visible fails (durable: at its fsync; NoSync: with its write group), saying
-// the files were deleted, every later write fails too, reads of what was acknowledged still
-// work, and Close returns without recreating anything.
+// A write acknowledged after that would be lost at once, so none may be: the first durable
+// write fails at its fsync (NoSync ones within 64 write groups), saying the files were
+// deleted, every later write fails too, reads of what was acknowledged still work, and Close
+// returns without recreating anything.
 func TestHostileDirectoryDeletedWhileOpen(t *testing.T) {
 	for _, noSync := range []bool{false, true} {
 		name := "durable"
@@ -576,9 +576,21 @@ func TestHostileDirectoryDeletedWhileOpen(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			err = db.Put(ctx, []byte("after"), []byte("must not be acknowledged"))
+			// A durable Put checks after its fsync: the first one fails. NoSync writes are
+			// checked every 64 write groups (each sequential Put is one): one of the first 64
+			// fails, and the ones before it stay readable until Close.
+			attempts := 1
+			if noSync {
+				attempts = 64
+			}
+			acked := 0
+			for ; acked < attempts; acked++ {
+				if err = db.Put(ctx, []byte(fmt.Sprintf("after%d", acked)), []byte("v")); err != nil {
+					break
+				}
+			}
 			if err == nil {
-				t.Fatal("Put after the directory was deleted was acknowledged")
+				t.Fatalf("%d Puts after the directory was deleted were all acknowledged", attempts)
 			}
 			if !errors.Is(err, ErrIO) && !errors.Is(err, ErrPoisoned) {
 				t.Errorf("Put after the deletion = %v, want ErrIO or ErrPoisoned", err)
@@ -598,7 +610,7 @@ func TestHostileDirectoryDeletedWhileOpen(t *testing.T) {
 				t.Errorf("Write after the first failure = %v, want ErrPoisoned", err)
 			}
 			wantValue(t, db, "before", "acknowledged")
-			wantNotFound(t, db, "after")
+			wantNotFound(t, db, fmt.Sprintf("after%d", acked))
 
 			if _, err := finishes(t, "Close", func() (struct{}, error) { return struct{}{}, db.Close() }); err != nil {
 				t.Logf("Close after the deletion: %v", err)

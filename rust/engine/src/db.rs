@@ -30,7 +30,9 @@
 //! once recovery succeeded are leftovers removed: tables that carry this database's id in
 //! their header but that the manifest no longer lists, WAL segments with strata's header
 //! that the manifest says are flushed. The lock is held on the directory itself, and writes
-//! stop (the database is poisoned) once the directory or the WAL is found deleted.
+//! stop (the database is poisoned) once the directory or the WAL is found deleted: checked
+//! after every fsync, before every manifest write and rotation, and with `no_sync` every 64
+//! write groups or 1 ms.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -59,6 +61,12 @@ use crate::wal::{self, SyncPoint, WalWriter};
 /// file and `lost+found`) a directory may hold and still count as empty when a database is
 /// created in it.
 pub const LEGACY_LOCK_FILE: &str = "LOCK";
+
+/// With `no_sync` no fsync follows a write to check after, so the WAL's link count is checked
+/// every this many write groups, or sooner once [`NO_SYNC_CHECK_INTERVAL`] has passed: an
+/// `fstat` per group cost a single writer of one-key batches 10% (236k vs 261k puts/s).
+const NO_SYNC_CHECK_GROUPS: u32 = 64;
+const NO_SYNC_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// How a database is opened. `Options::default()` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -206,6 +214,9 @@ pub struct Db {
     stats: DbStats,
     workers: Vec<JoinHandle<()>>,
     lock: LockGuard,
+    /// `no_sync` write groups since the files were last found in place, and when that was.
+    unchecked_groups: u32,
+    checked_at: std::time::Instant,
 }
 
 /// The table-cache bound when [`Options::max_open_files`] is 0: half of the soft
@@ -378,6 +389,8 @@ impl Db {
             stats,
             workers: Vec::new(),
             lock,
+            unchecked_groups: 0,
+            checked_at: std::time::Instant::now(),
         };
         if db.needs_rotation() {
             // Recovery replayed more than a memtable holds (the active and frozen memtables of
@@ -550,8 +563,14 @@ impl Db {
             return Ok(None);
         }
         if self.opts.no_sync {
-            // No fsync follows to check after: an fstat here, per group written.
-            self.check_still_there(false)?;
+            self.unchecked_groups += 1;
+            if self.unchecked_groups >= NO_SYNC_CHECK_GROUPS
+                || self.checked_at.elapsed() >= NO_SYNC_CHECK_INTERVAL
+            {
+                self.unchecked_groups = 0;
+                self.checked_at = std::time::Instant::now();
+                self.check_still_there(false)?;
+            }
             self.apply_pending_upto(u64::MAX);
             return Ok(None);
         }
