@@ -10,8 +10,10 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -119,6 +121,52 @@ func TestPanicOnTheFlushThreadMakesTheDatabaseReadOnly(t *testing.T) {
 	defer again.Close()
 	wantValue(t, again, "k", "v")
 	mustPut(t, again, "k2", "v2")
+}
+
+// TestPanicOnTheFlushThreadLeavesNoReplayBehind: a flush that panicked leaves its frozen
+// memtable in a WAL segment beside the active one. The next Open flushes what it replayed
+// before returning, so the open after it replays nothing, and no open adds a segment.
+func TestPanicOnTheFlushThreadLeavesNoReplayBehind(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, nil)
+	dir := db.Dir()
+	for i := range 100 {
+		mustPut(t, db, fmt.Sprintf("k%03d", i), "v")
+	}
+	armed(t, "flush", FailPanic)
+	if err := db.Flush(ctx); err == nil {
+		t.Fatal("flush through a panicking flush thread succeeded")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	wals := func() []string {
+		names, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+		return names
+	}
+	if n := len(wals()); n != 2 {
+		t.Fatalf("after the failed flush: %d WAL segments, want the frozen one and the active one", n)
+	}
+	for round := range 3 {
+		again, err := Open(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats, err := again.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]uint64{true: 100, false: 0}[round == 0]; stats.RecoveredBatches != want {
+			t.Errorf("open %d replayed %d batches, want %d", round, stats.RecoveredBatches, want)
+		}
+		wantValue(t, again, "k099", "v")
+		if err := again.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(wals()); n != 1 {
+			t.Errorf("after open %d: WAL segments %v, want one", round, wals())
+		}
+	}
 }
 
 func TestPanicOnTheCompactionThreadFailsTheCompaction(t *testing.T) {

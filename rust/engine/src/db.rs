@@ -392,11 +392,12 @@ impl Db {
             unchecked_groups: 0,
             checked_at: std::time::Instant::now(),
         };
-        if db.needs_rotation() {
-            // Recovery replayed more than a memtable holds (the active and frozen memtables of
-            // a run that closed before its flush finished): flush it here, before open
-            // returns, so the next open does not replay it all again, and no open leaves
-            // another empty segment behind.
+        if db.needs_rotation() || live.len() > 1 {
+            // Recovery replayed a frozen memtable's segment (a run closed before its flush
+            // finished), or more than a memtable holds: flush it here, before open returns,
+            // so the next open does not replay it all again (a frozen segment of overwrites
+            // can be large while the memtable stays small), and no open leaves another empty
+            // segment behind.
             db.rotate()?;
             db.tree.flush_frozen_now()?;
         }
