@@ -97,10 +97,14 @@ type completer struct {
 	mu      sync.Mutex
 	waiting map[uint64]*call
 	// quick counts the calls in flight that are not opDisk: results due within microseconds.
-	quick  atomic.Int64
-	token  atomic.Uint64
-	events *os.File
-	out    *C.strata_completion // C memory, drainBatch entries, owned for the process lifetime
+	quick atomic.Int64
+	// blocked counts the callers waiting inside their own cgo call (getWaiting).
+	blocked atomic.Int64
+	// sharedAt is when (time.Since(processStart)) alone last saw another call in flight.
+	sharedAt atomic.Int64
+	token    atomic.Uint64
+	events   *os.File
+	out      *C.strata_completion // C memory, drainBatch entries, owned for the process lifetime
 }
 
 var (
@@ -129,6 +133,27 @@ func startRuntime() error {
 	})
 	return runtimeErr
 }
+
+// alone reports whether this caller has been the only one for a while: no other call in
+// flight now, through the queue or blocked in a cgo call, and none for sharedQuiet. A lone
+// sequential caller is served fastest by waiting in its own call; concurrent callers are not,
+// since each one blocked in a cgo call holds one of Go's Ps until sysmon takes it back, so
+// with callers sharing the engine everyone uses the queue (16 concurrent readers on 2 cores
+// lost a third when one of them at a time took the blocking path).
+func (c *completer) alone() bool {
+	now := int64(time.Since(processStart))
+	if c.quick.Load() != 0 || c.blocked.Load() != 0 {
+		c.sharedAt.Store(now)
+		return false
+	}
+	return now-c.sharedAt.Load() > int64(sharedQuiet)
+}
+
+// sharedQuiet is how long after callers last overlapped a lone caller waits in its own call.
+const sharedQuiet = time.Millisecond
+
+// processStart anchors alone's monotonic clock.
+var processStart = time.Now()
 
 // newCall registers a request about to be submitted.
 func (c *completer) newCall(kind opKind) *call {

@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
 )
 
 // DB is an open database. All methods are safe for concurrent use.
@@ -155,6 +158,9 @@ func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte, d
 	if err := checkKey(key); err != nil {
 		return dst, err
 	}
+	if ctx.Done() == nil && completions != nil && completions.alone() {
+		return db.getWaiting(op, snapshot, key, dst)
+	}
 	cl, err := db.execAppend(ctx, op, opPlain, dst, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		return C.strata_db_get(C.uint64_t(db.handle), C.uint64_t(snapshot), k, kn, token)
@@ -205,3 +211,73 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 	runtime.KeepAlive(b)
 	return err
 }
+
+// waitSpin is how long a caller waiting in its own cgo call spins before it sleeps on its
+// futex: a point read's turn-around on a quiet machine, like the poller's pollSpin.
+const waitSpin = 30 * time.Microsecond
+
+// getWaiting is get for a lone caller with no deadline: it waits for the answer inside its own
+// cgo call (strata_db_get_wait), which the runtime thread wakes directly. Through the
+// completion queue the answer would cross the eventfd, Go's netpoller, the poller goroutine
+// and a channel; on a machine whose cores are busy, each of those wake-ups waits for a time
+// slice (docs/benchmarks.md, session 5). The value lands in dst's spare capacity (for Get, in
+// a pooled scratch buffer it is then copied from); a longer one comes in a buffer strata
+// allocated, copied and released here.
+func (db *DB) getWaiting(op string, snapshot uint64, key []byte, dst []byte) ([]byte, error) {
+	if db.isClosed() {
+		return dst, opError(op, ErrClosed)
+	}
+	c := completions
+	c.blocked.Add(1)
+	defer c.blocked.Add(-1)
+	getsWaited.Add(1)
+	w := waitPool.Get().(*waitCall)
+	defer waitPool.Put(w)
+	room := dst[len(dst):cap(dst)]
+	if dst == nil {
+		room = w.scratch[:]
+	}
+	var roomPtr *C.uint8_t
+	if len(room) > 0 {
+		roomPtr = (*C.uint8_t)(unsafe.Pointer(&room[0]))
+	}
+	out := &w.out
+	k, kn := bytesArg(key)
+	code := int32(C.strata_db_get_wait(C.uint64_t(db.handle), C.uint64_t(snapshot), k, kn,
+		C.uint64_t(waitSpin), roomPtr, C.size_t(len(room)), out))
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(room)
+	n := int(out.len)
+	var held []byte
+	if out.data != nil {
+		held = unsafe.Slice((*byte)(unsafe.Pointer(out.data)), n)
+		defer C.strata_value_free(out.data, out.len)
+	}
+	switch {
+	case code == C.STRATA_OK && held == nil && dst == nil:
+		return append([]byte{}, room[:n]...), nil
+	case code == C.STRATA_OK && held == nil:
+		return dst[:len(dst)+n], nil
+	case code == C.STRATA_OK:
+		return append(dst, held...), nil
+	case held != nil:
+		return dst, errorFromCode(code, string(held))
+	case code == C.STRATA_ERR_NOT_FOUND:
+		return dst, errorFromCode(code, "")
+	default:
+		return dst, submitError(op, code)
+	}
+}
+
+// waitCall is what getWaiting hands to C: reused (waitPool), so a read into a buffer with room
+// allocates nothing. scratch takes the value of a Get, which then copies it out. It holds no
+// Go pointer, as memory passed to C must not.
+type waitCall struct {
+	out     C.strata_value
+	scratch [4096]byte
+}
+
+var waitPool = sync.Pool{New: func() any { return new(waitCall) }}
+
+// getsWaited counts the reads served by getWaiting, so tests can tell which path ran.
+var getsWaited atomic.Int64

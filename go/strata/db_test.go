@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -362,5 +363,61 @@ func TestLimitsMatchTheEngine(t *testing.T) {
 	if MaxKeySize != engineMaxKeySize || MaxValueSize != engineMaxValueSize || MaxBatchSize != engineMaxBatchSize {
 		t.Fatalf("Go limits %d/%d/%d, engine %d/%d/%d", MaxKeySize, MaxValueSize, MaxBatchSize,
 			engineMaxKeySize, engineMaxValueSize, engineMaxBatchSize)
+	}
+}
+
+// TestReadsWaitingInTheirOwnCall: a lone caller with no deadline reads through
+// strata_db_get_wait (the value copied into its buffer, or into a scratch buffer for Get, or
+// handed over in a buffer strata allocated when it does not fit), and gets exactly what the
+// completion queue would give: values of every size, absent keys, errors with their messages.
+func TestReadsWaitingInTheirOwnCall(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, nil)
+	sizes := []int{0, 1, 100, 4095, 4096, 4097, 70_000, 1 << 20}
+	for _, n := range sizes {
+		mustPut(t, db, fmt.Sprintf("k%d", n), strings.Repeat("v", n))
+	}
+	// No other caller overlapped lately (as far as alone knows): every read below is lone.
+	completions.sharedAt.Store(-int64(time.Hour))
+	before := getsWaited.Load()
+	for _, n := range sizes {
+		key := []byte(fmt.Sprintf("k%d", n))
+		want := strings.Repeat("v", n)
+		got, err := db.Get(ctx, key)
+		if err != nil || string(got) != want || got == nil {
+			t.Fatalf("Get of a %d-byte value: %d bytes (nil %v), %v", n, len(got), got == nil, err)
+		}
+		for _, room := range []int{0, 16, 1 << 21} {
+			dst := append(make([]byte, 0, 3+room), "pre"...)
+			got, err := db.GetAppend(ctx, dst, key)
+			if err != nil || string(got) != "pre"+want {
+				t.Fatalf("GetAppend of a %d-byte value with room %d: %d bytes, %v", n, room, len(got), err)
+			}
+		}
+	}
+	if _, err := db.Get(ctx, []byte("absent")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get of an absent key: %v", err)
+	}
+	if got, err := db.GetAppend(ctx, []byte("pre"), []byte("absent")); !errors.Is(err, ErrNotFound) || string(got) != "pre" {
+		t.Fatalf("GetAppend of an absent key: %q, %v", got, err)
+	}
+	snap, err := db.NewSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := snap.Get(ctx, []byte("k100")); err != nil || len(got) != 100 {
+		t.Fatalf("snapshot Get: %d bytes, %v", len(got), err)
+	}
+	if waited := getsWaited.Load() - before; waited != int64(len(sizes)*4+3) {
+		t.Fatalf("%d reads waited in their own call, want every one of the %d", waited, len(sizes)*4+3)
+	}
+	// An error from the runtime thread keeps its message: a read of a closed database's
+	// snapshot handle (its close raced nothing here, so the handle is simply gone).
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.get(ctx, "snapshot get", snap.handle, []byte("k1"), nil)
+	if !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), "snapshot") {
+		t.Fatalf("read at a released snapshot handle: %v", err)
 	}
 }

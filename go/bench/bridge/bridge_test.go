@@ -21,11 +21,13 @@ import (
 //	StrataGet/sequential             strata Get of a cached key, one goroutine: the hand-off
 //	                                 to the runtime thread and back (spins as shipped)
 //	StrataGet/pipelined-N            the same from N goroutines at once
-//	Model/{queue,callback}/{spin,park}/{sequential,pipelined-N}
+//	Model/{queue,callback,block}/{spin,park}/{sequential,pipelined-N}
 //	                                 the model (model.c): a C worker thread answers requests;
 //	                                 completions travel by queue + eventfd + poller goroutine,
-//	                                 or by one C -> Go callback each; the worker (and the
-//	                                 queue's poller) spin briefly before parking, or park at once
+//	                                 by one C -> Go callback each, or by waking the caller
+//	                                 blocked in its own cgo call on a futex; the worker (and the
+//	                                 queue's poller, the blocked caller) spin briefly before
+//	                                 parking, or park at once
 //
 // strata's own spinning cannot be switched off from here (go/strata's pollSpins is a
 // constant, the runtime thread's spin is in Rust), so StrataGet runs only as shipped; the
@@ -119,7 +121,7 @@ func BenchmarkModel(b *testing.B) {
 	for _, t := range []struct {
 		name      string
 		transport Transport
-	}{{"queue", Queue}, {"callback", Callback}} {
+	}{{"queue", Queue}, {"callback", Callback}, {"block", Block}} {
 		for _, spin := range []bool{true, false} {
 			name := t.name + "/park"
 			if spin {
@@ -191,7 +193,7 @@ func pipelined(b *testing.B, n int, op func(slot, i int) error) {
 // Every transport, spinning or not, completes every request exactly once, sequentially and
 // from many goroutines, and stops cleanly: the model the benchmarks time is sound.
 func TestModelCompletesEveryRequest(t *testing.T) {
-	for _, transport := range []Transport{Queue, Callback} {
+	for _, transport := range []Transport{Queue, Callback, Block} {
 		for _, spin := range []bool{true, false} {
 			t.Run(fmt.Sprintf("transport%d/spin=%v", transport, spin), func(t *testing.T) {
 				const goroutines, each = 32, 300

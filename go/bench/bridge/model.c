@@ -1,6 +1,8 @@
 // See model.h. Measurement code only: nothing in strata uses it.
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -46,6 +48,13 @@ static uint64_t now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+// MODEL_BLOCK: per slot, 1 once its completion is in, 2 while its caller sleeps on it.
+static _Atomic uint32_t done_word[RING];
+
+static void futex(_Atomic uint32_t *word, int op, uint32_t val) {
+    syscall(SYS_futex, (uint32_t *)word, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+}
+
 static void push(struct ring *r, uint64_t v) { r->slots[r->tail++ % RING] = v; }
 
 static int pop(struct ring *r, uint64_t *out, int cap) {
@@ -55,6 +64,11 @@ static int pop(struct ring *r, uint64_t *out, int cap) {
 }
 
 static void complete(uint64_t token) {
+    if (transport == MODEL_BLOCK) {
+        // Wake the caller only if it went to sleep: a spinning one sees the store.
+        if (atomic_exchange(&done_word[token], 1) == 2) futex(&done_word[token], FUTEX_WAKE, 1);
+        return;
+    }
     if (transport == MODEL_CALLBACK) {
         modelComplete(token);
         return;
@@ -137,6 +151,18 @@ int model_drain(uint64_t *out, int cap) {
 }
 
 void model_poller_sleeps(void) { atomic_store(&poller_asleep, 1); }
+
+void model_round_trip_blocking(uint64_t token, uint64_t spin_ns) {
+    _Atomic uint32_t *word = &done_word[token];
+    atomic_store(word, 0);
+    model_submit(token);
+    uint64_t deadline = now_ns() + spin_ns;
+    while (atomic_load(word) == 0 && now_ns() < deadline) cpu_relax();
+    uint32_t expected = 0;
+    if (atomic_compare_exchange_strong(word, &expected, 2)) {
+        while (atomic_load(word) == 2) futex(word, FUTEX_WAIT, 2);
+    }
+}
 
 void model_noop(void) {}
 

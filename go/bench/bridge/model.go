@@ -22,7 +22,15 @@ const (
 	// Callback: the worker thread calls an exported Go function per completion, which wakes
 	// the waiter (the design strata rejected; DESIGN.md).
 	Callback Transport = C.MODEL_CALLBACK
+	// Block: the caller submits and then waits inside its own cgo call, on a futex the worker
+	// wakes (spinning briefly first when spin is set): two thread wake-ups per request at
+	// most, none through the netpoller.
+	Block Transport = C.MODEL_BLOCK
 )
+
+// blockSpin is how long a Block caller spins before it sleeps on its futex, when spinning:
+// the worker's own spin (model.c's SPIN_NS).
+const blockSpin = 20000
 
 // pollerSpins is how often the model's poller re-drains an empty queue (yielding between
 // tries) before it sleeps on the eventfd, when spinning: strata's pollSpins.
@@ -76,6 +84,14 @@ func StartModel(t Transport, spin bool, slots int) (*Model, error) {
 
 // RoundTrip submits a request from slot and waits for its completion.
 func (m *Model) RoundTrip(slot int) {
+	if m.transport == Block {
+		spin := C.uint64_t(0)
+		if m.spin {
+			spin = blockSpin
+		}
+		C.model_round_trip_blocking(C.uint64_t(slot), spin)
+		return
+	}
 	C.model_submit(C.uint64_t(slot))
 	<-waiters[slot]
 }

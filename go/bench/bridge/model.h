@@ -11,6 +11,9 @@
 #define MODEL_QUEUE 0
 // Completions through a call of the exported Go function modelComplete.
 #define MODEL_CALLBACK 1
+// The caller blocks in its own cgo call (model_round_trip_blocking) on a futex the worker
+// wakes: no queue, no poller goroutine, no eventfd.
+#define MODEL_BLOCK 2
 
 // Starts the worker thread; returns the eventfd (non-blocking) or -1. spin: the worker spins
 // (bounded) before it parks on its condition variable.
@@ -23,6 +26,9 @@ void model_submit(uint64_t token);
 int model_drain(uint64_t *out, int cap);
 // The poller is about to sleep on the eventfd: the next completion must write it.
 void model_poller_sleeps(void);
+// MODEL_BLOCK: submits token (a slot below 1024) and waits in this call for its completion,
+// spinning up to spin_ns first, then sleeping on the slot's futex.
+void model_round_trip_blocking(uint64_t token, uint64_t spin_ns);
 
 // An empty function: the cost of a cgo call itself.
 void model_noop(void);

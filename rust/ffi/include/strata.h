@@ -157,6 +157,18 @@ typedef struct strata_options {
   uint32_t reserved;
 } strata_options;
 
+// The result of `strata_db_get_wait`: how many bytes the value (or an error message) has,
+// and where they are when they did not fit the caller's buffer.
+// Thread-safety: plain data; a non-NULL `data` belongs to the caller once the call returned,
+// to be released with `strata_value_free(data, len)`, exactly once.
+typedef struct strata_value {
+  // NULL when the bytes were copied into the caller's buffer (or there are none); else a
+  // buffer of `len` bytes strata allocated for them.
+  uint8_t *data;
+  // Length of the value, or of the error message.
+  size_t len;
+} strata_value;
+
 // Rust heap use of the whole process, filled in by `strata_memory`.
 // Thread-safety: plain data.
 typedef struct strata_memory {
@@ -311,6 +323,33 @@ int32_t strata_db_get(uint64_t db,
                       const uint8_t *key,
                       size_t key_len,
                       uint64_t token);
+
+// Looks up `key` in `db` as `strata_db_get` does, but waits for the answer in this call
+// instead of through the completion queue: the calling thread spins up to `spin_ns`
+// nanoseconds, then sleeps until the runtime thread wakes it (a futex), and copies the answer
+// out itself. Returns `STRATA_OK` with the value's length in `out->len`: the value is in
+// `dst` when it fits in `dst_cap` bytes (`out->data` NULL), else in a buffer at `out->data`.
+// `STRATA_ERR_NOT_FOUND` with `out->len` 0. Any other code is an error; its message, when
+// the runtime produced one, is at `out->data` for `out->len` bytes (never in `dst`).
+// The call does not return before the answer comes: use it only where waiting without a
+// deadline is acceptable.
+// Ownership: the caller keeps `key` and `dst`; strata writes `dst` and `out` only on this
+// thread, before returning, and keeps neither. A non-NULL `out->data` belongs to the caller:
+// release it with `strata_value_free`.
+// Threads: may be called from any thread; the thread blocks until the answer comes.
+int32_t strata_db_get_wait(uint64_t db,
+                           uint64_t snapshot,
+                           const uint8_t *key,
+                           size_t key_len,
+                           uint64_t spin_ns,
+                           uint8_t *dst,
+                           size_t dst_cap,
+                           struct strata_value *out);
+
+// Releases a buffer `strata_db_get_wait` handed out. NULL is ignored.
+// Ownership: takes `data` back from the caller; call at most once per buffer.
+// Threads: may be called from any thread.
+void strata_value_free(uint8_t *data, size_t len);
 
 // Requests counters for `db`; the completion's `data` holds one `strata_stats`.
 // Ownership: no buffers change hands at submission; the completion's buffer belongs to strata.

@@ -318,6 +318,90 @@ pub unsafe extern "C" fn strata_db_get(
     })
 }
 
+/// Looks up `key` in `db` as `strata_db_get` does, but waits for the answer in this call
+/// instead of through the completion queue: the calling thread spins up to `spin_ns`
+/// nanoseconds, then sleeps until the runtime thread wakes it (a futex), and copies the answer
+/// out itself. Returns `STRATA_OK` with the value's length in `out->len`: the value is in
+/// `dst` when it fits in `dst_cap` bytes (`out->data` NULL), else in a buffer at `out->data`.
+/// `STRATA_ERR_NOT_FOUND` with `out->len` 0. Any other code is an error; its message, when
+/// the runtime produced one, is at `out->data` for `out->len` bytes (never in `dst`).
+/// The call does not return before the answer comes: use it only where waiting without a
+/// deadline is acceptable.
+/// Ownership: the caller keeps `key` and `dst`; strata writes `dst` and `out` only on this
+/// thread, before returning, and keeps neither. A non-NULL `out->data` belongs to the caller:
+/// release it with `strata_value_free`.
+/// Threads: may be called from any thread; the thread blocks until the answer comes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn strata_db_get_wait(
+    db: u64,
+    snapshot: u64,
+    key: *const u8,
+    key_len: usize,
+    spin_ns: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: *mut strata_value,
+) -> i32 {
+    guard("strata_db_get_wait", || {
+        if out.is_null() || (dst.is_null() && dst_cap > 0) {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        // SAFETY: checked non-NULL; the caller guarantees it points to a writable strata_value.
+        let out = unsafe { &mut *out };
+        *out = strata_value {
+            data: std::ptr::null_mut(),
+            len: 0,
+        };
+        // SAFETY: forwarded from this function's contract.
+        let key = match unsafe { copy_key(key, key_len) } {
+            Ok(key) => key,
+            Err(code) => return code,
+        };
+        let Some(rt) = runtime::get() else {
+            return STRATA_ERR_CLOSED;
+        };
+        let waiter = std::sync::Arc::new(crate::waiter::Waiter::default());
+        let request = Request::GetWait {
+            db,
+            snapshot,
+            key,
+            waiter: std::sync::Arc::clone(&waiter),
+        };
+        if !rt.submit(request) {
+            return STRATA_ERR_INTERNAL;
+        }
+        let result = waiter.wait(std::time::Duration::from_nanos(spin_ns));
+        out.len = result.data.len();
+        if result.code == STRATA_OK && result.data.len() <= dst_cap {
+            // SAFETY: `dst` is writable for `dst_cap` bytes during this call (checked non-NULL
+            // whenever dst_cap > 0), and the value is no longer than that.
+            unsafe {
+                std::ptr::copy_nonoverlapping(result.data.as_ptr(), dst, result.data.len());
+            }
+            rt.completions.give_back(result.data);
+        } else if !result.data.is_empty() {
+            out.data = Box::into_raw(result.data.into_boxed_slice()).cast();
+        }
+        result.code
+    })
+}
+
+/// Releases a buffer `strata_db_get_wait` handed out. NULL is ignored.
+/// Ownership: takes `data` back from the caller; call at most once per buffer.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_value_free(data: *mut u8, len: usize) {
+    guard_or("strata_value_free", (), || {
+        if data.is_null() {
+            return;
+        }
+        // SAFETY: `data`/`len` came from Box::into_raw of a boxed slice of exactly `len` bytes
+        // in strata_db_get_wait, and the caller releases each buffer once.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len)) });
+    })
+}
+
 /// Requests counters for `db`; the completion's `data` holds one `strata_stats`.
 /// Ownership: no buffers change hands at submission; the completion's buffer belongs to strata.
 /// Threads: may be called from any thread.

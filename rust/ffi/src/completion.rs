@@ -181,6 +181,21 @@ impl CompletionQueue {
         into.append(&mut lock(&self.recycled).buffers);
     }
 
+    /// Takes back a result buffer a blocked caller copied out (see [`crate::waiter`]), to
+    /// reuse it as the drain does its own.
+    pub fn give_back(&self, data: Vec<u8>) {
+        let mut recycled = lock(&self.recycled);
+        Self::keep(&mut recycled, data);
+    }
+
+    fn keep(recycled: &mut Recycled, mut data: Vec<u8>) {
+        let small = (1..=RECYCLED_CAPACITY).contains(&data.capacity());
+        if recycled.on && small && recycled.buffers.len() < RECYCLED_BUFFERS {
+            crate::alloc::poison_buffer(&mut data);
+            recycled.buffers.push(data);
+        }
+    }
+
     /// Drops the completions of the previous drain, keeping their small buffers for reuse.
     fn recycle(&self, handed_out: &mut Vec<Completion>) {
         if handed_out.is_empty() {
@@ -188,12 +203,7 @@ impl CompletionQueue {
         }
         let mut recycled = lock(&self.recycled);
         for c in handed_out.drain(..) {
-            let mut data = c.data;
-            let small = (1..=RECYCLED_CAPACITY).contains(&data.capacity());
-            if recycled.on && small && recycled.buffers.len() < RECYCLED_BUFFERS {
-                crate::alloc::poison_buffer(&mut data);
-                recycled.buffers.push(data);
-            }
+            Self::keep(&mut recycled, c.data);
         }
     }
 

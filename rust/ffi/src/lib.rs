@@ -15,6 +15,7 @@ pub mod export;
 pub mod iterator;
 pub mod logs;
 pub mod runtime;
+pub mod waiter;
 
 /// Every Rust allocation in strata goes through the counting allocator (see [`alloc`]).
 #[global_allocator]

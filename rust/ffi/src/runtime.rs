@@ -31,6 +31,7 @@ use crate::abi::{
 };
 use crate::completion::{Completion, CompletionQueue};
 use crate::iterator::IterState;
+use crate::waiter::Waiter;
 
 /// How long the runtime thread polls an empty channel before it parks. Short: the machine may
 /// have two cores, and the caller's goroutines need one.
@@ -64,6 +65,13 @@ pub enum Request {
         /// Inline up to `KEY_INLINE` bytes: submitting a read allocates nothing.
         key: KeyBuf,
         token: u64,
+    },
+    /// A [`Request::Get`] whose caller waits for the result in its own call.
+    GetWait {
+        db: u64,
+        snapshot: u64,
+        key: KeyBuf,
+        waiter: Arc<Waiter>,
     },
     Stats {
         db: u64,
@@ -143,6 +151,7 @@ impl Request {
             Request::Close { db, .. }
             | Request::Write { db, .. }
             | Request::Get { db, .. }
+            | Request::GetWait { db, .. }
             | Request::Stats { db, .. }
             | Request::IterOpen { db, .. }
             | Request::SnapshotOpen { db, .. }
@@ -175,9 +184,18 @@ impl Request {
             | Request::Repair { token, .. } => Some(*token),
             Request::Finished(c) => Some(c.token),
             Request::IterClose { .. }
+            | Request::GetWait { .. }
             | Request::SnapshotClose { .. }
             | Request::Synced { .. }
             | Request::Progress { .. } => None,
+        }
+    }
+
+    /// The blocked caller waiting for this request's result, if one does.
+    fn waiter(&self) -> Option<Arc<Waiter>> {
+        match self {
+            Request::GetWait { waiter, .. } => Some(Arc::clone(waiter)),
+            _ => None,
         }
     }
 }
@@ -290,6 +308,8 @@ struct State {
     /// Databases with writes prepared in this group.
     dirty: Vec<u64>,
     out: Vec<Completion>,
+    /// Results for callers blocked in their own call, delivered with the group's completions.
+    woken: Vec<(Arc<Waiter>, Completion)>,
     /// Emptied result buffers back from the drainer, for the next reads' values.
     buffers: Vec<Vec<u8>>,
     completions: Arc<CompletionQueue>,
@@ -323,6 +343,7 @@ impl State {
             dirty: Vec::new(),
             buffers: Vec::new(),
             out: Vec::new(),
+            woken: Vec::new(),
             completions,
             sync_jobs,
             to_self,
@@ -357,12 +378,16 @@ impl State {
             self.admit_stalled();
             self.flush_dirty();
             self.completions.publish(&mut self.out);
+            for (waiter, result) in self.woken.drain(..) {
+                waiter.deliver(result);
+            }
         }
     }
 
     fn handle_guarded(&mut self, request: Request) {
         let db = request.db(self);
         let token = request.token();
+        let waiter = request.waiter();
         // AssertUnwindSafe: after a panic the affected database is poisoned and only read, so
         // a half-applied update cannot be built on.
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.handle(request))) {
@@ -372,6 +397,10 @@ impl State {
                 slot.db.poison(why.clone());
                 let err = Error::Poisoned(why.clone());
                 fail_waiting(slot, &err, &mut self.out);
+            }
+            if let Some(waiter) = waiter {
+                let failed = Completion::err(0, ErrorCode::Internal as i32, why.clone());
+                self.woken.push((waiter, failed));
             }
             if let Some(token) = token {
                 self.out
@@ -390,7 +419,19 @@ impl State {
                 snapshot,
                 key,
                 token,
-            } => self.get(db, snapshot, &key, token),
+            } => {
+                let result = self.get(db, snapshot, &key, token);
+                self.out.push(result);
+            }
+            Request::GetWait {
+                db,
+                snapshot,
+                key,
+                waiter,
+            } => {
+                let result = self.get(db, snapshot, &key, 0);
+                self.woken.push((waiter, result));
+            }
             Request::Stats { db, token } => self.stats(db, token),
             Request::IterOpen {
                 db,
@@ -541,14 +582,13 @@ impl State {
         }
     }
 
-    fn get(&mut self, db: u64, snapshot: u64, key: &[u8], token: u64) {
+    fn get(&mut self, db: u64, snapshot: u64, key: &[u8], token: u64) -> Completion {
         let Some(slot) = self.dbs.get(&db) else {
-            self.out.push(closed(token));
-            return;
+            return closed(token);
         };
         let seq = match self.snapshot_seq(db, snapshot) {
             Some(seq) => seq,
-            None => return self.out.push(snapshot_closed(token)),
+            None => return snapshot_closed(token),
         };
         if self.buffers.is_empty() {
             self.completions.take_recycled(&mut self.buffers);
@@ -557,7 +597,7 @@ impl State {
         let found = slot
             .db
             .get_at_with(key, seq, |value| buf.extend_from_slice(value));
-        self.out.push(match found {
+        match found {
             Ok(Some(())) => Completion::ok(token, buf),
             Ok(None) => {
                 self.buffers.push(buf);
@@ -567,7 +607,7 @@ impl State {
                 }
             }
             Err(e) => failure(token, &e),
-        });
+        }
     }
 
     /// The sequence number to read at: the snapshot's, or the latest for 0. `None` when the
