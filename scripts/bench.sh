@@ -7,15 +7,18 @@
 #   4. go/bench/bridge: micro-benchmarks of the cgo boundary;
 #   5. go/bench's benchreport: tables, ratios, targets (met/missed), machine, versions, chart.
 # Run it on quiet cores: anything else running moves the numbers. --quick is a smoke run.
+# --busy also measures every peerbench row beside $(nproc) busy processes (docs/benchmarks.md,
+# "Busy machine"); it roughly doubles the Go harness's time, so it is off by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
   cat <<'EOF'
-usage: scripts/bench.sh [--keys N] [--quick]
+usage: scripts/bench.sh [--keys N] [--quick] [--busy]
   --keys N   keys written by the fills, and reads, scans and mix operations derived from it
              (default 1000000; fillsync always writes --sync-ops keys, 20000)
   --quick    a smoke run: 50000 keys, 2000 fillsync writes, short bridge benchmarks
+  --busy     measure every Go row again beside $(nproc) busy processes (peerbench --busy)
 EOF
 }
 
@@ -23,6 +26,7 @@ keys=1000000
 sync_ops=20000
 benchtime=1s
 quick=0
+busy=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --keys)
@@ -32,6 +36,10 @@ while [ $# -gt 0 ]; do
       ;;
     --quick)
       quick=1
+      shift
+      ;;
+    --busy)
+      busy=$(nproc)
       shift
       ;;
     -h | --help)
@@ -70,7 +78,7 @@ rust/bench/target/release/strata-bench --keys "$keys" --sync-ops "$sync_ops" --j
 
 step "go: peerbench, $keys keys"
 (cd go/bench && go run ./cmd/peerbench --keys "$keys" --sync-ops "$sync_ops" --dir "$work/go" \
-  --out "$work/go.json")
+  --busy "$busy" --out "$work/go.json")
 
 step "go: bridge benchmarks"
 (cd go/bench && go test -count=1 -run '^$' -bench . -benchtime "$benchtime" ./bridge) | tee "$work/bridge.txt"
@@ -82,6 +90,7 @@ if ! git diff --quiet HEAD -- 2>/dev/null; then
 fi
 command="scripts/bench.sh --keys $keys"
 [ "$quick" = 1 ] && command="scripts/bench.sh --quick"
+[ "$busy" != 0 ] && command="$command --busy"
 (cd go/bench && go run ./cmd/benchreport --go "$work/go.json" --native "$work/native.jsonl" \
   --bridge "$work/bridge.txt" --doc "$root/docs/benchmarks.md" --chart "$root/docs/benchmarks-ratios.png" \
   --rust-version "$(rustc --version)" --commit "$commit" --command "$command")

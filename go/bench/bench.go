@@ -11,6 +11,10 @@
 // the mix reopen the database that fillrandom produced (running an untimed fillrandom first
 // if it was not selected). Every workload checks what it reads, so a wrong engine setup fails
 // the run instead of producing a fast number.
+//
+// With Config.Busy, every row is measured twice, quiet and then loaded: the second time while
+// that many busy processes (busy.go) keep the cores busy, as other processes do on a loaded
+// server. The report puts loaded over quiet beside each engine's.
 package bench
 
 import (
@@ -61,6 +65,9 @@ type Config struct {
 	Engines     []Engine
 	// Workloads are names from WorkloadNames; they run in that order whatever the order here.
 	Workloads []string
+	// Busy, when above 0, measures every row a second time while Busy busy processes run
+	// (Row.Loaded). runtime.NumCPU() is the count the project reports.
+	Busy int
 	// Progress receives a line per finished row (nil: none).
 	Progress io.Writer
 }
@@ -108,6 +115,24 @@ type Row struct {
 	// PeakRSSBytes is the process's peak resident memory from opening the store to closing
 	// it (0 where the kernel cannot reset the peak).
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	// Loaded is the same row measured again on a busy machine (Config.Busy); nil otherwise.
+	Loaded *Loaded `json:"loaded,omitempty"`
+}
+
+// Loaded is a row's second measurement, made while Results.Busy busy processes ran. It did
+// the same operations as the quiet one (the harness checks), so only times differ.
+type Loaded struct {
+	Secs      float64 `json:"secs"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	MBPerSec  float64 `json:"mb_per_sec"`
+	P50Micros float64 `json:"p50_us"`
+	P99Micros float64 `json:"p99_us"`
+	MaxMicros float64 `json:"max_us"`
+	// Ratio is OpsPerSec over the quiet row's: 1 means the load cost nothing.
+	Ratio float64 `json:"ratio"`
+	// BusyCores is how many cores the busy processes used on average while the row ran
+	// (from open to close): evidence that they did keep the machine busy.
+	BusyCores float64 `json:"busy_cores"`
 }
 
 // Label is the workload name, with the goroutine count for the workloads that vary it.
@@ -143,14 +168,25 @@ func Run(cfg Config) ([]Row, error) {
 			}
 			for _, row := range got {
 				if cfg.Progress != nil {
-					fmt.Fprintf(cfg.Progress, "  %-14s %-7s %12.0f ops/s  p50 %8.1f us  p99 %9.1f us\n",
-						row.Label(), row.Engine, row.OpsPerSec, row.P50Micros, row.P99Micros)
+					fmt.Fprintln(cfg.Progress, progressLine(row))
 				}
 			}
 			rows = append(rows, got...)
 		}
 	}
 	return rows, nil
+}
+
+// progressLine is a row of the table Run writes to Config.Progress: ops/s and latencies,
+// quiet and, when measured, loaded.
+func progressLine(row Row) string {
+	line := fmt.Sprintf("  %-14s %-7s %12.0f ops/s  p50 %8.1f us  p99 %9.1f us",
+		row.Label(), row.Engine, row.OpsPerSec, row.P50Micros, row.P99Micros)
+	if l := row.Loaded; l != nil {
+		line += fmt.Sprintf("  | busy %10.0f ops/s  p50 %8.1f us  p99 %9.1f us  loaded/quiet %.2f (busy: %.1f cores)",
+			l.OpsPerSec, l.P50Micros, l.P99Micros, l.Ratio, l.BusyCores)
+	}
+	return line
 }
 
 func (c *Config) check() error {
@@ -177,6 +213,8 @@ func (c *Config) check() error {
 		return errors.New("no engine selected")
 	case c.Dir == "":
 		return errors.New("no directory given")
+	case c.Busy < 0:
+		return fmt.Errorf("busy process count must be at least 0, not %d", c.Busy)
 	}
 	return nil
 }
@@ -199,7 +237,7 @@ func (r *runner) fresh(e Engine, name string) (string, error) {
 func (r *runner) run(e Engine, workload string) ([]Row, error) {
 	switch workload {
 	case "fillseq", "fillrandom":
-		row, err := r.fill(e, workload)
+		row, err := r.twice(func() (Row, error) { return r.fill(e, workload) })
 		return []Row{row}, err
 	case "readrandom", "readmissing", "scan", "mix":
 		if !r.filled[e.Name] {
@@ -217,7 +255,7 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 		}
 		var rows []Row
 		for _, t := range threads {
-			row, err := r.onFilled(e, workload, t)
+			row, err := r.twice(func() (Row, error) { return r.onFilled(e, workload, t) })
 			if err != nil {
 				return rows, err
 			}
@@ -227,7 +265,7 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 	case "fillsync":
 		var rows []Row
 		for _, w := range r.cfg.SyncWriters {
-			row, err := r.fillSync(e, w)
+			row, err := r.twice(func() (Row, error) { return r.fillSync(e, w) })
 			if err != nil {
 				return rows, err
 			}
@@ -236,6 +274,39 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 		return rows, nil
 	}
 	return nil, fmt.Errorf("unknown workload %q", workload)
+}
+
+// twice runs measure quiet and, with Config.Busy, again while the busy processes run, and
+// returns the quiet row with the loaded one in Row.Loaded. The processes run from before the
+// store opens to after it closes, and are stopped whatever happens.
+func (r *runner) twice(measure func() (Row, error)) (Row, error) {
+	quiet, err := measure()
+	if err != nil || r.cfg.Busy == 0 {
+		return quiet, err
+	}
+	busy, err := StartBusy(r.cfg.Busy)
+	if err != nil {
+		return quiet, err
+	}
+	defer busy.Stop() // if measure panics; the Stop below reports what went wrong
+	loaded, err := measure()
+	cores, coresErr := busy.Cores()
+	if err = errors.Join(err, coresErr, busy.Stop()); err != nil {
+		return quiet, fmt.Errorf("on a busy machine: %w", err)
+	}
+	if loaded.Ops != quiet.Ops || loaded.Found != quiet.Found || loaded.Bytes != quiet.Bytes {
+		return quiet, fmt.Errorf("on a busy machine: %d ops, %d found, %d bytes; quiet: %d, %d, %d",
+			loaded.Ops, loaded.Found, loaded.Bytes, quiet.Ops, quiet.Found, quiet.Bytes)
+	}
+	quiet.Loaded = &Loaded{
+		Secs: loaded.Secs, OpsPerSec: loaded.OpsPerSec, MBPerSec: loaded.MBPerSec,
+		P50Micros: loaded.P50Micros, P99Micros: loaded.P99Micros, MaxMicros: loaded.MaxMicros,
+		BusyCores: cores,
+	}
+	if quiet.OpsPerSec > 0 {
+		quiet.Loaded.Ratio = loaded.OpsPerSec / quiet.OpsPerSec
+	}
+	return quiet, nil
 }
 
 func progress(w io.Writer) io.Writer {

@@ -110,6 +110,10 @@ var Targets = []Target{
 	{"strata from Go / strata native, pipelined (readrandom/16)", "readrandom/16", "native", 0.8},
 }
 
+// BusyTargets are the rows on which strata must hold up on a busy machine at least as well as
+// Pebble: strata's loaded / quiet ops/s at least Pebble's (fillsync at every writer count).
+var BusyTargets = []string{"readrandom/1", "readrandom/16", "scan", "fillsync/1", "fillsync/32"}
+
 // ReportInput is everything the generated section shows.
 type ReportInput struct {
 	Go     *Results
@@ -187,6 +191,21 @@ func (r *Report) Ratio(label, against string) (float64, bool) {
 	return s.OpsPerSec / other, true
 }
 
+// LoadedRatio is engine's loaded / quiet ops/s for label; false when the row is missing or
+// was measured quiet only.
+func (r *Report) LoadedRatio(engine, label string) (float64, bool) {
+	row, ok := r.goRow(engine, label)
+	if !ok || row.Loaded == nil || row.OpsPerSec <= 0 {
+		return 0, false
+	}
+	return row.Loaded.Ratio, true
+}
+
+// busy is whether any row has a loaded measurement.
+func (r *Report) busy() bool {
+	return slices.ContainsFunc(r.in.Go.Rows, func(row Row) bool { return row.Loaded != nil })
+}
+
 // Markdown is the generated section, markers included.
 func (r *Report) Markdown() string {
 	var b strings.Builder
@@ -262,6 +281,10 @@ func (r *Report) Markdown() string {
 		w("\n![strata's ops/s over each peer's and over native strata's, per workload (log scale)](%s)\n", r.in.Chart)
 	}
 
+	if r.busy() {
+		r.busyTable(w)
+	}
+
 	w("\n### Targets (strata / Pebble unless said)\n\n")
 	w("| target | ratio | goal | |\n| --- | ---: | ---: | --- |\n")
 	for _, t := range Targets {
@@ -273,6 +296,21 @@ func (r *Report) Markdown() string {
 			w("| %s | %.2f | >= %.1f | met |\n", t.What, v, t.Min)
 		default:
 			w("| %s | %.2f | >= %.1f | **missed** |\n", t.What, v, t.Min)
+		}
+	}
+	if r.busy() {
+		for _, label := range BusyTargets {
+			what := fmt.Sprintf("busy machine, %s: strata's loaded / quiet at least Pebble's", label)
+			s, sok := r.LoadedRatio(strataEngine.Name, label)
+			p, pok := r.LoadedRatio(pebbleEngine.Name, label)
+			switch {
+			case !sok || !pok:
+				w("| %s | - | - | not measured |\n", what)
+			case s >= p:
+				w("| %s | %.2f | >= %.2f | met |\n", what, s, p)
+			default:
+				w("| %s | %.2f | >= %.2f | **missed** |\n", what, s, p)
+			}
 		}
 	}
 
@@ -293,6 +331,28 @@ func (r *Report) Markdown() string {
 	}
 	w("\n%s\n", GeneratedEnd)
 	return b.String()
+}
+
+// busyTable is the busy-machine section: every row's quiet and loaded numbers.
+func (r *Report) busyTable(w func(format string, args ...any)) {
+	g := r.in.Go
+	w("\n### Busy machine (%d busy processes): loaded / quiet\n\n", g.Busy)
+	w("Every row measured again while %d busy processes ran on the %d cores: the harness re-executed "+
+		"as a loop of arithmetic at nice 0, started before the store opens and stopped after it closes. "+
+		"loaded / quiet is the ops/s ratio (1: the load cost nothing); busy cores is the CPU the busy "+
+		"processes got meanwhile. Latencies as above.\n\n", g.Busy, g.Machine.Cores)
+	w("| workload | engine | quiet ops/s | loaded ops/s | loaded / quiet | quiet p99 µs | loaded p99 µs | busy cores |\n")
+	w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, label := range r.labels {
+		for _, row := range g.Rows {
+			if row.Label() != label || row.Loaded == nil {
+				continue
+			}
+			l := row.Loaded
+			w("| %s | %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f |\n",
+				label, row.Engine, row.OpsPerSec, l.OpsPerSec, l.Ratio, row.P99Micros, l.P99Micros, l.BusyCores)
+		}
+	}
 }
 
 func orDash(s string) string {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,6 +58,80 @@ func TestReportRatiosAndTargets(t *testing.T) {
 	}
 	if !strings.HasPrefix(md, GeneratedBegin) || !strings.HasSuffix(md, GeneratedEnd+"\n") {
 		t.Error("the section is not enclosed in its markers")
+	}
+}
+
+// Results with loaded measurements go through JSON (as peerbench writes them and benchreport
+// reads them) into the busy-machine table and the busy targets.
+func TestBusyResultsRoundTripIntoTheReport(t *testing.T) {
+	row := func(engine, workload string, threads int, quiet, loaded float64) Row {
+		return Row{Engine: engine, Workload: workload, Threads: threads, Mode: "fast", OpsPerSec: quiet,
+			LatencyUnit: "op", P50Micros: 1, P99Micros: 2,
+			Loaded: &Loaded{OpsPerSec: loaded, P50Micros: 3, P99Micros: 40, Ratio: loaded / quiet, BusyCores: 1.5}}
+	}
+	results := &Results{Keys: 200_000, ValueSize: 100, Busy: 2, Machine: Machine{Cores: 2}, Rows: []Row{
+		row("strata", "readrandom", 1, 100, 50), row("pebble", "readrandom", 1, 100, 40),
+		row("strata", "readrandom", 16, 100, 50), row("pebble", "readrandom", 16, 100, 60),
+		row("strata", "scan", 1, 100, 80), row("pebble", "scan", 1, 100, 80),
+		row("strata", "fillsync", 1, 100, 90),
+	}}
+	path := filepath.Join(t.TempDir(), "go.json")
+	data, err := json.Marshal(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read, err := ReadResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read.Busy != 2 || read.Rows[0].Loaded == nil || *read.Rows[0].Loaded != *results.Rows[0].Loaded {
+		t.Fatalf("read back busy %d, first row's loaded %+v", read.Busy, read.Rows[0].Loaded)
+	}
+	r := NewReport(ReportInput{Go: read})
+	if v, ok := r.LoadedRatio("pebble", "readrandom/16"); !ok || v != 0.6 {
+		t.Errorf("pebble readrandom/16 loaded/quiet = %v, %v; want 0.6", v, ok)
+	}
+	md := r.Markdown()
+	for _, want := range []string{
+		"### Busy machine (2 busy processes): loaded / quiet",
+		"| readrandom/1 | strata | 100 | 50 | 0.50 | 2.0 | 40.0 | 1.5 |",
+		"| fillsync/1 | strata | 100 | 90 | 0.90 | 2.0 | 40.0 | 1.5 |",
+		"| busy machine, readrandom/1: strata's loaded / quiet at least Pebble's | 0.50 | >= 0.40 | met |",
+		"| busy machine, readrandom/16: strata's loaded / quiet at least Pebble's | 0.50 | >= 0.60 | **missed** |",
+		"| busy machine, scan: strata's loaded / quiet at least Pebble's | 0.80 | >= 0.80 | met |",
+		"| busy machine, fillsync/1: strata's loaded / quiet at least Pebble's | - | - | not measured |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// JSON written before the busy mode existed still reads, and its report has no busy parts.
+func TestResultsWithoutLoadedNumbers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.json")
+	old := `{"keys": 1000000, "value_size": 100, "settings": {}, "rows": [
+		{"engine": "strata", "workload": "scan", "threads": 1, "mode": "fast", "ops": 10, "ops_per_sec": 60, "latency_unit": "op", "p50_us": 1, "p99_us": 2},
+		{"engine": "pebble", "workload": "scan", "threads": 1, "mode": "fast", "ops": 10, "ops_per_sec": 100, "latency_unit": "op", "p50_us": 1, "p99_us": 2}]}`
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read, err := ReadResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read.Busy != 0 || read.Rows[0].Loaded != nil || read.Rows[0].OpsPerSec != 60 {
+		t.Fatalf("read %+v", read)
+	}
+	md := NewReport(ReportInput{Go: read}).Markdown()
+	if strings.Contains(md, "Busy machine") || strings.Contains(md, "busy machine") {
+		t.Errorf("a report of quiet rows has busy parts:\n%s", md)
+	}
+	if !strings.Contains(md, "| scan (seek + next 10) | 0.60 | >= 0.7 | **missed** |") {
+		t.Errorf("report lacks the scan target:\n%s", md)
 	}
 }
 

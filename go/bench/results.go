@@ -21,6 +21,9 @@ type Results struct {
 	Scans     int       `json:"scans"`
 	MixOps    int       `json:"mix_ops"`
 	SyncOps   int       `json:"sync_ops"`
+	// Busy is the number of busy processes each row's Loaded measurement ran beside (0: rows
+	// were measured quiet only).
+	Busy int `json:"busy,omitempty"`
 	// Settings maps each engine's name to how it was configured.
 	Settings map[string]string `json:"settings"`
 	Rows     []Row             `json:"rows"`
@@ -38,6 +41,7 @@ func NewResults(cfg Config) *Results {
 		Scans:     cfg.Scans,
 		MixOps:    cfg.MixOps,
 		SyncOps:   cfg.SyncOps,
+		Busy:      cfg.Busy,
 		Settings:  map[string]string{},
 	}
 	for _, e := range cfg.Engines {

@@ -1,7 +1,8 @@
 // Command benchreport writes the generated section of docs/benchmarks.md and its ratio chart
 // from the results of cmd/peerbench, rust/bench (--json) and the bridge benchmarks.
 // scripts/bench.sh runs it; the section lies between markers and the rest of the document is
-// kept.
+// kept. Results of peerbench --busy add a busy-machine table (loaded / quiet) and its targets;
+// the chart shows quiet ratios only.
 package main
 
 import (

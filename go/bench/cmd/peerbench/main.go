@@ -5,6 +5,10 @@
 //	go run ./cmd/peerbench --keys 50000 --out /tmp/peers.json
 //
 // from go/bench, after scripts/build.sh and `. scripts/cgo-env.sh` (see the README).
+//
+// --busy N measures every row a second time while N busy processes (this program re-executed
+// to spin) keep the cores busy; the project reports --busy $(nproc). On SIGINT or SIGTERM the
+// busy processes are stopped before peerbench exits.
 package main
 
 import (
@@ -12,14 +16,18 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/strata-db/strata/go/bench"
 )
 
 func main() {
+	bench.BusyChild()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "peerbench:", err)
 		os.Exit(1)
@@ -44,6 +52,7 @@ func run() error {
 	workloads := flag.String("workloads", strings.Join(bench.WorkloadNames, ","), "workloads, comma-separated")
 	dir := flag.String("dir", "", "where the databases go (default a new directory under $TMPDIR, removed at exit)")
 	out := flag.String("out", "", "write the results as JSON to this `file` (default stdout)")
+	busy := flag.Int("busy", 0, fmt.Sprintf("also measure every row while `N` busy processes run (0: quiet only; this machine has %d cores, the count the project reports)", runtime.NumCPU()))
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -80,10 +89,17 @@ func run() error {
 		defer os.RemoveAll(cfg.Dir)
 	}
 	cfg.Progress = os.Stderr
+	cfg.Busy = *busy
+	if cfg.Busy > 0 {
+		stopBusyOnSignal()
+	}
 
 	res := bench.NewResults(cfg)
 	fmt.Fprintf(os.Stderr, "peerbench: %d keys x (%d + %d) bytes, %d reads, %d scans, %d mix ops, %d fillsync writes; dir %s\n",
 		cfg.Keys, bench.KeySize, cfg.ValueSize, cfg.Reads, cfg.Scans, cfg.MixOps, cfg.SyncOps, cfg.Dir)
+	if cfg.Busy > 0 {
+		fmt.Fprintf(os.Stderr, "peerbench: every row quiet, then beside %d busy processes (%d cores)\n", cfg.Busy, runtime.NumCPU())
+	}
 	start := time.Now()
 	res.Rows, err = bench.Run(cfg)
 	res.Seconds = time.Since(start).Seconds()
@@ -100,6 +116,19 @@ func run() error {
 		return err
 	}
 	return os.WriteFile(*out, data, 0o644)
+}
+
+// stopBusyOnSignal makes SIGINT and SIGTERM stop and reap the busy processes before peerbench
+// exits. Its death would end them too (see go/bench/busy.go); this does not rely on it.
+func stopBusyOnSignal() {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-signals
+		bench.StopAllBusy()
+		fmt.Fprintf(os.Stderr, "peerbench: %v: busy processes stopped\n", sig)
+		os.Exit(128 + int(sig.(syscall.Signal)))
+	}()
 }
 
 // counts parses a comma-separated list of goroutine counts.
