@@ -20,7 +20,7 @@ import (
 type DB struct {
 	handle uint64
 	dir    string
-	// writeKind is opDisk when writes wait for an fsync, opPlain with NoSync.
+	// writeKind is opSync when writes wait for an fsync, opPlain with NoSync.
 	writeKind opKind
 
 	logger *slog.Logger // Options.Logger, registered with the log router while open
@@ -39,7 +39,7 @@ type dbRelease struct {
 }
 
 func newDB(handle uint64, dir string, logger *slog.Logger, noSync bool) *DB {
-	db := &DB{handle: handle, dir: dir, writeKind: opDisk, logger: logger, closed: make(chan struct{})}
+	db := &DB{handle: handle, dir: dir, writeKind: opSync, logger: logger, closed: make(chan struct{})}
 	if noSync {
 		db.writeKind = opPlain
 	}
@@ -274,6 +274,7 @@ func (db *DB) getWaiting(op string, snapshot uint64, key []byte, dst []byte) ([]
 // Go pointer, as memory passed to C must not.
 type waitCall struct {
 	out     C.strata_value
+	waited  C.strata_waited
 	scratch [4096]byte
 }
 

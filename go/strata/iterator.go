@@ -128,7 +128,7 @@ func (it *Iterator) Next() bool {
 
 // fetch loads the next chunk; false on error.
 func (it *Iterator) fetch() bool {
-	cl, err := it.db.exec(it.ctx, "iterator next", opPlain, func(token C.uint64_t) C.int32_t {
+	cl, err := it.db.exec(it.ctx, "iterator next", opChunk, func(token C.uint64_t) C.int32_t {
 		return C.strata_iter_next(C.uint64_t(it.handle), token)
 	})
 	runtime.KeepAlive(it)

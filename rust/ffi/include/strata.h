@@ -169,6 +169,22 @@ typedef struct strata_value {
   size_t len;
 } strata_value;
 
+// The result of a request `strata_wait` waited for: a `strata_completion` whose bytes were
+// copied into the caller's buffer when they fit.
+// Thread-safety: plain data; a non-NULL `data` belongs to the caller once the call returned,
+// to be released with `strata_value_free(data, len)`, exactly once.
+typedef struct strata_waited {
+  // As in `strata_completion`.
+  uint64_t handle;
+  // NULL when the bytes were copied into the caller's buffer (or there are none); else a
+  // buffer of `len` bytes strata allocated for them.
+  uint8_t *data;
+  // Length of the result bytes (a value, a chunk, a message).
+  size_t len;
+  // As in `strata_completion`.
+  uint32_t flags;
+} strata_waited;
+
 // Rust heap use of the whole process, filled in by `strata_memory`.
 // Thread-safety: plain data.
 typedef struct strata_memory {
@@ -346,7 +362,37 @@ int32_t strata_db_get_wait(uint64_t db,
                            size_t dst_cap,
                            struct strata_value *out);
 
-// Releases a buffer `strata_db_get_wait` handed out. NULL is ignored.
+// Announces that the caller will wait for the result of the request it is about to submit
+// with `token` in its own call (`strata_wait`) rather than drain it from the completion queue.
+// Returns `STRATA_ERR_INVALID_ARGUMENT` if `token` is announced already. If the submission is
+// then refused, call `strata_forget(token)`.
+// Ownership: no buffers change hands.
+// Threads: may be called from any thread.
+int32_t strata_expect(uint64_t token);
+
+// Withdraws a `strata_expect` whose request was never submitted (its submission failed).
+// Ownership: no buffers change hands.
+// Threads: may be called from any thread.
+int32_t strata_forget(uint64_t token);
+
+// Waits in this call for the result of the request submitted with `token` after
+// `strata_expect(token)`: spins up to `spin_ns` nanoseconds, then sleeps until the runtime
+// thread wakes it. Returns the completion's code, with its handle and flags in `out`, and its
+// bytes copied into `dst` when they fit in `dst_cap` (`out->data` NULL), else in a buffer at
+// `out->data`; `out->len` is their length either way. Returns
+// `STRATA_ERR_INVALID_ARGUMENT` (and waits for nothing) when `token` was not announced. The
+// call does not return before the result comes.
+// Ownership: the caller keeps `dst`; strata writes `dst` and `out` only on this thread,
+// before returning. A non-NULL `out->data` belongs to the caller: release it with
+// `strata_value_free`.
+// Threads: may be called from any thread; the thread blocks until the result comes.
+int32_t strata_wait(uint64_t token,
+                    uint64_t spin_ns,
+                    uint8_t *dst,
+                    size_t dst_cap,
+                    struct strata_waited *out);
+
+// Releases a buffer `strata_db_get_wait` or `strata_wait` handed out. NULL is ignored.
 // Ownership: takes `data` back from the caller; call at most once per buffer.
 // Threads: may be called from any thread.
 void strata_value_free(uint8_t *data, size_t len);

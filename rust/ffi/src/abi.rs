@@ -121,6 +121,24 @@ pub struct strata_value {
     pub len: usize,
 }
 
+/// The result of a request `strata_wait` waited for: a `strata_completion` whose bytes were
+/// copied into the caller's buffer when they fit.
+/// Thread-safety: plain data; a non-NULL `data` belongs to the caller once the call returned,
+/// to be released with `strata_value_free(data, len)`, exactly once.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct strata_waited {
+    /// As in `strata_completion`.
+    pub handle: u64,
+    /// NULL when the bytes were copied into the caller's buffer (or there are none); else a
+    /// buffer of `len` bytes strata allocated for them.
+    pub data: *mut u8,
+    /// Length of the result bytes (a value, a chunk, a message).
+    pub len: usize,
+    /// As in `strata_completion`.
+    pub flags: u32,
+}
+
 /// Counters for one database and for the process, delivered as the `data` of a
 /// `strata_db_stats` completion.
 #[repr(C)]

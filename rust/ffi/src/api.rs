@@ -374,10 +374,12 @@ pub unsafe extern "C" fn strata_db_get_wait(
         let result = waiter.wait(std::time::Duration::from_nanos(spin_ns));
         out.len = result.data.len();
         if result.code == STRATA_OK && result.data.len() <= dst_cap {
-            // SAFETY: `dst` is writable for `dst_cap` bytes during this call (checked non-NULL
-            // whenever dst_cap > 0), and the value is no longer than that.
-            unsafe {
-                std::ptr::copy_nonoverlapping(result.data.as_ptr(), dst, result.data.len());
+            if !result.data.is_empty() {
+                // SAFETY: `dst` is writable for `dst_cap` bytes during this call (non-NULL:
+                // dst_cap >= len > 0), and the value is no longer than that.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(result.data.as_ptr(), dst, result.data.len());
+                }
             }
             rt.completions.give_back(result.data);
         } else if !result.data.is_empty() {
@@ -387,7 +389,97 @@ pub unsafe extern "C" fn strata_db_get_wait(
     })
 }
 
-/// Releases a buffer `strata_db_get_wait` handed out. NULL is ignored.
+/// Announces that the caller will wait for the result of the request it is about to submit
+/// with `token` in its own call (`strata_wait`) rather than drain it from the completion queue.
+/// Returns `STRATA_ERR_INVALID_ARGUMENT` if `token` is announced already. If the submission is
+/// then refused, call `strata_forget(token)`.
+/// Ownership: no buffers change hands.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_expect(token: u64) -> i32 {
+    guard("strata_expect", || {
+        let Ok(rt) = runtime::start() else {
+            return STRATA_ERR_IO;
+        };
+        if rt.expected.expect(token) {
+            STRATA_OK
+        } else {
+            STRATA_ERR_INVALID_ARGUMENT
+        }
+    })
+}
+
+/// Withdraws a `strata_expect` whose request was never submitted (its submission failed).
+/// Ownership: no buffers change hands.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn strata_forget(token: u64) -> i32 {
+    guard("strata_forget", || {
+        if let Some(rt) = runtime::get() {
+            rt.expected.forget(token);
+        }
+        STRATA_OK
+    })
+}
+
+/// Waits in this call for the result of the request submitted with `token` after
+/// `strata_expect(token)`: spins up to `spin_ns` nanoseconds, then sleeps until the runtime
+/// thread wakes it. Returns the completion's code, with its handle and flags in `out`, and its
+/// bytes copied into `dst` when they fit in `dst_cap` (`out->data` NULL), else in a buffer at
+/// `out->data`; `out->len` is their length either way. Returns
+/// `STRATA_ERR_INVALID_ARGUMENT` (and waits for nothing) when `token` was not announced. The
+/// call does not return before the result comes.
+/// Ownership: the caller keeps `dst`; strata writes `dst` and `out` only on this thread,
+/// before returning. A non-NULL `out->data` belongs to the caller: release it with
+/// `strata_value_free`.
+/// Threads: may be called from any thread; the thread blocks until the result comes.
+#[no_mangle]
+pub unsafe extern "C" fn strata_wait(
+    token: u64,
+    spin_ns: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: *mut strata_waited,
+) -> i32 {
+    guard("strata_wait", || {
+        if out.is_null() || (dst.is_null() && dst_cap > 0) {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        // SAFETY: checked non-NULL; the caller guarantees it points to a writable strata_waited.
+        let out = unsafe { &mut *out };
+        *out = strata_waited {
+            handle: 0,
+            data: std::ptr::null_mut(),
+            len: 0,
+            flags: 0,
+        };
+        let Some(rt) = runtime::get() else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        let spin = std::time::Duration::from_nanos(spin_ns);
+        let Some(result) = rt.expected.take(token, spin) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        out.handle = result.handle;
+        out.flags = result.flags;
+        out.len = result.data.len();
+        if result.data.len() <= dst_cap {
+            if !result.data.is_empty() {
+                // SAFETY: `dst` is writable for `dst_cap` bytes during this call (non-NULL:
+                // dst_cap >= len > 0), and the bytes are no more than that.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(result.data.as_ptr(), dst, result.data.len());
+                }
+            }
+            rt.completions.give_back(result.data);
+        } else {
+            out.data = Box::into_raw(result.data.into_boxed_slice()).cast();
+        }
+        result.code
+    })
+}
+
+/// Releases a buffer `strata_db_get_wait` or `strata_wait` handed out. NULL is ignored.
 /// Ownership: takes `data` back from the caller; call at most once per buffer.
 /// Threads: may be called from any thread.
 #[no_mangle]

@@ -31,7 +31,7 @@ use crate::abi::{
 };
 use crate::completion::{Completion, CompletionQueue};
 use crate::iterator::IterState;
-use crate::waiter::Waiter;
+use crate::waiter::{Expected, Waiter};
 
 /// How long the runtime thread polls an empty channel before it parks. Short: the machine may
 /// have two cores, and the caller's goroutines need one.
@@ -205,6 +205,8 @@ pub struct Runtime {
     requests: Sender<Request>,
     /// Where completions wait for the caller.
     pub completions: Arc<CompletionQueue>,
+    /// Results callers wait for in their own call instead (see [`crate::waiter`]).
+    pub expected: Arc<Expected>,
 }
 
 static RUNTIME: OnceCell<Runtime> = OnceCell::new();
@@ -221,13 +223,16 @@ pub fn start() -> std::io::Result<&'static Runtime> {
         let to_runtime = requests.clone();
         threads::spawn("strata-syncer", move || run_syncer(sync_inbox, to_runtime))?;
         let queue = Arc::clone(&completions);
+        let expected = Arc::new(Expected::default());
+        let routed = Arc::clone(&expected);
         let to_self = requests.clone();
         threads::spawn("strata-runtime", move || {
-            State::new(queue, sync_jobs, to_self).run(inbox);
+            State::new(queue, routed, sync_jobs, to_self).run(inbox);
         })?;
         Ok(Runtime {
             requests,
             completions,
+            expected,
         })
     })
 }
@@ -313,6 +318,7 @@ struct State {
     /// Emptied result buffers back from the drainer, for the next reads' values.
     buffers: Vec<Vec<u8>>,
     completions: Arc<CompletionQueue>,
+    expected: Arc<Expected>,
     sync_jobs: Sender<SyncJob>,
     /// The runtime's own inbox, for callbacks from background threads.
     to_self: Sender<Request>,
@@ -332,6 +338,7 @@ const SLOWDOWN: Duration = Duration::from_millis(1);
 impl State {
     fn new(
         completions: Arc<CompletionQueue>,
+        expected: Arc<Expected>,
         sync_jobs: Sender<SyncJob>,
         to_self: Sender<Request>,
     ) -> State {
@@ -345,6 +352,7 @@ impl State {
             out: Vec::new(),
             woken: Vec::new(),
             completions,
+            expected,
             sync_jobs,
             to_self,
         }
@@ -377,6 +385,7 @@ impl State {
             }
             self.admit_stalled();
             self.flush_dirty();
+            self.expected.route(&mut self.out);
             self.completions.publish(&mut self.out);
             for (waiter, result) in self.woken.drain(..) {
                 waiter.deliver(result);

@@ -12,8 +12,9 @@
 //! it. The runtime thread swaps in 1 and wakes only when it took a 2, so a caller that is still
 //! spinning costs no system call.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::completion::Completion;
@@ -64,6 +65,69 @@ impl Waiter {
         lock(&self.result)
             .take()
             .expect("a waiter is woken only after its result is stored")
+    }
+}
+
+/// Results some caller will wait for in its own call, by token: registered before the request
+/// is submitted ([`Expected::expect`]), taken out of the group's completions by the runtime
+/// thread ([`Expected::route`]) and delivered to the waiter instead of the queue. The caller
+/// removes its entry once it has the result ([`Expected::take`]): the result may well come in
+/// before the caller starts waiting.
+#[derive(Default)]
+pub struct Expected {
+    waiters: Mutex<HashMap<u64, Arc<Waiter>>>,
+    /// How many are registered: the runtime thread skips the lock while none is.
+    count: AtomicUsize,
+}
+
+impl Expected {
+    /// Registers a caller that will wait for `token`'s result. False if one already is.
+    pub fn expect(&self, token: u64) -> bool {
+        let mut waiters = lock(&self.waiters);
+        if waiters.contains_key(&token) {
+            return false;
+        }
+        waiters.insert(token, Arc::new(Waiter::default()));
+        self.count.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Forgets `token` (its submission failed, so no result will come).
+    pub fn forget(&self, token: u64) {
+        if lock(&self.waiters).remove(&token).is_some() {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The waiter registered for `token`.
+    fn get(&self, token: u64) -> Option<Arc<Waiter>> {
+        lock(&self.waiters).get(&token).cloned()
+    }
+
+    /// Waits for `token`'s result (see [`Waiter::wait`]) and forgets the token. `None` when
+    /// `token` was never announced.
+    pub fn take(&self, token: u64, spin: Duration) -> Option<Completion> {
+        let waiter = self.get(token)?;
+        let result = waiter.wait(spin);
+        self.forget(token);
+        Some(result)
+    }
+
+    /// Delivers to their waiters the completions of `batch` someone waits for, leaving the
+    /// rest for the queue. Called by the runtime thread before it publishes a group.
+    pub fn route(&self, batch: &mut Vec<Completion>) {
+        if self.count.load(Ordering::Acquire) == 0 || batch.is_empty() {
+            return;
+        }
+        let waiters = lock(&self.waiters);
+        let mut i = 0;
+        while i < batch.len() {
+            match waiters.get(&batch[i].token) {
+                // In place, keeping the order of the rest (a group is small).
+                Some(waiter) => waiter.deliver(batch.remove(i)),
+                None => i += 1,
+            }
+        }
     }
 }
 
