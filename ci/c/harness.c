@@ -1136,6 +1136,37 @@ static void test_get_wait(struct db *a)
               STRATA_ERR_INVALID_ARGUMENT,
           "get_wait with a NULL buffer of non-zero capacity -> INVALID_ARGUMENT");
     strata_value_free(NULL, 0);
+
+    /* strata_expect + a submission + strata_wait: any request's result, in the call. */
+    strata_waited w;
+    uint64_t t = new_token();
+    check(strata_wait(t, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
+          "wait for a token never announced -> INVALID_ARGUMENT");
+    check(strata_expect(t) == STRATA_OK && strata_expect(t) == STRATA_ERR_INVALID_ARGUMENT,
+          "a token is announced once");
+    check(strata_db_put(a->handle, BYTES("waited"), 6, BYTES("put"), 3, t) == STRATA_OK,
+          "submit a put whose result is waited for");
+    rc = strata_wait(t, 1000, dst, sizeof dst, &w);
+    check(rc == STRATA_OK && w.len == 0 && w.data == NULL, "wait returns the put's result");
+    if (rc == STRATA_OK)
+        a->acked_batches++;
+    model_set(&a->model, "waited", 6, "put", 3);
+    t = new_token();
+    check(strata_expect(t) == STRATA_OK &&
+              strata_db_get(a->handle, 0, BYTES("wait-big"), 8, t) == STRATA_OK,
+          "submit a get whose result is waited for");
+    rc = strata_wait(t, 0, dst, sizeof dst, &w);
+    check(rc == STRATA_OK && w.len == sizeof big && w.data != NULL &&
+              memcmp(w.data, big, sizeof big) == 0,
+          "wait hands over a result that does not fit");
+    strata_value_free(w.data, w.len);
+    t = new_token();
+    check(strata_expect(t) == STRATA_OK &&
+              strata_db_get(a->handle, 0, NULL, 3, t) == STRATA_ERR_INVALID_ARGUMENT,
+          "a refused submission of an announced token");
+    check(strata_forget(t) == STRATA_OK &&
+              strata_wait(t, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
+          "a forgotten token is not waited for");
 }
 
 static void test_write_batches(struct db *a)
