@@ -358,6 +358,7 @@ func doAppend(ctx context.Context, op string, kind opKind, dst []byte, submit fu
 func (c *completer) doWaiting(op string, kind opKind, dst []byte, submit func(token C.uint64_t) C.int32_t) (result, error) {
 	c.blocked.Add(1)
 	defer c.blocked.Add(-1)
+	callsWaited.Add(1)
 	token := C.uint64_t(c.token.Add(1))
 	if code := C.strata_expect(token); code != 0 {
 		return result{}, submitError(op, int32(code))

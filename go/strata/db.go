@@ -280,5 +280,6 @@ type waitCall struct {
 
 var waitPool = sync.Pool{New: func() any { return new(waitCall) }}
 
-// getsWaited counts the reads served by getWaiting, so tests can tell which path ran.
-var getsWaited atomic.Int64
+// getsWaited and callsWaited count the reads served by getWaiting and the other requests
+// served by doWaiting, so tests can tell which path ran.
+var getsWaited, callsWaited atomic.Int64

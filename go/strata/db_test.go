@@ -421,3 +421,71 @@ func TestReadsWaitingInTheirOwnCall(t *testing.T) {
 		t.Fatalf("read at a released snapshot handle: %v", err)
 	}
 }
+
+// TestWritesWaitingInTheirOwnCall: a lone caller's durable and NoSync writes, batches,
+// snapshots and stats wait in their own call (strata_expect + strata_wait) and behave as
+// through the queue; opening, closing and maintenance do not (their log records travel only
+// through the queue).
+func TestWritesWaitingInTheirOwnCall(t *testing.T) {
+	ctx := context.Background()
+	for _, noSync := range []bool{false, true} {
+		db := openTest(t, &Options{NoSync: noSync})
+		completions.sharedAt.Store(-int64(time.Hour))
+		before := callsWaited.Load()
+		mustPut(t, db, "a", "1")
+		b := NewBatch()
+		b.Put([]byte("b"), []byte("2"))
+		b.Delete([]byte("a"))
+		if err := db.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Delete(ctx, []byte("b")); err != nil {
+			t.Fatal(err)
+		}
+		mustPut(t, db, "c", "3")
+		snap, err := db.NewSnapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats, err := db.Stats()
+		if err != nil || stats.BatchesWritten != 4 {
+			t.Fatalf("Stats: BatchesWritten %d, %v", stats.BatchesWritten, err)
+		}
+		if waited := callsWaited.Load() - before; waited != 6 {
+			t.Fatalf("NoSync %v: %d calls waited in their own call, want 6 (4 writes, a snapshot, stats)", noSync, waited)
+		}
+		mustPut(t, db, "d", "4")
+		if got, err := snap.Get(ctx, []byte("c")); err != nil || string(got) != "3" {
+			t.Fatalf("snapshot Get c: %q, %v", got, err)
+		}
+		if _, err := snap.Get(ctx, []byte("d")); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("snapshot Get d (written after it): %v", err)
+		}
+		if err := snap.Close(); err != nil {
+			t.Fatal(err)
+		}
+		before = callsWaited.Load()
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dir := db.Dir()
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Open(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := callsWaited.Load() - before; n != 0 {
+			t.Errorf("flush, close and open: %d waited in their own call, want none", n)
+		}
+		for k, want := range map[string]string{"c": "3", "d": "4"} {
+			wantValue(t, again, k, want)
+		}
+		wantNotFound(t, again, "a")
+		wantNotFound(t, again, "b")
+		if err := again.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
