@@ -1167,6 +1167,18 @@ static void test_get_wait(struct db *a)
     check(strata_forget(t) == STRATA_OK &&
               strata_wait(t, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
           "a forgotten token is not waited for");
+
+    /* Interrupted and abandoned: a token announced, never submitted (only the interruption
+     * can end its wait). */
+    t = new_token();
+    check(strata_expect(t) == STRATA_OK && strata_interrupt(t) == STRATA_OK,
+          "announce a token and interrupt its wait before it starts");
+    check(strata_wait(t, 0, dst, sizeof dst, &w) == STRATA_INTERRUPTED,
+          "an interrupted wait returns STRATA_INTERRUPTED");
+    check(strata_abandon(t, dst, sizeof dst, &w) == STRATA_INTERRUPTED &&
+              strata_wait(t, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
+          "abandoned before its result: nothing handed back, the token forgotten");
+    check(strata_interrupt(t) == STRATA_OK, "interrupting a forgotten token is harmless");
 }
 
 static void test_write_batches(struct db *a)

@@ -331,8 +331,8 @@ func doAppend(ctx context.Context, op string, kind opKind, dst []byte, submit fu
 		return result{}, err
 	}
 	c := completions
-	if ctx.Done() == nil && kind.waitable() && c.alone() {
-		return c.doWaiting(op, kind, dst, submit)
+	if kind.waitable() && c.alone() {
+		return c.doWaiting(ctx, op, kind, dst, submit)
 	}
 	cl := c.newCall(kind)
 	cl.dst = dst
@@ -350,12 +350,13 @@ func doAppend(ctx context.Context, op string, kind opKind, dst []byte, submit fu
 	return res, err
 }
 
-// doWaiting is doAppend for a lone caller with no deadline: it announces the token
-// (strata_expect), submits, and waits for the result inside its own cgo call (strata_wait),
-// which the runtime thread wakes directly instead of going through the queue, the eventfd,
-// the netpoller and the poller goroutine. It spins first only for results due within
-// microseconds, not for a disk wait.
-func (c *completer) doWaiting(op string, kind opKind, dst []byte, submit func(token C.uint64_t) C.int32_t) (result, error) {
+// doWaiting is doAppend for a lone caller: it announces the token (strata_expect), submits,
+// and waits for the result inside its own cgo call (strata_wait), which the runtime thread
+// wakes directly instead of going through the queue, the eventfd, the netpoller and the
+// poller goroutine. It spins first only for results due within microseconds, not for a disk
+// wait. When ctx ends first, context.AfterFunc interrupts the wait (strata_interrupt) and the
+// call is abandoned as a queued one would be (abandonWaiting).
+func (c *completer) doWaiting(ctx context.Context, op string, kind opKind, dst []byte, submit func(token C.uint64_t) C.int32_t) (result, error) {
 	c.blocked.Add(1)
 	defer c.blocked.Add(-1)
 	callsWaited.Add(1)
@@ -382,7 +383,21 @@ func (c *completer) doWaiting(op string, kind opKind, dst []byte, submit func(to
 		spin = C.uint64_t(waitSpin)
 	}
 	out := &w.waited
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { C.strata_interrupt(token) })
+	}
 	code := int32(C.strata_wait(token, spin, roomPtr, C.size_t(len(room)), out))
+	if stop != nil {
+		stop()
+	}
+	if code == C.STRATA_INTERRUPTED {
+		code = c.abandonWaiting(token, kind, roomPtr, len(room), out)
+		if code == C.STRATA_INTERRUPTED {
+			return result{}, ctx.Err()
+		}
+		// The result came before the wait was abandoned: it is returned as usual.
+	}
 	runtime.KeepAlive(room)
 	n := int(out.len)
 	bytes := room[:min(n, len(room))]
@@ -405,6 +420,35 @@ func (c *completer) doWaiting(op string, kind opKind, dst []byte, submit func(to
 		return res, errorFromCode(code, string(res.data))
 	}
 	return res, nil
+}
+
+// waitForNothing waits in the call for a token announced but never submitted, until ctx
+// ends: only an interruption can end it, which TestWaitingInTheCallEndsWithItsContext needs
+// (a test file cannot write the cgo-typed submit function itself).
+func (c *completer) waitForNothing(ctx context.Context) (result, error) {
+	return c.doWaiting(ctx, "wait", opPlain, nil, func(C.uint64_t) C.int32_t { return C.STRATA_OK })
+}
+
+// abandonWaiting gives up a wait that ctx ended: the token is handed to the poller as an
+// abandoned call first (so a result that reaches the queue is released there, handles
+// included), then abandoned in Rust. If the result had come already, strata_abandon returns
+// it (into room or out, as strata_wait would) and the poller's entry is withdrawn; else it
+// returns STRATA_INTERRUPTED.
+func (c *completer) abandonWaiting(token C.uint64_t, kind opKind, room *C.uint8_t, roomLen int, out *C.strata_waited) int32 {
+	cl := callPool.Get().(*call)
+	cl.token, cl.kind, cl.abandoned = uint64(token), kind, true
+	c.mu.Lock()
+	c.waiting[cl.token] = cl
+	c.mu.Unlock()
+	if kind.quick() {
+		c.quick.Add(1)
+	}
+	code := int32(C.strata_abandon(token, room, C.size_t(roomLen), out))
+	if code != C.STRATA_INTERRUPTED {
+		c.cancel(cl)
+		recycle(cl)
+	}
+	return code
 }
 
 // recycle returns a call whose completion was consumed (or will never come) to the pool.

@@ -158,6 +158,8 @@ func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte, d
 	if err := checkKey(key); err != nil {
 		return dst, err
 	}
+	// A lone caller waits in its own call: in one cgo call when nothing can cancel the wait,
+	// else through doAppend's doWaiting, which can be interrupted.
 	if ctx.Done() == nil && completions != nil && completions.alone() {
 		return db.getWaiting(op, snapshot, key, dst)
 	}

@@ -489,3 +489,44 @@ func TestWritesWaitingInTheirOwnCall(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingInTheCallEndsWithItsContext: a lone caller with a cancellable context also waits
+// in its own call, and when the context ends first the wait is interrupted and the call
+// abandoned, returning ctx.Err(). Deterministic: the request here is never submitted, so only
+// the interruption can end the wait.
+func TestWaitingInTheCallEndsWithItsContext(t *testing.T) {
+	db := openTest(t, nil)
+	completions.sharedAt.Store(-int64(time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // interrupts the wait as soon as it is registered; nothing will complete
+	before := callsWaited.Load()
+	_, err := completions.waitForNothing(ctx)
+	token := completions.token.Load()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("an interrupted wait returned %v, want context.Canceled", err)
+	}
+	if callsWaited.Load() == before {
+		t.Fatal("the call did not wait in its own call")
+	}
+	// The abandoned token is the poller's now, marked abandoned; nothing else is in flight.
+	completions.mu.Lock()
+	cl := completions.waiting[token]
+	completions.mu.Unlock()
+	if cl == nil || !cl.abandoned {
+		t.Fatalf("the abandoned token %d is not the poller's to release: %+v", token, cl)
+	}
+	if q := completions.quick.Load(); q != 1 {
+		t.Fatalf("quick calls in flight: %d, want the one abandoned", q)
+	}
+	completions.cancel(cl) // no result will ever come for it: take it out of flight
+	// A real request with a cancellable context that does not end is served as usual.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	completions.sharedAt.Store(-int64(time.Hour))
+	if err := db.Put(ctx2, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Get(ctx2, []byte("k")); err != nil || string(got) != "v" {
+		t.Fatalf("Get with a live cancellable context: %q, %v", got, err)
+	}
+}

@@ -50,6 +50,11 @@
 // A bug in strata (a caught panic); the message says where.
 #define STRATA_ERR_INTERNAL 8
 
+// Not an error: `strata_wait` returned because `strata_interrupt` woke it before the result
+// came (the token stays announced), or `strata_abandon` found no result yet (the token is
+// forgotten and its result will arrive through the completion queue).
+#define STRATA_INTERRUPTED -1
+
 // `strata_iter_open` flag: iterate in descending key order.
 #define STRATA_ITER_REVERSE 1
 
@@ -379,9 +384,10 @@ int32_t strata_forget(uint64_t token);
 // `strata_expect(token)`: spins up to `spin_ns` nanoseconds, then sleeps until the runtime
 // thread wakes it. Returns the completion's code, with its handle and flags in `out`, and its
 // bytes copied into `dst` when they fit in `dst_cap` (`out->data` NULL), else in a buffer at
-// `out->data`; `out->len` is their length either way. Returns
-// `STRATA_ERR_INVALID_ARGUMENT` (and waits for nothing) when `token` was not announced. The
-// call does not return before the result comes.
+// `out->data`; `out->len` is their length either way. Returns `STRATA_INTERRUPTED` when
+// `strata_interrupt(token)` ended the wait first (the token stays announced: wait again, or
+// `strata_abandon` it), `STRATA_ERR_INVALID_ARGUMENT` (waiting for nothing) when `token` is
+// not announced.
 // Ownership: the caller keeps `dst`; strata writes `dst` and `out` only on this thread,
 // before returning. A non-NULL `out->data` belongs to the caller: release it with
 // `strata_value_free`.
@@ -391,6 +397,21 @@ int32_t strata_wait(uint64_t token,
                     uint8_t *dst,
                     size_t dst_cap,
                     struct strata_waited *out);
+
+// Ends a `strata_wait` for `token` now (or the next one, if none runs yet): it returns
+// `STRATA_INTERRUPTED`. For a caller whose deadline passed or whose context was cancelled.
+// Does nothing for a token not announced.
+// Ownership: no buffers change hands.
+// Threads: may be called from any thread (typically not the one waiting).
+int32_t strata_interrupt(uint64_t token);
+
+// Gives up waiting for `token`: returns its result as `strata_wait` would if it came
+// already; else `STRATA_INTERRUPTED`, and the result will arrive through the completion
+// queue like any other (drain it there, to release what it carries). Call once, after an
+// interrupted `strata_wait`.
+// Ownership: as for `strata_wait`.
+// Threads: may be called from any thread.
+int32_t strata_abandon(uint64_t token, uint8_t *dst, size_t dst_cap, struct strata_waited *out);
 
 // Releases a buffer `strata_db_get_wait` or `strata_wait` handed out. NULL is ignored.
 // Ownership: takes `data` back from the caller; call at most once per buffer.

@@ -23,6 +23,7 @@ use strata_engine::{Batch, Options};
 use crate::abi::*;
 use crate::export::{guard, guard_or};
 use crate::runtime::{self, Request};
+use crate::waiter::Waited;
 
 /// Views caller memory as a slice. `None` when `ptr` is NULL but `len` is not zero.
 ///
@@ -371,7 +372,10 @@ pub unsafe extern "C" fn strata_db_get_wait(
         if !rt.submit(request) {
             return STRATA_ERR_INTERNAL;
         }
-        let result = waiter.wait(std::time::Duration::from_nanos(spin_ns));
+        let Some(result) = waiter.wait(std::time::Duration::from_nanos(spin_ns)) else {
+            // Nothing interrupts a waiter no one else knows of.
+            return STRATA_ERR_INTERNAL;
+        };
         out.len = result.data.len();
         if result.code == STRATA_OK && result.data.len() <= dst_cap {
             if !result.data.is_empty() {
@@ -426,9 +430,10 @@ pub extern "C" fn strata_forget(token: u64) -> i32 {
 /// `strata_expect(token)`: spins up to `spin_ns` nanoseconds, then sleeps until the runtime
 /// thread wakes it. Returns the completion's code, with its handle and flags in `out`, and its
 /// bytes copied into `dst` when they fit in `dst_cap` (`out->data` NULL), else in a buffer at
-/// `out->data`; `out->len` is their length either way. Returns
-/// `STRATA_ERR_INVALID_ARGUMENT` (and waits for nothing) when `token` was not announced. The
-/// call does not return before the result comes.
+/// `out->data`; `out->len` is their length either way. Returns `STRATA_INTERRUPTED` when
+/// `strata_interrupt(token)` ended the wait first (the token stays announced: wait again, or
+/// `strata_abandon` it), `STRATA_ERR_INVALID_ARGUMENT` (waiting for nothing) when `token` is
+/// not announced.
 /// Ownership: the caller keeps `dst`; strata writes `dst` and `out` only on this thread,
 /// before returning. A non-NULL `out->data` belongs to the caller: release it with
 /// `strata_value_free`.
@@ -457,26 +462,94 @@ pub unsafe extern "C" fn strata_wait(
             return STRATA_ERR_INVALID_ARGUMENT;
         };
         let spin = std::time::Duration::from_nanos(spin_ns);
-        let Some(result) = rt.expected.take(token, spin) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        out.handle = result.handle;
-        out.flags = result.flags;
-        out.len = result.data.len();
-        if result.data.len() <= dst_cap {
-            if !result.data.is_empty() {
-                // SAFETY: `dst` is writable for `dst_cap` bytes during this call (non-NULL:
-                // dst_cap >= len > 0), and the bytes are no more than that.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(result.data.as_ptr(), dst, result.data.len());
-                }
-            }
-            rt.completions.give_back(result.data);
-        } else {
-            out.data = Box::into_raw(result.data.into_boxed_slice()).cast();
+        match rt.expected.wait(token, spin) {
+            // SAFETY: `dst` is checked above against `dst_cap`, per this function's contract.
+            Waited::Done(result) => unsafe { hand_over(rt, result, dst, dst_cap, out) },
+            Waited::Interrupted => STRATA_INTERRUPTED,
+            Waited::Unknown => STRATA_ERR_INVALID_ARGUMENT,
         }
-        result.code
     })
+}
+
+/// Ends a `strata_wait` for `token` now (or the next one, if none runs yet): it returns
+/// `STRATA_INTERRUPTED`. For a caller whose deadline passed or whose context was cancelled.
+/// Does nothing for a token not announced.
+/// Ownership: no buffers change hands.
+/// Threads: may be called from any thread (typically not the one waiting).
+#[no_mangle]
+pub extern "C" fn strata_interrupt(token: u64) -> i32 {
+    guard("strata_interrupt", || {
+        if let Some(rt) = runtime::get() {
+            rt.expected.interrupt(token);
+        }
+        STRATA_OK
+    })
+}
+
+/// Gives up waiting for `token`: returns its result as `strata_wait` would if it came
+/// already; else `STRATA_INTERRUPTED`, and the result will arrive through the completion
+/// queue like any other (drain it there, to release what it carries). Call once, after an
+/// interrupted `strata_wait`.
+/// Ownership: as for `strata_wait`.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_abandon(
+    token: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: *mut strata_waited,
+) -> i32 {
+    guard("strata_abandon", || {
+        if out.is_null() || (dst.is_null() && dst_cap > 0) {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        // SAFETY: checked non-NULL; the caller guarantees it points to a writable strata_waited.
+        let out = unsafe { &mut *out };
+        *out = strata_waited {
+            handle: 0,
+            data: std::ptr::null_mut(),
+            len: 0,
+            flags: 0,
+        };
+        let Some(rt) = runtime::get() else {
+            return STRATA_INTERRUPTED;
+        };
+        match rt.expected.abandon(token) {
+            // SAFETY: `dst` is checked above against `dst_cap`, per this function's contract.
+            Some(result) => unsafe { hand_over(rt, result, dst, dst_cap, out) },
+            None => STRATA_INTERRUPTED,
+        }
+    })
+}
+
+/// Fills `out` (and `dst`, when the bytes fit) from a waited-for result and returns its code.
+///
+/// # Safety
+/// `dst` must be writable for `dst_cap` bytes during the call (it may be NULL only when
+/// `dst_cap` is 0).
+unsafe fn hand_over(
+    rt: &runtime::Runtime,
+    result: crate::completion::Completion,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: &mut strata_waited,
+) -> i32 {
+    out.handle = result.handle;
+    out.flags = result.flags;
+    out.len = result.data.len();
+    if result.data.len() <= dst_cap {
+        if !result.data.is_empty() {
+            // SAFETY: `dst` is writable for `dst_cap` bytes (this function's contract; non-NULL
+            // as dst_cap >= len > 0), and the bytes are no more than that.
+            unsafe {
+                std::ptr::copy_nonoverlapping(result.data.as_ptr(), dst, result.data.len());
+            }
+        }
+        rt.completions.give_back(result.data);
+    } else {
+        out.data = Box::into_raw(result.data.into_boxed_slice()).cast();
+    }
+    result.code
 }
 
 /// Releases a buffer `strata_db_get_wait` or `strata_wait` handed out. NULL is ignored.
@@ -489,7 +562,7 @@ pub unsafe extern "C" fn strata_value_free(data: *mut u8, len: usize) {
             return;
         }
         // SAFETY: `data`/`len` came from Box::into_raw of a boxed slice of exactly `len` bytes
-        // in strata_db_get_wait, and the caller releases each buffer once.
+        // in strata_db_get_wait or hand_over, and the caller releases each buffer once.
         drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len)) });
     })
 }

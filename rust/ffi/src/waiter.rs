@@ -13,7 +13,7 @@
 //! spinning costs no system call.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,8 @@ const SLEEPING: u32 = 2;
 pub struct Waiter {
     word: AtomicU32,
     result: Mutex<Option<Completion>>,
+    /// Set by [`Waiter::interrupt`] (the caller's context ended); cleared by the wait it ends.
+    interrupted: AtomicBool,
 }
 
 impl Default for Waiter {
@@ -34,6 +36,7 @@ impl Default for Waiter {
         Waiter {
             word: AtomicU32::new(DUE),
             result: Mutex::new(None),
+            interrupted: AtomicBool::new(false),
         }
     }
 }
@@ -47,10 +50,14 @@ impl Waiter {
         }
     }
 
-    /// Waits for the result: spins up to `spin`, then sleeps until it is delivered.
-    pub fn wait(&self, spin: Duration) -> Completion {
+    /// Waits for the result: spins up to `spin`, then sleeps until it is delivered, or until
+    /// [`Waiter::interrupt`] ends the wait (`None`; the result may still come later).
+    pub fn wait(&self, spin: Duration) -> Option<Completion> {
         let deadline = Instant::now() + spin;
-        while self.word.load(Ordering::Acquire) == DUE && Instant::now() < deadline {
+        while self.word.load(Ordering::Acquire) == DUE
+            && !self.interrupted.load(Ordering::Acquire)
+            && Instant::now() < deadline
+        {
             std::hint::spin_loop();
         }
         if self
@@ -59,12 +66,32 @@ impl Waiter {
             .is_ok()
         {
             while self.word.load(Ordering::Acquire) == SLEEPING {
+                if self.interrupted.swap(false, Ordering::AcqRel)
+                    && self
+                        .word
+                        .compare_exchange(SLEEPING, DUE, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                {
+                    return None;
+                }
                 futex_wait(&self.word, SLEEPING);
             }
         }
-        lock(&self.result)
-            .take()
-            .expect("a waiter is woken only after its result is stored")
+        self.take()
+    }
+
+    /// The delivered result, if it came.
+    fn take(&self) -> Option<Completion> {
+        if self.word.load(Ordering::Acquire) != IN {
+            return None;
+        }
+        lock(&self.result).take()
+    }
+
+    /// Ends a wait on this waiter (now, or the next one to start) without its result.
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::Release);
+        futex_wake(&self.word);
     }
 }
 
@@ -104,13 +131,37 @@ impl Expected {
         lock(&self.waiters).get(&token).cloned()
     }
 
-    /// Waits for `token`'s result (see [`Waiter::wait`]) and forgets the token. `None` when
-    /// `token` was never announced.
-    pub fn take(&self, token: u64, spin: Duration) -> Option<Completion> {
-        let waiter = self.get(token)?;
-        let result = waiter.wait(spin);
-        self.forget(token);
-        Some(result)
+    /// Waits for `token`'s result (see [`Waiter::wait`]) and then forgets the token; an
+    /// interrupted wait keeps it.
+    pub fn wait(&self, token: u64, spin: Duration) -> Waited {
+        let Some(waiter) = self.get(token) else {
+            return Waited::Unknown;
+        };
+        match waiter.wait(spin) {
+            Some(result) => {
+                self.forget(token);
+                Waited::Done(result)
+            }
+            None => Waited::Interrupted,
+        }
+    }
+
+    /// Interrupts the wait for `token`, if one is announced.
+    pub fn interrupt(&self, token: u64) {
+        if let Some(waiter) = self.get(token) {
+            waiter.interrupt();
+        }
+    }
+
+    /// Gives up on `token`: its result if it came already, else `None`, and then its result
+    /// goes to the completion queue like any other (the lock [`Expected::route`] holds makes
+    /// the two exclusive).
+    pub fn abandon(&self, token: u64) -> Option<Completion> {
+        let mut waiters = lock(&self.waiters);
+        let waiter = waiters.remove(&token)?;
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        drop(waiters);
+        waiter.take()
     }
 
     /// Delivers to their waiters the completions of `batch` someone waits for, leaving the
@@ -129,6 +180,14 @@ impl Expected {
             }
         }
     }
+}
+
+/// How [`Expected::wait`] ended.
+pub enum Waited {
+    Done(Completion),
+    Interrupted,
+    /// The token was never announced (or was abandoned).
+    Unknown,
 }
 
 fn futex_wait(word: &AtomicU32, expected: u32) {
@@ -165,7 +224,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn a_sleeping_and_a_spinning_caller_both_get_their_result() {
@@ -176,10 +234,45 @@ mod tests {
                     let w = Arc::clone(&w);
                     std::thread::spawn(move || w.deliver(Completion::ok(7, vec![1, 2, 3])))
                 };
-                let got = w.wait(spin);
+                let got = w.wait(spin).unwrap();
                 runtime.join().unwrap();
                 assert_eq!((got.token, got.data), (7, vec![1, 2, 3]));
             }
         }
+    }
+
+    #[test]
+    fn an_interrupted_wait_ends_and_the_token_can_be_abandoned_or_waited_again() {
+        let expected = Expected::default();
+        assert!(expected.expect(5));
+        // Interrupted before it starts (nothing will complete): the wait ends at once.
+        expected.interrupt(5);
+        assert!(matches!(
+            expected.wait(5, Duration::ZERO),
+            Waited::Interrupted
+        ));
+        // Still announced: a result routed now is waited for and taken.
+        let mut batch = vec![Completion::ok(4, Vec::new()), Completion::ok(5, vec![9])];
+        expected.route(&mut batch);
+        assert_eq!(
+            batch.len(),
+            1,
+            "token 4 is nobody's: it stays for the queue"
+        );
+        match expected.wait(5, Duration::ZERO) {
+            Waited::Done(c) => assert_eq!(c.data, vec![9]),
+            _ => panic!("the routed result was not waited for"),
+        }
+        assert!(matches!(expected.wait(5, Duration::ZERO), Waited::Unknown));
+        // Abandoned before its result: nothing to take, and later results pass to the queue.
+        assert!(expected.expect(6));
+        assert!(expected.abandon(6).is_none());
+        let mut batch = vec![Completion::ok(6, Vec::new())];
+        expected.route(&mut batch);
+        assert_eq!(batch.len(), 1);
+        // Abandoned after its result came: the result is handed back.
+        assert!(expected.expect(7));
+        expected.route(&mut vec![Completion::ok(7, vec![1])]);
+        assert_eq!(expected.abandon(7).map(|c| c.data), Some(vec![1]));
     }
 }
