@@ -56,6 +56,14 @@ func BenchmarkGetAppendSequential(b *testing.B) {
 	getSequential(b, benchDB(b, &Options{NoSync: true}), 1, reuseBuffer)
 }
 
+// The same with a context that can be cancelled (a request's): the lone caller still waits in
+// its own call, through strata_expect/strata_wait, with context.AfterFunc to interrupt it.
+func BenchmarkGetAppendSequentialCancellable(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	getSequentialWith(b, ctx, benchDB(b, &Options{NoSync: true}), 1, reuseBuffer)
+}
+
 func BenchmarkGetAppendParallel16(b *testing.B) {
 	getParallel16(b, benchDB(b, &Options{NoSync: true}), 1, reuseBuffer)
 }
@@ -93,7 +101,11 @@ func read(ctx context.Context, db *DB, key, buf []byte, reuse bool) ([]byte, err
 
 // getSequential reads one key at a time, each `stride` keys after the one before.
 func getSequential(b *testing.B, db *DB, stride uint64, reuse ...bool) {
-	ctx := context.Background()
+	getSequentialWith(b, context.Background(), db, stride, reuse...)
+}
+
+// getSequentialWith is getSequential under ctx.
+func getSequentialWith(b *testing.B, ctx context.Context, db *DB, stride uint64, reuse ...bool) {
 	var key [8]byte
 	var buf []byte
 	var err error

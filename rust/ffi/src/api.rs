@@ -362,7 +362,7 @@ pub unsafe extern "C" fn strata_db_get_wait(
         let Some(rt) = runtime::get() else {
             return STRATA_ERR_CLOSED;
         };
-        let waiter = std::sync::Arc::new(crate::waiter::Waiter::default());
+        let waiter = crate::waiter::Waiter::pooled();
         let request = Request::GetWait {
             db,
             snapshot,
@@ -376,6 +376,7 @@ pub unsafe extern "C" fn strata_db_get_wait(
             // Nothing interrupts a waiter no one else knows of.
             return STRATA_ERR_INTERNAL;
         };
+        crate::waiter::Waiter::recycle(waiter);
         out.len = result.data.len();
         if result.code == STRATA_OK && result.data.len() <= dst_cap {
             if !result.data.is_empty() {

@@ -500,6 +500,7 @@ impl State {
                     },
                 );
                 self.completions.set_recycling(true);
+                Waiter::set_pooling(true);
                 let mut c = Completion::ok(token, Vec::new());
                 c.handle = handle;
                 self.out.push(c);
@@ -516,6 +517,7 @@ impl State {
         if self.dbs.is_empty() {
             // No database open: keep no buffers around for reads that may never come.
             self.completions.set_recycling(false);
+            Waiter::set_pooling(false);
             self.buffers = Vec::new();
         }
         for iter in slot.iters.drain() {

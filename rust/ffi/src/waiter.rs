@@ -95,6 +95,51 @@ impl Waiter {
     }
 }
 
+/// Waiters kept for reuse while a database is open (a read allocates nothing in steady
+/// state), none while none is, like the completion queue's buffers: an idle process holds none.
+struct Pool {
+    on: bool,
+    waiters: Vec<Arc<Waiter>>,
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    on: false,
+    waiters: Vec::new(),
+});
+
+/// Waiters kept at most.
+const POOLED: usize = 64;
+
+impl Waiter {
+    /// A waiter ready for a new result: a pooled one when there is one.
+    pub fn pooled() -> Arc<Waiter> {
+        lock(&POOL).waiters.pop().unwrap_or_default()
+    }
+
+    /// Gives `waiter` back for reuse once its result was taken and no one else holds it.
+    pub fn recycle(waiter: Arc<Waiter>) {
+        if Arc::strong_count(&waiter) != 1 {
+            return; // the runtime thread still drops its clone: let it be freed
+        }
+        waiter.word.store(DUE, Ordering::Release);
+        waiter.interrupted.store(false, Ordering::Release);
+        *lock(&waiter.result) = None;
+        let mut pool = lock(&POOL);
+        if pool.on && pool.waiters.len() < POOLED {
+            pool.waiters.push(waiter);
+        }
+    }
+
+    /// Turns reuse on (a database is open) or off (none is); off frees the pooled waiters.
+    pub fn set_pooling(on: bool) {
+        let mut pool = lock(&POOL);
+        pool.on = on;
+        if !on {
+            pool.waiters = Vec::new();
+        }
+    }
+}
+
 /// Results some caller will wait for in its own call, by token: registered before the request
 /// is submitted ([`Expected::expect`]), taken out of the group's completions by the runtime
 /// thread ([`Expected::route`]) and delivered to the waiter instead of the queue. The caller
@@ -114,7 +159,7 @@ impl Expected {
         if waiters.contains_key(&token) {
             return false;
         }
-        waiters.insert(token, Arc::new(Waiter::default()));
+        waiters.insert(token, Waiter::pooled());
         self.count.fetch_add(1, Ordering::AcqRel);
         true
     }
@@ -140,6 +185,7 @@ impl Expected {
         match waiter.wait(spin) {
             Some(result) => {
                 self.forget(token);
+                Waiter::recycle(waiter);
                 Waited::Done(result)
             }
             None => Waited::Interrupted,
