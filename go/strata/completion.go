@@ -57,17 +57,22 @@ const (
 // quick reports whether a request's result is due within microseconds (worth spinning for).
 func (k opKind) quick() bool { return k != opDisk && k != opSync }
 
-// waitable reports whether a lone caller may wait for the request in its own cgo call:
-// point reads (getWaiting), writes, snapshots, stats. Not opening or closing a database, nor
-// maintenance: the engine's log records of those must reach the database's logger before the
-// call returns, and records travel only through the completion queue. Not iterators either:
-// scans of 10 entries waiting in their own call were 15-25% slower on a quiet machine (76k
-// vs 93k scans/s, peerbench, alternating builds), though 1.7x faster beside two busy
-// processes; the tail grew (p99 66-89 us vs 53-85 us), likely as the spinning caller competes
-// with the GC workers a scan's chunk copies keep busy. Measured, not explained further.
-func (k opKind) waitable() bool {
-	return k != opDisk && k != opOpenDB && k != opOpenIter && k != opChunk
-}
+// waitable reports whether a lone caller waits for the request in its own cgo call through
+// strata_expect/strata_wait: durable writes and snapshots. (Point reads with a context that
+// cannot be cancelled have a one-call path of their own, getWaiting.) The rest keep the queue,
+// each for a measured reason:
+//   - opening, closing, maintenance: their log records must reach the database's logger before
+//     the call returns, and records travel only through the completion queue;
+//   - iterators: scans of 10 entries waiting in their own call were 15-25% slower on a quiet
+//     machine (76k vs 93k scans/s, peerbench, alternating builds), though 1.7x faster beside two
+//     busy processes;
+//   - NoSync writes and reads under a cancellable context: the three cgo calls and the token
+//     registry cost more than the queue's hops save on a quiet machine (sequential NoSync Put
+//     3.3-3.4 us vs 3.0 us; GetAppend under a cancellable context 2.3-2.5 us vs 2.1 us).
+//
+// A durable write waits on an fsync, so those costs vanish beside it and the hops saved after
+// it count (fillsync/1 4.1k-5.5k writes/s vs 3.4k-3.8k through the queue).
+func (k opKind) waitable() bool { return k == opSync || k == opOpenSnapshot }
 
 // call is one request in flight. The poller fills the result fields, then signals done.
 // Calls are reused (callPool): a sequential caller allocates none in steady state. A call whose
