@@ -9,10 +9,13 @@ package strata
 // completions in batches, copies result bytes into Go memory, and wakes the goroutines waiting
 // for them. So a goroutine waiting on strata holds no OS thread, and there is no C->Go callback.
 //
-// One exception, for speed on busy machines: a read by a lone caller with no deadline
-// (db.go, getWaiting) waits inside its own cgo call, on a futex the runtime thread wakes, and
-// copies the value into Go memory there. That holds the goroutine's OS thread for the few
-// microseconds of the read, and saves three of the four thread wake-ups of the queue path.
+// The exception, for speed on busy machines: a lone caller (no other call in flight lately)
+// waits inside its own cgo call, on a futex the runtime thread wakes, for a point read with a
+// context that cannot be cancelled (db.go, getWaiting: one call that also copies the value
+// into Go memory), a durable write or a snapshot (completion.go, doWaiting: strata_expect,
+// the submission, strata_wait; a cancellable context interrupts it). That holds the
+// goroutine's OS thread while it waits, and saves three of the four thread wake-ups of the
+// queue path. opKind.waitable says which requests, and why the others do not.
 //
 // Every handle type (DB, Iterator, Snapshot) has the same shape: a 64-bit handle number (never
 // a pointer: a stale handle fails with ErrClosed in Rust instead of touching freed memory), an

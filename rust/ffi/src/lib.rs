@@ -4,7 +4,7 @@
 //! thread-local. Every export in [`api`] validates its arguments, copies what it needs, sends one
 //! message to the [`runtime`] thread and returns. Results come back through the [`completion`]
 //! queue, which wakes the caller through an eventfd instead of calling back into it, or, for a
-//! lone reader, to a [`waiter`]: the caller's own thread, asleep on a futex in its call, which
+//! lone caller, to a [`waiter`]: the caller's own thread, asleep on a futex in its call, which
 //! the runtime thread only wakes (the caller copies the answer out itself).
 //! [`export`] is the one wrapper every export goes through; [`abi`] holds the `#[repr(C)]` types.
 
