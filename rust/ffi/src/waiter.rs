@@ -10,7 +10,10 @@
 //!
 //! The futex word: 0 while the result is due, 1 once it is in, 2 while the caller sleeps on
 //! it. The runtime thread swaps in 1 and wakes only when it took a 2, so a caller that is still
-//! spinning costs no system call.
+//! spinning costs no system call. Another thread may interrupt a wait (the caller's context
+//! ended): a flag and a wake-up, after which the caller gives the token back to the queue.
+//!
+//! Waiters are pooled while a database is open, so a steady stream of reads allocates none.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -143,8 +146,9 @@ impl Waiter {
 /// Results some caller will wait for in its own call, by token: registered before the request
 /// is submitted ([`Expected::expect`]), taken out of the group's completions by the runtime
 /// thread ([`Expected::route`]) and delivered to the waiter instead of the queue. The caller
-/// removes its entry once it has the result ([`Expected::take`]): the result may well come in
-/// before the caller starts waiting.
+/// removes its entry once it has the result ([`Expected::wait`]), since the result may well
+/// come in before the caller starts waiting, or gives up on it ([`Expected::abandon`]) after
+/// [`Expected::interrupt`] ended its wait.
 #[derive(Default)]
 pub struct Expected {
     waiters: Mutex<HashMap<u64, Arc<Waiter>>>,
