@@ -1117,22 +1117,22 @@ static void test_get_wait(struct db *a)
 
     uint8_t dst[16];
     strata_value out;
-    int32_t rc = strata_db_get_wait(a->handle, 0, BYTES("hello"), 5, 1000, dst, sizeof dst, &out);
+    int32_t rc = strata_db_get_wait(a->handle, 0, BYTES("hello"), 5, 0, 1000, 0, dst, sizeof dst, &out);
     check(rc == STRATA_OK && out.len == 5 && out.data == NULL && memcmp(dst, "world", 5) == 0,
           "get_wait copies a value that fits into the caller's buffer");
-    rc = strata_db_get_wait(a->handle, 0, BYTES("wait-big"), 8, 0, dst, sizeof dst, &out);
+    rc = strata_db_get_wait(a->handle, 0, BYTES("wait-big"), 8, 0, 0, 0, dst, sizeof dst, &out);
     check(rc == STRATA_OK && out.len == sizeof big && out.data != NULL &&
               memcmp(out.data, big, sizeof big) == 0,
           "get_wait hands over a value that does not fit");
     strata_value_free(out.data, out.len);
-    rc = strata_db_get_wait(a->handle, 0, BYTES("missing"), 7, 0, NULL, 0, &out);
+    rc = strata_db_get_wait(a->handle, 0, BYTES("missing"), 7, 0, 0, 0, NULL, 0, &out);
     check(rc == STRATA_ERR_NOT_FOUND && out.len == 0 && out.data == NULL,
           "get_wait of a missing key -> NOT_FOUND, nothing handed over");
-    rc = strata_db_get_wait(987654321, 0, BYTES("k"), 1, 0, dst, sizeof dst, &out);
+    rc = strata_db_get_wait(987654321, 0, BYTES("k"), 1, 0, 0, 0, dst, sizeof dst, &out);
     check(rc == STRATA_ERR_CLOSED && out.data != NULL && out.len > 0,
           "get_wait on an unknown handle -> CLOSED with a message");
     strata_value_free(out.data, out.len);
-    check(strata_db_get_wait(a->handle, 0, BYTES("k"), 1, 0, NULL, 4, &out) ==
+    check(strata_db_get_wait(a->handle, 0, BYTES("k"), 1, 0, 0, 0, NULL, 4, &out) ==
               STRATA_ERR_INVALID_ARGUMENT,
           "get_wait with a NULL buffer of non-zero capacity -> INVALID_ARGUMENT");
     strata_value_free(NULL, 0);
@@ -1140,13 +1140,13 @@ static void test_get_wait(struct db *a)
     /* strata_expect + a submission + strata_wait: any request's result, in the call. */
     strata_waited w;
     uint64_t t = new_token();
-    check(strata_wait(t, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
+    check(strata_wait(t, 0, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
           "wait for a token never announced -> INVALID_ARGUMENT");
     check(strata_expect(t) == STRATA_OK && strata_expect(t) == STRATA_ERR_INVALID_ARGUMENT,
           "a token is announced once");
     check(strata_db_put(a->handle, BYTES("waited"), 6, BYTES("put"), 3, t) == STRATA_OK,
           "submit a put whose result is waited for");
-    rc = strata_wait(t, 1000, dst, sizeof dst, &w);
+    rc = strata_wait(t, 1000, 0, dst, sizeof dst, &w);
     check(rc == STRATA_OK && w.len == 0 && w.data == NULL, "wait returns the put's result");
     if (rc == STRATA_OK)
         a->acked_batches++;
@@ -1155,7 +1155,7 @@ static void test_get_wait(struct db *a)
     check(strata_expect(t) == STRATA_OK &&
               strata_db_get(a->handle, 0, BYTES("wait-big"), 8, t) == STRATA_OK,
           "submit a get whose result is waited for");
-    rc = strata_wait(t, 0, dst, sizeof dst, &w);
+    rc = strata_wait(t, 0, 0, dst, sizeof dst, &w);
     check(rc == STRATA_OK && w.len == sizeof big && w.data != NULL &&
               memcmp(w.data, big, sizeof big) == 0,
           "wait hands over a result that does not fit");
@@ -1165,7 +1165,7 @@ static void test_get_wait(struct db *a)
               strata_db_get(a->handle, 0, NULL, 3, t) == STRATA_ERR_INVALID_ARGUMENT,
           "a refused submission of an announced token");
     check(strata_forget(t) == STRATA_OK &&
-              strata_wait(t, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
+              strata_wait(t, 0, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
           "a forgotten token is not waited for");
 
     /* Interrupted and abandoned: a token announced, never submitted (only the interruption
@@ -1173,12 +1173,34 @@ static void test_get_wait(struct db *a)
     t = new_token();
     check(strata_expect(t) == STRATA_OK && strata_interrupt(t) == STRATA_OK,
           "announce a token and interrupt its wait before it starts");
-    check(strata_wait(t, 0, dst, sizeof dst, &w) == STRATA_INTERRUPTED,
+    check(strata_wait(t, 0, 0, dst, sizeof dst, &w) == STRATA_INTERRUPTED,
           "an interrupted wait returns STRATA_INTERRUPTED");
     check(strata_abandon(t, dst, sizeof dst, &w) == STRATA_INTERRUPTED &&
-              strata_wait(t, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
+              strata_wait(t, 0, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
           "abandoned before its result: nothing handed back, the token forgotten");
     check(strata_interrupt(t) == STRATA_OK, "interrupting a forgotten token is harmless");
+
+    /* A wait with a limit ends when it passes and can be resumed. */
+    t = new_token();
+    check(strata_expect(t) == STRATA_OK &&
+              strata_wait(t, 0, 1000000, dst, sizeof dst, &w) == STRATA_INTERRUPTED,
+          "a wait for a result that never comes ends at its limit");
+    check(strata_abandon(t, dst, sizeof dst, &w) == STRATA_INTERRUPTED,
+          "and the token can then be abandoned");
+
+    /* strata_db_get_wait with a token: resumable by it; a limit needs a token. */
+    uint64_t watched = new_token();
+    rc = strata_db_get_wait(a->handle, 0, BYTES("hello"), 5, watched, 0, 1000000000, dst,
+                            sizeof dst, &out);
+    if (rc == STRATA_INTERRUPTED)
+        rc = strata_wait(watched, 0, 0, dst, sizeof dst, &w), out.len = w.len;
+    check(rc == STRATA_OK && out.len == 5 && memcmp(dst, "world", 5) == 0,
+          "get_wait with a token and a limit answers, then forgets the token");
+    check(strata_wait(watched, 0, 0, dst, sizeof dst, &w) == STRATA_ERR_INVALID_ARGUMENT,
+          "the token is forgotten after the answer");
+    check(strata_db_get_wait(a->handle, 0, BYTES("hello"), 5, 0, 0, 1000, dst, sizeof dst, &out) ==
+              STRATA_ERR_INVALID_ARGUMENT,
+          "get_wait with a limit but no token -> INVALID_ARGUMENT");
 }
 
 static void test_write_batches(struct db *a)

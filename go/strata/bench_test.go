@@ -57,7 +57,7 @@ func BenchmarkGetAppendSequential(b *testing.B) {
 }
 
 // The same with a context that can be cancelled (a request's): the lone caller still waits in
-// its own call, through strata_expect/strata_wait, with context.AfterFunc to interrupt it.
+// its own call, coming back every waitCheck to look at the context.
 func BenchmarkGetAppendSequentialCancellable(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

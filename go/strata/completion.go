@@ -58,17 +58,15 @@ const (
 func (k opKind) quick() bool { return k != opDisk && k != opSync }
 
 // waitable reports whether a lone caller waits for the request in its own cgo call through
-// strata_expect/strata_wait: durable writes and snapshots. (Point reads with a context that
-// cannot be cancelled have a one-call path of their own, getWaiting.) The rest keep the queue,
-// each for a measured reason:
+// strata_expect/strata_wait: durable writes and snapshots. (Point reads have a one-call path
+// of their own, getWaiting.) The rest keep the queue, each for a measured reason:
 //   - opening, closing, maintenance: their log records must reach the database's logger before
 //     the call returns, and records travel only through the completion queue;
 //   - iterators: scans of 10 entries waiting in their own call were 15-25% slower on a quiet
 //     machine (76k vs 93k scans/s, peerbench, alternating builds), though 1.7x faster beside two
 //     busy processes;
-//   - NoSync writes and reads under a cancellable context: the three cgo calls and the token
-//     registry cost more than the queue's hops save on a quiet machine (sequential NoSync Put
-//     3.3-3.4 us vs 3.0 us; GetAppend under a cancellable context 2.3-2.5 us vs 2.1 us).
+//   - NoSync writes: the three cgo calls and the token registry cost more than the queue's
+//     hops save on a quiet machine (sequential NoSync Put 3.3-3.4 us vs 3.0 us).
 //
 // A durable write waits on an fsync, so those costs vanish beside it and the hops saved after
 // it count (fillsync/1 4.1k-5.5k writes/s vs 3.4k-3.8k through the queue).
@@ -356,11 +354,9 @@ func doAppend(ctx context.Context, op string, kind opKind, dst []byte, submit fu
 }
 
 // doWaiting is doAppend for a lone caller: it announces the token (strata_expect), submits,
-// and waits for the result inside its own cgo call (strata_wait), which the runtime thread
-// wakes directly instead of going through the queue, the eventfd, the netpoller and the
-// poller goroutine. It spins first only for results due within microseconds, not for a disk
-// wait. When ctx ends first, context.AfterFunc interrupts the wait (strata_interrupt) and the
-// call is abandoned as a queued one would be (abandonWaiting).
+// and waits for the result inside its own cgo call (await), which the runtime thread wakes
+// directly instead of going through the queue, the eventfd, the netpoller and the poller
+// goroutine.
 func (c *completer) doWaiting(ctx context.Context, op string, kind opKind, dst []byte, submit func(token C.uint64_t) C.int32_t) (result, error) {
 	c.blocked.Add(1)
 	defer c.blocked.Add(-1)
@@ -375,6 +371,20 @@ func (c *completer) doWaiting(ctx context.Context, op string, kind opKind, dst [
 	}
 	w := waitPool.Get().(*waitCall)
 	defer waitPool.Put(w)
+	return c.await(ctx, token, kind, dst, w, true)
+}
+
+// waitCheck is how often a caller waiting in its own call under a context that can end comes
+// back to look at it: the longest a cancellation waits to be noticed. (context.AfterFunc
+// would notice at once, but costs three allocations per call.)
+const waitCheck = time.Millisecond
+
+// await waits in the call (strata_wait) for the announced token's result and returns it as
+// the poller would: a success appended to dst (when non-nil), else the bytes copied (a value,
+// a chunk, a report, a message). It spins first (spin) only for results due within
+// microseconds. Under a context that can end it wakes every waitCheck to look at it, and once
+// the context ended it abandons the call (abandonWaiting) and returns ctx.Err().
+func (c *completer) await(ctx context.Context, token C.uint64_t, kind opKind, dst []byte, w *waitCall, spin bool) (result, error) {
 	room := dst[len(dst):cap(dst)]
 	if dst == nil {
 		room = w.scratch[:]
@@ -383,25 +393,29 @@ func (c *completer) doWaiting(ctx context.Context, op string, kind opKind, dst [
 	if len(room) > 0 {
 		roomPtr = (*C.uint8_t)(unsafe.Pointer(&room[0]))
 	}
-	spin := C.uint64_t(0)
-	if kind.quick() {
-		spin = C.uint64_t(waitSpin)
+	spinFor := C.uint64_t(0)
+	if spin && kind.quick() {
+		spinFor = C.uint64_t(waitSpin)
+	}
+	limit := C.uint64_t(0)
+	if ctx.Done() != nil {
+		limit = C.uint64_t(waitCheck)
 	}
 	out := &w.waited
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { C.strata_interrupt(token) })
-	}
-	code := int32(C.strata_wait(token, spin, roomPtr, C.size_t(len(room)), out))
-	if stop != nil {
-		stop()
-	}
-	if code == C.STRATA_INTERRUPTED {
-		code = c.abandonWaiting(token, kind, roomPtr, len(room), out)
-		if code == C.STRATA_INTERRUPTED {
-			return result{}, ctx.Err()
+	var code int32
+	for {
+		code = int32(C.strata_wait(token, spinFor, limit, roomPtr, C.size_t(len(room)), out))
+		if code != C.STRATA_INTERRUPTED {
+			break
 		}
-		// The result came before the wait was abandoned: it is returned as usual.
+		if ctx.Err() != nil {
+			code = c.abandonWaiting(token, kind, roomPtr, len(room), out)
+			if code == C.STRATA_INTERRUPTED {
+				return result{}, ctx.Err()
+			}
+			break // the result came before the wait was abandoned: returned as usual
+		}
+		spinFor = 0
 	}
 	runtime.KeepAlive(room)
 	n := int(out.len)
@@ -411,8 +425,6 @@ func (c *completer) doWaiting(ctx context.Context, op string, kind opKind, dst [
 		defer C.strata_value_free(out.data, out.len)
 	}
 	res := result{code: code, handle: uint64(out.handle), flags: uint32(out.flags)}
-	// As the poller would: a success appended to dst, else the bytes copied (a value, a
-	// chunk, a report, a message).
 	switch {
 	case code == 0 && dst != nil && out.data == nil:
 		res.data = dst[:len(dst)+n]
@@ -428,7 +440,7 @@ func (c *completer) doWaiting(ctx context.Context, op string, kind opKind, dst [
 }
 
 // waitForNothing waits in the call for a token announced but never submitted, until ctx
-// ends: only an interruption can end it, which TestWaitingInTheCallEndsWithItsContext needs
+// ends: only the context's end can end it, which TestWaitingInTheCallEndsWithItsContext needs
 // (a test file cannot write the cgo-typed submit function itself).
 func (c *completer) waitForNothing(ctx context.Context) (result, error) {
 	return c.doWaiting(ctx, "wait", opPlain, nil, func(C.uint64_t) C.int32_t { return C.STRATA_OK })

@@ -158,10 +158,9 @@ func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte, d
 	if err := checkKey(key); err != nil {
 		return dst, err
 	}
-	// A lone caller waits in its own call: in one cgo call when nothing can cancel the wait,
-	// else through doAppend's doWaiting, which can be interrupted.
-	if ctx.Done() == nil && completions != nil && completions.alone() {
-		return db.getWaiting(op, snapshot, key, dst)
+	// A lone caller waits in its own call.
+	if completions != nil && completions.alone() {
+		return db.getWaiting(ctx, op, snapshot, key, dst)
 	}
 	cl, err := db.execAppend(ctx, op, opPlain, dst, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
@@ -218,14 +217,18 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 // futex: a point read's turn-around on a quiet machine, like the poller's pollSpin.
 const waitSpin = 30 * time.Microsecond
 
-// getWaiting is get for a lone caller with no deadline: it waits for the answer inside its own
-// cgo call (strata_db_get_wait), which the runtime thread wakes directly. Through the
-// completion queue the answer would cross the eventfd, Go's netpoller, the poller goroutine
-// and a channel; on a machine whose cores are busy, each of those wake-ups waits for a time
-// slice (docs/benchmarks.md, session 5). The value lands in dst's spare capacity (for Get, in
-// a pooled scratch buffer it is then copied from); a longer one comes in a buffer strata
-// allocated, copied and released here.
-func (db *DB) getWaiting(op string, snapshot uint64, key []byte, dst []byte) ([]byte, error) {
+// getWaiting is get for a lone caller: it waits for the answer inside its own cgo call
+// (strata_db_get_wait), which the runtime thread wakes directly. Through the completion queue
+// the answer would cross the eventfd, Go's netpoller, the poller goroutine and a channel; on a
+// machine whose cores are busy, each of those wake-ups waits for a time slice
+// (docs/benchmarks.md, session 5). The value lands in dst's spare capacity (for Get, in a
+// pooled scratch buffer it is then copied from); a longer one comes in a buffer strata
+// allocated, copied and released here. Under a context that can end, the call comes back
+// every waitCheck; the wait then goes on in completer.await, which looks at the context.
+func (db *DB) getWaiting(ctx context.Context, op string, snapshot uint64, key []byte, dst []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
 	if db.isClosed() {
 		return dst, opError(op, ErrClosed)
 	}
@@ -244,11 +247,28 @@ func (db *DB) getWaiting(op string, snapshot uint64, key []byte, dst []byte) ([]
 		roomPtr = (*C.uint8_t)(unsafe.Pointer(&room[0]))
 	}
 	out := &w.out
+	var token, limit C.uint64_t
+	if ctx.Done() != nil {
+		token, limit = C.uint64_t(c.token.Add(1)), C.uint64_t(waitCheck)
+	}
 	k, kn := bytesArg(key)
 	code := int32(C.strata_db_get_wait(C.uint64_t(db.handle), C.uint64_t(snapshot), k, kn,
-		C.uint64_t(waitSpin), roomPtr, C.size_t(len(room)), out))
+		token, C.uint64_t(waitSpin), limit, roomPtr, C.size_t(len(room)), out))
 	runtime.KeepAlive(key)
 	runtime.KeepAlive(room)
+	if code == C.STRATA_INTERRUPTED {
+		res, err := c.await(ctx, token, opPlain, dst, w, false)
+		switch {
+		case err != nil:
+			return dst, err
+		case res.data != nil:
+			return res.data, nil
+		case dst != nil:
+			return dst, nil
+		default:
+			return []byte{}, nil
+		}
+	}
 	n := int(out.len)
 	var held []byte
 	if out.data != nil {

@@ -529,7 +529,11 @@ func TestWaitingInTheCallEndsWithItsContext(t *testing.T) {
 	if err := db.Put(ctx2, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
+	gets := getsWaited.Load()
 	if got, err := db.Get(ctx2, []byte("k")); err != nil || string(got) != "v" {
 		t.Fatalf("Get with a live cancellable context: %q, %v", got, err)
+	}
+	if getsWaited.Load() == gets {
+		t.Fatal("a lone Get under a cancellable context did not wait in its own call")
 	}
 }

@@ -10,12 +10,13 @@ package strata
 // for them. So a goroutine waiting on strata holds no OS thread, and there is no C->Go callback.
 //
 // The exception, for speed on busy machines: a lone caller (no other call in flight lately)
-// waits inside its own cgo call, on a futex the runtime thread wakes, for a point read with a
-// context that cannot be cancelled (db.go, getWaiting: one call that also copies the value
-// into Go memory), a durable write or a snapshot (completion.go, doWaiting: strata_expect,
-// the submission, strata_wait; a cancellable context interrupts it). That holds the
-// goroutine's OS thread while it waits, and saves three of the four thread wake-ups of the
-// queue path. opKind.waitable says which requests, and why the others do not.
+// waits inside its own cgo call, on a futex the runtime thread wakes, for a point read
+// (db.go, getWaiting: one call that also copies the value into Go memory), a durable write or
+// a snapshot (completion.go, doWaiting: strata_expect, the submission, strata_wait). Under a
+// context that can end, the call comes back every waitCheck (1 ms) to look at it, and a call
+// whose context ended is abandoned (strata_abandon). That holds the goroutine's OS thread while
+// it waits, and saves three of the four thread wake-ups of the queue path. opKind.waitable
+// says which requests, and why the others do not.
 //
 // Every handle type (DB, Iterator, Snapshot) has the same shape: a 64-bit handle number (never
 // a pointer: a stale handle fails with ErrClosed in Rust instead of touching freed memory), an

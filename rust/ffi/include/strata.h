@@ -50,9 +50,10 @@
 // A bug in strata (a caught panic); the message says where.
 #define STRATA_ERR_INTERNAL 8
 
-// Not an error: `strata_wait` returned because `strata_interrupt` woke it before the result
-// came (the token stays announced), or `strata_abandon` found no result yet (the token is
-// forgotten and its result will arrive through the completion queue).
+// Not an error: `strata_wait` (or `strata_db_get_wait` with a token) returned because its
+// limit passed or `strata_interrupt` woke it before the result came (the token stays
+// announced), or `strata_abandon` found no result yet (the token is forgotten and its result
+// will arrive through the completion queue, or for a read, be dropped).
 #define STRATA_INTERRUPTED -1
 
 // `strata_iter_open` flag: iterate in descending key order.
@@ -352,8 +353,11 @@ int32_t strata_db_get(uint64_t db,
 // `dst` when it fits in `dst_cap` bytes (`out->data` NULL), else in a buffer at `out->data`.
 // `STRATA_ERR_NOT_FOUND` with `out->len` 0. Any other code is an error; its message, when
 // the runtime produced one, is at `out->data` for `out->len` bytes (never in `dst`).
-// The call does not return before the answer comes: use it only where waiting without a
-// deadline is acceptable.
+// With `token` 0 the call does not return before the answer comes. With a non-zero `token`
+// (never used before) the wait can also end early, when `limit_ns` (if not 0) passes or
+// `strata_interrupt(token)` is called, with `STRATA_INTERRUPTED`: then continue with
+// `strata_wait(token, ...)`, or give up with `strata_abandon(token, ...)`, as after
+// `strata_expect`.
 // Ownership: the caller keeps `key` and `dst`; strata writes `dst` and `out` only on this
 // thread, before returning, and keeps neither. A non-NULL `out->data` belongs to the caller:
 // release it with `strata_value_free`.
@@ -362,7 +366,9 @@ int32_t strata_db_get_wait(uint64_t db,
                            uint64_t snapshot,
                            const uint8_t *key,
                            size_t key_len,
+                           uint64_t token,
                            uint64_t spin_ns,
+                           uint64_t limit_ns,
                            uint8_t *dst,
                            size_t dst_cap,
                            struct strata_value *out);
@@ -385,15 +391,16 @@ int32_t strata_forget(uint64_t token);
 // thread wakes it. Returns the completion's code, with its handle and flags in `out`, and its
 // bytes copied into `dst` when they fit in `dst_cap` (`out->data` NULL), else in a buffer at
 // `out->data`; `out->len` is their length either way. Returns `STRATA_INTERRUPTED` when
-// `strata_interrupt(token)` ended the wait first (the token stays announced: wait again, or
-// `strata_abandon` it), `STRATA_ERR_INVALID_ARGUMENT` (waiting for nothing) when `token` is
-// not announced.
+// `limit_ns` (if not 0) passed or `strata_interrupt(token)` ended the wait first (the token
+// stays announced: wait again, or `strata_abandon` it), `STRATA_ERR_INVALID_ARGUMENT`
+// (waiting for nothing) when `token` is not announced.
 // Ownership: the caller keeps `dst`; strata writes `dst` and `out` only on this thread,
 // before returning. A non-NULL `out->data` belongs to the caller: release it with
 // `strata_value_free`.
 // Threads: may be called from any thread; the thread blocks until the result comes.
 int32_t strata_wait(uint64_t token,
                     uint64_t spin_ns,
+                    uint64_t limit_ns,
                     uint8_t *dst,
                     size_t dst_cap,
                     struct strata_waited *out);

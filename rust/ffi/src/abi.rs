@@ -21,9 +21,10 @@ pub const STRATA_ERR_POISONED: i32 = 7;
 /// A bug in strata (a caught panic); the message says where.
 pub const STRATA_ERR_INTERNAL: i32 = 8;
 
-/// Not an error: `strata_wait` returned because `strata_interrupt` woke it before the result
-/// came (the token stays announced), or `strata_abandon` found no result yet (the token is
-/// forgotten and its result will arrive through the completion queue).
+/// Not an error: `strata_wait` (or `strata_db_get_wait` with a token) returned because its
+/// limit passed or `strata_interrupt` woke it before the result came (the token stays
+/// announced), or `strata_abandon` found no result yet (the token is forgotten and its result
+/// will arrive through the completion queue, or for a read, be dropped).
 pub const STRATA_INTERRUPTED: i32 = -1;
 
 /// `strata_iter_open` flag: iterate in descending key order.

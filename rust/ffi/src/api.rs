@@ -326,8 +326,11 @@ pub unsafe extern "C" fn strata_db_get(
 /// `dst` when it fits in `dst_cap` bytes (`out->data` NULL), else in a buffer at `out->data`.
 /// `STRATA_ERR_NOT_FOUND` with `out->len` 0. Any other code is an error; its message, when
 /// the runtime produced one, is at `out->data` for `out->len` bytes (never in `dst`).
-/// The call does not return before the answer comes: use it only where waiting without a
-/// deadline is acceptable.
+/// With `token` 0 the call does not return before the answer comes. With a non-zero `token`
+/// (never used before) the wait can also end early, when `limit_ns` (if not 0) passes or
+/// `strata_interrupt(token)` is called, with `STRATA_INTERRUPTED`: then continue with
+/// `strata_wait(token, ...)`, or give up with `strata_abandon(token, ...)`, as after
+/// `strata_expect`.
 /// Ownership: the caller keeps `key` and `dst`; strata writes `dst` and `out` only on this
 /// thread, before returning, and keeps neither. A non-NULL `out->data` belongs to the caller:
 /// release it with `strata_value_free`.
@@ -339,13 +342,15 @@ pub unsafe extern "C" fn strata_db_get_wait(
     snapshot: u64,
     key: *const u8,
     key_len: usize,
+    token: u64,
     spin_ns: u64,
+    limit_ns: u64,
     dst: *mut u8,
     dst_cap: usize,
     out: *mut strata_value,
 ) -> i32 {
     guard("strata_db_get_wait", || {
-        if out.is_null() || (dst.is_null() && dst_cap > 0) {
+        if out.is_null() || (dst.is_null() && dst_cap > 0) || (token == 0 && limit_ns > 0) {
             return STRATA_ERR_INVALID_ARGUMENT;
         }
         // SAFETY: checked non-NULL; the caller guarantees it points to a writable strata_value.
@@ -363,6 +368,9 @@ pub unsafe extern "C" fn strata_db_get_wait(
             return STRATA_ERR_CLOSED;
         };
         let waiter = crate::waiter::Waiter::pooled();
+        if token != 0 && !rt.expected.watch(token, &waiter) {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
         let request = Request::GetWait {
             db,
             snapshot,
@@ -370,12 +378,18 @@ pub unsafe extern "C" fn strata_db_get_wait(
             waiter: std::sync::Arc::clone(&waiter),
         };
         if !rt.submit(request) {
+            rt.expected.forget(token);
             return STRATA_ERR_INTERNAL;
         }
-        let Some(result) = waiter.wait(std::time::Duration::from_nanos(spin_ns)) else {
-            // Nothing interrupts a waiter no one else knows of.
-            return STRATA_ERR_INTERNAL;
+        let spin = std::time::Duration::from_nanos(spin_ns);
+        let limit = (limit_ns > 0).then(|| std::time::Duration::from_nanos(limit_ns));
+        // Ended early: the token stays watched for strata_wait or strata_abandon.
+        let Some(result) = waiter.wait(spin, limit) else {
+            return STRATA_INTERRUPTED;
         };
+        if token != 0 {
+            rt.expected.forget(token);
+        }
         crate::waiter::Waiter::recycle(waiter);
         out.len = result.data.len();
         if result.code == STRATA_OK && result.data.len() <= dst_cap {
@@ -432,9 +446,9 @@ pub extern "C" fn strata_forget(token: u64) -> i32 {
 /// thread wakes it. Returns the completion's code, with its handle and flags in `out`, and its
 /// bytes copied into `dst` when they fit in `dst_cap` (`out->data` NULL), else in a buffer at
 /// `out->data`; `out->len` is their length either way. Returns `STRATA_INTERRUPTED` when
-/// `strata_interrupt(token)` ended the wait first (the token stays announced: wait again, or
-/// `strata_abandon` it), `STRATA_ERR_INVALID_ARGUMENT` (waiting for nothing) when `token` is
-/// not announced.
+/// `limit_ns` (if not 0) passed or `strata_interrupt(token)` ended the wait first (the token
+/// stays announced: wait again, or `strata_abandon` it), `STRATA_ERR_INVALID_ARGUMENT`
+/// (waiting for nothing) when `token` is not announced.
 /// Ownership: the caller keeps `dst`; strata writes `dst` and `out` only on this thread,
 /// before returning. A non-NULL `out->data` belongs to the caller: release it with
 /// `strata_value_free`.
@@ -443,6 +457,7 @@ pub extern "C" fn strata_forget(token: u64) -> i32 {
 pub unsafe extern "C" fn strata_wait(
     token: u64,
     spin_ns: u64,
+    limit_ns: u64,
     dst: *mut u8,
     dst_cap: usize,
     out: *mut strata_waited,
@@ -463,7 +478,8 @@ pub unsafe extern "C" fn strata_wait(
             return STRATA_ERR_INVALID_ARGUMENT;
         };
         let spin = std::time::Duration::from_nanos(spin_ns);
-        match rt.expected.wait(token, spin) {
+        let limit = (limit_ns > 0).then(|| std::time::Duration::from_nanos(limit_ns));
+        match rt.expected.wait(token, spin, limit) {
             // SAFETY: `dst` is checked above against `dst_cap`, per this function's contract.
             Waited::Done(result) => unsafe { hand_over(rt, result, dst, dst_cap, out) },
             Waited::Interrupted => STRATA_INTERRUPTED,

@@ -54,9 +54,12 @@ impl Waiter {
     }
 
     /// Waits for the result: spins up to `spin`, then sleeps until it is delivered, or until
-    /// [`Waiter::interrupt`] ends the wait (`None`; the result may still come later).
-    pub fn wait(&self, spin: Duration) -> Option<Completion> {
-        let deadline = Instant::now() + spin;
+    /// [`Waiter::interrupt`] ends the wait, or `limit` (from the start) passes: `None` then,
+    /// and the result may still come later (the waiter can be waited on again).
+    pub fn wait(&self, spin: Duration, limit: Option<Duration>) -> Option<Completion> {
+        let start = Instant::now();
+        let until = limit.map(|l| start + l);
+        let deadline = start + spin;
         while self.word.load(Ordering::Acquire) == DUE
             && !self.interrupted.load(Ordering::Acquire)
             && Instant::now() < deadline
@@ -69,7 +72,10 @@ impl Waiter {
             .is_ok()
         {
             while self.word.load(Ordering::Acquire) == SLEEPING {
-                if self.interrupted.swap(false, Ordering::AcqRel)
+                let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+                let give_up =
+                    self.interrupted.swap(false, Ordering::AcqRel) || left == Some(Duration::ZERO);
+                if give_up
                     && self
                         .word
                         .compare_exchange(SLEEPING, DUE, Ordering::AcqRel, Ordering::Acquire)
@@ -77,7 +83,7 @@ impl Waiter {
                 {
                     return None;
                 }
-                futex_wait(&self.word, SLEEPING);
+                futex_wait(&self.word, SLEEPING, left);
             }
         }
         self.take()
@@ -168,6 +174,19 @@ impl Expected {
         true
     }
 
+    /// Registers `waiter`, which a request carries itself, under `token`, so that a wait on it
+    /// can be resumed ([`Expected::wait`]), interrupted or abandoned by token. False if `token`
+    /// is registered already.
+    pub fn watch(&self, token: u64, waiter: &Arc<Waiter>) -> bool {
+        let mut waiters = lock(&self.waiters);
+        if waiters.contains_key(&token) {
+            return false;
+        }
+        waiters.insert(token, Arc::clone(waiter));
+        self.count.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
     /// Forgets `token` (its submission failed, so no result will come).
     pub fn forget(&self, token: u64) {
         if lock(&self.waiters).remove(&token).is_some() {
@@ -180,13 +199,13 @@ impl Expected {
         lock(&self.waiters).get(&token).cloned()
     }
 
-    /// Waits for `token`'s result (see [`Waiter::wait`]) and then forgets the token; an
-    /// interrupted wait keeps it.
-    pub fn wait(&self, token: u64, spin: Duration) -> Waited {
+    /// Waits for `token`'s result (see [`Waiter::wait`]) and then forgets the token; a wait
+    /// interrupted or past `limit` keeps it.
+    pub fn wait(&self, token: u64, spin: Duration, limit: Option<Duration>) -> Waited {
         let Some(waiter) = self.get(token) else {
             return Waited::Unknown;
         };
-        match waiter.wait(spin) {
+        match waiter.wait(spin, limit) {
             Some(result) => {
                 self.forget(token);
                 Waiter::recycle(waiter);
@@ -240,9 +259,17 @@ pub enum Waited {
     Unknown,
 }
 
-fn futex_wait(word: &AtomicU32, expected: u32) {
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: FUTEX_WAIT reads the u32 at the address of a live atomic and sleeps while it
-    // holds `expected`; no timeout, no other memory. A spurious return is handled by the
+    // holds `expected`, at most for the relative timeout `ts_ptr` points to (NULL: none),
+    // which lives on this stack frame. A spurious or timed-out return is handled by the
     // caller's loop.
     unsafe {
         libc::syscall(
@@ -250,7 +277,7 @@ fn futex_wait(word: &AtomicU32, expected: u32) {
             word.as_ptr(),
             libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
             expected,
-            std::ptr::null::<libc::timespec>(),
+            ts_ptr,
         );
     }
 }
@@ -284,7 +311,7 @@ mod tests {
                     let w = Arc::clone(&w);
                     std::thread::spawn(move || w.deliver(Completion::ok(7, vec![1, 2, 3])))
                 };
-                let got = w.wait(spin).unwrap();
+                let got = w.wait(spin, None).unwrap();
                 runtime.join().unwrap();
                 assert_eq!((got.token, got.data), (7, vec![1, 2, 3]));
             }
@@ -298,7 +325,12 @@ mod tests {
         // Interrupted before it starts (nothing will complete): the wait ends at once.
         expected.interrupt(5);
         assert!(matches!(
-            expected.wait(5, Duration::ZERO),
+            expected.wait(5, Duration::ZERO, None),
+            Waited::Interrupted
+        ));
+        // A wait with a limit ends when it passes, and the token stays announced.
+        assert!(matches!(
+            expected.wait(5, Duration::ZERO, Some(Duration::from_millis(1))),
             Waited::Interrupted
         ));
         // Still announced: a result routed now is waited for and taken.
@@ -309,11 +341,14 @@ mod tests {
             1,
             "token 4 is nobody's: it stays for the queue"
         );
-        match expected.wait(5, Duration::ZERO) {
+        match expected.wait(5, Duration::ZERO, Some(Duration::from_millis(1))) {
             Waited::Done(c) => assert_eq!(c.data, vec![9]),
             _ => panic!("the routed result was not waited for"),
         }
-        assert!(matches!(expected.wait(5, Duration::ZERO), Waited::Unknown));
+        assert!(matches!(
+            expected.wait(5, Duration::ZERO, None),
+            Waited::Unknown
+        ));
         // Abandoned before its result: nothing to take, and later results pass to the queue.
         assert!(expected.expect(6));
         assert!(expected.abandon(6).is_none());
