@@ -418,6 +418,14 @@ func (c *completer) await(ctx context.Context, token C.uint64_t, kind opKind, ds
 		spinFor = 0
 	}
 	runtime.KeepAlive(room)
+	return waitedResult(code, dst, room, out)
+}
+
+// waitedResult turns what a waiting call left in room (dst's spare capacity, or a scratch buffer
+// when dst is nil) and out into a result, as the poller would: a success appended to dst
+// (when non-nil), else the bytes copied (a value, a chunk, a report, a message). A buffer
+// strata handed over is released here.
+func waitedResult(code int32, dst, room []byte, out *C.strata_waited) (result, error) {
 	n := int(out.len)
 	bytes := room[:min(n, len(room))]
 	if out.data != nil {

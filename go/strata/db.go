@@ -246,7 +246,7 @@ func (db *DB) getWaiting(ctx context.Context, op string, snapshot uint64, key []
 	if len(room) > 0 {
 		roomPtr = (*C.uint8_t)(unsafe.Pointer(&room[0]))
 	}
-	out := &w.out
+	out := &w.waited
 	var token, limit C.uint64_t
 	if ctx.Done() != nil {
 		token, limit = C.uint64_t(c.token.Add(1)), C.uint64_t(waitCheck)
@@ -256,38 +256,26 @@ func (db *DB) getWaiting(ctx context.Context, op string, snapshot uint64, key []
 		token, C.uint64_t(waitSpin), limit, roomPtr, C.size_t(len(room)), out))
 	runtime.KeepAlive(key)
 	runtime.KeepAlive(room)
-	if code == C.STRATA_INTERRUPTED {
-		res, err := c.await(ctx, token, opPlain, dst, w, false)
-		switch {
-		case err != nil:
-			return dst, err
-		case res.data != nil:
-			return res.data, nil
-		case dst != nil:
-			return dst, nil
-		default:
-			return []byte{}, nil
-		}
-	}
-	n := int(out.len)
-	var held []byte
-	if out.data != nil {
-		held = unsafe.Slice((*byte)(unsafe.Pointer(out.data)), n)
-		defer C.strata_value_free(out.data, out.len)
+	var res result
+	var err error
+	switch {
+	case code == C.STRATA_INTERRUPTED:
+		res, err = c.await(ctx, token, opPlain, dst, w, false)
+	case code != C.STRATA_OK && code != C.STRATA_ERR_NOT_FOUND && out.len == 0:
+		// Refused before it reached the runtime thread (which always says why).
+		return dst, submitError(op, code)
+	default:
+		res, err = waitedResult(code, dst, room, out)
 	}
 	switch {
-	case code == C.STRATA_OK && held == nil && dst == nil:
-		return append([]byte{}, room[:n]...), nil
-	case code == C.STRATA_OK && held == nil:
-		return dst[:len(dst)+n], nil
-	case code == C.STRATA_OK:
-		return append(dst, held...), nil
-	case held != nil:
-		return dst, errorFromCode(code, string(held))
-	case code == C.STRATA_ERR_NOT_FOUND:
-		return dst, errorFromCode(code, "")
+	case err != nil:
+		return dst, err
+	case res.data != nil:
+		return res.data, nil
+	case dst != nil:
+		return dst, nil
 	default:
-		return dst, submitError(op, code)
+		return []byte{}, nil
 	}
 }
 
@@ -295,7 +283,6 @@ func (db *DB) getWaiting(ctx context.Context, op string, snapshot uint64, key []
 // allocates nothing. scratch takes the value of a Get, which then copies it out. It holds no
 // Go pointer, as memory passed to C must not.
 type waitCall struct {
-	out     C.strata_value
 	waited  C.strata_waited
 	scratch [4096]byte
 }

@@ -163,20 +163,9 @@ typedef struct strata_options {
   uint32_t reserved;
 } strata_options;
 
-// The result of `strata_db_get_wait`: how many bytes the value (or an error message) has,
-// and where they are when they did not fit the caller's buffer.
-// Thread-safety: plain data; a non-NULL `data` belongs to the caller once the call returned,
-// to be released with `strata_value_free(data, len)`, exactly once.
-typedef struct strata_value {
-  // NULL when the bytes were copied into the caller's buffer (or there are none); else a
-  // buffer of `len` bytes strata allocated for them.
-  uint8_t *data;
-  // Length of the value, or of the error message.
-  size_t len;
-} strata_value;
-
-// The result of a request `strata_wait` waited for: a `strata_completion` whose bytes were
-// copied into the caller's buffer when they fit.
+// The result of a request a caller waited for in its own call (`strata_db_get_wait`,
+// `strata_wait`, `strata_abandon`): a `strata_completion` whose bytes were copied into the
+// caller's buffer when they fit.
 // Thread-safety: plain data; a non-NULL `data` belongs to the caller once the call returned,
 // to be released with `strata_value_free(data, len)`, exactly once.
 typedef struct strata_waited {
@@ -349,10 +338,9 @@ int32_t strata_db_get(uint64_t db,
 // Looks up `key` in `db` as `strata_db_get` does, but waits for the answer in this call
 // instead of through the completion queue: the calling thread spins up to `spin_ns`
 // nanoseconds, then sleeps until the runtime thread wakes it (a futex), and copies the answer
-// out itself. Returns `STRATA_OK` with the value's length in `out->len`: the value is in
-// `dst` when it fits in `dst_cap` bytes (`out->data` NULL), else in a buffer at `out->data`.
-// `STRATA_ERR_NOT_FOUND` with `out->len` 0. Any other code is an error; its message, when
-// the runtime produced one, is at `out->data` for `out->len` bytes (never in `dst`).
+// out itself. Returns the answer's code and bytes as `strata_wait` does: `STRATA_OK` with the
+// value, `STRATA_ERR_NOT_FOUND` with none, any other code with its message, the bytes in `dst`
+// when they fit in `dst_cap` (`out->data` NULL), else in a buffer at `out->data`.
 // With `token` 0 the call does not return before the answer comes. With a non-zero `token`
 // (never used before) the wait can also end early, when `limit_ns` (if not 0) passes or
 // `strata_interrupt(token)` is called, with `STRATA_INTERRUPTED`: then continue with
@@ -371,7 +359,7 @@ int32_t strata_db_get_wait(uint64_t db,
                            uint64_t limit_ns,
                            uint8_t *dst,
                            size_t dst_cap,
-                           struct strata_value *out);
+                           struct strata_waited *out);
 
 // Announces that the caller will wait for the result of the request it is about to submit
 // with `token` in its own call (`strata_wait`) rather than drain it from the completion queue.
@@ -420,7 +408,8 @@ int32_t strata_interrupt(uint64_t token);
 // Threads: may be called from any thread.
 int32_t strata_abandon(uint64_t token, uint8_t *dst, size_t dst_cap, struct strata_waited *out);
 
-// Releases a buffer `strata_db_get_wait` or `strata_wait` handed out. NULL is ignored.
+// Releases a buffer `strata_db_get_wait`, `strata_wait` or `strata_abandon` handed out. NULL is
+// ignored.
 // Ownership: takes `data` back from the caller; call at most once per buffer.
 // Threads: may be called from any thread.
 void strata_value_free(uint8_t *data, size_t len);

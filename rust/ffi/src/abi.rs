@@ -113,22 +113,9 @@ pub struct strata_completion {
     pub flags: u32,
 }
 
-/// The result of `strata_db_get_wait`: how many bytes the value (or an error message) has,
-/// and where they are when they did not fit the caller's buffer.
-/// Thread-safety: plain data; a non-NULL `data` belongs to the caller once the call returned,
-/// to be released with `strata_value_free(data, len)`, exactly once.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct strata_value {
-    /// NULL when the bytes were copied into the caller's buffer (or there are none); else a
-    /// buffer of `len` bytes strata allocated for them.
-    pub data: *mut u8,
-    /// Length of the value, or of the error message.
-    pub len: usize,
-}
-
-/// The result of a request `strata_wait` waited for: a `strata_completion` whose bytes were
-/// copied into the caller's buffer when they fit.
+/// The result of a request a caller waited for in its own call (`strata_db_get_wait`,
+/// `strata_wait`, `strata_abandon`): a `strata_completion` whose bytes were copied into the
+/// caller's buffer when they fit.
 /// Thread-safety: plain data; a non-NULL `data` belongs to the caller once the call returned,
 /// to be released with `strata_value_free(data, len)`, exactly once.
 #[repr(C)]

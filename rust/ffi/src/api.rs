@@ -322,10 +322,9 @@ pub unsafe extern "C" fn strata_db_get(
 /// Looks up `key` in `db` as `strata_db_get` does, but waits for the answer in this call
 /// instead of through the completion queue: the calling thread spins up to `spin_ns`
 /// nanoseconds, then sleeps until the runtime thread wakes it (a futex), and copies the answer
-/// out itself. Returns `STRATA_OK` with the value's length in `out->len`: the value is in
-/// `dst` when it fits in `dst_cap` bytes (`out->data` NULL), else in a buffer at `out->data`.
-/// `STRATA_ERR_NOT_FOUND` with `out->len` 0. Any other code is an error; its message, when
-/// the runtime produced one, is at `out->data` for `out->len` bytes (never in `dst`).
+/// out itself. Returns the answer's code and bytes as `strata_wait` does: `STRATA_OK` with the
+/// value, `STRATA_ERR_NOT_FOUND` with none, any other code with its message, the bytes in `dst`
+/// when they fit in `dst_cap` (`out->data` NULL), else in a buffer at `out->data`.
 /// With `token` 0 the call does not return before the answer comes. With a non-zero `token`
 /// (never used before) the wait can also end early, when `limit_ns` (if not 0) passes or
 /// `strata_interrupt(token)` is called, with `STRATA_INTERRUPTED`: then continue with
@@ -347,18 +346,16 @@ pub unsafe extern "C" fn strata_db_get_wait(
     limit_ns: u64,
     dst: *mut u8,
     dst_cap: usize,
-    out: *mut strata_value,
+    out: *mut strata_waited,
 ) -> i32 {
     guard("strata_db_get_wait", || {
-        if out.is_null() || (dst.is_null() && dst_cap > 0) || (token == 0 && limit_ns > 0) {
+        // SAFETY: forwarded from this function's contract.
+        let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        if token == 0 && limit_ns > 0 {
             return STRATA_ERR_INVALID_ARGUMENT;
         }
-        // SAFETY: checked non-NULL; the caller guarantees it points to a writable strata_value.
-        let out = unsafe { &mut *out };
-        *out = strata_value {
-            data: std::ptr::null_mut(),
-            len: 0,
-        };
         // SAFETY: forwarded from this function's contract.
         let key = match unsafe { copy_key(key, key_len) } {
             Ok(key) => key,
@@ -391,20 +388,9 @@ pub unsafe extern "C" fn strata_db_get_wait(
             rt.expected.forget(token);
         }
         crate::waiter::Waiter::recycle(waiter);
-        out.len = result.data.len();
-        if result.code == STRATA_OK && result.data.len() <= dst_cap {
-            if !result.data.is_empty() {
-                // SAFETY: `dst` is writable for `dst_cap` bytes during this call (non-NULL:
-                // dst_cap >= len > 0), and the value is no longer than that.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(result.data.as_ptr(), dst, result.data.len());
-                }
-            }
-            rt.completions.give_back(result.data);
-        } else if !result.data.is_empty() {
-            out.data = Box::into_raw(result.data.into_boxed_slice()).cast();
-        }
-        result.code
+        // SAFETY: `dst` was checked against `dst_cap` by waited_out, per this function's
+        // contract.
+        unsafe { hand_over(rt, result, dst, dst_cap, out) }
     })
 }
 
@@ -463,16 +449,9 @@ pub unsafe extern "C" fn strata_wait(
     out: *mut strata_waited,
 ) -> i32 {
     guard("strata_wait", || {
-        if out.is_null() || (dst.is_null() && dst_cap > 0) {
+        // SAFETY: forwarded from this function's contract.
+        let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
-        }
-        // SAFETY: checked non-NULL; the caller guarantees it points to a writable strata_waited.
-        let out = unsafe { &mut *out };
-        *out = strata_waited {
-            handle: 0,
-            data: std::ptr::null_mut(),
-            len: 0,
-            flags: 0,
         };
         let Some(rt) = runtime::get() else {
             return STRATA_ERR_INVALID_ARGUMENT;
@@ -480,7 +459,8 @@ pub unsafe extern "C" fn strata_wait(
         let spin = std::time::Duration::from_nanos(spin_ns);
         let limit = (limit_ns > 0).then(|| std::time::Duration::from_nanos(limit_ns));
         match rt.expected.wait(token, spin, limit) {
-            // SAFETY: `dst` is checked above against `dst_cap`, per this function's contract.
+            // SAFETY: `dst` was checked against `dst_cap` by waited_out, per this function's
+            // contract.
             Waited::Done(result) => unsafe { hand_over(rt, result, dst, dst_cap, out) },
             Waited::Interrupted => STRATA_INTERRUPTED,
             Waited::Unknown => STRATA_ERR_INVALID_ARGUMENT,
@@ -517,26 +497,44 @@ pub unsafe extern "C" fn strata_abandon(
     out: *mut strata_waited,
 ) -> i32 {
     guard("strata_abandon", || {
-        if out.is_null() || (dst.is_null() && dst_cap > 0) {
+        // SAFETY: forwarded from this function's contract.
+        let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
-        }
-        // SAFETY: checked non-NULL; the caller guarantees it points to a writable strata_waited.
-        let out = unsafe { &mut *out };
-        *out = strata_waited {
-            handle: 0,
-            data: std::ptr::null_mut(),
-            len: 0,
-            flags: 0,
         };
         let Some(rt) = runtime::get() else {
             return STRATA_INTERRUPTED;
         };
         match rt.expected.abandon(token) {
-            // SAFETY: `dst` is checked above against `dst_cap`, per this function's contract.
+            // SAFETY: `dst` was checked against `dst_cap` by waited_out, per this function's
+            // contract.
             Some(result) => unsafe { hand_over(rt, result, dst, dst_cap, out) },
             None => STRATA_INTERRUPTED,
         }
     })
+}
+
+/// Checks the result arguments of a waiting call and clears `out`: `None` when `out` is NULL,
+/// or `dst` is NULL with a non-zero `dst_cap`.
+///
+/// # Safety
+/// A non-NULL `out` must point to a writable `strata_waited` for the duration of the call.
+unsafe fn waited_out<'a>(
+    dst: *mut u8,
+    dst_cap: usize,
+    out: *mut strata_waited,
+) -> Option<&'a mut strata_waited> {
+    if out.is_null() || (dst.is_null() && dst_cap > 0) {
+        return None;
+    }
+    // SAFETY: checked non-NULL; the caller guarantees it points to a writable strata_waited.
+    let out = unsafe { &mut *out };
+    *out = strata_waited {
+        handle: 0,
+        data: std::ptr::null_mut(),
+        len: 0,
+        flags: 0,
+    };
+    Some(out)
 }
 
 /// Fills `out` (and `dst`, when the bytes fit) from a waited-for result and returns its code.
@@ -569,7 +567,8 @@ unsafe fn hand_over(
     result.code
 }
 
-/// Releases a buffer `strata_db_get_wait` or `strata_wait` handed out. NULL is ignored.
+/// Releases a buffer `strata_db_get_wait`, `strata_wait` or `strata_abandon` handed out. NULL is
+/// ignored.
 /// Ownership: takes `data` back from the caller; call at most once per buffer.
 /// Threads: may be called from any thread.
 #[no_mangle]
@@ -579,7 +578,7 @@ pub unsafe extern "C" fn strata_value_free(data: *mut u8, len: usize) {
             return;
         }
         // SAFETY: `data`/`len` came from Box::into_raw of a boxed slice of exactly `len` bytes
-        // in strata_db_get_wait or hand_over, and the caller releases each buffer once.
+        // in hand_over, and the caller releases each buffer once.
         drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len)) });
     })
 }
