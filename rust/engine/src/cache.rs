@@ -567,17 +567,7 @@ mod tests {
     fn meta(dir: &Path, number: u64) -> FileMeta {
         let path = dir.join(table_name(number));
         let table = Table::open(RealFs.open_read(&path).unwrap(), path, number, None).unwrap();
-        let s = table.summary();
-        FileMeta {
-            number,
-            size: s.size,
-            entries: s.entries,
-            smallest_seq: s.smallest_seq,
-            largest_seq: s.largest_seq,
-            footer_crc: s.footer_crc,
-            smallest: s.smallest.into(),
-            largest: s.largest.into(),
-        }
+        crate::compaction::file_meta(number, table.summary())
     }
 
     fn write_table(dir: &Path, number: u64) -> FileMeta {

@@ -21,7 +21,7 @@ use crate::iterator::{InternalIterator, MergingIter};
 use crate::key::{self, ValueKind};
 use crate::manifest::{table_name, FileMeta, NUM_LEVELS};
 use crate::sstable::table::TableId;
-use crate::sstable::{TableBuilder, TableOptions};
+use crate::sstable::{TableBuilder, TableOptions, TableSummary};
 use crate::version::{covers, level_bytes, LevelIter, Levels};
 
 /// Shape of the tree.
@@ -353,8 +353,12 @@ fn empty_meta() -> FileMeta {
 }
 
 fn finish(number: u64, builder: TableBuilder) -> Result<FileMeta> {
-    let s = builder.finish()?;
-    Ok(FileMeta {
+    Ok(file_meta(number, builder.finish()?))
+}
+
+/// The manifest entry of table `number`, from what the table holds.
+pub fn file_meta(number: u64, s: TableSummary) -> FileMeta {
+    FileMeta {
         number,
         size: s.size,
         entries: s.entries,
@@ -363,7 +367,7 @@ fn finish(number: u64, builder: TableBuilder) -> Result<FileMeta> {
         footer_crc: s.footer_crc,
         smallest: s.smallest.into(),
         largest: s.largest.into(),
-    })
+    }
 }
 
 /// True if a level below `base` may hold `user_key`.

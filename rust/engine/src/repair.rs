@@ -190,22 +190,10 @@ fn read_tables(
             .and_then(|file| Table::open(file, path, number, None))
             .and_then(|t| t.verify().map(|_| t));
         match table {
-            Ok(t) => {
-                let s = t.summary();
-                found.push(Found {
-                    db_id: t.id().db_id,
-                    meta: FileMeta {
-                        number,
-                        size: s.size,
-                        entries: s.entries,
-                        smallest_seq: s.smallest_seq,
-                        largest_seq: s.largest_seq,
-                        footer_crc: s.footer_crc,
-                        smallest: s.smallest.into(),
-                        largest: s.largest.into(),
-                    },
-                });
-            }
+            Ok(t) => found.push(Found {
+                db_id: t.id().db_id,
+                meta: compaction::file_meta(number, t.summary()),
+            }),
             Err(e) => {
                 report.lossy = true;
                 report.say(format!("damaged {name}: {e} (left out)"));
