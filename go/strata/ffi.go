@@ -3,14 +3,15 @@ package strata
 // How Go talks to the Rust engine.
 //
 // strata's C ABI (rust/ffi/include/strata.h) is asynchronous: each C function copies its
-// arguments, queues a request for strata's runtime thread and returns at once. Results come
+// arguments, queues a request for the strata thread that owns the database (one per open
+// database; a front thread opens them) and returns at once. Results come
 // back as completions in a queue in Rust memory; an eventfd becomes readable when some wait.
 // One poller goroutine (completion.go) reads that eventfd through Go's netpoller, drains
 // completions in batches, copies result bytes into Go memory, and wakes the goroutines waiting
 // for them. So a goroutine waiting on strata holds no OS thread, and there is no C->Go callback.
 //
 // The exception, for speed on busy machines: a lone caller (no other call in flight lately)
-// waits inside its own cgo call, on a futex the runtime thread wakes, for a point read
+// waits inside its own cgo call, on a futex the database's thread wakes, for a point read
 // (db.go, getWaiting: one call that also copies the value into Go memory), a durable write or
 // a snapshot (completion.go, doWaiting: strata_expect, the submission, strata_wait). Under a
 // context that can end, the call comes back every waitCheck (1 ms) to look at it, and a call

@@ -2,7 +2,7 @@
  * strata.h: the C ABI of strata, an embedded ordered key-value store.
  * Generated from rust/ffi/src by cbindgen; do not edit by hand.
  *
- * Model. One runtime thread owns every database. Each function below validates its arguments,
+ * Model. Each open database has a strata thread that owns it. Each function below validates its arguments,
  * copies what it needs, queues a request and returns at once. Submission functions return
  * STRATA_OK when the request was accepted; its result arrives later as a strata_completion
  * carrying the caller's token. Wait for completions by polling the descriptor from

@@ -1,5 +1,6 @@
 //! The exported C functions. Each one runs inside [`guard`], validates its arguments, copies
-//! what it needs into an owned [`Request`], sends it to the runtime thread and returns. None of
+//! what it needs into an owned [`Request`], sends it to the strata thread that owns the database
+//! it names (see [`runtime`]) and returns. None of
 //! them touches engine state or a thread-local on the caller's thread.
 //!
 //! Submission functions return `STRATA_OK` when the request was accepted; its outcome arrives
@@ -38,7 +39,7 @@ unsafe fn caller_bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
     Some(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// Sends a request to the runtime thread, if it runs.
+/// Sends a request to the thread that serves it, if the runtime runs.
 fn submit(request: Request) -> i32 {
     match runtime::get() {
         None => STRATA_ERR_CLOSED,

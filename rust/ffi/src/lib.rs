@@ -2,10 +2,10 @@
 //!
 //! The rule this crate exists to keep: nothing on a caller's thread touches engine state or a
 //! thread-local. Every export in [`api`] validates its arguments, copies what it needs, sends one
-//! message to the [`runtime`] thread and returns. Results come back through the [`completion`]
+//! message to the [`runtime`] thread that owns the database it names, and returns. Results come back through the [`completion`]
 //! queue, which wakes the caller through an eventfd instead of calling back into it, or, for a
 //! lone caller, to a [`waiter`]: the caller's own thread, asleep on a futex in its call, which
-//! the runtime thread only wakes (the caller copies the answer out itself).
+//! the database's thread only wakes (the caller copies the answer out itself).
 //! [`export`] is the one wrapper every export goes through; [`abi`] holds the `#[repr(C)]` types.
 
 pub mod abi;

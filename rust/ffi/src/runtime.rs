@@ -1,23 +1,31 @@
-//! The runtime thread: the one thread that owns every open database and iterator.
+//! The threads that own every open database and iterator.
 //!
-//! Exports send [`Request`]s over a crossbeam channel; the runtime thread handles them in
-//! arrival order, in groups: it drains whatever is queued, hands every database's WAL group to
-//! the OS in one write, queues an fsync of it with the syncer thread, and publishes the group's
-//! completions with at most one eventfd signal. The syncer merges the fsyncs queued while one
-//! ran and reports back with [`Request::Synced`]; the writes it covered become visible and
-//! complete. Reads never wait for an fsync.
+//! Each open database has a thread of its own (`strata-db`) and a syncer thread beside it.
+//! Exports send [`Request`]s over that thread's crossbeam channel, found by the upper 32 bits of
+//! the handle the request names; requests that name no open database, and opens and the offline
+//! tools, go to the front thread (`strata-runtime`). A database thread handles its requests in
+//! arrival order, in groups: it drains whatever is queued, hands the WAL group to the OS in one
+//! write, queues an fsync of it with its syncer, and publishes the group's completions with at
+//! most one eventfd signal. The syncer merges the fsyncs queued while one ran and reports back
+//! with [`Request::Synced`]; the writes it covered become visible and complete. Reads never wait
+//! for an fsync.
+//!
+//! A database whose directory blocks (a FIFO where a file should be, a frozen or hung file
+//! system) blocks only its own thread: every other database keeps serving. Open runs on the new
+//! database's thread, so an open that never returns holds up nothing else either.
 //!
 //! Every request is handled inside `catch_unwind`. A panic fails that request with
 //! `STRATA_ERR_INTERNAL`, poisons the database it concerned (reads keep working, writes are
-//! refused with the panic's message), and the thread carries on serving every other database.
+//! refused with the panic's message), and the thread carries on serving.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, SendError, Sender, TryRecvError};
 use once_cell::sync::OnceCell;
 use strata_engine::error::panic_message;
 use strata_engine::fs::RealFs;
@@ -138,6 +146,14 @@ pub enum Request {
     },
     /// From a background thread: a requested operation finished with this completion.
     Finished(Completion),
+    /// From a database's thread, its last message: the database closed (or never opened) and
+    /// the thread is ending. The front thread joins it, then publishes `out` and wakes
+    /// `woken`, so a caller that hears its database closed finds its threads gone.
+    Retire {
+        number: u32,
+        out: Vec<Completion>,
+        woken: Vec<(Arc<Waiter>, Completion)>,
+    },
 }
 
 impl Request {
@@ -147,7 +163,8 @@ impl Request {
             Request::Open { .. }
             | Request::Check { .. }
             | Request::Repair { .. }
-            | Request::Finished(_) => None,
+            | Request::Finished(_)
+            | Request::Retire { .. } => None,
             Request::Close { db, .. }
             | Request::Write { db, .. }
             | Request::Get { db, .. }
@@ -187,8 +204,36 @@ impl Request {
             | Request::GetWait { .. }
             | Request::SnapshotClose { .. }
             | Request::Synced { .. }
-            | Request::Progress { .. } => None,
+            | Request::Progress { .. }
+            | Request::Retire { .. } => None,
         }
+    }
+
+    /// The number of the database whose thread serves this request (the upper half of the
+    /// handle it names); `None` for the front thread's own requests.
+    fn owner(&self) -> Option<u32> {
+        let handle = match self {
+            Request::Open { .. }
+            | Request::Check { .. }
+            | Request::Repair { .. }
+            | Request::Finished(_)
+            | Request::Retire { .. } => return None,
+            Request::Close { db, .. }
+            | Request::Write { db, .. }
+            | Request::Get { db, .. }
+            | Request::GetWait { db, .. }
+            | Request::Stats { db, .. }
+            | Request::IterOpen { db, .. }
+            | Request::SnapshotOpen { db, .. }
+            | Request::Flush { db, .. }
+            | Request::Compact { db, .. }
+            | Request::Checkpoint { db, .. }
+            | Request::Progress { db }
+            | Request::Synced { db, .. } => *db,
+            Request::IterNext { iter, .. } | Request::IterClose { iter } => *iter,
+            Request::SnapshotClose { snapshot } => *snapshot,
+        };
+        Some(database_number(handle))
     }
 
     /// The blocked caller waiting for this request's result, if one does.
@@ -200,9 +245,51 @@ impl Request {
     }
 }
 
-/// The process-wide runtime: the request channel and the completion queue.
+/// The database number in a handle: a database's handle is its number shifted up 32 bits, and
+/// its iterators' and snapshots' handles carry the same upper half.
+fn database_number(handle: u64) -> u32 {
+    (handle >> 32) as u32
+}
+
+/// What every strata-owned thread of the runtime shares.
+struct Shared {
+    completions: Arc<CompletionQueue>,
+    expected: Arc<Expected>,
+    /// The front thread's inbox.
+    front: Sender<Request>,
+    /// Each open database's inbox, by database number. Requests are sent under the read lock,
+    /// so once a retiring database removed itself (under the write lock) nothing more reaches
+    /// its inbox, and what did can be drained to the last.
+    inboxes: RwLock<HashMap<u32, Sender<Request>>>,
+    /// How many databases are open: result buffers are recycled and waiters pooled while any is.
+    open: Mutex<usize>,
+}
+
+impl Shared {
+    /// Counts a database in (`true`) or out, switching recycling on at the first and off after
+    /// the last.
+    fn count_open(&self, opened: bool) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let before = *open;
+        *open = if opened { before + 1 } else { before - 1 };
+        if (before == 0) != (*open == 0) {
+            self.completions.set_recycling(opened);
+            Waiter::set_pooling(opened);
+        }
+    }
+
+    fn inboxes(&self) -> std::sync::RwLockReadGuard<'_, HashMap<u32, Sender<Request>>> {
+        self.inboxes.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn inboxes_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<u32, Sender<Request>>> {
+        self.inboxes.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The process-wide runtime: where requests go, and the completion queue.
 pub struct Runtime {
-    requests: Sender<Request>,
+    shared: Arc<Shared>,
     /// Where completions wait for the caller.
     pub completions: Arc<CompletionQueue>,
     /// Results callers wait for in their own call instead (see [`crate::waiter`]).
@@ -211,26 +298,25 @@ pub struct Runtime {
 
 static RUNTIME: OnceCell<Runtime> = OnceCell::new();
 
-/// Starts the runtime thread and the syncer thread on first call; later calls return the same
-/// runtime.
+/// Starts the front thread on first call; later calls return the same runtime.
 pub fn start() -> std::io::Result<&'static Runtime> {
     RUNTIME.get_or_try_init(|| {
         crate::crash::install();
         let completions = Arc::new(CompletionQueue::new()?);
         crate::logs::install(Arc::clone(&completions));
-        let (requests, inbox) = crossbeam_channel::unbounded();
-        let (sync_jobs, sync_inbox) = crossbeam_channel::unbounded();
-        let to_runtime = requests.clone();
-        threads::spawn("strata-syncer", move || run_syncer(sync_inbox, to_runtime))?;
-        let queue = Arc::clone(&completions);
+        let (front, inbox) = crossbeam_channel::unbounded();
         let expected = Arc::new(Expected::default());
-        let routed = Arc::clone(&expected);
-        let to_self = requests.clone();
-        threads::spawn("strata-runtime", move || {
-            State::new(queue, routed, sync_jobs, to_self).run(inbox);
-        })?;
+        let shared = Arc::new(Shared {
+            completions: Arc::clone(&completions),
+            expected: Arc::clone(&expected),
+            front: front.clone(),
+            inboxes: RwLock::new(HashMap::new()),
+            open: Mutex::new(0),
+        });
+        let state = State::new(Arc::clone(&shared), 0, None, front);
+        threads::spawn("strata-runtime", move || state.run(inbox))?;
         Ok(Runtime {
-            requests,
+            shared,
             completions,
             expected,
         })
@@ -243,10 +329,22 @@ pub fn get() -> Option<&'static Runtime> {
 }
 
 impl Runtime {
-    /// Hands a request to the runtime thread. False if the thread is gone (it never exits
-    /// while the process runs, so this signals a bug).
+    /// Hands a request to the thread of the database it names, or to the front thread. False
+    /// if the front thread is gone (it never exits while the process runs, so this signals a
+    /// bug).
     pub fn submit(&self, request: Request) -> bool {
-        self.requests.send(request).is_ok()
+        let request = match request.owner() {
+            Some(number) => match self.shared.inboxes().get(&number) {
+                Some(inbox) => match inbox.send(request) {
+                    Ok(()) => return true,
+                    // Not while registered (the thread keeps its inbox until it retires).
+                    Err(SendError(request)) => request,
+                },
+                None => request,
+            },
+            None => request,
+        };
+        self.shared.front.send(request).is_ok()
     }
 }
 
@@ -303,8 +401,12 @@ struct DbSlot {
     snapshots: HashSet<u64>,
 }
 
-/// Everything the runtime thread owns.
+/// Everything one of the runtime's threads owns: a database thread its one database (and its
+/// iterators and snapshots); the front thread no database, only the database threads it
+/// started.
 struct State {
+    /// This thread's database number (0: the front thread).
+    number: u32,
     dbs: HashMap<u64, DbSlot>,
     iters: HashMap<u64, IterState>,
     /// Snapshot handle -> (database handle, sequence number).
@@ -317,11 +419,14 @@ struct State {
     woken: Vec<(Arc<Waiter>, Completion)>,
     /// Emptied result buffers back from the drainer, for the next reads' values.
     buffers: Vec<Vec<u8>>,
-    completions: Arc<CompletionQueue>,
-    expected: Arc<Expected>,
-    sync_jobs: Sender<SyncJob>,
-    /// The runtime's own inbox, for callbacks from background threads.
+    shared: Arc<Shared>,
+    /// The syncer of a database thread (none on the front thread), and its inbox.
+    syncer: Option<(Sender<SyncJob>, JoinHandle<()>)>,
+    /// This thread's own inbox, for callbacks from background threads.
     to_self: Sender<Request>,
+    /// On the front thread: the database threads running, by number, and the next number.
+    threads: HashMap<u32, JoinHandle<()>>,
+    next_number: u32,
 }
 
 fn closed(token: u64) -> Completion {
@@ -335,30 +440,82 @@ fn failure(token: u64, err: &Error) -> Completion {
 /// How long writes wait between groups while compaction falls behind.
 const SLOWDOWN: Duration = Duration::from_millis(1);
 
+/// A database thread: opens the database, serves it until it closes, then retires.
+fn serve_database(
+    shared: Arc<Shared>,
+    number: u32,
+    open: Request,
+    inbox: Receiver<Request>,
+    to_self: Sender<Request>,
+) {
+    let (sync_jobs, sync_inbox) = crossbeam_channel::unbounded();
+    let to_syncer = to_self.clone();
+    let syncer = threads::spawn("strata-syncer", move || run_syncer(sync_inbox, to_syncer));
+    let mut state = State::new(Arc::clone(&shared), number, None, to_self);
+    match syncer {
+        Ok(syncer) => {
+            state.syncer = Some((sync_jobs, syncer));
+            state.handle_guarded(open);
+        }
+        Err(e) => {
+            let e = Error::io("spawn the syncer thread", e);
+            if let Some(token) = open.token() {
+                state.out.push(failure(token, &e));
+            }
+        }
+    }
+    if !state.dbs.is_empty() {
+        state.publish();
+        state.serve(&inbox);
+    }
+    // Closed, or never opened: nothing more may reach this thread.
+    shared.inboxes_mut().remove(&number);
+    while let Ok(request) = inbox.try_recv() {
+        state.handle_guarded(request);
+    }
+    let out = std::mem::take(&mut state.out);
+    let woken = std::mem::take(&mut state.woken);
+    if let Some((jobs, syncer)) = state.syncer.take() {
+        drop(jobs); // the syncer ends when its inbox closes
+        let _ = syncer.join();
+    }
+    drop(state);
+    drop(inbox);
+    let _ = shared.front.send(Request::Retire { number, out, woken });
+}
+
 impl State {
     fn new(
-        completions: Arc<CompletionQueue>,
-        expected: Arc<Expected>,
-        sync_jobs: Sender<SyncJob>,
+        shared: Arc<Shared>,
+        number: u32,
+        syncer: Option<(Sender<SyncJob>, JoinHandle<()>)>,
         to_self: Sender<Request>,
     ) -> State {
         State {
+            number,
             dbs: HashMap::new(),
             iters: HashMap::new(),
             snapshots: HashMap::new(),
-            next_handle: 1,
+            next_handle: (u64::from(number) << 32) + 1,
             dirty: Vec::new(),
             buffers: Vec::new(),
             out: Vec::new(),
             woken: Vec::new(),
-            completions,
-            expected,
-            sync_jobs,
+            shared,
+            syncer,
             to_self,
+            threads: HashMap::new(),
+            next_number: 1,
         }
     }
 
+    /// Serves requests until the inbox closes (the front thread) or the database closes.
     fn run(mut self, inbox: Receiver<Request>) {
+        self.serve(&inbox);
+    }
+
+    fn serve(&mut self, inbox: &Receiver<Request>) {
+        let front = self.number == 0;
         loop {
             let stalled = self.dbs.values().any(|s| !s.stalled.is_empty());
             let first = if stalled {
@@ -368,8 +525,14 @@ impl State {
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                 }
+            } else if front {
+                // Opens and tools: nothing here is worth a spin.
+                match inbox.recv() {
+                    Ok(r) => Some(r),
+                    Err(_) => return,
+                }
             } else {
-                match recv_spinning(&inbox) {
+                match recv_spinning(inbox) {
                     Some(r) => Some(r),
                     None => return,
                 }
@@ -383,13 +546,22 @@ impl State {
                     }
                 }
             }
+            if !front && self.dbs.is_empty() {
+                // Closed: the last results go out with the retirement, after the thread ends.
+                return;
+            }
             self.admit_stalled();
             self.flush_dirty();
-            self.expected.route(&mut self.out);
-            self.completions.publish(&mut self.out);
-            for (waiter, result) in self.woken.drain(..) {
-                waiter.deliver(result);
-            }
+            self.publish();
+        }
+    }
+
+    /// Publishes the group's completions and wakes its blocked callers.
+    fn publish(&mut self) {
+        self.shared.expected.route(&mut self.out);
+        self.shared.completions.publish(&mut self.out);
+        for (waiter, result) in self.woken.drain(..) {
+            waiter.deliver(result);
         }
     }
 
@@ -420,6 +592,9 @@ impl State {
 
     fn handle(&mut self, request: Request) {
         match request {
+            Request::Open { path, opts, token } if self.number == 0 => {
+                self.start_database(Request::Open { path, opts, token })
+            }
             Request::Open { path, opts, token } => self.open(path, opts, token),
             Request::Close { db, token } => self.close(db, token),
             Request::Write { db, batch, token } => self.write(db, batch, token),
@@ -471,7 +646,43 @@ impl State {
             Request::Synced { db, point, result } => self.synced(db, point, result),
             Request::Progress { .. } => {} // admit_stalled runs after every group
             Request::Finished(c) => self.out.push(c),
+            Request::Retire { number, out, woken } => self.retire(number, out, woken),
         }
+    }
+
+    /// On the front thread: starts a database thread that opens the database (so an open that
+    /// blocks holds up only that thread).
+    fn start_database(&mut self, open: Request) {
+        let token = open.token().unwrap_or(0);
+        let number = self.next_number;
+        if number == u32::MAX {
+            let e = Error::Internal("no database numbers left in this process".into());
+            return self.out.push(failure(token, &e));
+        }
+        let (to_thread, inbox) = crossbeam_channel::unbounded();
+        let shared = Arc::clone(&self.shared);
+        let spawned = threads::spawn("strata-db", move || {
+            serve_database(shared, number, open, inbox, to_thread)
+        });
+        match spawned {
+            Ok(thread) => {
+                self.next_number += 1;
+                self.threads.insert(number, thread);
+            }
+            Err(e) => {
+                let e = Error::io("spawn a database thread", e);
+                self.out.push(failure(token, &e));
+            }
+        }
+    }
+
+    /// On the front thread: a database thread ended; its last results go out once it is gone.
+    fn retire(&mut self, number: u32, out: Vec<Completion>, woken: Vec<(Arc<Waiter>, Completion)>) {
+        if let Some(thread) = self.threads.remove(&number) {
+            let _ = thread.join();
+        }
+        self.out.extend(out);
+        self.woken.extend(woken);
     }
 
     fn new_handle(&mut self) -> u64 {
@@ -479,8 +690,10 @@ impl State {
         self.next_handle - 1
     }
 
+    /// On a database thread: opens its database and, if that worked, makes the thread the one
+    /// requests naming it reach.
     fn open(&mut self, path: PathBuf, opts: Options, token: u64) {
-        let handle = self.new_handle();
+        let handle = u64::from(self.number) << 32;
         let progress = self.to_self.clone();
         let notify = Box::new(move || {
             let _ = progress.send(Request::Progress { db: handle });
@@ -499,8 +712,9 @@ impl State {
                         snapshots: HashSet::new(),
                     },
                 );
-                self.completions.set_recycling(true);
-                Waiter::set_pooling(true);
+                self.shared.count_open(true);
+                let inbox = self.to_self.clone();
+                self.shared.inboxes_mut().insert(self.number, inbox);
                 let mut c = Completion::ok(token, Vec::new());
                 c.handle = handle;
                 self.out.push(c);
@@ -514,12 +728,9 @@ impl State {
             self.out.push(closed(token));
             return;
         };
-        if self.dbs.is_empty() {
-            // No database open: keep no buffers around for reads that may never come.
-            self.completions.set_recycling(false);
-            Waiter::set_pooling(false);
-            self.buffers = Vec::new();
-        }
+        // The last database closed: keep no buffers around for reads that may never come.
+        self.shared.count_open(false);
+        self.buffers = Vec::new();
         for iter in slot.iters.drain() {
             self.iters.remove(&iter);
         }
@@ -602,7 +813,7 @@ impl State {
             None => return snapshot_closed(token),
         };
         if self.buffers.is_empty() {
-            self.completions.take_recycled(&mut self.buffers);
+            self.shared.completions.take_recycled(&mut self.buffers);
         }
         let mut buf = self.buffers.pop().unwrap_or_default();
         let found = slot
@@ -887,7 +1098,11 @@ impl State {
                         continue;
                     }
                     slot.sync_requested = (point.segment, point.offset);
-                    if self.sync_jobs.send(SyncJob { db, point }).is_err() {
+                    let queued = match &self.syncer {
+                        Some((jobs, _)) => jobs.send(SyncJob { db, point }).is_ok(),
+                        None => false,
+                    };
+                    if !queued {
                         let e = Error::Internal("the syncer thread is gone".into());
                         slot.db.poison(e.to_string());
                         fail_waiting(slot, &e, &mut self.out);
