@@ -451,13 +451,19 @@ struct db {
 
 /* Opens `path_len` bytes of `path`; the bytes are copied into an exact-size heap buffer with
  * no terminator, so reading past the length shows up under valgrind. */
-static struct result open_path(const char *path, size_t path_len, const strata_options *opts)
+static struct result open_sized(const char *path, size_t path_len, const strata_options *opts,
+                                size_t opts_size)
 {
     uint8_t *exact = dup_bytes(path, path_len);
     uint64_t t = new_token();
-    int32_t rc = strata_db_open(exact, path_len, opts, t);
+    int32_t rc = strata_db_open(exact, path_len, opts, opts_size, t);
     free(exact); /* strata copied it before returning */
     return complete(rc, t);
+}
+
+static struct result open_path(const char *path, size_t path_len, const strata_options *opts)
+{
+    return open_sized(path, path_len, opts, opts ? sizeof *opts : 0);
 }
 
 /* Opens db->path and records the handle. */
@@ -998,29 +1004,42 @@ static void test_open(const char *dir, struct db *a, struct db *b)
     strata_options bad_reserved_high = { .reserved = 0x80000000u };
     strata_options bad_compression = { .compression = 99 };
     strata_options next_compression = { .compression = STRATA_COMPRESSION_LZ4 + 1 };
+    strata_options defaults = { 0 };
     uint8_t nul_path[] = { '/', 't', 'm', 'p', 0, 'x' };
+    /* A caller compiled against a newer header, whose struct has a field this library lacks. */
+    struct {
+        strata_options known;
+        uint64_t newer;
+    } newer_set = { .newer = 1 };
     struct {
         const char *what;
         const uint8_t *path;
         size_t len;
         const strata_options *opts;
+        size_t opts_size;
     } cases[] = {
         { "open with options.reserved = 1", (const uint8_t *)a->path, strlen(a->path),
-          &bad_reserved },
+          &bad_reserved, sizeof bad_reserved },
         { "open with options.reserved = 1 << 31", (const uint8_t *)a->path, strlen(a->path),
-          &bad_reserved_high },
+          &bad_reserved_high, sizeof bad_reserved_high },
         { "open with options.compression = 99", (const uint8_t *)a->path, strlen(a->path),
-          &bad_compression },
+          &bad_compression, sizeof bad_compression },
         { "open with options.compression = STRATA_COMPRESSION_LZ4 + 1",
-          (const uint8_t *)a->path, strlen(a->path), &next_compression },
-        { "open with a NULL path and a length", NULL, 5, NULL },
-        { "open with a zero-length path", (const uint8_t *)a->path, 0, NULL },
-        { "open with a NULL path of length 0", NULL, 0, NULL },
-        { "open with a NUL byte inside the path", nul_path, sizeof nul_path, NULL },
+          (const uint8_t *)a->path, strlen(a->path), &next_compression, sizeof next_compression },
+        { "open with a NULL path and a length", NULL, 5, NULL, 0 },
+        { "open with a zero-length path", (const uint8_t *)a->path, 0, NULL, 0 },
+        { "open with a NULL path of length 0", NULL, 0, NULL, 0 },
+        { "open with a NUL byte inside the path", nul_path, sizeof nul_path, NULL, 0 },
+        { "open with options smaller than STRATA_OPTIONS_SIZE_V1", (const uint8_t *)a->path,
+          strlen(a->path), &defaults, STRATA_OPTIONS_SIZE_V1 - 8 },
+        { "open with a newer caller's option this library lacks set",
+          (const uint8_t *)a->path, strlen(a->path), &newer_set.known, sizeof newer_set },
+        { "open with NULL options of nonzero size", (const uint8_t *)a->path, strlen(a->path),
+          NULL, sizeof(strata_options) },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int32_t rc =
-            strata_db_open(cases[i].path, cases[i].len, cases[i].opts, next_rejected_token++);
+        int32_t rc = strata_db_open(cases[i].path, cases[i].len, cases[i].opts,
+                                    cases[i].opts_size, next_rejected_token++);
         check(rc == STRATA_ERR_INVALID_ARGUMENT, "%s -> INVALID_ARGUMENT", cases[i].what);
     }
     struct stat st;
@@ -1038,8 +1057,15 @@ static void test_open(const char *dir, struct db *a, struct db *b)
     }
     free(longer);
 
-    strata_options no_sync = { .no_sync = 1 };
-    open_db(b, &no_sync, "open b (opts.no_sync = 1)");
+    /* A newer caller's larger struct whose unknown fields are zero opens with what it set. */
+    struct {
+        strata_options known;
+        uint64_t newer;
+    } newer_unset = { .known = { .no_sync = 1 } };
+    struct result rb =
+        open_sized(b->path, strlen(b->path), &newer_unset.known, sizeof newer_unset);
+    b->handle = rb.handle;
+    expect_code(rb, STRATA_OK, "open b (opts.no_sync = 1, from a larger struct)");
     check(a->handle != b->handle && a->handle != 0 && b->handle != 0,
           "open returns distinct nonzero handles");
 

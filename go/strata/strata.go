@@ -192,7 +192,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	path := []byte(abs)
 	cl, err := do(context.Background(), "open", opOpenDB, func(token C.uint64_t) C.int32_t {
 		p, n := bytesArg(path)
-		return C.strata_db_open(p, n, &copts, token)
+		return C.strata_db_open(p, n, &copts, C.sizeof_strata_options, token)
 	})
 	runtime.KeepAlive(path)
 	if err != nil {

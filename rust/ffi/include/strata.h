@@ -115,6 +115,9 @@
 // Largest encoded batch in bytes.
 #define STRATA_MAX_BATCH_LEN 268435456
 
+// The size of the first `strata_options`: the least `opts_size` `strata_db_open` accepts.
+#define STRATA_OPTIONS_SIZE_V1 32
+
 // `strata_failpoint_arm`: panic at the point.
 #define STRATA_FAILPOINT_PANIC 1
 
@@ -146,7 +149,11 @@ typedef struct strata_completion {
   uint32_t flags;
 } strata_completion;
 
-// Options for `strata_db_open`. Zero-initialized means defaults.
+// Options for `strata_db_open`. Zero-initialized means defaults. The struct only grows, at its
+// end, with fields whose zero means the default: a caller passes the size it was compiled
+// with (`sizeof(strata_options)`), so an older caller's smaller struct reads as defaults for
+// the newer fields, and a newer caller's larger one is accepted when the fields this library
+// does not know are zero.
 // Thread-safety: plain data, read during the call only.
 typedef struct strata_options {
   // Nonzero: acknowledge writes once handed to the OS, without fsync.
@@ -282,12 +289,16 @@ size_t strata_completions_drain(struct strata_completion *out, size_t cap);
 // Opens (creating if needed) the database in directory `path` (`path_len` bytes, not
 // NUL-terminated). The completion's `handle` is the database handle. Fails with
 // `STRATA_ERR_LOCKED` if the directory is open already, in this process or another.
+// `opts_size` is `sizeof(strata_options)` as the caller was compiled (at least
+// `STRATA_OPTIONS_SIZE_V1`; 0 with a NULL `opts`); bytes past the fields this library knows
+// must be zero (`STRATA_ERR_INVALID_ARGUMENT` otherwise: an option it cannot honour).
 // Ownership: the caller keeps `path` and `opts` (NULL means defaults); strata copies them
 // before returning.
 // Threads: may be called from any thread.
 int32_t strata_db_open(const uint8_t *path,
                        size_t path_len,
                        const struct strata_options *opts,
+                       size_t opts_size,
                        uint64_t token);
 
 // Closes database `db`: waits for its pending writes, syncs the WAL, releases the directory

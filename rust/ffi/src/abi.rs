@@ -73,7 +73,14 @@ pub const STRATA_MAX_VALUE_LEN: usize = 67108864;
 /// Largest encoded batch in bytes.
 pub const STRATA_MAX_BATCH_LEN: usize = 268435456;
 
-/// Options for `strata_db_open`. Zero-initialized means defaults.
+/// The size of the first `strata_options`: the least `opts_size` `strata_db_open` accepts.
+pub const STRATA_OPTIONS_SIZE_V1: usize = 32;
+
+/// Options for `strata_db_open`. Zero-initialized means defaults. The struct only grows, at its
+/// end, with fields whose zero means the default: a caller passes the size it was compiled
+/// with (`sizeof(strata_options)`), so an older caller's smaller struct reads as defaults for
+/// the newer fields, and a newer caller's larger one is accepted when the fields this library
+/// does not know are zero.
 /// Thread-safety: plain data, read during the call only.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,6 +98,9 @@ pub struct strata_options {
     /// Must be zero.
     pub reserved: u32,
 }
+
+// A field added to `strata_options` goes at its end; the first version's size stays accepted.
+const _: () = assert!(std::mem::size_of::<strata_options>() >= STRATA_OPTIONS_SIZE_V1);
 
 /// One finished operation, filled in by `strata_completions_drain`.
 /// Thread-safety: plain data; `data` is owned by strata and stays valid until the next call to

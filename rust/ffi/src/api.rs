@@ -115,6 +115,9 @@ pub unsafe extern "C" fn strata_completions_drain(
 /// Opens (creating if needed) the database in directory `path` (`path_len` bytes, not
 /// NUL-terminated). The completion's `handle` is the database handle. Fails with
 /// `STRATA_ERR_LOCKED` if the directory is open already, in this process or another.
+/// `opts_size` is `sizeof(strata_options)` as the caller was compiled (at least
+/// `STRATA_OPTIONS_SIZE_V1`; 0 with a NULL `opts`); bytes past the fields this library knows
+/// must be zero (`STRATA_ERR_INVALID_ARGUMENT` otherwise: an option it cannot honour).
 /// Ownership: the caller keeps `path` and `opts` (NULL means defaults); strata copies them
 /// before returning.
 /// Threads: may be called from any thread.
@@ -123,6 +126,7 @@ pub unsafe extern "C" fn strata_db_open(
     path: *const u8,
     path_len: usize,
     opts: *const strata_options,
+    opts_size: usize,
     token: u64,
 ) -> i32 {
     guard("strata_db_open", || {
@@ -130,11 +134,9 @@ pub unsafe extern "C" fn strata_db_open(
         let Some(path) = (unsafe { copy_path(path, path_len) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
         };
-        let opts = if opts.is_null() {
-            strata_options::default()
-        } else {
-            // SAFETY: non-NULL; the caller guarantees it points to a strata_options.
-            unsafe { *opts }
+        // SAFETY: the caller guarantees `opts` is readable for `opts_size` bytes.
+        let Some(opts) = (unsafe { copy_options(opts, opts_size) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
         };
         let Some(opts) = engine_options(&opts) else {
             return STRATA_ERR_INVALID_ARGUMENT;
@@ -144,6 +146,37 @@ pub unsafe extern "C" fn strata_db_open(
         }
         submit(Request::Open { path, opts, token })
     })
+}
+
+/// Copies a `strata_options` of `size` bytes (see `strata_db_open`); `None` when the size is
+/// too small or a byte past the fields known here is not zero.
+///
+/// # Safety
+/// As for [`caller_bytes`].
+unsafe fn copy_options(opts: *const strata_options, size: usize) -> Option<strata_options> {
+    // SAFETY: forwarded from this function's contract.
+    let bytes = unsafe { caller_bytes(opts.cast(), size) }?;
+    let mut copy = strata_options::default();
+    if bytes.is_empty() {
+        return Some(copy);
+    }
+    let known = std::mem::size_of::<strata_options>();
+    if bytes.len() < STRATA_OPTIONS_SIZE_V1
+        || bytes[known.min(bytes.len())..].iter().any(|&b| b != 0)
+    {
+        return None;
+    }
+    let n = known.min(bytes.len());
+    // SAFETY: `copy` is a plain-data repr(C) struct of `known` bytes and `n <= known`; any
+    // bytes are a valid value for its integer fields; the source is readable for `n` bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            (&mut copy as *mut strata_options).cast::<u8>(),
+            n,
+        )
+    };
+    Some(copy)
 }
 
 /// Translates C options to engine options; `None` when a field is out of range.
