@@ -856,7 +856,7 @@ static void batch_u32(struct batch *b, size_t v)
 static void batch_put(struct batch *b, const void *key, size_t key_len, const void *value,
                       size_t value_len)
 {
-    uint8_t kind = 1;
+    uint8_t kind = STRATA_BATCH_PUT;
     batch_append(b, &kind, 1);
     batch_u32(b, key_len);
     batch_append(b, key, key_len);
@@ -866,7 +866,7 @@ static void batch_put(struct batch *b, const void *key, size_t key_len, const vo
 
 static void batch_delete(struct batch *b, const void *key, size_t key_len)
 {
-    uint8_t kind = 2;
+    uint8_t kind = STRATA_BATCH_DELETE;
     batch_append(b, &kind, 1);
     batch_u32(b, key_len);
     batch_append(b, key, key_len);

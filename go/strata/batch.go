@@ -1,5 +1,10 @@
 package strata
 
+/*
+#include "strata.h"
+*/
+import "C"
+
 import (
 	"encoding/binary"
 	"fmt"
@@ -21,8 +26,8 @@ type Batch struct {
 }
 
 const (
-	kindPut    = 1
-	kindDelete = 2
+	kindPut    = C.STRATA_BATCH_PUT
+	kindDelete = C.STRATA_BATCH_DELETE
 )
 
 // NewBatch returns an empty batch. The zero Batch is empty too and ready to use.

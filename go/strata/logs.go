@@ -232,19 +232,19 @@ func decodeLogRecord(b []byte) (logRecord, error) {
 		name := r.str()
 		var a slog.Attr
 		switch kind := r.u8(); kind {
-		case 0:
+		case C.STRATA_LOG_FIELD_STRING:
 			v := r.str()
 			a = slog.String(name, v)
 			if name == "dir" {
 				rec.dir = v
 			}
-		case 1:
+		case C.STRATA_LOG_FIELD_I64:
 			a = slog.Int64(name, int64(r.u64()))
-		case 2:
+		case C.STRATA_LOG_FIELD_U64:
 			a = slog.Uint64(name, r.u64())
-		case 3:
+		case C.STRATA_LOG_FIELD_F64:
 			a = slog.Float64(name, math.Float64frombits(r.u64()))
-		case 4:
+		case C.STRATA_LOG_FIELD_BOOL:
 			a = slog.Bool(name, r.u8() != 0)
 		default:
 			return rec, errors.New("log record has a field of unknown kind")

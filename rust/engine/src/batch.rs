@@ -20,8 +20,10 @@ pub const MAX_VALUE_LEN: usize = 64 << 20;
 /// Largest encoded batch, in bytes (a few maximal values, with room for framing).
 pub const MAX_BATCH_LEN: usize = 256 << 20;
 
-const KIND_PUT: u8 = 1;
-const KIND_DELETE: u8 = 2;
+/// The encoded kind of a put (also the C ABI's `STRATA_BATCH_PUT`).
+pub const KIND_PUT: u8 = 1;
+/// The encoded kind of a delete (also the C ABI's `STRATA_BATCH_DELETE`).
+pub const KIND_DELETE: u8 = 2;
 
 /// One operation inside a batch, borrowing the batch's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

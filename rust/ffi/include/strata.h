@@ -70,7 +70,7 @@
 // `strata_completion.flags` bit: not the result of a request but an engine log record
 // (token 0), asked for with `strata_log_level`. `data` holds the record, all integers
 // little-endian: level u8 (`STRATA_LOG_*`); target, then message, each as a u32 length and
-// UTF-8 bytes; a u32 field count; per field a name (u32 length, bytes), a kind u8 (0 string,
+// UTF-8 bytes; a u32 field count; per field a name (u32 length, bytes), a kind u8 (`STRATA_LOG_FIELD_*`: 0 string,
 // 1 i64, 2 u64, 3 f64, 4 bool) and the value (string: u32 length, bytes; i64, u64, f64: 8
 // bytes; bool: 1 byte). A field `strata_dropped_records` (u64) counts records dropped before
 // this one because the host fell more than 4096 records behind.
@@ -117,6 +117,27 @@
 
 // The size of the first `strata_options`: the least `opts_size` `strata_db_open` accepts.
 #define STRATA_OPTIONS_SIZE_V1 32
+
+// `strata_db_write` batch encoding: an operation that sets a key.
+#define STRATA_BATCH_PUT 1
+
+// `strata_db_write` batch encoding: an operation that deletes a key.
+#define STRATA_BATCH_DELETE 2
+
+// Log record field kind (`STRATA_COMPLETION_LOG`): a string (u32 length, UTF-8 bytes).
+#define STRATA_LOG_FIELD_STRING 0
+
+// Log record field kind: a signed 64-bit integer (8 bytes).
+#define STRATA_LOG_FIELD_I64 1
+
+// Log record field kind: an unsigned 64-bit integer (8 bytes).
+#define STRATA_LOG_FIELD_U64 2
+
+// Log record field kind: a 64-bit IEEE float (8 bytes).
+#define STRATA_LOG_FIELD_F64 3
+
+// Log record field kind: a boolean (1 byte, 0 or 1).
+#define STRATA_LOG_FIELD_BOOL 4
 
 // `strata_failpoint_arm`: panic at the point.
 #define STRATA_FAILPOINT_PANIC 1
@@ -325,7 +346,7 @@ int32_t strata_db_put(uint64_t db,
 int32_t strata_db_delete(uint64_t db, const uint8_t *key, size_t key_len, uint64_t token);
 
 // Applies an encoded batch atomically: all of its operations become visible and durable
-// together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (1 put, 2 delete),
+// together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (`STRATA_BATCH_PUT`, `STRATA_BATCH_DELETE`),
 // `key_len:u32le`, key, and for puts `value_len:u32le`, value.
 // Ownership: the caller keeps `batch`; strata validates and copies it before returning.
 // Threads: may be called from any thread.

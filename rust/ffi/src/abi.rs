@@ -38,7 +38,7 @@ pub const STRATA_ITER_DONE: u32 = 1;
 /// `strata_completion.flags` bit: not the result of a request but an engine log record
 /// (token 0), asked for with `strata_log_level`. `data` holds the record, all integers
 /// little-endian: level u8 (`STRATA_LOG_*`); target, then message, each as a u32 length and
-/// UTF-8 bytes; a u32 field count; per field a name (u32 length, bytes), a kind u8 (0 string,
+/// UTF-8 bytes; a u32 field count; per field a name (u32 length, bytes), a kind u8 (`STRATA_LOG_FIELD_*`: 0 string,
 /// 1 i64, 2 u64, 3 f64, 4 bool) and the value (string: u32 length, bytes; i64, u64, f64: 8
 /// bytes; bool: 1 byte). A field `strata_dropped_records` (u64) counts records dropped before
 /// this one because the host fell more than 4096 records behind.
@@ -75,6 +75,26 @@ pub const STRATA_MAX_BATCH_LEN: usize = 268435456;
 
 /// The size of the first `strata_options`: the least `opts_size` `strata_db_open` accepts.
 pub const STRATA_OPTIONS_SIZE_V1: usize = 32;
+
+/// `strata_db_write` batch encoding: an operation that sets a key.
+pub const STRATA_BATCH_PUT: u8 = 1;
+/// `strata_db_write` batch encoding: an operation that deletes a key.
+pub const STRATA_BATCH_DELETE: u8 = 2;
+
+/// Log record field kind (`STRATA_COMPLETION_LOG`): a string (u32 length, UTF-8 bytes).
+pub const STRATA_LOG_FIELD_STRING: u8 = 0;
+/// Log record field kind: a signed 64-bit integer (8 bytes).
+pub const STRATA_LOG_FIELD_I64: u8 = 1;
+/// Log record field kind: an unsigned 64-bit integer (8 bytes).
+pub const STRATA_LOG_FIELD_U64: u8 = 2;
+/// Log record field kind: a 64-bit IEEE float (8 bytes).
+pub const STRATA_LOG_FIELD_F64: u8 = 3;
+/// Log record field kind: a boolean (1 byte, 0 or 1).
+pub const STRATA_LOG_FIELD_BOOL: u8 = 4;
+
+// The batch kinds are the engine's own encoding, copied by no one.
+const _: () = assert!(STRATA_BATCH_PUT == strata_engine::batch::KIND_PUT);
+const _: () = assert!(STRATA_BATCH_DELETE == strata_engine::batch::KIND_DELETE);
 
 /// Options for `strata_db_open`. Zero-initialized means defaults. The struct only grows, at its
 /// end, with fields whose zero means the default: a caller passes the size it was compiled

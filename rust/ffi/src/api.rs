@@ -302,7 +302,7 @@ pub unsafe extern "C" fn strata_db_delete(
 }
 
 /// Applies an encoded batch atomically: all of its operations become visible and durable
-/// together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (1 put, 2 delete),
+/// together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (`STRATA_BATCH_PUT`, `STRATA_BATCH_DELETE`),
 /// `key_len:u32le`, key, and for puts `value_len:u32le`, value.
 /// Ownership: the caller keeps `batch`; strata validates and copies it before returning.
 /// Threads: may be called from any thread.

@@ -23,7 +23,10 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::prelude::*;
 
-use crate::abi::STRATA_COMPLETION_LOG;
+use crate::abi::{
+    STRATA_COMPLETION_LOG, STRATA_LOG_FIELD_BOOL, STRATA_LOG_FIELD_F64, STRATA_LOG_FIELD_I64,
+    STRATA_LOG_FIELD_STRING, STRATA_LOG_FIELD_U64,
+};
 use crate::completion::{Completion, CompletionQueue};
 
 /// Records waiting for the host at most; more are dropped (and counted) until it catches up.
@@ -188,23 +191,23 @@ impl Record {
             put_str(&mut out, name);
             match value {
                 Value::Str(s) => {
-                    out.push(0);
+                    out.push(STRATA_LOG_FIELD_STRING);
                     put_str(&mut out, s);
                 }
                 Value::I64(v) => {
-                    out.push(1);
+                    out.push(STRATA_LOG_FIELD_I64);
                     out.extend_from_slice(&v.to_le_bytes());
                 }
                 Value::U64(v) => {
-                    out.push(2);
+                    out.push(STRATA_LOG_FIELD_U64);
                     out.extend_from_slice(&v.to_le_bytes());
                 }
                 Value::F64(v) => {
-                    out.push(3);
+                    out.push(STRATA_LOG_FIELD_F64);
                     out.extend_from_slice(&v.to_le_bytes());
                 }
                 Value::Bool(v) => {
-                    out.push(4);
+                    out.push(STRATA_LOG_FIELD_BOOL);
                     out.push(u8::from(*v));
                 }
             }
