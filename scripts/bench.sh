@@ -3,7 +3,8 @@
 # and docs/benchmarks-ratios.png:
 #   1. builds libstrata.a and bin/strata (scripts/build.sh) and rust/bench;
 #   2. rust/bench: strata's engine natively (and fjall, redb), every workload;
-#   3. go/bench's peerbench: strata through its Go SDK, Pebble, Badger and bbolt, same workloads;
+#   3. go/bench's peerbench: strata through its Go SDK, Pebble, Badger and bbolt, same workloads
+#      and readwhilewriting (one writer among readers; Go only);
 #   4. go/bench/bridge: micro-benchmarks of the cgo boundary;
 #   5. go/bench's benchreport: tables, ratios, targets (met/missed), machine, versions, chart.
 # Run it on quiet cores: anything else running moves the numbers. --quick is a smoke run.

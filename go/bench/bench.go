@@ -9,8 +9,9 @@
 // Workloads run in the order of WorkloadNames; within a workload every engine runs back to
 // back, each in a fresh directory, so engines see the same machine state. Read workloads and
 // the mix reopen the database that fillrandom produced (running an untimed fillrandom first
-// if it was not selected). Every workload checks what it reads, so a wrong engine setup fails
-// the run instead of producing a fast number.
+// if it was not selected); readwhilewriting (readwhilewriting.go) copies it instead. Every
+// workload checks what it reads, so a wrong engine setup fails the run instead of producing a
+// fast number.
 //
 // With Config.Busy, every row is measured twice, quiet and then loaded: the second time while
 // that many busy processes (busy.go) keep the cores busy, as other processes do on a loaded
@@ -41,7 +42,7 @@ const FillBatch = 100
 const ScanLength = 10
 
 // WorkloadNames lists the workloads in the order they run.
-var WorkloadNames = []string{"fillseq", "fillrandom", "readrandom", "readmissing", "scan", "mix", "fillsync"}
+var WorkloadNames = []string{"fillseq", "fillrandom", "readrandom", "readmissing", "scan", "mix", "readwhilewriting", "fillsync"}
 
 // Config is what one run does.
 type Config struct {
@@ -57,6 +58,10 @@ type Config struct {
 	MixOps int
 	// SyncOps is the number of durable single-key writes of fillsync, split among the writers.
 	SyncOps int
+	// RWWWrites is the number of Puts of readwhilewriting's writer, and RWWReaders the number
+	// of goroutines that read meanwhile (one row).
+	RWWWrites  int
+	RWWReaders int
 	// ReadThreads, MixThreads and SyncWriters are the goroutine counts to run readrandom, the
 	// mix and fillsync with; one row each.
 	ReadThreads []int
@@ -82,6 +87,8 @@ func DefaultConfig(dir string, keys int) Config {
 		Scans:       max(keys/10, 1),
 		MixOps:      keys,
 		SyncOps:     20_000,
+		RWWWrites:   max(keys/10, 1),
+		RWWReaders:  15,
 		ReadThreads: []int{1, 16},
 		MixThreads:  []int{16},
 		SyncWriters: []int{1, 32},
@@ -97,7 +104,8 @@ type Row struct {
 	Threads  int    `json:"threads"`
 	// Mode is "fast" (no fsync) or "durable"; reads run on a store opened fast.
 	Mode string `json:"mode"`
-	// Ops counts keys written, keys looked up, scans, or mix operations.
+	// Ops counts keys written, keys looked up, scans, or mix operations; for readwhilewriting,
+	// whose Threads counts the readers, the writer's Puts (its reads are in ReadWhileWriting).
 	Ops int64 `json:"ops"`
 	// Found counts keys found by reads (the mix's included), or entries returned by scans.
 	Found     int64   `json:"found"`
@@ -115,6 +123,8 @@ type Row struct {
 	// PeakRSSBytes is the process's peak resident memory from opening the store to closing
 	// it (0 where the kernel cannot reset the peak).
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	// ReadWhileWriting is readwhilewriting's readers and solo writer; nil for other workloads.
+	ReadWhileWriting *ReadWhileWriting `json:"readwhilewriting,omitempty"`
 	// Loaded is the same row measured again on a busy machine (Config.Busy); nil otherwise.
 	Loaded *Loaded `json:"loaded,omitempty"`
 }
@@ -133,6 +143,8 @@ type Loaded struct {
 	// BusyCores is how many cores the busy processes used on average while the row ran
 	// (from open to close): evidence that they did keep the machine busy.
 	BusyCores float64 `json:"busy_cores"`
+	// ReadWhileWriting is the loaded measurement's readers and solo writer (readwhilewriting).
+	ReadWhileWriting *ReadWhileWriting `json:"readwhilewriting,omitempty"`
 }
 
 // Label is the workload name, with the goroutine count for the workloads that vary it.
@@ -141,7 +153,7 @@ func (r Row) Label() string { return Label(r.Workload, r.Threads) }
 // Label names a workload run with threads goroutines as the report does.
 func Label(workload string, threads int) string {
 	switch workload {
-	case "readrandom", "mix", "fillsync":
+	case "readrandom", "mix", "readwhilewriting", "fillsync":
 		return fmt.Sprintf("%s/%d", workload, threads)
 	}
 	return workload
@@ -180,13 +192,25 @@ func Run(cfg Config) ([]Row, error) {
 // progressLine is a row of the table Run writes to Config.Progress: ops/s and latencies,
 // quiet and, when measured, loaded.
 func progressLine(row Row) string {
-	line := fmt.Sprintf("  %-14s %-7s %12.0f ops/s  p50 %8.1f us  p99 %9.1f us",
+	line := fmt.Sprintf("  %-19s %-7s %12.0f ops/s  p50 %8.1f us  p99 %9.1f us",
 		row.Label(), row.Engine, row.OpsPerSec, row.P50Micros, row.P99Micros)
 	if l := row.Loaded; l != nil {
 		line += fmt.Sprintf("  | busy %10.0f ops/s  p50 %8.1f us  p99 %9.1f us  loaded/quiet %.2f (busy: %.1f cores)",
 			l.OpsPerSec, l.P50Micros, l.P99Micros, l.Ratio, l.BusyCores)
 	}
+	if rww := row.ReadWhileWriting; rww != nil {
+		line += "\n" + rwwProgress("quiet", rww)
+		if l := row.Loaded; l != nil && l.ReadWhileWriting != nil {
+			line += "\n" + rwwProgress("busy", l.ReadWhileWriting)
+		}
+	}
 	return line
+}
+
+// rwwProgress is the line under a readwhilewriting row: the writer alone and the readers.
+func rwwProgress(machine string, rww *ReadWhileWriting) string {
+	return fmt.Sprintf("    %-5s writer alone %10.0f ops/s  among %d readers / alone %.2f  readers %11.0f reads/s  p99 %9.1f us",
+		machine, rww.SoloOpsPerSec, rww.Readers, rww.SoloRatio, rww.ReadsPerSec, rww.ReadP99Micros)
 }
 
 func (c *Config) check() error {
@@ -195,7 +219,8 @@ func (c *Config) check() error {
 			return fmt.Errorf("unknown workload %q (known: %s)", w, strings.Join(WorkloadNames, ","))
 		}
 	}
-	positive := map[string]int{"keys": c.Keys, "reads": c.Reads, "scans": c.Scans, "mix ops": c.MixOps, "sync ops": c.SyncOps}
+	positive := map[string]int{"keys": c.Keys, "reads": c.Reads, "scans": c.Scans, "mix ops": c.MixOps, "sync ops": c.SyncOps,
+		"readwhilewriting writes": c.RWWWrites, "readwhilewriting readers": c.RWWReaders}
 	for name, n := range positive {
 		if n < 1 {
 			return fmt.Errorf("%s must be at least 1, not %d", name, n)
@@ -240,11 +265,8 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 		row, err := r.twice(func() (Row, error) { return r.fill(e, workload) })
 		return []Row{row}, err
 	case "readrandom", "readmissing", "scan", "mix":
-		if !r.filled[e.Name] {
-			fmt.Fprintf(progress(r.cfg.Progress), "  (%s: untimed fillrandom to read from)\n", e.Name)
-			if _, err := r.fill(e, "fillrandom"); err != nil {
-				return nil, err
-			}
+		if err := r.needFilled(e); err != nil {
+			return nil, err
 		}
 		threads := []int{1}
 		switch workload {
@@ -262,6 +284,12 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 			rows = append(rows, row)
 		}
 		return rows, nil
+	case "readwhilewriting":
+		if err := r.needFilled(e); err != nil {
+			return nil, err
+		}
+		row, err := r.twice(func() (Row, error) { return r.readWhileWriting(e) })
+		return []Row{row}, err
 	case "fillsync":
 		var rows []Row
 		for _, w := range r.cfg.SyncWriters {
@@ -274,6 +302,17 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 		return rows, nil
 	}
 	return nil, fmt.Errorf("unknown workload %q", workload)
+}
+
+// needFilled makes sure e's fillrandom database exists, by an untimed fillrandom if it was
+// not selected.
+func (r *runner) needFilled(e Engine) error {
+	if r.filled[e.Name] {
+		return nil
+	}
+	fmt.Fprintf(progress(r.cfg.Progress), "  (%s: untimed fillrandom to read from)\n", e.Name)
+	_, err := r.fill(e, "fillrandom")
+	return err
 }
 
 // twice runs measure quiet and, with Config.Busy, again while the busy processes run, and
@@ -301,7 +340,7 @@ func (r *runner) twice(measure func() (Row, error)) (Row, error) {
 	quiet.Loaded = &Loaded{
 		Secs: loaded.Secs, OpsPerSec: loaded.OpsPerSec, MBPerSec: loaded.MBPerSec,
 		P50Micros: loaded.P50Micros, P99Micros: loaded.P99Micros, MaxMicros: loaded.MaxMicros,
-		BusyCores: cores,
+		BusyCores: cores, ReadWhileWriting: loaded.ReadWhileWriting,
 	}
 	if quiet.OpsPerSec > 0 {
 		quiet.Loaded.Ratio = loaded.OpsPerSec / quiet.OpsPerSec

@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -31,6 +32,7 @@ func TestEveryWorkloadOnEveryEngine(t *testing.T) {
 	cfg.ReadThreads = []int{1, 4}
 	cfg.MixThreads = []int{4}
 	cfg.SyncWriters = []int{1, 8}
+	cfg.RWWReaders = 3
 	rows, err := Run(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +58,7 @@ func TestEveryWorkloadOnEveryEngine(t *testing.T) {
 		{"readmissing", int64(cfg.Reads), 0, "fast", "op"},
 		{"scan", int64(cfg.Scans), scanned, "fast", "op"},
 		{"mix/4", int64(cfg.MixOps), mixReads, "fast", "op"},
+		{"readwhilewriting/3", int64(cfg.RWWWrites), 0, "fast", "op"},
 		{"fillsync/1", int64(cfg.SyncOps), 0, "durable", "op"},
 		{"fillsync/8", int64(cfg.SyncOps), 0, "durable", "op"},
 	}
@@ -80,7 +83,40 @@ func TestEveryWorkloadOnEveryEngine(t *testing.T) {
 			if r.OpsPerSec <= 0 || r.P50Micros <= 0 || r.P99Micros < r.P50Micros || r.Bytes <= 0 {
 				t.Errorf("%s %s: implausible numbers %+v", e.Name, w.label, r)
 			}
+			if (r.ReadWhileWriting != nil) != (r.Workload == "readwhilewriting") {
+				t.Errorf("%s %s: readwhilewriting numbers %+v", e.Name, w.label, r.ReadWhileWriting)
+			}
+			// Every reader reads at least once, and every read found its key.
+			if rww := r.ReadWhileWriting; rww != nil && (rww.Readers != cfg.RWWReaders || rww.Reads < int64(rww.Readers) ||
+				rww.ReadsPerSec <= 0 || rww.ReadP99Micros <= 0 || rww.SoloOpsPerSec <= 0 ||
+				rww.SoloRatio != r.OpsPerSec/rww.SoloOpsPerSec) {
+				t.Errorf("%s %s: implausible readwhilewriting numbers %+v", e.Name, w.label, rww)
+			}
 		}
+	}
+}
+
+// readwhilewriting's readers check what they read: on a database that lacks the keys, the
+// run fails (and its writer stops early) instead of reporting a fast writer.
+func TestReadWhileWritingFailsOnAWrongDatabase(t *testing.T) {
+	for _, e := range Engines {
+		t.Run(e.Name, func(t *testing.T) {
+			cfg := DefaultConfig(t.TempDir(), 1000)
+			cfg.RWWWrites = 1_000_000
+			r := &runner{cfg: cfg, keyspace: NewKeyspace(cfg.Keys, cfg.ValueSize)}
+			s, err := e.Open(t.TempDir(), OpenOptions{Mode: Fast, Writers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			writer, _, err := r.amongReaders(s, 2)
+			if err == nil || !strings.Contains(err.Error(), "was not found") {
+				t.Fatalf("readers on an empty database: %v", err)
+			}
+			if writer.ops >= int64(cfg.RWWWrites) {
+				t.Errorf("the writer did all its %d Puts after a reader failed", writer.ops)
+			}
+		})
 	}
 }
 

@@ -30,6 +30,10 @@ const (
 	xorshiftMultiplier = 0x2545_f491_4f6c_dd1d
 )
 
+// rwwSeed picks the keys readwhilewriting's writer puts. Go only: rust/bench has no
+// readwhilewriting.
+const rwwSeed = 0x77_1e
+
 // Keyspace is the data set: Keys keys, each with a value of ValueSize bytes.
 type Keyspace struct {
 	Keys      int

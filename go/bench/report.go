@@ -94,19 +94,21 @@ func ReadBridgeResults(path string) ([]BridgeResult, error) {
 type Target struct {
 	What  string
 	Label string
-	// Against is a peer's engine name, or "native" for rust/bench's strata.
+	// Against is a peer's engine name, "native" for rust/bench's strata, or "solo" for
+	// strata's own readwhilewriting writer without the readers.
 	Against string
 	Min     float64
 }
 
-// Targets are the targets for strata against Pebble, and for the Go bridge against
-// the native engine.
+// Targets are the targets for strata against Pebble, for the Go bridge against the
+// native engine, and for strata's writer among readers against itself alone.
 var Targets = []Target{
 	{"readrandom, 1 goroutine", "readrandom/1", "pebble", 0.5},
 	{"readrandom, 16 goroutines", "readrandom/16", "pebble", 1.0},
 	{"fillrandom, batches of 100", "fillrandom", "pebble", 1.0},
 	{"fillsync, 32 writers", "fillsync/32", "pebble", 1.0},
 	{"scan (seek + next 10)", "scan", "pebble", 0.7},
+	{"strata's writer among 15 readers / alone (readwhilewriting/15)", "readwhilewriting/15", "solo", 0.5},
 	{"strata from Go / strata native, pipelined (readrandom/16)", "readrandom/16", "native", 0.8},
 }
 
@@ -164,21 +166,27 @@ func (r *Report) nativeRow(engine, label string) (NativeRow, bool) {
 	return r.in.Native[i], true
 }
 
-// Ratio is strata-from-Go's ops/s over against's ("native": strata in rust/bench) for label;
-// false when either row is missing.
+// Ratio is strata-from-Go's ops/s over against's ("native": strata in rust/bench; "solo":
+// strata's readwhilewriting writer alone) for label; false when either row is missing.
 func (r *Report) Ratio(label, against string) (float64, bool) {
 	s, ok := r.goRow(strataEngine.Name, label)
 	if !ok {
 		return 0, false
 	}
 	var other float64
-	if against == "native" {
+	switch against {
+	case "solo":
+		if s.ReadWhileWriting == nil {
+			return 0, false
+		}
+		other = s.ReadWhileWriting.SoloOpsPerSec
+	case "native":
 		n, ok := r.nativeRow(strataEngine.Name, label)
 		if !ok {
 			return 0, false
 		}
 		other = n.OpsPerSec
-	} else {
+	default:
 		p, ok := r.goRow(against, label)
 		if !ok {
 			return 0, false
@@ -234,6 +242,13 @@ func (r *Report) Markdown() string {
 		"Latencies are per batch for the fills, per operation otherwise (a log histogram, buckets 4.5%% apart). "+
 		"Peak RSS is the Go process's from open to close of that row (strata's Rust memory included).\n\n",
 		g.Keys, KeySize, g.ValueSize, g.Reads, g.Scans, g.MixOps, g.SyncOps, FillBatch)
+	if g.RWWWrites > 0 {
+		w("readwhilewriting/N is one goroutine doing %d single-key Puts without fsync of random existing keys "+
+			"(each its own value again) while N goroutines (%d) read random existing keys until its last Put; its "+
+			"ops/s and latencies are the writer's. The writer is also timed alone right before; each of the two "+
+			"opens its own copy of the fillrandom database (see \"One writer among readers\").\n\n",
+			g.RWWWrites, g.RWWReaders)
+	}
 
 	w("### Results\n\n")
 	w("| workload | engine | mode | ops/s | p50 µs | p99 µs | per | peak RSS MiB |\n")
@@ -284,6 +299,7 @@ func (r *Report) Markdown() string {
 	if r.busy() {
 		r.busyTable(w)
 	}
+	r.readWhileWritingTable(w)
 
 	w("\n### Targets (strata / Pebble unless said)\n\n")
 	w("| target | ratio | goal | |\n| --- | ---: | ---: | --- |\n")
@@ -351,6 +367,55 @@ func (r *Report) busyTable(w func(format string, args ...any)) {
 			l := row.Loaded
 			w("| %s | %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f |\n",
 				label, row.Engine, row.OpsPerSec, l.OpsPerSec, l.Ratio, row.P99Micros, l.P99Micros, l.BusyCores)
+		}
+	}
+}
+
+// readWhileWritingTable is the section on readwhilewriting: each engine's writer among the
+// readers and alone, and the readers' rate; again on the busy machine when measured. Nothing
+// when no row has these numbers.
+func (r *Report) readWhileWritingTable(w func(format string, args ...any)) {
+	var rows []Row
+	for _, label := range r.labels {
+		for _, row := range r.in.Go.Rows {
+			if row.Label() == label && row.ReadWhileWriting != nil {
+				rows = append(rows, row)
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	busy := r.busy()
+	w("\n### One writer among readers (readwhilewriting)\n\n")
+	w("The writer's Puts/s among the readers and alone (the same Puts on an identical copy of the database, " +
+		"measured right before), and the readers' reads/s meanwhile, every read checked.")
+	if busy {
+		w(" busy: the same again beside the busy processes; loaded / quiet is the writer's among the readers.")
+	}
+	w("\n\n| workload | engine | machine | writer among readers, ops/s | writer alone, ops/s | among / alone | " +
+		"writer p99 µs, among / alone | readers' reads/s | reader p99 µs |")
+	if busy {
+		w(" loaded / quiet |")
+	}
+	w("\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	if busy {
+		w(" ---: |")
+	}
+	w("\n")
+	line := func(row Row, machine string, opsPerSec, p99 float64, rww *ReadWhileWriting, loadedRatio string) {
+		w("| %s | %s | %s | %.0f | %.0f | %.2f | %.1f / %.1f | %.0f | %.1f |",
+			row.Label(), row.Engine, machine, opsPerSec, rww.SoloOpsPerSec, rww.SoloRatio,
+			p99, rww.SoloP99Micros, rww.ReadsPerSec, rww.ReadP99Micros)
+		if busy {
+			w(" %s |", loadedRatio)
+		}
+		w("\n")
+	}
+	for _, row := range rows {
+		line(row, "quiet", row.OpsPerSec, row.P99Micros, row.ReadWhileWriting, "-")
+		if l := row.Loaded; l != nil && l.ReadWhileWriting != nil {
+			line(row, "busy", l.OpsPerSec, l.P99Micros, l.ReadWhileWriting, fmt.Sprintf("%.2f", l.Ratio))
 		}
 	}
 }

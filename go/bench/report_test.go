@@ -9,6 +9,13 @@ import (
 	"testing"
 )
 
+// rww gives a readwhilewriting row its readers' and solo writer's numbers.
+func rww(row Row, soloOpsPerSec float64) Row {
+	row.ReadWhileWriting = &ReadWhileWriting{Readers: row.Threads, Reads: 5000, ReadsPerSec: 5000, ReadP99Micros: 7,
+		SoloOpsPerSec: soloOpsPerSec, SoloP99Micros: 3, SoloRatio: row.OpsPerSec / soloOpsPerSec}
+	return row
+}
+
 func sampleReport() *Report {
 	row := func(engine, workload string, threads int, opsPerSec float64) Row {
 		return Row{Engine: engine, Workload: workload, Threads: threads, Mode: "fast", OpsPerSec: opsPerSec,
@@ -20,6 +27,7 @@ func sampleReport() *Report {
 				row("strata", "readrandom", 1, 60), row("pebble", "readrandom", 1, 100), row("bbolt", "readrandom", 1, 30),
 				row("strata", "readrandom", 16, 90), row("pebble", "readrandom", 16, 100),
 				row("strata", "scan", 1, 10), row("pebble", "scan", 1, 100),
+				rww(row("strata", "readwhilewriting", 15, 26), 100), rww(row("pebble", "readwhilewriting", 15, 260), 300),
 			}},
 		Native: []NativeRow{{Engine: "strata", Workload: "readrandom", Threads: 16, OpsPerSec: 100, LatencyUnit: "op"}},
 		Bridge: []BridgeResult{{Name: "CgoNoop", NsPerOp: 61}},
@@ -48,6 +56,11 @@ func TestReportRatiosAndTargets(t *testing.T) {
 		"| strata from Go / strata native, pipelined (readrandom/16) | 0.90 | >= 0.8 | met |",
 		"| readrandom/1 | 0.60 | 2.00 | - |",
 		"| readrandom/16 | strata native | | 100 |",
+		"| strata's writer among 15 readers / alone (readwhilewriting/15) | 0.26 | >= 0.5 | **missed** |",
+		"| readwhilewriting/15 | 0.10 | - | - |",
+		"### One writer among readers (readwhilewriting)",
+		"| readwhilewriting/15 | strata | quiet | 26 | 100 | 0.26 | 2.0 / 3.0 | 5000 | 7.0 |\n",
+		"| readwhilewriting/15 | pebble | quiet | 260 | 300 | 0.87 | 2.0 / 3.0 | 5000 | 7.0 |\n",
 		"| CgoNoop | 61 |",
 		"| commit | abc1234 |",
 		"](chart.png)",
@@ -74,7 +87,11 @@ func TestBusyResultsRoundTripIntoTheReport(t *testing.T) {
 		row("strata", "readrandom", 16, 100, 50), row("pebble", "readrandom", 16, 100, 60),
 		row("strata", "scan", 1, 100, 80), row("pebble", "scan", 1, 100, 80),
 		row("strata", "fillsync", 1, 100, 90),
+		rww(row("strata", "readwhilewriting", 15, 100, 30), 200),
 	}}
+	last := &results.Rows[len(results.Rows)-1]
+	last.Loaded.ReadWhileWriting = &ReadWhileWriting{Readers: 15, Reads: 5000, ReadsPerSec: 5000, ReadP99Micros: 7,
+		SoloOpsPerSec: 150, SoloP99Micros: 3, SoloRatio: 30.0 / 150}
 	path := filepath.Join(t.TempDir(), "go.json")
 	data, err := json.Marshal(results)
 	if err != nil {
@@ -86,6 +103,11 @@ func TestBusyResultsRoundTripIntoTheReport(t *testing.T) {
 	read, err := ReadResults(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	readLast := read.Rows[len(read.Rows)-1]
+	if readLast.ReadWhileWriting == nil || *readLast.ReadWhileWriting != *last.ReadWhileWriting ||
+		readLast.Loaded.ReadWhileWriting == nil || *readLast.Loaded.ReadWhileWriting != *last.Loaded.ReadWhileWriting {
+		t.Fatalf("read back readwhilewriting %+v, loaded %+v", readLast.ReadWhileWriting, readLast.Loaded.ReadWhileWriting)
 	}
 	if read.Busy != 2 || read.Rows[0].Loaded == nil || *read.Rows[0].Loaded != *results.Rows[0].Loaded {
 		t.Fatalf("read back busy %d, first row's loaded %+v", read.Busy, read.Rows[0].Loaded)
@@ -99,6 +121,10 @@ func TestBusyResultsRoundTripIntoTheReport(t *testing.T) {
 		"### Busy machine (2 busy processes): loaded / quiet",
 		"| readrandom/1 | strata | 100 | 50 | 0.50 | 2.0 | 40.0 | 1.5 |",
 		"| fillsync/1 | strata | 100 | 90 | 0.90 | 2.0 | 40.0 | 1.5 |",
+		"| readwhilewriting/15 | strata | 100 | 30 | 0.30 | 2.0 | 40.0 | 1.5 |",
+		"| readwhilewriting/15 | strata | quiet | 100 | 200 | 0.50 | 2.0 / 3.0 | 5000 | 7.0 | - |",
+		"| readwhilewriting/15 | strata | busy | 30 | 150 | 0.20 | 40.0 / 3.0 | 5000 | 7.0 | 0.30 |",
+		"| strata's writer among 15 readers / alone (readwhilewriting/15) | 0.50 | >= 0.5 | met |",
 		"| busy machine, readrandom/1: strata's loaded / quiet at least Pebble's | 0.50 | >= 0.40 | met |",
 		"| busy machine, readrandom/16: strata's loaded / quiet at least Pebble's | 0.50 | >= 0.60 | **missed** |",
 		"| busy machine, scan: strata's loaded / quiet at least Pebble's | 0.80 | >= 0.80 | met |",
@@ -129,6 +155,9 @@ func TestResultsWithoutLoadedNumbers(t *testing.T) {
 	md := NewReport(ReportInput{Go: read}).Markdown()
 	if strings.Contains(md, "Busy machine") || strings.Contains(md, "busy machine") {
 		t.Errorf("a report of quiet rows has busy parts:\n%s", md)
+	}
+	if strings.Contains(md, "readwhilewriting/N is") || strings.Contains(md, "One writer among readers") {
+		t.Errorf("a report without readwhilewriting describes it:\n%s", md)
 	}
 	if !strings.Contains(md, "| scan (seek + next 10) | 0.60 | >= 0.7 | **missed** |") {
 		t.Errorf("report lacks the scan target:\n%s", md)

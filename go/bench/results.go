@@ -21,6 +21,10 @@ type Results struct {
 	Scans     int       `json:"scans"`
 	MixOps    int       `json:"mix_ops"`
 	SyncOps   int       `json:"sync_ops"`
+	// RWWWrites and RWWReaders are readwhilewriting's writer Puts and reader goroutines (0 in
+	// results from before it existed).
+	RWWWrites  int `json:"rww_writes,omitempty"`
+	RWWReaders int `json:"rww_readers,omitempty"`
 	// Busy is the number of busy processes each row's Loaded measurement ran beside (0: rows
 	// were measured quiet only).
 	Busy int `json:"busy,omitempty"`
@@ -32,17 +36,19 @@ type Results struct {
 // NewResults describes a run of cfg on this machine, before it starts.
 func NewResults(cfg Config) *Results {
 	r := &Results{
-		Started:   time.Now().UTC(),
-		GoVersion: runtime.Version(),
-		Machine:   ThisMachine(),
-		Keys:      cfg.Keys,
-		ValueSize: cfg.ValueSize,
-		Reads:     cfg.Reads,
-		Scans:     cfg.Scans,
-		MixOps:    cfg.MixOps,
-		SyncOps:   cfg.SyncOps,
-		Busy:      cfg.Busy,
-		Settings:  map[string]string{},
+		Started:    time.Now().UTC(),
+		GoVersion:  runtime.Version(),
+		Machine:    ThisMachine(),
+		Keys:       cfg.Keys,
+		ValueSize:  cfg.ValueSize,
+		Reads:      cfg.Reads,
+		Scans:      cfg.Scans,
+		MixOps:     cfg.MixOps,
+		SyncOps:    cfg.SyncOps,
+		RWWWrites:  cfg.RWWWrites,
+		RWWReaders: cfg.RWWReaders,
+		Busy:       cfg.Busy,
+		Settings:   map[string]string{},
 	}
 	for _, e := range cfg.Engines {
 		r.Settings[e.Name] = e.Settings

@@ -45,6 +45,8 @@ func run() error {
 	scans := flag.Int("scans", 0, "scans, each a seek and 10 entries (default --keys/10)")
 	mixOps := flag.Int("mix-ops", 0, "operations of the 50/50 read/write mix (default --keys)")
 	syncOps := flag.Int("sync-ops", 20_000, "durable single-key writes of fillsync, split among the writers")
+	rwwWrites := flag.Int("rww-writes", 0, "Puts of readwhilewriting's writer, timed among the readers and alone (default --keys/10)")
+	rwwReaders := flag.Int("rww-readers", 15, "readwhilewriting's reader goroutines, which read until the writer's last Put")
 	readThreads := flag.String("read-threads", "1,16", "readrandom goroutine counts, comma-separated")
 	mixThreads := flag.String("mix-threads", "16", "mix goroutine counts, comma-separated")
 	syncWriters := flag.String("sync-writers", "1,32", "fillsync writer goroutine counts, comma-separated")
@@ -59,7 +61,7 @@ func run() error {
 	}
 
 	cfg := bench.DefaultConfig(*dir, *keys)
-	cfg.ValueSize, cfg.SyncOps = *valueSize, *syncOps
+	cfg.ValueSize, cfg.SyncOps, cfg.RWWReaders = *valueSize, *syncOps, *rwwReaders
 	if *reads > 0 {
 		cfg.Reads = *reads
 	}
@@ -68,6 +70,9 @@ func run() error {
 	}
 	if *mixOps > 0 {
 		cfg.MixOps = *mixOps
+	}
+	if *rwwWrites > 0 {
+		cfg.RWWWrites = *rwwWrites
 	}
 	var err error
 	for _, list := range []struct {
@@ -95,8 +100,10 @@ func run() error {
 	}
 
 	res := bench.NewResults(cfg)
-	fmt.Fprintf(os.Stderr, "peerbench: %d keys x (%d + %d) bytes, %d reads, %d scans, %d mix ops, %d fillsync writes; dir %s\n",
-		cfg.Keys, bench.KeySize, cfg.ValueSize, cfg.Reads, cfg.Scans, cfg.MixOps, cfg.SyncOps, cfg.Dir)
+	fmt.Fprintf(os.Stderr, "peerbench: %d keys x (%d + %d) bytes, %d reads, %d scans, %d mix ops, "+
+		"%d readwhilewriting writes among %d readers, %d fillsync writes; dir %s\n",
+		cfg.Keys, bench.KeySize, cfg.ValueSize, cfg.Reads, cfg.Scans, cfg.MixOps,
+		cfg.RWWWrites, cfg.RWWReaders, cfg.SyncOps, cfg.Dir)
 	if cfg.Busy > 0 {
 		fmt.Fprintf(os.Stderr, "peerbench: every row quiet, then beside %d busy processes (%d cores)\n", cfg.Busy, runtime.NumCPU())
 	}
