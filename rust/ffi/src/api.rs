@@ -874,8 +874,8 @@ pub unsafe extern "C" fn strata_failpoint_arm(
     name_len: usize,
     action: u32,
 ) -> i32 {
-    use strata_engine::failpoint::{self, Action};
     guard("strata_failpoint_arm", || {
+        use strata_engine::failpoint::{self, Action};
         // SAFETY: forwarded from this function's pointer contract.
         let Some(name) = (unsafe { caller_bytes(name, name_len) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;

@@ -1,7 +1,10 @@
 //! The one way in: every `extern "C"` function body runs inside [`guard`].
 //!
 //! A Rust panic must never unwind into C or Go (it would abort the whole Go process), so the
-//! guard catches it, logs it, and returns `STRATA_ERR_INTERNAL` instead.
+//! guard catches it, logs it, and returns `STRATA_ERR_INTERNAL` instead. `tests/exports.rs`
+//! fails the build's tests for any `#[no_mangle]` function whose body is not one guard call
+//! named after it (a wrapping macro would hide the exports from cbindgen, which does not expand
+//! macros on stable Rust).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
