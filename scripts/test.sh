@@ -20,6 +20,8 @@ go version
 step "rust: format, lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The libraries alone, as released: without the `testing` feature tests turn on.
+cargo clippy -p strata-engine -p strata-ffi -- -D warnings
 cargo clippy -p strata-ffi --features poison,failpoints --all-targets --target-dir target/checked -- -D warnings
 
 step "rust: tests (includes the strata.h drift check)"

@@ -274,6 +274,6 @@ mod tests {
         assert_eq!(STRATA_MAX_KEY_LEN, strata_engine::MAX_KEY_LEN);
         assert_eq!(STRATA_MAX_VALUE_LEN, strata_engine::MAX_VALUE_LEN);
         assert_eq!(STRATA_MAX_BATCH_LEN, strata_engine::MAX_BATCH_LEN);
-        assert_eq!(STRATA_NUM_LEVELS, strata_engine::manifest::NUM_LEVELS);
+        assert_eq!(STRATA_NUM_LEVELS, strata_engine::NUM_LEVELS);
     }
 }

@@ -17,9 +17,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use strata_engine::batch::{check_key, check_value};
-use strata_engine::key::KeyBuf;
-use strata_engine::sstable::Compression;
-use strata_engine::{Batch, Options};
+use strata_engine::{Batch, Compression, KeyBuf, Options};
 
 use crate::abi::*;
 use crate::export::{guard, guard_or};

@@ -29,10 +29,7 @@ use crossbeam_channel::{Receiver, SendError, Sender, TryRecvError};
 use once_cell::sync::OnceCell;
 use strata_engine::error::panic_message;
 use strata_engine::fs::RealFs;
-use strata_engine::key::KeyBuf;
-use strata_engine::tree::Stall;
-use strata_engine::wal::SyncPoint;
-use strata_engine::{threads, Batch, Db, Error, ErrorCode, Options};
+use strata_engine::{threads, Batch, Db, Error, ErrorCode, KeyBuf, Options, Stall, SyncPoint};
 
 use crate::abi::{
     strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND, STRATA_ITER_DONE,

@@ -13,8 +13,7 @@ use std::sync::{mpsc, Mutex, RwLock};
 use std::thread;
 use std::time::Duration;
 
-use strata_engine::tree::Stall;
-use strata_engine::{Batch, Db, Options};
+use strata_engine::{Batch, Db, Options, Stall};
 
 use super::{Durability, Result, Store, CACHE_BYTES};
 use crate::data::Data;
