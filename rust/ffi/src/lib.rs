@@ -22,3 +22,11 @@ pub mod waiter;
 /// Every Rust allocation in strata goes through the counting allocator (see [`alloc`]).
 #[global_allocator]
 static ALLOCATOR: alloc::CountingAllocator = alloc::CountingAllocator;
+
+// The platforms strata's Rust code is written for. Elsewhere (Windows above all) a clear
+// message instead of a list of missing libc items.
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+compile_error!(
+    "strata_supports_only_linux_and_macos: the runtime waits on a futex (Linux) or __ulock \
+     (macOS); Windows and other systems are not supported yet"
+);
