@@ -6,7 +6,8 @@
 //! queue, which wakes the caller through an eventfd instead of calling back into it, or, for a
 //! lone caller, to a [`waiter`]: the caller's own thread, asleep on a futex in its call, which
 //! the runtime thread only wakes (the caller copies the answer out itself).
-//! [`export`] is the one wrapper every export goes through; [`abi`] holds the `#[repr(C)]` types.
+//! [`export`] is the one wrapper every export goes through; [`abi`] holds the `#[repr(C)]` types;
+//! [`identity`] says which build this archive is, so Go can refuse a mismatched one.
 
 pub mod abi;
 pub mod alloc;
@@ -14,6 +15,7 @@ pub mod api;
 pub mod completion;
 pub mod crash;
 pub mod export;
+pub mod identity;
 pub mod iterator;
 pub mod logs;
 pub mod runtime;
