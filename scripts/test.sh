@@ -38,6 +38,9 @@ fi
 go vet ./...
 go vet -tags strata_failpoints ./go/strata
 
+step "go: builds that cannot link strata fail at compile time, naming the fix"
+ci/check-build-errors.sh
+
 step "go: tests with -race"
 go test -race -count=1 ./...
 
