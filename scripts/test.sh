@@ -40,6 +40,9 @@ fi
 go vet ./...
 go vet -tags strata_failpoints ./go/strata
 
+step "go: builds that cannot link strata fail at compile time, naming the fix"
+ci/check-build-errors.sh
+
 step "go: tests with -race"
 go test -race -count=1 ./...
 
@@ -53,13 +56,13 @@ go test -c -tags strata_failpoints -o target/checked/strata-failpoints.test ./go
 (cd go/strata && STRATA_REQUIRE_SYMBOLS=1 ../../target/checked/strata-failpoints.test \
   -test.count=1 -test.timeout=300s -test.run 'Panic|SIGPIPE|Fault|NilDereference')
 
-step "go: raft log store, Prometheus collector, benchmark harness (modules of their own)"
-unformatted=$(gofmt -l go/raftstore go/prometheus go/bench)
+step "go: raft log store, Prometheus collector, benchmark harness, release tools (modules of their own)"
+unformatted=$(gofmt -l go/raftstore go/prometheus go/bench scripts/tools)
 if [ -n "$unformatted" ]; then
   echo "gofmt needed on: $unformatted" >&2
   exit 1
 fi
-for module in go/raftstore go/prometheus go/bench; do
+for module in go/raftstore go/prometheus go/bench scripts/tools; do
   (cd "$module" && go vet ./... && go test -count=1 ./...)
 done
 
@@ -69,5 +72,13 @@ scripts/c-harness.sh
 step "binary: smoke, self-contained"
 bin/strata smoke
 ci/check-binary.sh
+
+step "release: package this platform's archive as a release, then use it as a user would"
+# scripts/release.sh --ci reuses target/release/libstrata.a; verify-release.sh serves the
+# tagged commit as an offline module proxy and builds with no Rust on PATH.
+version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+scripts/release.sh --ci "$version"
+scripts/verify-release.sh --ci "$version"
+rm -rf target/release-ci
 
 printf '\nall checks passed\n'

@@ -138,6 +138,9 @@ var (
 // startRuntime starts strata's runtime thread and the poller goroutine, once per process.
 func startRuntime() error {
 	runtimeOnce.Do(func() {
+		if runtimeErr = checkEngineIdentity(); runtimeErr != nil {
+			return
+		}
 		var fd C.int32_t
 		if code := C.strata_runtime_start(&fd); code != 0 {
 			runtimeErr = submitError("start runtime", int32(code))

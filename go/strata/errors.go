@@ -43,6 +43,11 @@ var (
 	// ErrInternal means a bug in strata: a panic in the engine, caught and turned into this
 	// error. The process keeps running; the database affected turns read-only (ErrPoisoned).
 	ErrInternal = errors.New("strata: internal error")
+	// ErrEngineMismatch is returned by the first Open, Check or Repair of a process when the
+	// linked libstrata.a is another build than this Go package was written for (another
+	// engine version, or an engine built from another strata.h), and by every later one.
+	// Nothing was opened; the message names both builds and how to rebuild.
+	ErrEngineMismatch = errors.New("strata: the linked engine is another build than this Go package")
 )
 
 // codes maps strata.h's STRATA_ERR_* codes to the sentinels, indexed by code.

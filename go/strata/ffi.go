@@ -30,13 +30,20 @@ package strata
 // into Go memory by the poller before the next drain frees or reuses them, or, handed over by
 // strata_db_get_wait, copied and released with strata_value_free.
 
-// Which build of libstrata.a is linked is chosen by build tag: the release build by default
-// (link_release.go), the checked build, which poisons freed memory and has test failpoints,
-// with -tags strata_poison or strata_failpoints (link_checked.go).
+// Which libstrata.a is linked, and which strata.h compiled against, is chosen by build tag:
+// by default the archive a release commit ships for the target platform
+// (link_prebuilt_GOOS_GOARCH.go); with -tags strata_source the release build of this checkout
+// (link_source.go); with -tags strata_poison or strata_failpoints the checked build, which
+// poisons freed memory and has test failpoints (link_checked.go). The first Open compares the
+// archive's build identity with this package's (identity.go, buildid.go) and refuses a mismatch.
+//
+// Each of those files names the system libraries after the archive (a static archive's
+// undefined symbols are resolved only by libraries after it on the link line). They follow
+// `rustc --print native-static-libs`, except that Linux links libgcc_eh (the unwinder,
+// statically) where rustc says libgcc_s: a binary then needs no libgcc_s.so, and
+// -ldflags '-extldflags -static' gives a fully static one.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../rust/ffi/include
-#cgo LDFLAGS: -lpthread -ldl -lm -lrt -lutil -lgcc_s
 #include <stdlib.h>
 #include "strata.h"
 */

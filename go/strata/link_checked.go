@@ -7,6 +7,8 @@ package strata
 // boundary buffer after strata freed it sees garbage the tests detect; and tests built with
 // -tags strata_failpoints can make the engine panic or fault on purpose (failpoint.go).
 
-// #cgo CFLAGS: -DSTRATA_FAILPOINTS
+// #cgo CFLAGS: -DSTRATA_FAILPOINTS -I${SRCDIR}/../../rust/ffi/include
 // #cgo LDFLAGS: ${SRCDIR}/../../target/checked/release/libstrata.a
+// #cgo linux LDFLAGS: -lpthread -ldl -lm -lrt -lutil -lgcc_eh
+// #cgo darwin LDFLAGS: -liconv -lSystem -lc -lm
 import "C"

@@ -25,11 +25,11 @@ CARGO_PROFILE_DEV_STRIP=none \
 CARGO_PROFILE_DEV_PANIC=unwind \
     cargo build -p strata-ffi --target-dir "$target_dir"
 
-# go/strata/link_release.go links target/release/libstrata.a by a path in its #cgo line. A
-# build overlay gives the Go build a copy of that file linking the debug archive instead; the
+# go/strata/link_source.go (-tags strata_source) links target/release/libstrata.a by a path in
+# its #cgo line. A build overlay gives the Go build a copy of that file linking the debug archive instead; the
 # source tree is not edited. The overlay directory starts with "_" so `go vet ./...` and
 # `go test ./...` never take it for a package.
-link_file=go/strata/link_release.go
+link_file=go/strata/link_source.go
 overlay=$root/$target_dir/_go-overlay
 mkdir -p "$overlay"
 release_link='${SRCDIR}/../../target/release/libstrata.a'
@@ -37,12 +37,13 @@ if ! grep -qF "$release_link" "$link_file"; then
     echo "$link_file no longer links $release_link; update $0 to match" >&2
     exit 1
 fi
-sed "s|\${SRCDIR}/../../target/release/libstrata.a|$archive|" "$link_file" >"$overlay/link_release.go"
-printf '{"Replace": {"%s": "%s"}}\n' "$root/$link_file" "$overlay/link_release.go" >"$overlay/overlay.json"
+sed "s|\${SRCDIR}/../../target/release/libstrata.a|$archive|" "$link_file" >"$overlay/link_source.go"
+printf '{"Replace": {"%s": "%s"}}\n' "$root/$link_file" "$overlay/link_source.go" >"$overlay/overlay.json"
 
 # As scripts/cgo-env.sh does for release: key Go's build cache to the archive's contents, so a
 # rebuilt archive relinks. -O0: C frames of the cgo glue keep their variables too.
 export CGO_CFLAGS="-g -O0 -DSTRATA_LIBRARY_ID=$(sha256sum "$archive" | cut -c1-16)-debug"
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=strata_source"
 mkdir -p bin
 go build -overlay "$overlay/overlay.json" -gcflags='all=-N -l' -o bin/strata-debug ./cmd/strata
 go test -c -overlay "$overlay/overlay.json" -gcflags='all=-N -l' -o "$target_dir/strata.test" ./go/strata

@@ -59,7 +59,7 @@ build_go() {
     shift 2
     CGO_CFLAGS="-g -O1 -gdwarf-4 -DSTRATA_LIBRARY_ID=$(sha256sum "$archive" | cut -c1-16)-valgrind" \
     GOEXPERIMENT=nodwarf5 \
-        go "$@" -tags valgrind "${overlay[@]}" -o "$output" "$pkg"
+        go "$@" -tags valgrind,strata_source "${overlay[@]}" -o "$output" "$pkg"
 }
 
 mode=${1:-}

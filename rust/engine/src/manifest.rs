@@ -82,17 +82,32 @@ impl Default for ManifestState {
 /// A fresh database identity: random, never 0.
 pub fn new_db_id() -> u64 {
     let mut bytes = [0u8; 8];
-    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer it is given.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    let mut id = u64::from_le_bytes(bytes);
-    if n != bytes.len() as isize {
+    let id = if fill_random(&mut bytes) {
+        u64::from_le_bytes(bytes)
+    } else {
         // No entropy source: the clock and the process still make a collision unlikely.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        id = now ^ (u64::from(std::process::id()) << 32);
-    }
+        now ^ (u64::from(std::process::id()) << 32)
+    };
     id.max(1)
+}
+
+/// Fills `bytes` (at most 256) from the kernel's entropy source; false if it failed.
+#[cfg(target_os = "linux")]
+fn fill_random(bytes: &mut [u8]) -> bool {
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer it is given.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    n == bytes.len() as isize
+}
+
+/// Fills `bytes` (at most 256) from the kernel's entropy source; false if it failed.
+#[cfg(not(target_os = "linux"))]
+fn fill_random(bytes: &mut [u8]) -> bool {
+    // SAFETY: getentropy writes exactly `bytes.len()` (at most 256) bytes into the buffer, or
+    // fails and writes nothing.
+    unsafe { libc::getentropy(bytes.as_mut_ptr().cast(), bytes.len()) == 0 }
 }
 
 /// The file name of table `number`.

@@ -594,6 +594,13 @@ const char *strata_build_info(void);
 // Threads: may be called from any thread.
 const char *strata_version(void);
 
+// The build identity of this archive, a static NUL-terminated string "VERSION+hHASH" (HASH: 16
+// hex digits of the FNV-1a hash of strata.h). Code linking the archive compares it with the
+// identity of the strata.h it was compiled against and refuses to run on a mismatch.
+// Ownership: the string is static; never free it.
+// Threads: may be called from any thread.
+const char *strata_build_id(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

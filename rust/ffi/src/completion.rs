@@ -6,6 +6,9 @@
 //! exists. Wake-ups are suppressed while the drainer is known to be awake: the runtime writes the
 //! eventfd only when it flips `drainer_awake` from false to true, and the drainer clears the flag
 //! only after finding the queue empty (then looks once more, so no completion is stranded).
+//!
+//! On Linux the descriptor is an eventfd; elsewhere (macOS) it is the read end of a pipe, which
+//! the same 8-byte read clears just as well (see [`Wakeup`]).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,20 +90,13 @@ pub struct CompletionQueue {
     /// again ([`CompletionQueue::take_recycled`]): a steady stream of reads allocates none.
     recycled: Mutex<Recycled>,
     drainer_awake: AtomicBool,
-    eventfd: OwnedFd,
+    wakeup: Wakeup,
 }
 
 impl CompletionQueue {
-    /// Creates the queue and its non-blocking eventfd.
+    /// Creates the queue and its non-blocking wake-up descriptor.
     pub fn new() -> std::io::Result<CompletionQueue> {
-        // SAFETY: eventfd has no memory arguments; a non-negative result is a new descriptor we
-        // take ownership of exactly once.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor owned by nobody else.
-        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let wakeup = Wakeup::new()?;
         Ok(CompletionQueue {
             ready: Mutex::new(Vec::new()),
             handed_out: Mutex::new(Vec::new()),
@@ -108,14 +104,14 @@ impl CompletionQueue {
             // The drainer starts asleep, so the first completion signals the eventfd even for a
             // caller that waits before it ever drains.
             drainer_awake: AtomicBool::new(false),
-            eventfd,
+            wakeup,
         })
     }
 
     /// A new descriptor for the same eventfd, owned by the caller (close it when done).
     pub fn dup_eventfd(&self) -> std::io::Result<RawFd> {
         // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own returns a new descriptor or -1.
-        let fd = unsafe { libc::fcntl(self.eventfd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        let fd = unsafe { libc::fcntl(self.wakeup.reader(), libc::F_DUPFD_CLOEXEC, 0) };
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -134,16 +130,7 @@ impl CompletionQueue {
     }
 
     fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to our own eventfd. EAGAIN (counter saturated)
-        // is harmless: the drainer is already due to wake.
-        unsafe {
-            libc::write(
-                self.eventfd.as_raw_fd(),
-                (&one as *const u64).cast(),
-                std::mem::size_of::<u64>(),
-            )
-        };
+        self.wakeup.signal();
     }
 
     /// Moves up to `out.len()` completions into `out` and returns how many. Frees the buffers of
@@ -237,6 +224,89 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The descriptor the drainer waits on, and how the runtime makes it readable.
+///
+/// Linux: one eventfd; a signal adds 1 to its counter, an 8-byte read clears it. Elsewhere: a
+/// pipe; a signal writes one byte to the write end, and a read of up to 8 bytes from the read
+/// end (the descriptor callers get) clears as many signals. Both ends are non-blocking, so a
+/// signal into a full counter or pipe fails with EAGAIN, which is harmless: the drainer is
+/// already due to wake.
+#[cfg(target_os = "linux")]
+struct Wakeup {
+    eventfd: OwnedFd,
+}
+
+#[cfg(target_os = "linux")]
+impl Wakeup {
+    fn new() -> std::io::Result<Wakeup> {
+        // SAFETY: eventfd has no memory arguments; a non-negative result is a new descriptor we
+        // take ownership of exactly once.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor owned by nobody else.
+        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Wakeup { eventfd })
+    }
+
+    fn reader(&self) -> RawFd {
+        self.eventfd.as_raw_fd()
+    }
+
+    fn signal(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
+        unsafe {
+            libc::write(
+                self.eventfd.as_raw_fd(),
+                (&one as *const u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+struct Wakeup {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+#[cfg(not(target_os = "linux"))]
+impl Wakeup {
+    fn new() -> std::io::Result<Wakeup> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: pipe writes two descriptors into a live two-element array.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: both are fresh descriptors owned by nobody else; OwnedFd closes them on error.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        for fd in [&read, &write] {
+            // SAFETY: fcntl on a descriptor we own; no memory arguments.
+            let ok = unsafe {
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) == 0
+                    && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) == 0
+            };
+            if !ok {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(Wakeup { read, write })
+    }
+
+    fn reader(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    fn signal(&self) {
+        // SAFETY: writes one byte from a static buffer to our own pipe. The read end stays open
+        // as long as `self`, so the write never raises SIGPIPE.
+        unsafe { libc::write(self.write.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,7 +325,7 @@ mod tests {
     fn eventfd_count(q: &CompletionQueue) -> u64 {
         let mut v: u64 = 0;
         // SAFETY: reads 8 bytes into a live u64 from our own non-blocking eventfd.
-        let n = unsafe { libc::read(q.eventfd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+        let n = unsafe { libc::read(q.wakeup.reader(), (&mut v as *mut u64).cast(), 8) };
         if n == 8 {
             v
         } else {

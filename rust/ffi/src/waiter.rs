@@ -259,6 +259,7 @@ pub enum Waited {
     Unknown,
 }
 
+#[cfg(target_os = "linux")]
 fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     let ts = timeout.map(|t| libc::timespec {
         tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
@@ -282,6 +283,7 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn futex_wake(word: &AtomicU32) {
     // SAFETY: FUTEX_WAKE on the address of a live atomic wakes at most one sleeper.
     unsafe {
@@ -291,6 +293,45 @@ fn futex_wake(word: &AtomicU32) {
             libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
             1,
         );
+    }
+}
+
+// macOS has no futex syscall; libSystem's __ulock_wait/__ulock_wake are the same primitive
+// (compare a 32-bit word and sleep, wake one sleeper), the ones the C++ runtime's atomic wait
+// is built on. Their timeout is in microseconds, 0 meaning none.
+#[cfg(target_os = "macos")]
+const UL_COMPARE_AND_WAIT: u32 = 1;
+#[cfg(target_os = "macos")]
+const ULF_NO_ERRNO: u32 = 0x0100_0000;
+
+#[cfg(target_os = "macos")]
+extern "C" {
+    fn __ulock_wait(operation: u32, addr: *mut libc::c_void, value: u64, timeout_us: u32) -> i32;
+    fn __ulock_wake(operation: u32, addr: *mut libc::c_void, wake_value: u64) -> i32;
+}
+
+#[cfg(target_os = "macos")]
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    // At least 1 us, so a short timeout never becomes 0 (no timeout).
+    let timeout_us = timeout.map_or(0, |t| t.as_micros().clamp(1, u128::from(u32::MAX)) as u32);
+    // SAFETY: reads the u32 at the address of a live atomic and sleeps while it holds
+    // `expected`, at most `timeout_us`. A spurious, interrupted or timed-out return is handled
+    // by the caller's loop.
+    unsafe {
+        __ulock_wait(
+            UL_COMPARE_AND_WAIT | ULF_NO_ERRNO,
+            word.as_ptr().cast(),
+            u64::from(expected),
+            timeout_us,
+        );
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: wakes at most one thread sleeping on the address of a live atomic.
+    unsafe {
+        __ulock_wake(UL_COMPARE_AND_WAIT | ULF_NO_ERRNO, word.as_ptr().cast(), 0);
     }
 }
 

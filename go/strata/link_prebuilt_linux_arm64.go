@@ -1,0 +1,13 @@
+//go:build !strata_source && !strata_poison && !strata_failpoints
+
+package strata
+
+// The engine as a release commit ships it for linux/arm64 (see internal/prebuilt). On main,
+// the imported package fails the build with an identifier that says what to do instead.
+
+// #cgo CFLAGS: -I${SRCDIR}/internal/prebuilt/linux_arm64
+// #cgo LDFLAGS: ${SRCDIR}/internal/prebuilt/linux_arm64/libstrata.a
+// #cgo LDFLAGS: -lpthread -ldl -lm -lrt -lutil -lgcc_eh
+import "C"
+
+import _ "github.com/strata-db/strata/go/strata/internal/prebuilt/linux_arm64"
