@@ -1,9 +1,12 @@
 //! The threads that own every open database and iterator.
 //!
-//! Each open database has a thread of its own (`strata-db`) and a syncer thread beside it.
-//! Exports send [`Request`]s over that thread's crossbeam channel, found by the upper 32 bits of
-//! the handle the request names; requests that name no open database, and opens and the offline
-//! tools, go to the front thread (`strata-runtime`). A database thread handles its requests in
+//! Each open database has a thread of its own (`strata-db`), a syncer thread and reader threads
+//! (`strata-reader`, one per two cores) beside it. Exports send [`Request`]s over a crossbeam
+//! channel found by the upper 32 bits of the handle the request names: point reads to the
+//! database's readers, which read it under a shared lock, everything else to its own thread,
+//! the only one that changes it. Requests that name no open database, and opens and the
+//! offline tools, go to the front thread (`strata-runtime`). Point reads leave the database's
+//! own thread free for writes: a writer no longer queues behind every reader. A database thread handles its requests in
 //! arrival order, in groups: it drains whatever is queued, hands the WAL group to the OS in one
 //! write, queues an fsync of it with its syncer, and publishes the group's completions with at
 //! most one eventfd signal. The syncer merges the fsyncs queued while one ran and reports back
@@ -21,7 +24,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -206,6 +209,11 @@ impl Request {
         }
     }
 
+    /// Point reads: served by the database's reader thread, beside its own thread.
+    fn is_read(&self) -> bool {
+        matches!(self, Request::Get { .. } | Request::GetWait { .. })
+    }
+
     /// The number of the database whose thread serves this request (the upper half of the
     /// handle it names); `None` for the front thread's own requests.
     fn owner(&self) -> Option<u32> {
@@ -254,10 +262,10 @@ struct Shared {
     expected: Arc<Expected>,
     /// The front thread's inbox.
     front: Sender<Request>,
-    /// Each open database's inbox, by database number. Requests are sent under the read lock,
-    /// so once a retiring database removed itself (under the write lock) nothing more reaches
-    /// its inbox, and what did can be drained to the last.
-    inboxes: RwLock<HashMap<u32, Sender<Request>>>,
+    /// Each open database's inboxes, by database number. Requests are sent under the read
+    /// lock, so once a closing database removed itself (under the write lock) nothing more
+    /// reaches them, and what did can be drained to the last.
+    inboxes: RwLock<HashMap<u32, Route>>,
     /// How many databases are open: result buffers are recycled and waiters pooled while any is.
     open: Mutex<usize>,
 }
@@ -275,12 +283,29 @@ impl Shared {
         }
     }
 
-    fn inboxes(&self) -> std::sync::RwLockReadGuard<'_, HashMap<u32, Sender<Request>>> {
+    fn inboxes(&self) -> RwLockReadGuard<'_, HashMap<u32, Route>> {
         self.inboxes.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn inboxes_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<u32, Sender<Request>>> {
+    fn inboxes_mut(&self) -> RwLockWriteGuard<'_, HashMap<u32, Route>> {
         self.inboxes.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where requests naming an open database go: point reads to its reader thread, everything
+/// else to its own thread.
+struct Route {
+    inbox: Sender<Request>,
+    reads: Sender<Request>,
+}
+
+impl Route {
+    fn inbox_for(&self, request: &Request) -> &Sender<Request> {
+        if request.is_read() {
+            &self.reads
+        } else {
+            &self.inbox
+        }
     }
 }
 
@@ -332,7 +357,7 @@ impl Runtime {
     pub fn submit(&self, request: Request) -> bool {
         let request = match request.owner() {
             Some(number) => match self.shared.inboxes().get(&number) {
-                Some(inbox) => match inbox.send(request) {
+                Some(route) => match route.inbox_for(&request).send(request) {
                     Ok(()) => return true,
                     // Not while registered (the thread keeps its inbox until it retires).
                     Err(SendError(request)) => request,
@@ -383,8 +408,162 @@ fn newest_per_segment(queued: &mut Vec<SyncJob>) -> Vec<SyncJob> {
     newest
 }
 
+/// A database, shared by its own thread (the only one that changes it) and its reader thread.
+struct DbCell {
+    /// The database's handle.
+    handle: u64,
+    db: RwLock<Db>,
+    /// Its open snapshots (handle -> sequence number), for reads that name one.
+    snapshots: RwLock<HashMap<u64, u64>>,
+}
+
+impl DbCell {
+    fn read(&self) -> RwLockReadGuard<'_, Db> {
+        self.db.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Db> {
+        self.db.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn snapshots_mut(&self) -> RwLockWriteGuard<'_, HashMap<u64, u64>> {
+        self.snapshots.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The sequence number a read of `snapshot` reads at (0: the latest state); `None` when
+    /// the snapshot is closed or another database's.
+    fn snapshot_seq(&self, snapshot: u64) -> Option<u64> {
+        if snapshot == 0 {
+            return Some(self.read().visible_seq());
+        }
+        let snapshots = self.snapshots.read().unwrap_or_else(|e| e.into_inner());
+        snapshots.get(&snapshot).copied()
+    }
+
+    /// Reads `key` at `snapshot` into a buffer from `buffers` (refilled from the completion
+    /// queue's recycled ones).
+    fn get(
+        &self,
+        snapshot: u64,
+        key: &[u8],
+        token: u64,
+        buffers: &mut Vec<Vec<u8>>,
+        completions: &CompletionQueue,
+    ) -> Completion {
+        let Some(seq) = self.snapshot_seq(snapshot) else {
+            return snapshot_closed(token);
+        };
+        if buffers.is_empty() {
+            completions.take_recycled(buffers);
+        }
+        let mut buf = buffers.pop().unwrap_or_default();
+        let found = self
+            .read()
+            .get_at_with(key, seq, |value| buf.extend_from_slice(value));
+        match found {
+            Ok(Some(())) => Completion::ok(token, buf),
+            Ok(None) => {
+                buffers.push(buf);
+                Completion {
+                    code: STRATA_ERR_NOT_FOUND,
+                    ..Completion::ok(token, Vec::new())
+                }
+            }
+            Err(e) => failure(token, &e),
+        }
+    }
+
+    /// Takes the database back once nothing else holds the cell (its reader joined).
+    fn into_db(self: Arc<DbCell>) -> Db {
+        let cell = Arc::into_inner(self).expect("the reader thread has ended");
+        cell.db.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A database's reader thread: serves point reads in groups, as the database's own thread
+/// serves everything else, until the database closes (its inbox disconnects).
+fn serve_reads(cell: Arc<DbCell>, reads: Receiver<Request>, shared: Arc<Shared>) {
+    let mut out = Vec::new();
+    let mut woken = Vec::new();
+    let mut buffers = Vec::new();
+    while let Some(first) = recv_spinning(&reads) {
+        let mut next = Some(first);
+        let mut served = 0;
+        while let Some(request) = next {
+            read_guarded(&cell, request, &mut out, &mut woken, &mut buffers, &shared);
+            served += 1;
+            next = if served < MAX_GROUP {
+                reads.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        shared.expected.route(&mut out);
+        shared.completions.publish(&mut out);
+        for (waiter, result) in woken.drain(..) {
+            waiter.deliver(result);
+        }
+    }
+}
+
+/// Serves one point read; a panic fails it with `STRATA_ERR_INTERNAL` and poisons the
+/// database, as on the database's own thread.
+fn read_guarded(
+    cell: &DbCell,
+    request: Request,
+    out: &mut Vec<Completion>,
+    woken: &mut Vec<(Arc<Waiter>, Completion)>,
+    buffers: &mut Vec<Vec<u8>>,
+    shared: &Shared,
+) {
+    let (db, snapshot, key, token, waiter) = match request {
+        Request::Get {
+            db,
+            snapshot,
+            key,
+            token,
+        } => (db, snapshot, key, token, None),
+        Request::GetWait {
+            db,
+            snapshot,
+            key,
+            waiter,
+        } => (db, snapshot, key, 0, Some(waiter)),
+        _ => unreachable!("only point reads are routed to a reader"),
+    };
+    let read = || {
+        if db != cell.handle {
+            return closed(token);
+        }
+        cell.get(snapshot, &key, token, buffers, &shared.completions)
+    };
+    // AssertUnwindSafe: after a panic the database is poisoned, as on its own thread.
+    let result = catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|payload| {
+        let why = format!("panic in strata: {}", panic_message(&*payload));
+        tracing::error!(reason = %why, "read panicked");
+        cell.write().poison(why.clone());
+        Completion::err(token, ErrorCode::Internal as i32, why)
+    });
+    match waiter {
+        Some(waiter) => woken.push((waiter, result)),
+        None => out.push(result),
+    }
+}
+
+/// How many reader threads each open database has: one per two cores the process may use
+/// (the callers need the others), one to four. On 2 cores one reader and two measured alike
+/// (docs/benchmarks.md); more than 2 cores were not measured.
+fn readers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() / 2)
+        .unwrap_or(1)
+        .clamp(1, 4)
+}
+
 struct DbSlot {
-    db: Db,
+    db: Arc<DbCell>,
+    /// The reader threads, joined when the database closes.
+    readers: Vec<JoinHandle<()>>,
     /// Acknowledgements owed, in ticket order: (ticket, token).
     waiting: VecDeque<(u64, u64)>,
     /// Writes held back while the tree stalls them, in arrival order.
@@ -572,7 +751,7 @@ impl State {
             let why = format!("panic in strata: {}", panic_message(&*payload));
             tracing::error!(reason = %why, "request panicked");
             if let Some(slot) = db.and_then(|id| self.dbs.get_mut(&id)) {
-                slot.db.poison(why.clone());
+                slot.db.write().poison(why.clone());
                 let err = Error::Poisoned(why.clone());
                 fail_waiting(slot, &err, &mut self.out);
             }
@@ -695,12 +874,46 @@ impl State {
         let notify = Box::new(move || {
             let _ = progress.send(Request::Progress { db: handle });
         });
-        match Db::open_with(&path, opts, Arc::new(RealFs), notify) {
-            Ok(db) => {
+        let db = match Db::open_with(&path, opts, Arc::new(RealFs), notify) {
+            Ok(db) => db,
+            Err(e) => return self.out.push(failure(token, &e)),
+        };
+        let cell = Arc::new(DbCell {
+            handle,
+            db: RwLock::new(db),
+            snapshots: RwLock::new(HashMap::new()),
+        });
+        let (reads, read_inbox) = crossbeam_channel::unbounded();
+        let count = readers();
+        let mut readers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (shared_cell, inbox, shared) = (
+                Arc::clone(&cell),
+                read_inbox.clone(),
+                Arc::clone(&self.shared),
+            );
+            let serve = move || serve_reads(shared_cell, inbox, shared);
+            match threads::spawn("strata-reader", serve) {
+                Ok(reader) => readers.push(reader),
+                Err(e) => {
+                    drop((reads, read_inbox));
+                    for reader in readers {
+                        let _ = reader.join();
+                    }
+                    let _ = cell.into_db().close();
+                    let e = Error::io("spawn a reader thread", e);
+                    return self.out.push(failure(token, &e));
+                }
+            }
+        }
+        drop(read_inbox);
+        {
+            {
                 self.dbs.insert(
                     handle,
                     DbSlot {
-                        db,
+                        db: cell,
+                        readers,
                         waiting: VecDeque::new(),
                         stalled: VecDeque::new(),
                         next_slow_admit: Instant::now(),
@@ -711,12 +924,12 @@ impl State {
                 );
                 self.shared.count_open(true);
                 let inbox = self.to_self.clone();
-                self.shared.inboxes_mut().insert(self.number, inbox);
+                let route = Route { inbox, reads };
+                self.shared.inboxes_mut().insert(self.number, route);
                 let mut c = Completion::ok(token, Vec::new());
                 c.handle = handle;
                 self.out.push(c);
             }
-            Err(e) => self.out.push(failure(token, &e)),
         }
     }
 
@@ -725,6 +938,11 @@ impl State {
             self.out.push(closed(token));
             return;
         };
+        // Nothing more reaches this database; the reads routed before this finish first.
+        self.shared.inboxes_mut().remove(&self.number);
+        for reader in slot.readers.drain(..) {
+            let _ = reader.join();
+        }
         // The last database closed: keep no buffers around for reads that may never come.
         self.shared.count_open(false);
         self.buffers = Vec::new();
@@ -740,12 +958,14 @@ impl State {
         }
         // The slot has left the table, so a panic in close must be caught here: otherwise its
         // waiters would never hear back.
-        let result = catch_unwind(AssertUnwindSafe(|| slot.db.close())).unwrap_or_else(|p| {
-            Err(Error::Internal(format!(
-                "panic in strata: {}",
-                panic_message(&*p)
-            )))
-        });
+        let cell = slot.db;
+        let result =
+            catch_unwind(AssertUnwindSafe(|| cell.into_db().close())).unwrap_or_else(|p| {
+                Err(Error::Internal(format!(
+                    "panic in strata: {}",
+                    panic_message(&*p)
+                )))
+            });
         // Close wrote and synced everything pending: every waiter is acknowledged, or none is.
         for (_, waiting) in slot.waiting.drain(..) {
             self.out.push(match &result {
@@ -765,7 +985,7 @@ impl State {
             return;
         };
         // Arrival order is kept: behind a stalled write, every write waits.
-        if !slot.stalled.is_empty() || slot.db.write_stall() != Stall::None {
+        if !slot.stalled.is_empty() || slot.db.read().write_stall() != Stall::None {
             slot.stalled.push_back((batch, token));
             return;
         }
@@ -783,7 +1003,8 @@ impl State {
             if slot.stalled.is_empty() {
                 continue;
             }
-            match slot.db.write_stall() {
+            let stall = slot.db.read().write_stall();
+            match stall {
                 Stall::Stop => continue,
                 Stall::Slow if now < slot.next_slow_admit => continue,
                 Stall::Slow => slot.next_slow_admit = now + SLOWDOWN,
@@ -791,7 +1012,7 @@ impl State {
             }
             while let Some((batch, token)) = slot.stalled.pop_front() {
                 prepare(slot, batch, token, &mut self.out);
-                if slot.db.write_stall() == Stall::Stop {
+                if slot.db.read().write_stall() == Stall::Stop {
                     break;
                 }
             }
@@ -801,31 +1022,21 @@ impl State {
         }
     }
 
+    /// A point read that reached this thread rather than a reader: one naming no open
+    /// database (the front thread answers those), or none at all in practice.
     fn get(&mut self, db: u64, snapshot: u64, key: &[u8], token: u64) -> Completion {
-        let Some(slot) = self.dbs.get(&db) else {
-            return closed(token);
-        };
-        let seq = match self.snapshot_seq(db, snapshot) {
-            Some(seq) => seq,
-            None => return snapshot_closed(token),
-        };
-        if self.buffers.is_empty() {
-            self.shared.completions.take_recycled(&mut self.buffers);
-        }
-        let mut buf = self.buffers.pop().unwrap_or_default();
-        let found = slot
-            .db
-            .get_at_with(key, seq, |value| buf.extend_from_slice(value));
-        match found {
-            Ok(Some(())) => Completion::ok(token, buf),
-            Ok(None) => {
-                self.buffers.push(buf);
-                Completion {
-                    code: STRATA_ERR_NOT_FOUND,
-                    ..Completion::ok(token, Vec::new())
-                }
+        match self.dbs.get(&db) {
+            Some(slot) => {
+                let cell = Arc::clone(&slot.db);
+                cell.get(
+                    snapshot,
+                    key,
+                    token,
+                    &mut self.buffers,
+                    &self.shared.completions,
+                )
             }
-            Err(e) => failure(token, &e),
+            None => closed(token),
         }
     }
 
@@ -833,7 +1044,7 @@ impl State {
     /// snapshot is closed or belongs to another database.
     fn snapshot_seq(&self, db: u64, snapshot: u64) -> Option<u64> {
         if snapshot == 0 {
-            return self.dbs.get(&db).map(|s| s.db.visible_seq());
+            return self.dbs.get(&db).map(|s| s.db.read().visible_seq());
         }
         match self.snapshots.get(&snapshot) {
             Some(&(owner, seq)) if owner == db => Some(seq),
@@ -846,7 +1057,7 @@ impl State {
             self.out.push(closed(token));
             return;
         };
-        let s = slot.db.stats();
+        let s = slot.db.read().stats();
         let mut level_files = [0u64; 7];
         let mut level_bytes = [0u64; 7];
         for (i, (f, b)) in s.level_files.iter().zip(&s.level_bytes).enumerate().take(7) {
@@ -914,15 +1125,15 @@ impl State {
         };
         let handle = self.new_handle();
         let slot = self.dbs.get_mut(&db).expect("checked above");
-        slot.db.retain_snapshot(seq);
+        slot.db.write().retain_snapshot(seq);
         let mut state = IterState::new(db, seq, lower, upper, reverse);
         let mut c = if first_chunk {
-            chunk_completion(token, state.next_chunk(&slot.db))
+            chunk_completion(token, state.next_chunk(&slot.db.read()))
         } else {
             Completion::ok(token, Vec::new())
         };
         if c.code != 0 {
-            slot.db.release_snapshot(seq);
+            slot.db.write().release_snapshot(seq);
             return self.out.push(c);
         }
         slot.iters.insert(handle);
@@ -945,14 +1156,14 @@ impl State {
             return;
         };
         self.out
-            .push(chunk_completion(token, state.next_chunk(&slot.db)));
+            .push(chunk_completion(token, state.next_chunk(&slot.db.read())));
     }
 
     fn iter_close(&mut self, iter: u64) {
         if let Some(state) = self.iters.remove(&iter) {
             if let Some(slot) = self.dbs.get_mut(&state.db) {
                 slot.iters.remove(&iter);
-                slot.db.release_snapshot(state.seq);
+                slot.db.write().release_snapshot(state.seq);
             }
         }
     }
@@ -963,7 +1174,8 @@ impl State {
         }
         let handle = self.new_handle();
         let slot = self.dbs.get_mut(&db).expect("checked above");
-        let seq = slot.db.acquire_snapshot();
+        let seq = slot.db.write().acquire_snapshot();
+        slot.db.snapshots_mut().insert(handle, seq);
         slot.snapshots.insert(handle);
         self.snapshots.insert(handle, (db, seq));
         let mut c = Completion::ok(token, Vec::new());
@@ -974,8 +1186,9 @@ impl State {
     fn snapshot_close(&mut self, snapshot: u64) {
         if let Some((db, seq)) = self.snapshots.remove(&snapshot) {
             if let Some(slot) = self.dbs.get_mut(&db) {
+                slot.db.snapshots_mut().remove(&snapshot);
                 slot.snapshots.remove(&snapshot);
-                slot.db.release_snapshot(seq);
+                slot.db.write().release_snapshot(seq);
             }
         }
     }
@@ -995,7 +1208,7 @@ impl State {
     fn flush(&mut self, db: u64, token: u64) {
         let done = self.finisher(token);
         match self.dbs.get_mut(&db) {
-            Some(slot) => slot.db.flush(done),
+            Some(slot) => slot.db.write().flush(done),
             None => self.out.push(closed(token)),
         }
     }
@@ -1003,7 +1216,10 @@ impl State {
     fn compact(&mut self, db: u64, lower: Option<Box<[u8]>>, upper: Option<Box<[u8]>>, token: u64) {
         let done = self.finisher(token);
         match self.dbs.get_mut(&db) {
-            Some(slot) => slot.db.compact(lower.as_deref(), upper.as_deref(), done),
+            Some(slot) => slot
+                .db
+                .write()
+                .compact(lower.as_deref(), upper.as_deref(), done),
             None => self.out.push(closed(token)),
         }
     }
@@ -1013,7 +1229,7 @@ impl State {
             return self.out.push(closed(token));
         };
         // Pending writes are synced and applied by the checkpoint: acknowledge them too.
-        let result = slot.db.checkpoint(path);
+        let result = slot.db.write().checkpoint(path);
         acknowledge(slot, &mut self.out);
         self.out.push(match result {
             Ok(()) => Completion::ok(token, Vec::new()),
@@ -1069,12 +1285,13 @@ impl State {
         let Some(slot) = self.dbs.get_mut(&db) else {
             return;
         };
-        if let Err(e) = slot.db.synced(&point, result) {
+        let synced = slot.db.write().synced(&point, result);
+        if let Err(e) = synced {
             fail_waiting(slot, &e, &mut self.out);
             return;
         }
         acknowledge(slot, &mut self.out);
-        if slot.db.has_pending() && !self.dirty.contains(&db) {
+        if slot.db.read().has_pending() && !self.dirty.contains(&db) {
             self.dirty.push(db);
         }
     }
@@ -1088,7 +1305,10 @@ impl State {
             };
             // Batches applied while preparing (a memtable rotation syncs) are acknowledged.
             acknowledge(slot, &mut self.out);
-            match slot.db.write_pending() {
+            // Each guard is dropped before the next statement: holding one while acknowledging
+            // (which reads) would deadlock.
+            let written = slot.db.write().write_pending();
+            match written {
                 Ok(Some(point)) => {
                     let (segment, offset) = slot.sync_requested;
                     if point.segment == segment && point.offset <= offset {
@@ -1101,7 +1321,7 @@ impl State {
                     };
                     if !queued {
                         let e = Error::Internal("the syncer thread is gone".into());
-                        slot.db.poison(e.to_string());
+                        slot.db.write().poison(e.to_string());
                         fail_waiting(slot, &e, &mut self.out);
                     }
                 }
@@ -1137,7 +1357,8 @@ fn snapshot_closed(token: u64) -> Completion {
 
 /// Prepares one write, queueing its acknowledgement.
 fn prepare(slot: &mut DbSlot, batch: Batch, token: u64, out: &mut Vec<Completion>) {
-    match slot.db.prepare(batch) {
+    let prepared = slot.db.write().prepare(batch);
+    match prepared {
         Ok(ticket) => slot.waiting.push_back((ticket, token)),
         Err(e) => out.push(failure(token, &e)),
     }
@@ -1145,7 +1366,7 @@ fn prepare(slot: &mut DbSlot, batch: Batch, token: u64, out: &mut Vec<Completion
 
 /// Completes every waiter whose ticket is now visible.
 fn acknowledge(slot: &mut DbSlot, out: &mut Vec<Completion>) {
-    let visible = slot.db.visible_seq();
+    let visible = slot.db.read().visible_seq();
     while let Some(&(ticket, token)) = slot.waiting.front() {
         if ticket > visible {
             break;
