@@ -157,14 +157,10 @@ pub enum Request {
 }
 
 impl Request {
-    /// The database a request concerns, for poisoning on panic.
-    fn db(&self, state: &State) -> Option<u64> {
+    /// The database handle a request names, if it names one (iterator and snapshot requests
+    /// name their own handle instead).
+    fn db_handle(&self) -> Option<u64> {
         match self {
-            Request::Open { .. }
-            | Request::Check { .. }
-            | Request::Repair { .. }
-            | Request::Finished(_)
-            | Request::Retire { .. } => None,
             Request::Close { db, .. }
             | Request::Write { db, .. }
             | Request::Get { db, .. }
@@ -177,11 +173,26 @@ impl Request {
             | Request::Checkpoint { db, .. }
             | Request::Progress { db }
             | Request::Synced { db, .. } => Some(*db),
+            Request::Open { .. }
+            | Request::Check { .. }
+            | Request::Repair { .. }
+            | Request::Finished(_)
+            | Request::Retire { .. }
+            | Request::IterNext { .. }
+            | Request::IterClose { .. }
+            | Request::SnapshotClose { .. } => None,
+        }
+    }
+
+    /// The database a request concerns, for poisoning on panic.
+    fn db(&self, state: &State) -> Option<u64> {
+        self.db_handle().or_else(|| match self {
             Request::IterNext { iter, .. } | Request::IterClose { iter } => {
                 state.iters.get(iter).map(|it| it.db)
             }
             Request::SnapshotClose { snapshot } => state.snapshots.get(snapshot).map(|s| s.0),
-        }
+            _ => None,
+        })
     }
 
     fn token(&self) -> Option<u64> {
@@ -217,27 +228,11 @@ impl Request {
     /// The number of the database whose thread serves this request (the upper half of the
     /// handle it names); `None` for the front thread's own requests.
     fn owner(&self) -> Option<u32> {
-        let handle = match self {
-            Request::Open { .. }
-            | Request::Check { .. }
-            | Request::Repair { .. }
-            | Request::Finished(_)
-            | Request::Retire { .. } => return None,
-            Request::Close { db, .. }
-            | Request::Write { db, .. }
-            | Request::Get { db, .. }
-            | Request::GetWait { db, .. }
-            | Request::Stats { db, .. }
-            | Request::IterOpen { db, .. }
-            | Request::SnapshotOpen { db, .. }
-            | Request::Flush { db, .. }
-            | Request::Compact { db, .. }
-            | Request::Checkpoint { db, .. }
-            | Request::Progress { db }
-            | Request::Synced { db, .. } => *db,
-            Request::IterNext { iter, .. } | Request::IterClose { iter } => *iter,
-            Request::SnapshotClose { snapshot } => *snapshot,
-        };
+        let handle = self.db_handle().or(match self {
+            Request::IterNext { iter, .. } | Request::IterClose { iter } => Some(*iter),
+            Request::SnapshotClose { snapshot } => Some(*snapshot),
+            _ => None,
+        })?;
         Some(database_number(handle))
     }
 
