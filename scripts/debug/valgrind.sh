@@ -40,8 +40,8 @@ overlay=()
 if [ "${1:-}" = "--debug" ]; then
     shift
     archive=$root/target/debug-build/debug/libstrata.a
-    overlay=(-overlay "$root/target/debug-build/go-overlay/overlay.json")
-    if [ ! -f "$archive" ] || [ ! -f "$root/target/debug-build/go-overlay/overlay.json" ]; then
+    overlay=(-overlay "$root/target/debug-build/_go-overlay/overlay.json")
+    if [ ! -f "$archive" ] || [ ! -f "$root/target/debug-build/_go-overlay/overlay.json" ]; then
         echo "valgrind.sh: no debug build; run scripts/debug/build-debug.sh first" >&2
         exit 1
     fi
