@@ -388,14 +388,7 @@ const waitCheck = time.Millisecond
 // microseconds. Under a context that can end it wakes every waitCheck to look at it, and once
 // the context ended it abandons the call (abandonWaiting) and returns ctx.Err().
 func (c *completer) await(ctx context.Context, token C.uint64_t, kind opKind, dst []byte, w *waitCall, spin bool) (result, error) {
-	room := dst[len(dst):cap(dst)]
-	if dst == nil {
-		room = w.scratch[:]
-	}
-	var roomPtr *C.uint8_t
-	if len(room) > 0 {
-		roomPtr = (*C.uint8_t)(unsafe.Pointer(&room[0]))
-	}
+	room, roomPtr := w.room(dst)
 	spinFor := C.uint64_t(0)
 	if spin && kind.quick() {
 		spinFor = C.uint64_t(waitSpin)

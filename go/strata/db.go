@@ -238,14 +238,7 @@ func (db *DB) getWaiting(ctx context.Context, op string, snapshot uint64, key []
 	getsWaited.Add(1)
 	w := waitPool.Get().(*waitCall)
 	defer waitPool.Put(w)
-	room := dst[len(dst):cap(dst)]
-	if dst == nil {
-		room = w.scratch[:]
-	}
-	var roomPtr *C.uint8_t
-	if len(room) > 0 {
-		roomPtr = (*C.uint8_t)(unsafe.Pointer(&room[0]))
-	}
+	room, roomPtr := w.room(dst)
 	out := &w.waited
 	var token, limit C.uint64_t
 	if ctx.Done() != nil {
@@ -288,6 +281,19 @@ type waitCall struct {
 }
 
 var waitPool = sync.Pool{New: func() any { return new(waitCall) }}
+
+// room is where a waiting call may copy its answer: dst's spare capacity, or the scratch
+// buffer when dst is nil; with a pointer to its first byte for C (nil when it has none).
+func (w *waitCall) room(dst []byte) ([]byte, *C.uint8_t) {
+	room := dst[len(dst):cap(dst)]
+	if dst == nil {
+		room = w.scratch[:]
+	}
+	if len(room) == 0 {
+		return room, nil
+	}
+	return room, (*C.uint8_t)(unsafe.Pointer(&room[0]))
+}
 
 // getsWaited and callsWaited count the reads served by getWaiting and the other requests
 // served by doWaiting, so tests can tell which path ran.

@@ -369,7 +369,7 @@ int32_t strata_db_get(uint64_t db,
 
 // Looks up `key` in `db` as `strata_db_get` does, but waits for the answer in this call
 // instead of through the completion queue: the calling thread spins up to `spin_ns`
-// nanoseconds, then sleeps until the runtime thread wakes it (a futex), and copies the answer
+// nanoseconds, then sleeps until the database's reader thread wakes it (a futex), and copies the answer
 // out itself. Returns the answer's code and bytes as `strata_wait` does: `STRATA_OK` with the
 // value, `STRATA_ERR_NOT_FOUND` with none, any other code with its message, the bytes in `dst`
 // when they fit in `dst_cap` (`out->data` NULL), else in a buffer at `out->data`.
@@ -407,8 +407,8 @@ int32_t strata_expect(uint64_t token);
 int32_t strata_forget(uint64_t token);
 
 // Waits in this call for the result of the request submitted with `token` after
-// `strata_expect(token)`: spins up to `spin_ns` nanoseconds, then sleeps until the runtime
-// thread wakes it. Returns the completion's code, with its handle and flags in `out`, and its
+// `strata_expect(token)`: spins up to `spin_ns` nanoseconds, then sleeps until the strata
+// thread serving the request wakes it. Returns the completion's code, with its handle and flags in `out`, and its
 // bytes copied into `dst` when they fit in `dst_cap` (`out->data` NULL), else in a buffer at
 // `out->data`; `out->len` is their length either way. Returns `STRATA_INTERRUPTED` when
 // `limit_ns` (if not 0) passed or `strata_interrupt(token)` ended the wait first (the token
