@@ -2,7 +2,8 @@
 //! statistics counters in [`threads`].
 //!
 //! The public concepts are [`Db`] (a database directory), [`Batch`] (an atomic group of writes),
-//! [`Options`], [`Error`], the statistics ([`DbStats`]) and the [`threads`] strata owns; with
+//! [`Options`], [`Error`], the statistics ([`DbStats`]) and the [`threads`] strata owns; the
+//! [`commit`] pipeline ([`Committer`]) for a database that several threads share; with
 //! [`check`] and [`repair`] for closed databases. Everything below them is private to the crate
 //! (the `testing` feature opens it to the crash, fault and model tests). Below them:
 //! - the write path: [`wal`] frames and replays the write-ahead log, [`memtable`] holds recent
@@ -34,6 +35,7 @@ macro_rules! internal {
 
 pub mod batch;
 pub mod check;
+pub mod commit;
 pub mod db;
 pub mod error;
 pub mod failpoint;
@@ -52,6 +54,7 @@ pub mod sim_fs;
 mod test_dir;
 
 pub use batch::{Batch, BatchOp, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use commit::{CommitSender, Committer, Replies, SharedDb};
 pub use db::{Db, DbStats, Options};
 pub use error::{Error, ErrorCode, Result};
 pub use key::KeyBuf;

@@ -1,17 +1,16 @@
 //! The threads that own every open database and iterator.
 //!
-//! Each open database has a thread of its own (`strata-db`), a syncer thread and reader threads
-//! (`strata-reader`, one per two cores) beside it. Exports send [`Request`]s over a crossbeam
-//! channel found by the upper 32 bits of the handle the request names: point reads to the
-//! database's readers, which read it under a shared lock, everything else to its own thread,
-//! the only one that changes it. Requests that name no open database, and opens and the
-//! offline tools, go to the front thread (`strata-runtime`). Point reads leave the database's
-//! own thread free for writes: a writer no longer queues behind every reader. A database thread handles its requests in
-//! arrival order, in groups: it drains whatever is queued, hands the WAL group to the OS in one
-//! write, queues an fsync of it with its syncer, and publishes the group's completions with at
-//! most one eventfd signal. The syncer merges the fsyncs queued while one ran and reports back
-//! with [`Request::Synced`]; the writes it covered become visible and complete. Reads never wait
-//! for an fsync.
+//! Each open database has a thread of its own (`strata-db`), a committer (`strata-commit`) and
+//! reader threads (`strata-reader`, one per two cores) beside it. Exports send [`Request`]s over
+//! a crossbeam channel found by the upper 32 bits of the handle the request names: writes to the
+//! database's committer (the engine's [`Committer`]: group commit, the fsync on its own thread,
+//! answers in order), point reads to its readers, which read it under a shared lock, everything
+//! else (iterators, snapshots, flushes, checkpoints, close) to its own thread. Requests that name
+//! no open database, and opens and the offline tools, go to the front thread
+//! (`strata-runtime`). So a writer queues behind no reader and no scan, and a durable write
+//! crosses three wake-ups (caller -> committer, the fsync, committer -> caller). Each thread
+//! handles its requests in arrival order, in groups, and publishes a group's completions with
+//! at most one eventfd signal. Reads never wait for an fsync.
 //!
 //! A database whose directory blocks (a FIFO where a file should be, a frozen or hung file
 //! system) blocks only its own thread: every other database keeps serving. Open runs on the new
@@ -21,7 +20,7 @@
 //! `STRATA_ERR_INTERNAL`, poisons the database it concerned (reads keep working, writes are
 //! refused with the panic's message), and the thread carries on serving.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -30,9 +29,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, SendError, Sender, TryRecvError};
 use once_cell::sync::OnceCell;
+use strata_engine::commit::{self, CommitSender, Committer, Replies, SharedDb};
 use strata_engine::error::panic_message;
 use strata_engine::fs::RealFs;
-use strata_engine::{threads, Batch, Db, Error, ErrorCode, KeyBuf, Options, Stall, SyncPoint};
+use strata_engine::{threads, Batch, Db, Error, ErrorCode, KeyBuf, Options};
 
 use crate::abi::{
     strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND, STRATA_ITER_DONE,
@@ -134,16 +134,6 @@ pub enum Request {
         path: PathBuf,
         token: u64,
     },
-    /// From the syncer thread: an fsync of `db`'s WAL finished.
-    Synced {
-        db: u64,
-        point: SyncPoint,
-        result: std::io::Result<()>,
-    },
-    /// From a background thread: a flush or compaction finished, stalled writes may go on.
-    Progress {
-        db: u64,
-    },
     /// From a background thread: a requested operation finished with this completion.
     Finished(Completion),
     /// From a database's thread, its last message: the database closed (or never opened) and
@@ -170,9 +160,7 @@ impl Request {
             | Request::SnapshotOpen { db, .. }
             | Request::Flush { db, .. }
             | Request::Compact { db, .. }
-            | Request::Checkpoint { db, .. }
-            | Request::Progress { db }
-            | Request::Synced { db, .. } => Some(*db),
+            | Request::Checkpoint { db, .. } => Some(*db),
             Request::Open { .. }
             | Request::Check { .. }
             | Request::Repair { .. }
@@ -214,8 +202,6 @@ impl Request {
             Request::IterClose { .. }
             | Request::GetWait { .. }
             | Request::SnapshotClose { .. }
-            | Request::Synced { .. }
-            | Request::Progress { .. }
             | Request::Retire { .. } => None,
         }
     }
@@ -287,11 +273,14 @@ impl Shared {
     }
 }
 
-/// Where requests naming an open database go: point reads to its reader thread, everything
-/// else to its own thread.
+/// Where requests naming an open database go: writes to its committer, point reads to its
+/// reader threads, everything else to its own thread.
 struct Route {
+    /// The database's handle: a write must name exactly it.
+    handle: u64,
     inbox: Sender<Request>,
     reads: Sender<Request>,
+    writes: CommitSender,
 }
 
 impl Route {
@@ -330,7 +319,7 @@ pub fn start() -> std::io::Result<&'static Runtime> {
             inboxes: RwLock::new(HashMap::new()),
             open: Mutex::new(0),
         });
-        let state = State::new(Arc::clone(&shared), 0, None, front);
+        let state = State::new(Arc::clone(&shared), 0, front);
         threads::spawn("strata-runtime", move || state.run(inbox))?;
         Ok(Runtime {
             shared,
@@ -352,6 +341,16 @@ impl Runtime {
     pub fn submit(&self, request: Request) -> bool {
         let request = match request.owner() {
             Some(number) => match self.shared.inboxes().get(&number) {
+                Some(route) if matches!(request, Request::Write { .. }) => match request {
+                    Request::Write { db, batch, token } if db == route.handle => {
+                        match route.writes.write(batch, token) {
+                            Ok(()) => return true,
+                            // The committer ended: the database is closing.
+                            Err(batch) => Request::Write { db, batch, token },
+                        }
+                    }
+                    other => other,
+                },
                 Some(route) => match route.inbox_for(&request).send(request) {
                     Ok(()) => return true,
                     // Not while registered (the thread keeps its inbox until it retires).
@@ -365,49 +364,11 @@ impl Runtime {
     }
 }
 
-struct SyncJob {
-    db: u64,
-    point: SyncPoint,
-}
-
-/// The syncer thread: fsyncs WAL groups so the runtime thread never blocks on one.
-///
-/// The runtime hands each group to the OS as soon as it forms, even while an fsync runs, and
-/// queues its point here. When an fsync returns, whatever queued meanwhile is synced at once,
-/// each segment once at its newest point (that covers the older ones): back-to-back fsyncs
-/// never wait for a round trip through the runtime thread.
-fn run_syncer(jobs: Receiver<SyncJob>, runtime: Sender<Request>) {
-    let mut queued = Vec::new();
-    while let Ok(first) = jobs.recv() {
-        queued.push(first);
-        queued.extend(jobs.try_iter());
-        for SyncJob { db, point } in newest_per_segment(&mut queued) {
-            let result = point.sync();
-            if runtime.send(Request::Synced { db, point, result }).is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// Drains `queued` keeping, in order, only the last job of each database's segment.
-fn newest_per_segment(queued: &mut Vec<SyncJob>) -> Vec<SyncJob> {
-    let mut newest: Vec<SyncJob> = Vec::with_capacity(queued.len());
-    for job in queued.drain(..) {
-        let same = |j: &SyncJob| j.db == job.db && j.point.segment == job.point.segment;
-        match newest.iter_mut().find(|j| same(j)) {
-            Some(older) => *older = job,
-            None => newest.push(job),
-        }
-    }
-    newest
-}
-
-/// A database, shared by its own thread (the only one that changes it) and its reader thread.
+/// A database, shared by its own thread, its committer and its reader threads.
 struct DbCell {
     /// The database's handle.
     handle: u64,
-    db: RwLock<Db>,
+    db: SharedDb,
     /// Its open snapshots (handle -> sequence number), for reads that name one.
     snapshots: RwLock<HashMap<u64, u64>>,
 }
@@ -468,10 +429,35 @@ impl DbCell {
         }
     }
 
-    /// Takes the database back once nothing else holds the cell (its reader joined).
+    /// Takes the database back once nothing else holds the cell (its readers and committer
+    /// ended).
     fn into_db(self: Arc<DbCell>) -> Db {
-        let cell = Arc::into_inner(self).expect("the reader thread has ended");
-        cell.db.into_inner().unwrap_or_else(|e| e.into_inner())
+        let cell = Arc::into_inner(self).expect("the reader threads have ended");
+        let db = Arc::into_inner(cell.db).expect("the committer has ended");
+        db.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where a database's committer answers writes: completions published from its thread, as a
+/// reader publishes its reads.
+struct Answers {
+    shared: Arc<Shared>,
+    out: Vec<Completion>,
+}
+
+impl Replies for Answers {
+    fn reply(&mut self, token: u64, result: Result<(), &Error>) {
+        self.out.push(match result {
+            Ok(()) => Completion::ok(token, Vec::new()),
+            Err(e) => failure(token, e),
+        });
+    }
+
+    fn deliver(&mut self) {
+        if !self.out.is_empty() {
+            self.shared.expected.route(&mut self.out);
+            self.shared.completions.publish(&mut self.out);
+        }
     }
 }
 
@@ -559,15 +545,8 @@ struct DbSlot {
     db: Arc<DbCell>,
     /// The reader threads, joined when the database closes.
     readers: Vec<JoinHandle<()>>,
-    /// Acknowledgements owed, in ticket order: (ticket, token).
-    waiting: VecDeque<(u64, u64)>,
-    /// Writes held back while the tree stalls them, in arrival order.
-    stalled: VecDeque<(Batch, u64)>,
-    /// With writes slowed, the next moment a stalled group may go.
-    next_slow_admit: Instant,
-    /// The newest WAL point handed to the syncer, as (segment, offset): a group already covered
-    /// needs no second fsync.
-    sync_requested: (u64, u64),
+    /// Its write pipeline, finished when the database closes.
+    committer: Option<Committer>,
     iters: HashSet<u64>,
     snapshots: HashSet<u64>,
 }
@@ -583,16 +562,12 @@ struct State {
     /// Snapshot handle -> (database handle, sequence number).
     snapshots: HashMap<u64, (u64, u64)>,
     next_handle: u64,
-    /// Databases with writes prepared in this group.
-    dirty: Vec<u64>,
     out: Vec<Completion>,
     /// Results for callers blocked in their own call, delivered with the group's completions.
     woken: Vec<(Arc<Waiter>, Completion)>,
     /// Emptied result buffers back from the drainer, for the next reads' values.
     buffers: Vec<Vec<u8>>,
     shared: Arc<Shared>,
-    /// The syncer of a database thread (none on the front thread), and its inbox.
-    syncer: Option<(Sender<SyncJob>, JoinHandle<()>)>,
     /// This thread's own inbox, for callbacks from background threads.
     to_self: Sender<Request>,
     /// On the front thread: the database threads running, by number, and the next number.
@@ -608,9 +583,6 @@ fn failure(token: u64, err: &Error) -> Completion {
     Completion::err(token, err.code() as i32, format!("strata: {err}"))
 }
 
-/// How long writes wait between groups while compaction falls behind.
-const SLOWDOWN: Duration = Duration::from_millis(1);
-
 /// A database thread: opens the database, serves it until it closes, then retires.
 fn serve_database(
     shared: Arc<Shared>,
@@ -619,22 +591,8 @@ fn serve_database(
     inbox: Receiver<Request>,
     to_self: Sender<Request>,
 ) {
-    let (sync_jobs, sync_inbox) = crossbeam_channel::unbounded();
-    let to_syncer = to_self.clone();
-    let syncer = threads::spawn("strata-syncer", move || run_syncer(sync_inbox, to_syncer));
-    let mut state = State::new(Arc::clone(&shared), number, None, to_self);
-    match syncer {
-        Ok(syncer) => {
-            state.syncer = Some((sync_jobs, syncer));
-            state.handle_guarded(open);
-        }
-        Err(e) => {
-            let e = Error::io("spawn the syncer thread", e);
-            if let Some(token) = open.token() {
-                state.out.push(failure(token, &e));
-            }
-        }
-    }
+    let mut state = State::new(Arc::clone(&shared), number, to_self);
+    state.handle_guarded(open);
     if !state.dbs.is_empty() {
         state.publish();
         state.serve(&inbox);
@@ -646,34 +604,23 @@ fn serve_database(
     }
     let out = std::mem::take(&mut state.out);
     let woken = std::mem::take(&mut state.woken);
-    if let Some((jobs, syncer)) = state.syncer.take() {
-        drop(jobs); // the syncer ends when its inbox closes
-        let _ = syncer.join();
-    }
     drop(state);
     drop(inbox);
     let _ = shared.front.send(Request::Retire { number, out, woken });
 }
 
 impl State {
-    fn new(
-        shared: Arc<Shared>,
-        number: u32,
-        syncer: Option<(Sender<SyncJob>, JoinHandle<()>)>,
-        to_self: Sender<Request>,
-    ) -> State {
+    fn new(shared: Arc<Shared>, number: u32, to_self: Sender<Request>) -> State {
         State {
             number,
             dbs: HashMap::new(),
             iters: HashMap::new(),
             snapshots: HashMap::new(),
             next_handle: (u64::from(number) << 32) + 1,
-            dirty: Vec::new(),
             buffers: Vec::new(),
             out: Vec::new(),
             woken: Vec::new(),
             shared,
-            syncer,
             to_self,
             threads: HashMap::new(),
             next_number: 1,
@@ -688,41 +635,26 @@ impl State {
     fn serve(&mut self, inbox: &Receiver<Request>) {
         let front = self.number == 0;
         loop {
-            let stalled = self.dbs.values().any(|s| !s.stalled.is_empty());
-            let first = if stalled {
-                // Slowed writes are admitted on a clock, so wake up for it.
-                match inbox.recv_timeout(SLOWDOWN) {
-                    Ok(r) => Some(r),
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-                }
-            } else if front {
+            let first = if front {
                 // Opens and tools: nothing here is worth a spin.
-                match inbox.recv() {
-                    Ok(r) => Some(r),
-                    Err(_) => return,
-                }
+                inbox.recv().ok()
             } else {
-                match recv_spinning(inbox) {
-                    Some(r) => Some(r),
-                    None => return,
-                }
+                recv_spinning(inbox)
             };
-            if let Some(first) = first {
-                self.handle_guarded(first);
-                for _ in 1..MAX_GROUP {
-                    match inbox.try_recv() {
-                        Ok(request) => self.handle_guarded(request),
-                        Err(_) => break,
-                    }
+            let Some(first) = first else {
+                return;
+            };
+            self.handle_guarded(first);
+            for _ in 1..MAX_GROUP {
+                match inbox.try_recv() {
+                    Ok(request) => self.handle_guarded(request),
+                    Err(_) => break,
                 }
             }
             if !front && self.dbs.is_empty() {
                 // Closed: the last results go out with the retirement, after the thread ends.
                 return;
             }
-            self.admit_stalled();
-            self.flush_dirty();
             self.publish();
         }
     }
@@ -745,10 +677,9 @@ impl State {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.handle(request))) {
             let why = format!("panic in strata: {}", panic_message(&*payload));
             tracing::error!(reason = %why, "request panicked");
-            if let Some(slot) = db.and_then(|id| self.dbs.get_mut(&id)) {
+            if let Some(slot) = db.and_then(|id| self.dbs.get(&id)) {
+                // The committer refuses every later write, and fails those it holds.
                 slot.db.write().poison(why.clone());
-                let err = Error::Poisoned(why.clone());
-                fail_waiting(slot, &err, &mut self.out);
             }
             if let Some(waiter) = waiter {
                 let failed = Completion::err(0, ErrorCode::Internal as i32, why.clone());
@@ -768,7 +699,8 @@ impl State {
             }
             Request::Open { path, opts, token } => self.open(path, opts, token),
             Request::Close { db, token } => self.close(db, token),
-            Request::Write { db, batch, token } => self.write(db, batch, token),
+            // Writes go to the database's committer; one here names no open database.
+            Request::Write { token, .. } => self.out.push(closed(token)),
             Request::Get {
                 db,
                 snapshot,
@@ -814,8 +746,6 @@ impl State {
             Request::Checkpoint { db, path, token } => self.checkpoint(db, &path, token),
             Request::Check { path, token } => self.check(path, token),
             Request::Repair { path, token } => self.repair(path, token),
-            Request::Synced { db, point, result } => self.synced(db, point, result),
-            Request::Progress { .. } => {} // admit_stalled runs after every group
             Request::Finished(c) => self.out.push(c),
             Request::Retire { number, out, woken } => self.retire(number, out, woken),
         }
@@ -865,17 +795,16 @@ impl State {
     /// requests naming it reach.
     fn open(&mut self, path: PathBuf, opts: Options, token: u64) {
         let handle = u64::from(self.number) << 32;
-        let progress = self.to_self.clone();
-        let notify = Box::new(move || {
-            let _ = progress.send(Request::Progress { db: handle });
-        });
-        let db = match Db::open_with(&path, opts, Arc::new(RealFs), notify) {
+        // Made first: finished flushes and compactions wake the committer, which holds
+        // stalled writes.
+        let (writes, commit_inbox) = commit::channel();
+        let db = match Db::open_with(&path, opts, Arc::new(RealFs), writes.notifier()) {
             Ok(db) => db,
             Err(e) => return self.out.push(failure(token, &e)),
         };
         let cell = Arc::new(DbCell {
             handle,
-            db: RwLock::new(db),
+            db: Arc::new(RwLock::new(db)),
             snapshots: RwLock::new(HashMap::new()),
         });
         let (reads, read_inbox) = crossbeam_channel::unbounded();
@@ -902,30 +831,43 @@ impl State {
             }
         }
         drop(read_inbox);
-        {
-            {
-                self.dbs.insert(
-                    handle,
-                    DbSlot {
-                        db: cell,
-                        readers,
-                        waiting: VecDeque::new(),
-                        stalled: VecDeque::new(),
-                        next_slow_admit: Instant::now(),
-                        sync_requested: (0, 0),
-                        iters: HashSet::new(),
-                        snapshots: HashSet::new(),
-                    },
-                );
-                self.shared.count_open(true);
-                let inbox = self.to_self.clone();
-                let route = Route { inbox, reads };
-                self.shared.inboxes_mut().insert(self.number, route);
-                let mut c = Completion::ok(token, Vec::new());
-                c.handle = handle;
-                self.out.push(c);
+        let answers = Answers {
+            shared: Arc::clone(&self.shared),
+            out: Vec::new(),
+        };
+        let committer = match Committer::start(commit_inbox, Arc::clone(&cell.db), answers, SPIN) {
+            Ok(committer) => committer,
+            Err(e) => {
+                drop(reads);
+                for reader in readers {
+                    let _ = reader.join();
+                }
+                let _ = cell.into_db().close();
+                let e = Error::io("spawn the committer thread", e);
+                return self.out.push(failure(token, &e));
             }
-        }
+        };
+        self.dbs.insert(
+            handle,
+            DbSlot {
+                db: cell,
+                readers,
+                committer: Some(committer),
+                iters: HashSet::new(),
+                snapshots: HashSet::new(),
+            },
+        );
+        self.shared.count_open(true);
+        let route = Route {
+            handle,
+            inbox: self.to_self.clone(),
+            reads,
+            writes,
+        };
+        self.shared.inboxes_mut().insert(self.number, route);
+        let mut c = Completion::ok(token, Vec::new());
+        c.handle = handle;
+        self.out.push(c);
     }
 
     fn close(&mut self, db: u64, token: u64) {
@@ -933,10 +875,15 @@ impl State {
             self.out.push(closed(token));
             return;
         };
-        // Nothing more reaches this database; the reads routed before this finish first.
+        // Nothing more reaches this database; the reads and writes routed before this are
+        // answered first (writes the tree still stalls fail as closed, nothing of them
+        // written).
         self.shared.inboxes_mut().remove(&self.number);
         for reader in slot.readers.drain(..) {
             let _ = reader.join();
+        }
+        if let Some(committer) = slot.committer.take() {
+            committer.finish();
         }
         // The last database closed: keep no buffers around for reads that may never come.
         self.shared.count_open(false);
@@ -946,10 +893,6 @@ impl State {
         }
         for snapshot in slot.snapshots.drain() {
             self.snapshots.remove(&snapshot);
-        }
-        // Writes still stalled were never prepared: they fail, nothing of them was written.
-        for (_, waiting) in slot.stalled.drain(..) {
-            self.out.push(closed(waiting));
         }
         // The slot has left the table, so a panic in close must be caught here: otherwise its
         // waiters would never hear back.
@@ -961,60 +904,10 @@ impl State {
                     panic_message(&*p)
                 )))
             });
-        // Close wrote and synced everything pending: every waiter is acknowledged, or none is.
-        for (_, waiting) in slot.waiting.drain(..) {
-            self.out.push(match &result {
-                Ok(()) => Completion::ok(waiting, Vec::new()),
-                Err(e) => failure(waiting, e),
-            });
-        }
         self.out.push(match &result {
             Ok(()) => Completion::ok(token, Vec::new()),
             Err(e) => failure(token, e),
         });
-    }
-
-    fn write(&mut self, db: u64, batch: Batch, token: u64) {
-        let Some(slot) = self.dbs.get_mut(&db) else {
-            self.out.push(closed(token));
-            return;
-        };
-        // Arrival order is kept: behind a stalled write, every write waits.
-        if !slot.stalled.is_empty() || slot.db.read().write_stall() != Stall::None {
-            slot.stalled.push_back((batch, token));
-            return;
-        }
-        prepare(slot, batch, token, &mut self.out);
-        if !self.dirty.contains(&db) {
-            self.dirty.push(db);
-        }
-    }
-
-    /// Lets stalled writes through as far as the tree allows: all of them once it no longer
-    /// stalls, one group per [`SLOWDOWN`] while it slows writes.
-    fn admit_stalled(&mut self) {
-        let now = Instant::now();
-        for (&id, slot) in self.dbs.iter_mut() {
-            if slot.stalled.is_empty() {
-                continue;
-            }
-            let stall = slot.db.read().write_stall();
-            match stall {
-                Stall::Stop => continue,
-                Stall::Slow if now < slot.next_slow_admit => continue,
-                Stall::Slow => slot.next_slow_admit = now + SLOWDOWN,
-                Stall::None => {}
-            }
-            while let Some((batch, token)) = slot.stalled.pop_front() {
-                prepare(slot, batch, token, &mut self.out);
-                if slot.db.read().write_stall() == Stall::Stop {
-                    break;
-                }
-            }
-            if !self.dirty.contains(&id) {
-                self.dirty.push(id);
-            }
-        }
     }
 
     /// A point read that reached this thread rather than a reader: one naming no open
@@ -1088,7 +981,7 @@ impl State {
             cache_hits: s.cache_hits,
             cache_misses: s.cache_misses,
             cache_bytes: s.cache_bytes,
-            stalled_writes: slot.stalled.len() as u64,
+            stalled_writes: slot.committer.as_ref().map_or(0, Committer::held),
             level_files,
             level_bytes,
         };
@@ -1223,9 +1116,8 @@ impl State {
         let Some(slot) = self.dbs.get_mut(&db) else {
             return self.out.push(closed(token));
         };
-        // Pending writes are synced and applied by the checkpoint: acknowledge them too.
+        // Pending writes are synced and applied by the checkpoint; the committer answers them.
         let result = slot.db.write().checkpoint(path);
-        acknowledge(slot, &mut self.out);
         self.out.push(match result {
             Ok(()) => Completion::ok(token, Vec::new()),
             Err(e) => failure(token, &e),
@@ -1274,57 +1166,6 @@ impl State {
             self.out.push(failure(token, &e));
         }
     }
-
-    fn synced(&mut self, db: u64, point: SyncPoint, result: std::io::Result<()>) {
-        // The database may have closed meanwhile; its close synced everything itself.
-        let Some(slot) = self.dbs.get_mut(&db) else {
-            return;
-        };
-        let synced = slot.db.write().synced(&point, result);
-        if let Err(e) = synced {
-            fail_waiting(slot, &e, &mut self.out);
-            return;
-        }
-        acknowledge(slot, &mut self.out);
-        if slot.db.read().has_pending() && !self.dirty.contains(&db) {
-            self.dirty.push(db);
-        }
-    }
-
-    /// Hands each dirty database's WAL group to the OS and queues its fsync with the syncer
-    /// (which merges it with any queued before it), unless a queued fsync already covers it.
-    fn flush_dirty(&mut self) {
-        for db in std::mem::take(&mut self.dirty) {
-            let Some(slot) = self.dbs.get_mut(&db) else {
-                continue;
-            };
-            // Batches applied while preparing (a memtable rotation syncs) are acknowledged.
-            acknowledge(slot, &mut self.out);
-            // Each guard is dropped before the next statement: holding one while acknowledging
-            // (which reads) would deadlock.
-            let written = slot.db.write().write_pending();
-            match written {
-                Ok(Some(point)) => {
-                    let (segment, offset) = slot.sync_requested;
-                    if point.segment == segment && point.offset <= offset {
-                        continue;
-                    }
-                    slot.sync_requested = (point.segment, point.offset);
-                    let queued = match &self.syncer {
-                        Some((jobs, _)) => jobs.send(SyncJob { db, point }).is_ok(),
-                        None => false,
-                    };
-                    if !queued {
-                        let e = Error::Internal("the syncer thread is gone".into());
-                        slot.db.write().poison(e.to_string());
-                        fail_waiting(slot, &e, &mut self.out);
-                    }
-                }
-                Ok(None) => acknowledge(slot, &mut self.out),
-                Err(e) => fail_waiting(slot, &e, &mut self.out),
-            }
-        }
-    }
 }
 
 /// The completion carrying an iterator chunk (flagged `STRATA_ITER_DONE` when it is the last),
@@ -1350,39 +1191,6 @@ fn snapshot_closed(token: u64) -> Completion {
     )
 }
 
-/// Prepares one write, queueing its acknowledgement.
-fn prepare(slot: &mut DbSlot, batch: Batch, token: u64, out: &mut Vec<Completion>) {
-    let prepared = slot.db.write().prepare(batch);
-    match prepared {
-        Ok(ticket) => slot.waiting.push_back((ticket, token)),
-        Err(e) => out.push(failure(token, &e)),
-    }
-}
-
-/// Completes every waiter whose ticket is now visible.
-fn acknowledge(slot: &mut DbSlot, out: &mut Vec<Completion>) {
-    let visible = slot.db.read().visible_seq();
-    while let Some(&(ticket, token)) = slot.waiting.front() {
-        if ticket > visible {
-            break;
-        }
-        slot.waiting.pop_front();
-        out.push(Completion::ok(token, Vec::new()));
-    }
-}
-
-/// Fails every waiter of a database whose write path broke.
-fn fail_waiting(slot: &mut DbSlot, err: &Error, out: &mut Vec<Completion>) {
-    // Waiters whose batches became visible before the failure are acknowledged first.
-    acknowledge(slot, out);
-    for (_, token) in slot.waiting.drain(..) {
-        out.push(failure(token, err));
-    }
-    for (_, token) in slot.stalled.drain(..) {
-        out.push(failure(token, err));
-    }
-}
-
 /// Receives the next request, polling briefly before parking. None when every sender is gone.
 fn recv_spinning(inbox: &Receiver<Request>) -> Option<Request> {
     let start = Instant::now();
@@ -1397,63 +1205,5 @@ fn recv_spinning(inbox: &Receiver<Request>) -> Option<Request> {
         if start.elapsed() > SPIN {
             return inbox.recv().ok();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use strata_engine::fs::FileSystem;
-    use strata_engine::sim_fs::SimFs;
-    use strata_engine::wal::{segment_name, WalWriter};
-
-    /// A WAL point of `segment` at `records` records written.
-    fn point(fs: &SimFs, segment: u64, records: u64) -> SyncPoint {
-        let path = Path::new("/db").join(segment_name(segment));
-        let mut wal = WalWriter::create(fs, &path).unwrap();
-        for seq in 1..=records {
-            wal.add_record(seq, b"record");
-        }
-        wal.write_buffered().unwrap();
-        wal.sync_point()
-    }
-
-    #[test]
-    fn the_syncer_syncs_each_segment_once_at_its_newest_point() {
-        let fs = SimFs::new(1);
-        fs.create_dir_all(Path::new("/db")).unwrap();
-        let job = |db, segment, records| SyncJob {
-            db,
-            point: point(&fs, segment, records),
-        };
-        let mut queued = vec![
-            job(1, 7, 1),
-            job(2, 7, 1),
-            job(1, 7, 3),
-            job(1, 8, 1),
-            job(1, 7, 5),
-            job(2, 7, 2),
-        ];
-        let offsets = |jobs: &[SyncJob]| -> Vec<(u64, u64, u64)> {
-            jobs.iter()
-                .map(|j| (j.db, j.point.segment, j.point.offset))
-                .collect()
-        };
-        let newest_of = |db, segment| {
-            queued
-                .iter()
-                .filter(|j| j.db == db && j.point.segment == segment)
-                .map(|j| j.point.offset)
-                .max()
-                .unwrap()
-        };
-        let want = vec![
-            (1, 7, newest_of(1, 7)),
-            (2, 7, newest_of(2, 7)),
-            (1, 8, newest_of(1, 8)),
-        ];
-        let got = newest_per_segment(&mut queued);
-        assert!(queued.is_empty());
-        assert_eq!(offsets(&got), want);
     }
 }

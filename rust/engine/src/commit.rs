@@ -1,0 +1,351 @@
+//! The write pipeline's one owner for a database shared between threads: a committer thread
+//! that takes writes as they arrive, prepares them in groups, hands each group to the OS in one
+//! write, makes it durable with one fsync (none with `no_sync`) on its own thread, and answers
+//! every write once its batch is visible, in arrival order.
+//!
+//! [`Db::write`] runs the same three steps ([`Db::prepare`], [`Db::write_pending`],
+//! [`Db::synced`]) on the calling thread for a database with one owner. The committer serves a
+//! database behind a lock that other threads read (and its owner changes) meanwhile: the runtime
+//! the Go SDK talks to, and concurrent native writers. Its only contacts with the outside are a
+//! channel in ([`CommitSender`]) and [`Replies`] out, so tests drive it exactly as the runtime
+//! does.
+//!
+//! A durable write costs three thread wake-ups on this path (its caller's message waking the
+//! committer, the fsync returning, the reply waking the caller): the fsync runs on the thread
+//! that prepared the group, so no hand-off to a separate syncer and back sits between a write
+//! and its answer. Writes that arrive during an fsync form the next group.
+//!
+//! While the tree stalls writes ([`Stall`]), the committer holds them in arrival order: all of
+//! them on [`Stall::Stop`] until background work reports progress, one group per [`SLOWDOWN`]
+//! on [`Stall::Slow`]. A panic while committing poisons the database: the write being prepared
+//! fails with [`Error::Internal`] naming the panic, every other unanswered write with
+//! [`Error::Poisoned`], and later writes are refused.
+
+use std::collections::VecDeque;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+
+use crate::error::panic_message;
+use crate::{threads, Batch, Db, Error, Stall};
+
+/// A database shared by the threads that serve it: readers take the read lock, its owner and
+/// its committer the write lock.
+pub type SharedDb = Arc<RwLock<Db>>;
+
+/// How long writes wait between groups while compaction falls behind.
+pub const SLOWDOWN: Duration = Duration::from_millis(1);
+
+/// Most writes prepared in one group before it is written and synced.
+const MAX_GROUP: usize = 1024;
+
+/// Where a committer's answers go.
+pub trait Replies: Send + 'static {
+    /// The write sent with `token` is visible (and durable, unless `no_sync`), or failed.
+    fn reply(&mut self, token: u64, result: std::result::Result<(), &Error>);
+    /// The end of a group: deliver every reply gathered since the last call.
+    fn deliver(&mut self);
+}
+
+enum Message {
+    Write {
+        batch: Batch,
+        token: u64,
+    },
+    /// Background work finished: stalled writes may go.
+    Progress,
+    /// The database is closing: answer everything sent before, then end.
+    End,
+}
+
+/// The way writes reach a committer. Cheap to clone; every clone feeds the same committer.
+#[derive(Clone)]
+pub struct CommitSender(Sender<Message>);
+
+impl CommitSender {
+    /// Queues `batch` to commit, answered with `token`. Gives the batch back if the committer
+    /// has ended.
+    pub fn write(&self, batch: Batch, token: u64) -> std::result::Result<(), Batch> {
+        self.0
+            .send(Message::Write { batch, token })
+            .map_err(|e| match e.0 {
+                Message::Write { batch, .. } => batch,
+                _ => unreachable!("a write was sent"),
+            })
+    }
+
+    /// The callback for [`Db::open_with`]: wakes the committer when a flush or compaction
+    /// finishes, so writes it holds may go.
+    pub fn notifier(&self) -> Box<dyn Fn() + Send + Sync> {
+        let to = self.0.clone();
+        Box::new(move || {
+            let _ = to.send(Message::Progress);
+        })
+    }
+}
+
+/// The receiving end, handed to [`Committer::start`] once the database is open.
+pub struct CommitInbox {
+    messages: Receiver<Message>,
+    sender: CommitSender,
+}
+
+/// A committer's channel: make it before opening the database, so the database's progress
+/// callback ([`CommitSender::notifier`]) can reach the committer.
+pub fn channel() -> (CommitSender, CommitInbox) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let sender = CommitSender(tx);
+    let inbox = CommitInbox {
+        messages: rx,
+        sender: sender.clone(),
+    };
+    (sender, inbox)
+}
+
+/// A running committer thread (`strata-commit`). Dropping it finishes it ([`Committer::finish`]).
+pub struct Committer {
+    sender: CommitSender,
+    held: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Committer {
+    /// Starts committing writes from `inbox` to `db`, answering through `replies`. The thread
+    /// polls its empty inbox for `spin` before it parks (zero: parks at once).
+    pub fn start(
+        inbox: CommitInbox,
+        db: SharedDb,
+        replies: impl Replies,
+        spin: Duration,
+    ) -> io::Result<Committer> {
+        let held = Arc::new(AtomicU64::new(0));
+        let CommitInbox { messages, sender } = inbox;
+        let mut pipeline = Pipeline {
+            db,
+            messages,
+            replies,
+            spin,
+            held: Arc::clone(&held),
+            queued: VecDeque::new(),
+            waiting: VecDeque::new(),
+            next_slow_admit: Instant::now(),
+            preparing: None,
+        };
+        let thread = threads::spawn("strata-commit", move || pipeline.run())?;
+        Ok(Committer {
+            sender,
+            held,
+            thread: Some(thread),
+        })
+    }
+
+    /// Writes held back while the tree stalls them, as of the last group.
+    pub fn held(&self) -> u64 {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Ends the committer once every write sent before this call is answered: committed, or
+    /// (if the tree still stops writes) failed with [`Error::Closed`], nothing of it written.
+    pub fn finish(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        let _ = self.sender.0.send(Message::End);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The committer thread's state.
+struct Pipeline<R> {
+    db: SharedDb,
+    messages: Receiver<Message>,
+    replies: R,
+    spin: Duration,
+    held: Arc<AtomicU64>,
+    /// Writes received and not yet prepared, in arrival order.
+    queued: VecDeque<(Batch, u64)>,
+    /// Prepared writes not yet answered: (ticket, token), in ticket order.
+    waiting: VecDeque<(u64, u64)>,
+    /// While the tree slows writes, the next moment a held group may go.
+    next_slow_admit: Instant,
+    /// The token whose batch is being prepared: the one a panic there fails as internal.
+    preparing: Option<u64>,
+}
+
+impl<R: Replies> Pipeline<R> {
+    fn run(&mut self) {
+        loop {
+            let ending = self.receive();
+            self.commit_guarded(ending);
+            self.held.store(self.queued.len() as u64, Ordering::Relaxed);
+            self.replies.deliver();
+            if ending {
+                for (_, token) in self.queued.drain(..) {
+                    self.replies.reply(token, Err(&Error::Closed));
+                }
+                self.replies.deliver();
+                return;
+            }
+        }
+    }
+
+    /// Takes what arrived into `queued`: waits for the first message (on a clock while writes
+    /// are held, so slowed writes go on time), then whatever else is queued, up to a group.
+    /// True once the database is closing (or every sender is gone).
+    fn receive(&mut self) -> bool {
+        let first = if self.queued.is_empty() {
+            self.recv_spinning()
+        } else {
+            match self.messages.recv_timeout(SLOWDOWN) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => return false,
+                Err(RecvTimeoutError::Disconnected) => None,
+            }
+        };
+        let Some(mut message) = first else {
+            return true;
+        };
+        let mut taken = 0;
+        loop {
+            match message {
+                Message::Write { batch, token } => self.queued.push_back((batch, token)),
+                Message::Progress => {}
+                Message::End => return true,
+            }
+            taken += 1;
+            if taken == MAX_GROUP {
+                return false;
+            }
+            match self.messages.try_recv() {
+                Ok(m) => message = m,
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return true,
+            }
+        }
+    }
+
+    /// The next message, polling for `spin` before parking. None when every sender is gone.
+    fn recv_spinning(&self) -> Option<Message> {
+        let start = Instant::now();
+        while start.elapsed() < self.spin {
+            for _ in 0..64 {
+                match self.messages.try_recv() {
+                    Ok(m) => return Some(m),
+                    Err(TryRecvError::Disconnected) => return None,
+                    Err(TryRecvError::Empty) => std::hint::spin_loop(),
+                }
+            }
+        }
+        self.messages.recv().ok()
+    }
+
+    fn commit_guarded(&mut self, ending: bool) {
+        // AssertUnwindSafe: after a panic the database is poisoned and every write it held is
+        // answered, so nothing half-done is built on.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.commit(ending))) {
+            let why = format!("panic in strata: {}", panic_message(&*payload));
+            tracing::error!(reason = %why, "commit panicked");
+            self.write().poison(why.clone());
+            if let Some(token) = self.preparing.take() {
+                self.replies
+                    .reply(token, Err(&Error::Internal(why.clone())));
+            }
+            self.fail_all(&Error::Poisoned(why));
+        }
+    }
+
+    /// One group: prepares what the tree admits, writes it, syncs it, answers it.
+    fn commit(&mut self, ending: bool) {
+        if !self.admit(ending) {
+            // Nothing to write; an empty batch's ticket is visible already.
+            return self.acknowledge();
+        }
+        let written = self.write().write_pending();
+        let outcome = match written {
+            Ok(Some(point)) => {
+                let result = point.sync();
+                self.write().synced(&point, result)
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => self.acknowledge(),
+            Err(e) => self.fail_all(&e),
+        }
+    }
+
+    /// Prepares the queued writes the tree admits now, in order. True if any was prepared (or
+    /// an earlier group left some pending).
+    fn admit(&mut self, ending: bool) -> bool {
+        let mut db = self.db.write().unwrap_or_else(|e| e.into_inner());
+        match db.write_stall() {
+            Stall::Stop => return db.has_pending(),
+            // Closing: the last writes go now rather than one group per tick.
+            Stall::Slow if !ending => {
+                let now = Instant::now();
+                if now < self.next_slow_admit {
+                    return db.has_pending();
+                }
+                self.next_slow_admit = now + SLOWDOWN;
+            }
+            Stall::Slow | Stall::None => {}
+        }
+        while let Some((batch, token)) = self.queued.pop_front() {
+            self.preparing = Some(token);
+            let prepared = db.prepare(batch);
+            self.preparing = None;
+            match prepared {
+                Ok(ticket) => self.waiting.push_back((ticket, token)),
+                Err(e) => self.replies.reply(token, Err(&e)),
+            }
+            // A prepare that rotated the memtable may have made the tree stop writes.
+            if db.write_stall() == Stall::Stop {
+                break;
+            }
+        }
+        db.has_pending()
+    }
+
+    /// Answers every waiting write whose ticket is visible.
+    fn acknowledge(&mut self) {
+        let visible = self.read().visible_seq();
+        while let Some(&(ticket, token)) = self.waiting.front() {
+            if ticket > visible {
+                break;
+            }
+            self.waiting.pop_front();
+            self.replies.reply(token, Ok(()));
+        }
+    }
+
+    /// The write path broke (the database is poisoned): answers what became visible before,
+    /// and fails every other write, prepared or held.
+    fn fail_all(&mut self, err: &Error) {
+        self.acknowledge();
+        for (_, token) in self.waiting.drain(..) {
+            self.replies.reply(token, Err(err));
+        }
+        for (_, token) in self.queued.drain(..) {
+            self.replies.reply(token, Err(err));
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Db> {
+        self.db.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Db> {
+        self.db.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
