@@ -2,8 +2,8 @@
 # Proves strata.h from C: builds libstrata.a, compiles ci/c/harness.c against it, and runs the
 # harness plainly and then under valgrind.
 #
-# valgrind must report no memory errors and no definite or indirect leaks. strata's runtime and
-# syncer threads and its global state live until process exit by design, so still-reachable and
+# valgrind must report no memory errors and no definite or indirect leaks. strata's front thread
+# and its global state live until process exit by design, so still-reachable and
 # possibly-lost blocks (their thread stacks and TLS) are expected and not counted as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."

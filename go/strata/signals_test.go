@@ -14,7 +14,7 @@ import (
 // strata's threads block asynchronous signals, so signals sent to the process reach Go's
 // signal handling while strata is busy on all of its threads.
 func TestSignalsReachGoWhileStrataIsBusy(t *testing.T) {
-	db := openTest(t, nil) // durable writes keep the syncer thread busy too
+	db := openTest(t, nil) // durable writes keep the committer thread busy too
 	signals := []os.Signal{syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM}
 	ch := make(chan os.Signal, len(signals))
 	signal.Notify(ch, signals...)

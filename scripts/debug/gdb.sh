@@ -11,7 +11,7 @@
 # while the Rust frames that faulted are only in the stack of the thread that took the signal.
 # gdb stops the process when the kernel delivers the fault, before any handler runs, so
 # `thread apply all bt` shows the faulting thread's Rust frames first-hand, with every other
-# thread (Go's, strata's runtime and syncer threads) as it was.
+# thread (Go's, and strata's: the front thread and each database's) as it was.
 #
 # The signals the Go runtime uses in normal operation (SIGURG for preemption, SIGPIPE, SIGPROF,
 # SIGCHLD, SIGWINCH) and the ones a program may catch with os/signal (SIGINT, SIGTERM, SIGHUP,

@@ -11,7 +11,7 @@
 #
 # What works and what does not (valgrind 3.19, Go 1.26):
 # - C harness: exact. No memory errors, no definite or indirect leaks is the bar (CI runs the
-#   same through scripts/c-harness.sh). strata's runtime and syncer threads and its global state
+#   same through scripts/c-harness.sh). strata's front thread and its global state
 #   live until exit by design, so still-reachable and possibly-lost blocks are expected.
 # - Go binaries: memcheck does not know Go's allocator or its goroutine stacks. A plain build
 #   reports hundreds of false errors ("Invalid write of size 8" in runtime.asyncPreempt,

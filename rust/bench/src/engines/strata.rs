@@ -7,13 +7,13 @@
 //! an `RwLock`: concurrent reads share it, a concurrent `put` (the mix) takes it alone, and the
 //! fills, which own the store, bypass the lock.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{mpsc, Mutex, RwLock};
-use std::thread;
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use strata_engine::{Batch, Db, Options, Stall};
+use strata_engine::commit::{self, Committer, Replies};
+use strata_engine::{Batch, Db, Options};
 
 use super::{Durability, Result, Store, CACHE_BYTES};
 use crate::data::Data;
@@ -103,7 +103,7 @@ impl Store for StrataStore {
 }
 
 /// fillsync. One writer calls [`Db::write`] itself (the mutex is never contended; it only
-/// satisfies `Sync`); several writers share a group committer, as strata's runtime does.
+/// satisfies `Sync`); several writers share the engine's committer, as the Go SDK's writes do.
 pub fn fill_sync(dir: &Path, data: &Data, writers: usize, ops: u64) -> Result<Measurement> {
     let db = Db::open(dir, options(Durability::Synced))?;
     if writers <= 1 {
@@ -116,19 +116,29 @@ pub fn fill_sync(dir: &Path, data: &Data, writers: usize, ops: u64) -> Result<Me
         db.into_inner().unwrap().close()?;
         return m;
     }
-    let (requests, inbox) = mpsc::channel::<Request>();
-    let committer = thread::spawn(move || commit_groups(db, inbox));
+    // The engine's committer, the path Go's writes take: each write's answer comes back on
+    // the channel its writer registered under the write's index.
+    let db = Arc::new(RwLock::new(db));
+    let waiting: Waiting = Arc::default();
+    let (sender, inbox) = commit::channel();
+    let answers = Answers(Arc::clone(&waiting));
+    let committer = Committer::start(inbox, Arc::clone(&db), answers, Duration::ZERO)?;
     let m = concurrent_writes(data, writers, ops, |i| {
         let mut batch = Batch::new();
         batch.put(&data.key(i), data.value(i))?;
         let (reply, answer) = mpsc::channel();
-        requests
-            .send(Request { batch, reply })
-            .map_err(|_| "committer is gone")?;
+        waiting
+            .lock()
+            .map_err(|_| "poisoned lock")?
+            .insert(i, reply);
+        sender.write(batch, i).map_err(|_| "committer is gone")?;
         Ok(answer.recv()??)
     });
-    drop(requests);
-    let db = committer.join().map_err(|_| "committer panicked")?;
+    committer.finish();
+    let db = Arc::into_inner(db)
+        .ok_or("the committer still holds the database")?
+        .into_inner()
+        .map_err(|_| "poisoned lock")?;
     let syncs = db.stats().wal_syncs.max(1);
     eprintln!(
         "  (strata: {ops} writes by {writers} writers in {syncs} WAL fsyncs, {:.1} per fsync)",
@@ -138,59 +148,19 @@ pub fn fill_sync(dir: &Path, data: &Data, writers: usize, ops: u64) -> Result<Me
     m
 }
 
-/// Where the committer says a write is durable (or why it failed).
-type Reply = mpsc::Sender<std::result::Result<(), String>>;
+/// Writes sent to the committer and not yet answered: where each one's answer goes, by token.
+type Waiting = Arc<Mutex<HashMap<u64, mpsc::Sender<std::result::Result<(), String>>>>>;
 
-/// One write waiting for the committer.
-struct Request {
-    batch: Batch,
-    reply: Reply,
-}
+/// The committer's replies, sent to the writer that waits for each.
+struct Answers(Waiting);
 
-/// The group committer: the only thread that touches `db` while writers are running.
-///
-/// Each round takes everything queued (blocking only for the first request), prepares each
-/// batch (sequence numbers, encoded into the WAL group buffer), hands the group to the OS in one
-/// write, fsyncs once, and then acknowledges every writer whose ticket is now visible. Writers
-/// that arrive during the fsync form the next group. Returns the database when every writer
-/// has hung up.
-fn commit_groups(mut db: Db, inbox: mpsc::Receiver<Request>) -> Db {
-    let mut waiting: VecDeque<(u64, Reply)> = VecDeque::new();
-    while let Ok(first) = inbox.recv() {
-        // Like the runtime: hold new writes while the tree says stop (rare at this size).
-        while db.write_stall() == Stall::Stop {
-            thread::sleep(Duration::from_millis(1));
-        }
-        for Request { batch, reply } in std::iter::once(first).chain(inbox.try_iter()) {
-            match db.prepare(batch) {
-                Ok(ticket) => waiting.push_back((ticket, reply)),
-                Err(e) => {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
-        }
-        let outcome = db.write_pending().and_then(|point| match point {
-            Some(point) => {
-                let result = point.sync();
-                db.synced(&point, result)
-            }
-            None => Ok(()),
-        });
-        if let Err(e) = outcome {
-            // The database is poisoned: nothing pending will ever become visible.
-            for (_, reply) in waiting.drain(..) {
-                let _ = reply.send(Err(e.to_string()));
-            }
-            continue;
-        }
-        let visible = db.visible_seq();
-        while waiting
-            .front()
-            .is_some_and(|(ticket, _)| *ticket <= visible)
-        {
-            let (_, reply) = waiting.pop_front().expect("front exists");
-            let _ = reply.send(Ok(()));
+impl Replies for Answers {
+    fn reply(&mut self, token: u64, result: std::result::Result<(), &strata_engine::Error>) {
+        let reply = self.0.lock().ok().and_then(|mut w| w.remove(&token));
+        if let Some(reply) = reply {
+            let _ = reply.send(result.map_err(|e| e.to_string()));
         }
     }
-    db
+
+    fn deliver(&mut self) {}
 }
