@@ -694,20 +694,20 @@ impl Db {
 
     /// Pins the current visible state; reads at the returned sequence stay consistent until
     /// [`Db::release_snapshot`].
-    pub fn acquire_snapshot(&mut self) -> u64 {
+    pub fn acquire_snapshot(&self) -> u64 {
         enter_engine();
         self.tree.acquire_snapshot(self.visible_seq);
         self.visible_seq
     }
 
     /// Takes one more reference on an existing snapshot at `seq` (an iterator over a snapshot).
-    pub fn retain_snapshot(&mut self, seq: u64) {
+    pub fn retain_snapshot(&self, seq: u64) {
         enter_engine();
         self.tree.acquire_snapshot(seq);
     }
 
     /// Releases a snapshot taken with [`Db::acquire_snapshot`] or [`Db::retain_snapshot`].
-    pub fn release_snapshot(&mut self, seq: u64) {
+    pub fn release_snapshot(&self, seq: u64) {
         enter_engine();
         self.tree.release_snapshot(seq);
     }

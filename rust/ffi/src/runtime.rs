@@ -1013,7 +1013,7 @@ impl State {
         };
         let handle = self.new_handle();
         let slot = self.dbs.get_mut(&db).expect("checked above");
-        slot.db.write().retain_snapshot(seq);
+        slot.db.read().retain_snapshot(seq);
         let mut state = IterState::new(db, seq, lower, upper, reverse);
         let mut c = if first_chunk {
             chunk_completion(token, state.next_chunk(&slot.db.read()))
@@ -1021,7 +1021,7 @@ impl State {
             Completion::ok(token, Vec::new())
         };
         if c.code != 0 {
-            slot.db.write().release_snapshot(seq);
+            slot.db.read().release_snapshot(seq);
             return self.out.push(c);
         }
         slot.iters.insert(handle);
@@ -1051,7 +1051,7 @@ impl State {
         if let Some(state) = self.iters.remove(&iter) {
             if let Some(slot) = self.dbs.get_mut(&state.db) {
                 slot.iters.remove(&iter);
-                slot.db.write().release_snapshot(state.seq);
+                slot.db.read().release_snapshot(state.seq);
             }
         }
     }
@@ -1062,7 +1062,7 @@ impl State {
         }
         let handle = self.new_handle();
         let slot = self.dbs.get_mut(&db).expect("checked above");
-        let seq = slot.db.write().acquire_snapshot();
+        let seq = slot.db.read().acquire_snapshot();
         slot.db.snapshots_mut().insert(handle, seq);
         slot.snapshots.insert(handle);
         self.snapshots.insert(handle, (db, seq));
@@ -1076,7 +1076,7 @@ impl State {
             if let Some(slot) = self.dbs.get_mut(&db) {
                 slot.db.snapshots_mut().remove(&snapshot);
                 slot.snapshots.remove(&snapshot);
-                slot.db.write().release_snapshot(seq);
+                slot.db.read().release_snapshot(seq);
             }
         }
     }
