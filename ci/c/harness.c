@@ -1163,6 +1163,33 @@ static void test_get_wait(struct db *a)
           "get_wait with a NULL buffer of non-zero capacity -> INVALID_ARGUMENT");
     strata_value_free(NULL, 0);
 
+    /* strata_iter_open_wait: the open and its first chunk in the call. The chunk of up to 16
+     * entries (one holds 5000 bytes) does not fit in dst: strata hands it over. */
+    uint64_t it_token = new_token();
+    rc = strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, STRATA_ITER_FIRST_CHUNK, it_token,
+                               1000, 0, dst, sizeof dst, &out);
+    check(rc == STRATA_OK && out.handle != 0 && out.data != NULL && out.len > sizeof big,
+          "iter_open_wait opens an iterator and hands over a first chunk that does not fit");
+    strata_value_free(out.data, out.len);
+    check(strata_iter_close(out.handle) == STRATA_OK, "close the iterator opened waiting");
+    rc = strata_iter_open_wait(a->handle, 0, BYTES("wait-big"), 8, BYTES("wait-big\x01"), 9,
+                               STRATA_ITER_FIRST_CHUNK, new_token(), 0, 0, NULL, 0, &out);
+    check(rc == STRATA_OK && out.data != NULL && (out.flags & STRATA_ITER_DONE) != 0 &&
+              out.len == 8 + 8 + sizeof big,
+          "iter_open_wait over one key: that entry and STRATA_ITER_DONE");
+    strata_value_free(out.data, out.len);
+    strata_iter_close(out.handle);
+    check(strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, 0, &out) ==
+              STRATA_ERR_INVALID_ARGUMENT,
+          "iter_open_wait without a token -> INVALID_ARGUMENT");
+    check(strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, 1u << 30, new_token(), 0, 0, NULL,
+                                0, &out) == STRATA_ERR_INVALID_ARGUMENT,
+          "iter_open_wait with an unknown flag -> INVALID_ARGUMENT");
+    rc = strata_iter_open_wait(987654321, 0, NULL, 0, NULL, 0, 0, new_token(), 0, 0, NULL, 0, &out);
+    check(rc == STRATA_ERR_CLOSED && out.data != NULL && out.len > 0,
+          "iter_open_wait on an unknown handle -> CLOSED with a message");
+    strata_value_free(out.data, out.len);
+
     /* strata_expect + a submission + strata_wait: any request's result, in the call. */
     strata_waited w;
     uint64_t t = new_token();

@@ -191,3 +191,25 @@ func BenchmarkPutDurableParallel16(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkScan10Sequential: one goroutine opens an iterator at a random key, reads 10
+// entries and closes it; ns/op is the latency of a short scan.
+func BenchmarkScan10Sequential(b *testing.B) {
+	db := benchDB(b, &Options{NoSync: true})
+	ctx := context.Background()
+	var start [8]byte
+	opts := &IterOptions{Start: start[:]}
+	b.ResetTimer()
+	for i := range b.N {
+		binary.BigEndian.PutUint64(start[:], uint64(i*7919)%benchKeys)
+		it, err := db.NewIterator(ctx, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < 10 && it.Next(); n++ {
+		}
+		if err := it.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

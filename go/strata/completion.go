@@ -377,6 +377,114 @@ func (c *completer) doWaiting(ctx context.Context, op string, kind opKind, dst [
 	return c.await(ctx, token, kind, dst, w, true)
 }
 
+// submitWaiting submits a request with token and waits for its result in the same cgo call
+// (the strata_*_wait exports): spinning up to spin, giving up after limit (0: never) with
+// STRATA_INTERRUPTED, the result in room (roomLen bytes) and out as strata_wait leaves them.
+type submitWaiting func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t
+
+// execWaiting is doWaiting in one cgo call rather than three (strata_expect, the submission,
+// strata_wait): for a lone caller, through an export that submits and waits.
+func (db *DB) execWaiting(ctx context.Context, op string, kind opKind, submit submitWaiting) (result, error) {
+	if err := ctx.Err(); err != nil {
+		return result{}, err
+	}
+	if db.isClosed() {
+		return result{}, opError(op, ErrClosed)
+	}
+	c := completions
+	c.blocked.Add(1)
+	defer c.blocked.Add(-1)
+	callsWaited.Add(1)
+	w := waitPool.Get().(*waitCall)
+	defer waitPool.Put(w)
+	room, roomPtr := w.room(nil)
+	token := C.uint64_t(c.token.Add(1))
+	limit := C.uint64_t(0)
+	if ctx.Done() != nil {
+		limit = C.uint64_t(waitCheck)
+	}
+	out := &w.waited
+	code := int32(submit(token, C.uint64_t(waitSpin), limit, roomPtr, C.size_t(len(room)), out))
+	runtime.KeepAlive(room)
+	runtime.KeepAlive(db)
+	switch {
+	case code == C.STRATA_INTERRUPTED:
+		return c.await(ctx, token, kind, nil, w, false)
+	case code != C.STRATA_OK && out.len == 0:
+		// Refused before it reached a strata thread (which always says why).
+		return result{}, submitError(op, code)
+	default:
+		return waitedResult(code, nil, room, out)
+	}
+}
+
+// pathChooser decides, for a lone caller, between waiting for a request in its own cgo call and
+// going through the completion queue, by which of the two took less time lately: the faster one
+// depends on the machine's load, which no setting can know. Each way's latency is an average
+// over its recent calls (an exponentially weighted one, weight 1/8 for the newest). Calls go in
+// blocks of chooserBurst: the first block of every chooserPeriod takes the way currently
+// slower, so a change of load is noticed within a few periods, and only the second half of
+// each block is timed, since the first calls after a switch pay for waking the other way (the
+// poller sleeps while callers wait in their calls, and the reverse). Callers race on the
+// averages harmlessly: a lost update is one sample fewer.
+type pathChooser struct {
+	calls atomic.Uint64
+	// waitNs and queueNs are the averages in nanoseconds; 0 until the first sample.
+	waitNs, queueNs atomic.Int64
+	// force, for tests: 1 always waits in the call, 2 always takes the queue, 0 chooses.
+	force atomic.Int32
+}
+
+const (
+	// chooserBurst is how many calls in a row take one way before any is timed.
+	chooserBurst = 16
+	// chooserPeriod is how often (in calls) a pathChooser tries the way it considers slower.
+	chooserPeriod = 512
+)
+
+// choose reports whether to wait in the call, and the time to pass to record (zero: the call
+// is not timed).
+func (p *pathChooser) choose() (waiting bool, started time.Time) {
+	switch p.force.Load() {
+	case 1:
+		return true, time.Time{}
+	case 2:
+		return false, time.Time{}
+	}
+	phase := p.calls.Add(1) % chooserPeriod
+	w, q := p.waitNs.Load(), p.queueNs.Load()
+	switch {
+	case w == 0:
+		waiting = true
+	case q == 0:
+		waiting = false
+	default:
+		waiting = (w <= q) != (phase < chooserBurst)
+	}
+	if phase%chooserBurst < chooserBurst/2 {
+		return waiting, time.Time{}
+	}
+	return waiting, time.Now()
+}
+
+// record adds a call that started at started (from choose) to its way's average.
+func (p *pathChooser) record(waiting bool, started time.Time) {
+	if started.IsZero() {
+		return
+	}
+	d := int64(time.Since(started))
+	avg := &p.queueNs
+	if waiting {
+		avg = &p.waitNs
+	}
+	old := avg.Load()
+	if old == 0 {
+		avg.Store(max(d, 1))
+		return
+	}
+	avg.Store(max(old+(d-old)/8, 1))
+}
+
 // waitCheck is how often a caller waiting in its own call under a context that can end comes
 // back to look at it: the longest a cancellation waits to be noticed. (context.AfterFunc
 // would notice at once, but costs three allocations per call.)

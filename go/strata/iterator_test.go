@@ -3,10 +3,13 @@ package strata
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 type kv struct{ k, v string }
@@ -127,5 +130,127 @@ func TestIteratorAbandonedHalfWayIsReleasedByClose(t *testing.T) {
 	}
 	if s.OpenIterators != 0 || s.Snapshots != 0 {
 		t.Fatalf("after Close: %d open iterators, %d snapshots", s.OpenIterators, s.Snapshots)
+	}
+}
+
+// TestIteratorOpensWaitingInTheirOwnCall: a lone caller's iterator opens wait in one cgo call
+// (strata_iter_open_wait) and behave as through the queue: forward, reverse and bounded
+// scans read the same entries, a first chunk larger than the call's scratch buffer comes back
+// whole, a cancellable context works, and a refused open reports why.
+func TestIteratorOpensWaitingInTheirOwnCall(t *testing.T) {
+	iterOpens.force.Store(1)
+	defer iterOpens.force.Store(0)
+	db := openTest(t, &Options{NoSync: true})
+	big := strings.Repeat("v", 1000) // 16 entries of the first chunk: past the 4 KiB scratch
+	var keys []string
+	for i := range 40 {
+		k := fmt.Sprintf("k%02d", i)
+		keys = append(keys, k)
+		mustPut(t, db, k, big+k)
+	}
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		opts *IterOptions
+		want []string
+	}{
+		{"all", context.Background(), nil, keys},
+		{"reverse", context.Background(), &IterOptions{Reverse: true}, reversed(keys)},
+		{"bounded", cancellable, &IterOptions{Start: []byte("k10"), End: []byte("k13")}, keys[10:13]},
+	}
+	for _, tc := range cases {
+		completions.sharedAt.Store(-int64(time.Hour))
+		before := callsWaited.Load()
+		it, err := db.NewIterator(tc.ctx, tc.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n := callsWaited.Load() - before; n != 1 {
+			t.Fatalf("%s: %d opens waited in their own call, want 1", tc.name, n)
+		}
+		var got []string
+		for it.Next() {
+			if string(it.Value()) != big+string(it.Key()) {
+				t.Fatalf("%s: value of %q is wrong (%d bytes)", tc.name, it.Key(), len(it.Value()))
+			}
+			got = append(got, string(it.Key()))
+		}
+		if err := it.Close(); err != nil {
+			t.Fatalf("%s: close: %v", tc.name, err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("%s: read %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	snap, err := db.NewSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	completions.sharedAt.Store(-int64(time.Hour))
+	before := callsWaited.Load()
+	if _, err := db.newIterator(context.Background(), "new iterator", snap.handle, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("iterator over a closed snapshot: %v, want ErrClosed", err)
+	}
+	if n := callsWaited.Load() - before; n != 1 {
+		t.Fatalf("the refused open: %d waited in their own call, want 1", n)
+	}
+}
+
+func reversed(s []string) []string {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
+}
+
+// TestPathChooserTakesTheFasterWayAndKeepsLooking: a lone caller samples both ways first, then
+// takes the faster one, and the slower one for one block of chooserBurst calls every
+// chooserPeriod; when the slower way becomes the faster, the choice follows. Only calls in the
+// second half of a block are timed.
+func TestPathChooserTakesTheFasterWayAndKeepsLooking(t *testing.T) {
+	var p pathChooser
+	ago := func(d time.Duration) time.Time { return time.Now().Add(-d) }
+	// run makes calls calls, each taking the time its way takes now; it returns how many waited.
+	wait, queue := time.Millisecond, 10*time.Microsecond
+	run := func(calls int) (waited int) {
+		for range calls {
+			waiting, started := p.choose()
+			if !started.IsZero() {
+				d := queue
+				if waiting {
+					d = wait
+				}
+				started = ago(d)
+			}
+			p.record(waiting, started)
+			if waiting {
+				waited++
+			}
+		}
+		return waited
+	}
+	// The first calls sample both ways.
+	run(chooserPeriod)
+	if p.waitNs.Load() == 0 || p.queueNs.Load() == 0 {
+		t.Fatalf("after %d calls: averages %d ns waiting, %d ns queued; want both sampled", chooserPeriod, p.waitNs.Load(), p.queueNs.Load())
+	}
+	// From here on the queue is faster: only the exploring block of each period waits.
+	if waited := run(10 * chooserPeriod); waited != 10*chooserBurst {
+		t.Fatalf("queue faster: waited %d of %d calls, want %d", waited, 10*chooserPeriod, 10*chooserBurst)
+	}
+	// The machine gets busy: the queue now takes 10 ms, the wait 1 ms. The next exploring
+	// block's samples pull the wait's average under the queue's within a few periods.
+	queue = 10 * time.Millisecond
+	run(4 * chooserPeriod)
+	if waited := run(10 * chooserPeriod); waited != 10*chooserPeriod-10*chooserBurst {
+		t.Fatalf("waiting faster: waited %d of %d calls, want all but %d", waited, 10*chooserPeriod, 10*chooserBurst)
+	}
+	p.force.Store(2)
+	if waiting, started := p.choose(); waiting || !started.IsZero() {
+		t.Fatal("forced to the queue: chose to wait, or timed the call")
 	}
 }

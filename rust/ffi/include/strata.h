@@ -469,6 +469,34 @@ int32_t strata_iter_open(uint64_t db,
                          uint32_t flags,
                          uint64_t token);
 
+// Opens an iterator as `strata_iter_open` does, but waits for the open's result in this call
+// instead of through the completion queue, as `strata_db_get_wait` waits for a read: for a
+// caller that has nothing else in flight (a short scan then costs one call). `token` (non-zero,
+// never used before) names the request: when `limit_ns` (if not 0) passes or
+// `strata_interrupt(token)` is called first, the call returns `STRATA_INTERRUPTED` and the
+// caller continues with `strata_wait(token, ...)` or gives up with `strata_abandon(token, ...)`.
+// Otherwise returns the result's code with the new iterator's handle and flags in `out`, and
+// the first chunk (with `STRATA_ITER_FIRST_CHUNK`) or the error message in `dst` when it fits
+// in `dst_cap` (`out->data` NULL), else in a buffer at `out->data`.
+// Ownership: the caller keeps `start`, `end` and `dst`; strata copies the bounds before
+// submitting and writes `dst` and `out` only on this thread, before returning. A non-NULL
+// `out->data` belongs to the caller: release it with `strata_value_free`. The iterator
+// belongs to the caller: close it with `strata_iter_close`.
+// Threads: may be called from any thread; the thread blocks until the result comes.
+int32_t strata_iter_open_wait(uint64_t db,
+                              uint64_t snapshot,
+                              const uint8_t *start,
+                              size_t start_len,
+                              const uint8_t *end,
+                              size_t end_len,
+                              uint32_t flags,
+                              uint64_t token,
+                              uint64_t spin_ns,
+                              uint64_t limit_ns,
+                              uint8_t *dst,
+                              size_t dst_cap,
+                              struct strata_waited *out);
+
 // Requests the next chunk of iterator `iter`. The completion's `data` holds entries encoded as
 // `key_len:u32le value_len:u32le key value`, repeated; `flags` has `STRATA_ITER_DONE` when no
 // entry follows this chunk. Fails with `STRATA_ERR_CLOSED` once the iterator or its database

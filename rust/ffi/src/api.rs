@@ -663,6 +663,106 @@ pub unsafe extern "C" fn strata_iter_open(
     })
 }
 
+/// Opens an iterator as `strata_iter_open` does, but waits for the open's result in this call
+/// instead of through the completion queue, as `strata_db_get_wait` waits for a read: for a
+/// caller that has nothing else in flight (a short scan then costs one call). `token` (non-zero,
+/// never used before) names the request: when `limit_ns` (if not 0) passes or
+/// `strata_interrupt(token)` is called first, the call returns `STRATA_INTERRUPTED` and the
+/// caller continues with `strata_wait(token, ...)` or gives up with `strata_abandon(token, ...)`.
+/// Otherwise returns the result's code with the new iterator's handle and flags in `out`, and
+/// the first chunk (with `STRATA_ITER_FIRST_CHUNK`) or the error message in `dst` when it fits
+/// in `dst_cap` (`out->data` NULL), else in a buffer at `out->data`.
+/// Ownership: the caller keeps `start`, `end` and `dst`; strata copies the bounds before
+/// submitting and writes `dst` and `out` only on this thread, before returning. A non-NULL
+/// `out->data` belongs to the caller: release it with `strata_value_free`. The iterator
+/// belongs to the caller: close it with `strata_iter_close`.
+/// Threads: may be called from any thread; the thread blocks until the result comes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn strata_iter_open_wait(
+    db: u64,
+    snapshot: u64,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    flags: u32,
+    token: u64,
+    spin_ns: u64,
+    limit_ns: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: *mut strata_waited,
+) -> i32 {
+    guard("strata_iter_open_wait", || {
+        // SAFETY: forwarded from this function's contract.
+        let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        // SAFETY: the caller guarantees both pointers are readable for their lengths.
+        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        if flags & !(STRATA_ITER_REVERSE | STRATA_ITER_FIRST_CHUNK) != 0 {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        let request = Request::IterOpen {
+            db,
+            snapshot,
+            lower,
+            upper,
+            reverse: flags & STRATA_ITER_REVERSE != 0,
+            first_chunk: flags & STRATA_ITER_FIRST_CHUNK != 0,
+            token,
+        };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { submit_and_wait(request, token, spin_ns, limit_ns, dst, dst_cap, out) }
+    })
+}
+
+/// Submits `request` (whose completion carries `token`) and waits for its result in this
+/// call: the one-call form of `strata_expect`, submit, `strata_wait`. `STRATA_INTERRUPTED`
+/// leaves the token announced, for `strata_wait` or `strata_abandon`.
+///
+/// # Safety
+/// `dst` must be writable for `dst_cap` bytes during the call (it may be NULL only when
+/// `dst_cap` is 0).
+unsafe fn submit_and_wait(
+    request: Request,
+    token: u64,
+    spin_ns: u64,
+    limit_ns: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: &mut strata_waited,
+) -> i32 {
+    if token == 0 {
+        return STRATA_ERR_INVALID_ARGUMENT;
+    }
+    let Some(rt) = runtime::get() else {
+        return STRATA_ERR_CLOSED;
+    };
+    let waiter = crate::waiter::Waiter::pooled();
+    if !rt.expected.watch(token, &waiter) {
+        return STRATA_ERR_INVALID_ARGUMENT;
+    }
+    if !rt.submit(request) {
+        rt.expected.forget(token);
+        return STRATA_ERR_INTERNAL;
+    }
+    let spin = std::time::Duration::from_nanos(spin_ns);
+    let limit = (limit_ns > 0).then(|| std::time::Duration::from_nanos(limit_ns));
+    // Ended early: the token stays announced for strata_wait or strata_abandon.
+    let Some(result) = waiter.wait(spin, limit) else {
+        return STRATA_INTERRUPTED;
+    };
+    rt.expected.forget(token);
+    crate::waiter::Waiter::recycle(waiter);
+    // SAFETY: `dst` was checked against `dst_cap` by the caller's waited_out, per this
+    // function's contract.
+    unsafe { hand_over(rt, result, dst, dst_cap, out) }
+}
+
 /// Requests the next chunk of iterator `iter`. The completion's `data` holds entries encoded as
 /// `key_len:u32le value_len:u32le key value`, repeated; `flags` has `STRATA_ITER_DONE` when no
 /// entry follows this chunk. Fails with `STRATA_ERR_CLOSED` once the iterator or its database
