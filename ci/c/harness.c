@@ -1190,6 +1190,32 @@ static void test_get_wait(struct db *a)
           "iter_open_wait on an unknown handle -> CLOSED with a message");
     strata_value_free(out.data, out.len);
 
+    /* strata_db_write_wait: a batch applied, its result in the call. */
+    struct batch wb = { 0 };
+    batch_put(&wb, "write-waited", 12, "yes", 3);
+    rc = strata_db_write_wait(a->handle, wb.bytes, wb.len, new_token(), 1000, 0, dst, sizeof dst,
+                              &out);
+    check(rc == STRATA_OK && out.len == 0 && out.data == NULL,
+          "write_wait applies a batch and returns OK in the call");
+    if (rc == STRATA_OK)
+        a->acked_batches++;
+    model_set(&a->model, "write-waited", 12, "yes", 3);
+    rc = strata_db_get_wait(a->handle, 0, BYTES("write-waited"), 12, 0, 0, 0, dst, sizeof dst,
+                            &out);
+    check(rc == STRATA_OK && out.len == 3 && memcmp(dst, "yes", 3) == 0,
+          "the batch written waiting reads back");
+    check(strata_db_write_wait(a->handle, wb.bytes, wb.len, 0, 0, 0, NULL, 0, &out) ==
+              STRATA_ERR_INVALID_ARGUMENT,
+          "write_wait without a token -> INVALID_ARGUMENT");
+    check(strata_db_write_wait(a->handle, wb.bytes, wb.len - 1, new_token(), 0, 0, NULL, 0,
+                               &out) == STRATA_ERR_INVALID_ARGUMENT,
+          "write_wait of a truncated batch -> INVALID_ARGUMENT");
+    rc = strata_db_write_wait(987654321, wb.bytes, wb.len, new_token(), 0, 0, NULL, 0, &out);
+    check(rc == STRATA_ERR_CLOSED && out.data != NULL && out.len > 0,
+          "write_wait on an unknown handle -> CLOSED with a message");
+    strata_value_free(out.data, out.len);
+    batch_free(&wb);
+
     /* strata_expect + a submission + strata_wait: any request's result, in the call. */
     strata_waited w;
     uint64_t t = new_token();

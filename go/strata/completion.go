@@ -58,18 +58,15 @@ const (
 func (k opKind) quick() bool { return k != opDisk && k != opSync }
 
 // waitable reports whether a lone caller waits for the request in its own cgo call through
-// strata_expect/strata_wait: durable writes and snapshots. (Point reads have a one-call path
-// of their own, getWaiting.) The rest keep the queue, each for a measured reason:
-//   - opening, closing, maintenance: their log records must reach the database's logger before
-//     the call returns, and records travel only through the completion queue;
-//   - iterators: scans of 10 entries waiting in their own call were 15-25% slower on a quiet
-//     machine (76k vs 93k scans/s, peerbench, alternating builds), though 1.7x faster beside two
-//     busy processes;
-//   - NoSync writes: the three cgo calls and the token registry cost more than the queue's
-//     hops save on a quiet machine (sequential NoSync Put 3.3-3.4 us vs 3.0 us).
+// strata_expect/strata_wait: durable writes and snapshots. Point reads (getWaiting), writes
+// (DB.write) and iterator opens have one-call exports of their own, which a lone caller takes
+// always (point reads, durable writes) or while they measure faster than the queue (NoSync
+// writes, iterator opens: see pathChooser). Opening, closing and maintenance keep the queue:
+// their log records must reach the database's logger before the call returns, and records
+// travel only through the completion queue.
 //
-// A durable write waits on an fsync, so those costs vanish beside it and the hops saved after
-// it count (fillsync/1 4.1k-5.5k writes/s vs 3.4k-3.8k through the queue).
+// A durable write waits on an fsync, so the calls' costs vanish beside it and the hops saved
+// after it count (fillsync/1 4.1k-5.5k writes/s vs 3.4k-3.8k through the queue).
 func (k opKind) waitable() bool { return k == opSync || k == opOpenSnapshot }
 
 // call is one request in flight. The poller fills the result fields, then signals done.
@@ -403,8 +400,13 @@ func (db *DB) execWaiting(ctx context.Context, op string, kind opKind, submit su
 	if ctx.Done() != nil {
 		limit = C.uint64_t(waitCheck)
 	}
+	// Spin only for results due within microseconds, as await does: not for an fsync.
+	spin := C.uint64_t(0)
+	if kind.quick() {
+		spin = C.uint64_t(waitSpin)
+	}
 	out := &w.waited
-	code := int32(submit(token, C.uint64_t(waitSpin), limit, roomPtr, C.size_t(len(room)), out))
+	code := int32(submit(token, spin, limit, roomPtr, C.size_t(len(room)), out))
 	runtime.KeepAlive(room)
 	runtime.KeepAlive(db)
 	switch {

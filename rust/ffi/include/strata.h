@@ -355,6 +355,28 @@ int32_t strata_db_write(uint64_t db,
                         size_t batch_len,
                         uint64_t token);
 
+// Applies an encoded batch as `strata_db_write` does, but waits for the result in this call
+// instead of through the completion queue: for a caller with nothing else in flight (one
+// cgo call per write). `token` (non-zero, never used before) names the request: when
+// `limit_ns` (if not 0) passes or `strata_interrupt(token)` is called first, the call returns
+// `STRATA_INTERRUPTED`, and the caller continues with `strata_wait(token, ...)` or gives up
+// with `strata_abandon(token, ...)`. Otherwise returns the result's code, and its message (for
+// an error) in `dst` when it fits in `dst_cap` (`out->data` NULL), else in a buffer at
+// `out->data`.
+// Ownership: the caller keeps `batch` and `dst`; strata validates and copies the batch before
+// submitting and writes `dst` and `out` only on this thread, before returning. A non-NULL
+// `out->data` belongs to the caller: release it with `strata_value_free`.
+// Threads: may be called from any thread; the thread blocks until the result comes.
+int32_t strata_db_write_wait(uint64_t db,
+                             const uint8_t *batch,
+                             size_t batch_len,
+                             uint64_t token,
+                             uint64_t spin_ns,
+                             uint64_t limit_ns,
+                             uint8_t *dst,
+                             size_t dst_cap,
+                             struct strata_waited *out);
+
 // Looks up `key` in `db`, as of `snapshot` (a handle from `strata_snapshot_open`, or 0 for the
 // latest state). The completion carries the value in `data`/`len`, or `STRATA_ERR_NOT_FOUND`;
 // `STRATA_ERR_CLOSED` when the database or the snapshot is closed.

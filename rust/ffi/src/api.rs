@@ -323,6 +323,49 @@ pub unsafe extern "C" fn strata_db_write(
     })
 }
 
+/// Applies an encoded batch as `strata_db_write` does, but waits for the result in this call
+/// instead of through the completion queue: for a caller with nothing else in flight (one
+/// cgo call per write). `token` (non-zero, never used before) names the request: when
+/// `limit_ns` (if not 0) passes or `strata_interrupt(token)` is called first, the call returns
+/// `STRATA_INTERRUPTED`, and the caller continues with `strata_wait(token, ...)` or gives up
+/// with `strata_abandon(token, ...)`. Otherwise returns the result's code, and its message (for
+/// an error) in `dst` when it fits in `dst_cap` (`out->data` NULL), else in a buffer at
+/// `out->data`.
+/// Ownership: the caller keeps `batch` and `dst`; strata validates and copies the batch before
+/// submitting and writes `dst` and `out` only on this thread, before returning. A non-NULL
+/// `out->data` belongs to the caller: release it with `strata_value_free`.
+/// Threads: may be called from any thread; the thread blocks until the result comes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn strata_db_write_wait(
+    db: u64,
+    batch: *const u8,
+    batch_len: usize,
+    token: u64,
+    spin_ns: u64,
+    limit_ns: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: *mut strata_waited,
+) -> i32 {
+    guard("strata_db_write_wait", || {
+        // SAFETY: forwarded from this function's contract.
+        let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        // SAFETY: the caller guarantees `batch` is readable for `batch_len` bytes.
+        let Some(bytes) = (unsafe { caller_bytes(batch, batch_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        let Ok(batch) = Batch::from_bytes(bytes.to_vec()) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        let request = Request::Write { db, batch, token };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { submit_and_wait(request, token, spin_ns, limit_ns, dst, dst_cap, out) }
+    })
+}
+
 /// Looks up `key` in `db`, as of `snapshot` (a handle from `strata_snapshot_open`, or 0 for the
 /// latest state). The completion carries the value in `data`/`len`, or `STRATA_ERR_NOT_FOUND`;
 /// `STRATA_ERR_CLOSED` when the database or the snapshot is closed.
