@@ -453,19 +453,9 @@ pub unsafe extern "C" fn strata_db_get_wait(
             rt.expected.forget(token);
             return STRATA_ERR_INTERNAL;
         }
-        let spin = std::time::Duration::from_nanos(spin_ns);
-        let limit = (limit_ns > 0).then(|| std::time::Duration::from_nanos(limit_ns));
-        // Ended early: the token stays watched for strata_wait or strata_abandon.
-        let Some(result) = waiter.wait(spin, limit) else {
-            return STRATA_INTERRUPTED;
-        };
-        if token != 0 {
-            rt.expected.forget(token);
-        }
-        crate::waiter::Waiter::recycle(waiter);
         // SAFETY: `dst` was checked against `dst_cap` by waited_out, per this function's
         // contract.
-        unsafe { hand_over(rt, result, dst, dst_cap, out) }
+        unsafe { wait_and_hand_over(rt, waiter, token, spin_ns, limit_ns, dst, dst_cap, out) }
     })
 }
 
@@ -793,16 +783,39 @@ unsafe fn submit_and_wait(
         rt.expected.forget(token);
         return STRATA_ERR_INTERNAL;
     }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { wait_and_hand_over(rt, waiter, token, spin_ns, limit_ns, dst, dst_cap, out) }
+}
+
+/// Waits for the result `waiter` gets (spinning up to `spin_ns`, giving up after `limit_ns`
+/// if not 0) and hands it over as `strata_wait` does; then forgets `token` (0: none was
+/// announced). `STRATA_INTERRUPTED` leaves the token announced, for `strata_wait` or
+/// `strata_abandon`.
+///
+/// # Safety
+/// `dst` must be writable for `dst_cap` bytes during the call (it may be NULL only when
+/// `dst_cap` is 0).
+#[allow(clippy::too_many_arguments)]
+unsafe fn wait_and_hand_over(
+    rt: &runtime::Runtime,
+    waiter: std::sync::Arc<crate::waiter::Waiter>,
+    token: u64,
+    spin_ns: u64,
+    limit_ns: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: &mut strata_waited,
+) -> i32 {
     let spin = std::time::Duration::from_nanos(spin_ns);
     let limit = (limit_ns > 0).then(|| std::time::Duration::from_nanos(limit_ns));
-    // Ended early: the token stays announced for strata_wait or strata_abandon.
     let Some(result) = waiter.wait(spin, limit) else {
         return STRATA_INTERRUPTED;
     };
-    rt.expected.forget(token);
+    if token != 0 {
+        rt.expected.forget(token);
+    }
     crate::waiter::Waiter::recycle(waiter);
-    // SAFETY: `dst` was checked against `dst_cap` by the caller's waited_out, per this
-    // function's contract.
+    // SAFETY: forwarded from this function's contract.
     unsafe { hand_over(rt, result, dst, dst_cap, out) }
 }
 
