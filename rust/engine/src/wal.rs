@@ -86,8 +86,9 @@ fn file_header() -> [u8; FILE_HEADER_LEN as usize] {
     h
 }
 
-/// A point the syncer thread can make durable without touching the writer: the shared file
-/// handle and the length written when the point was taken.
+/// A point that can be made durable without touching the writer (the committer syncs it
+/// outside the database's lock): the shared file handle and the length written when the point
+/// was taken.
 #[derive(Clone)]
 pub struct SyncPoint {
     file: Arc<dyn WritableFile>,
@@ -317,7 +318,7 @@ impl WalWriter {
         self.synced
     }
 
-    /// A point covering everything written so far, for a syncer on another thread.
+    /// A point covering everything written so far, to sync without the writer.
     pub fn sync_point(&self) -> SyncPoint {
         SyncPoint {
             file: Arc::clone(&self.file),

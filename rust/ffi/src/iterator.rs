@@ -1,4 +1,4 @@
-//! Iterator state kept on the runtime thread, and the chunk encoding that carries many entries
+//! Iterator state kept on its database's own thread, and the chunk encoding that carries many entries
 //! across the boundary in one completion.
 //!
 //! ```text

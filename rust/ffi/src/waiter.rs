@@ -1,15 +1,15 @@
 //! Waiters: a caller that blocks in its own call for one result, instead of collecting it from
 //! the completion queue.
 //!
-//! Through the queue a result crosses four thread wake-ups (runtime thread, eventfd, Go's
+//! Through the queue a result crosses four thread wake-ups (strata thread, eventfd, Go's
 //! netpoller and poller goroutine, the waiting goroutine); on a machine whose cores are all
-//! busy, each waits for a time slice. A waiter crosses at most two: the runtime thread wakes
+//! busy, each waits for a time slice. A waiter crosses at most two: the strata thread wakes
 //! the caller's own thread, which slept on a futex in this call (or spun briefly and never
-//! slept). The runtime thread only stores the result and wakes; the caller's thread copies it
-//! out, so the runtime thread never touches the caller's memory.
+//! slept). The strata thread only stores the result and wakes; the caller's thread copies it
+//! out, so the strata thread never touches the caller's memory.
 //!
 //! The futex word: 0 while the result is due, 1 once it is in, 2 while the caller sleeps on
-//! it. The runtime thread swaps in 1 and wakes only when it took a 2, so a caller that is still
+//! it. The strata thread swaps in 1 and wakes only when it took a 2, so a caller that is still
 //! spinning costs no system call. Another thread may interrupt a wait (the caller's context
 //! ended): a flag and a wake-up, after which the caller gives the token back to the queue.
 //!
@@ -128,7 +128,7 @@ impl Waiter {
     /// Gives `waiter` back for reuse once its result was taken and no one else holds it.
     pub fn recycle(waiter: Arc<Waiter>) {
         if Arc::strong_count(&waiter) != 1 {
-            return; // the runtime thread still drops its clone: let it be freed
+            return; // the strata thread still drops its clone: let it be freed
         }
         waiter.word.store(DUE, Ordering::Release);
         waiter.interrupted.store(false, Ordering::Release);
@@ -158,7 +158,7 @@ impl Waiter {
 #[derive(Default)]
 pub struct Expected {
     waiters: Mutex<HashMap<u64, Arc<Waiter>>>,
-    /// How many are registered: the runtime thread skips the lock while none is.
+    /// How many are registered: the strata thread skips the lock while none is.
     count: AtomicUsize,
 }
 
@@ -234,7 +234,7 @@ impl Expected {
     }
 
     /// Delivers to their waiters the completions of `batch` someone waits for, leaving the
-    /// rest for the queue. Called by the runtime thread before it publishes a group.
+    /// rest for the queue. Called by the strata thread before it publishes a group.
     pub fn route(&self, batch: &mut Vec<Completion>) {
         if self.count.load(Ordering::Acquire) == 0 || batch.is_empty() {
             return;
