@@ -58,16 +58,14 @@ const (
 func (k opKind) quick() bool { return k != opDisk && k != opSync }
 
 // waitable reports whether a lone caller waits for the request in its own cgo call through
-// strata_expect/strata_wait: durable writes and snapshots. Point reads (getWaiting), writes
-// (DB.write) and iterator opens have one-call exports of their own, which a lone caller takes
-// always (point reads, durable writes) or while they measure faster than the queue (NoSync
-// writes, iterator opens: see pathChooser). Opening, closing and maintenance keep the queue:
-// their log records must reach the database's logger before the call returns, and records
-// travel only through the completion queue.
-//
-// A durable write waits on an fsync, so the calls' costs vanish beside it and the hops saved
-// after it count (fillsync/1 4.1k-5.5k writes/s vs 3.4k-3.8k through the queue).
-func (k opKind) waitable() bool { return k == opSync || k == opOpenSnapshot }
+// strata_expect/strata_wait: snapshots. Point reads (getWaiting), writes (DB.write) and
+// iterator opens have one-call exports of their own, which a lone caller takes always (point
+// reads, durable writes: an fsync dwarfs what the calls cost, and the hops saved after it
+// count, fillsync/1 4.1k-5.5k writes/s vs 3.4k-3.8k through the queue) or while they measure
+// faster than the queue (NoSync writes, iterator opens: see pathChooser). Opening, closing
+// and maintenance keep the queue: their log records must reach the database's logger before
+// the call returns, and records travel only through the completion queue.
+func (k opKind) waitable() bool { return k == opOpenSnapshot }
 
 // call is one request in flight. The poller fills the result fields, then signals done.
 // Calls are reused (callPool): a sequential caller allocates none in steady state. A call whose

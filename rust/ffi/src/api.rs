@@ -312,15 +312,28 @@ pub unsafe extern "C" fn strata_db_write(
     token: u64,
 ) -> i32 {
     guard("strata_db_write", || {
-        // SAFETY: the caller guarantees `batch` is readable for `batch_len` bytes.
-        let Some(bytes) = (unsafe { caller_bytes(batch, batch_len) }) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        match Batch::from_bytes(bytes.to_vec()) {
-            Ok(batch) => submit(Request::Write { db, batch, token }),
-            Err(_) => STRATA_ERR_INVALID_ARGUMENT,
+        // SAFETY: forwarded from this function's contract.
+        match unsafe { write_request(db, batch, batch_len, token) } {
+            Ok(request) => submit(request),
+            Err(code) => code,
         }
     })
+}
+
+/// The write request for an encoded batch, copied and validated.
+///
+/// # Safety
+/// `batch` must be readable for `batch_len` bytes (it may be NULL only when `batch_len` is 0).
+unsafe fn write_request(
+    db: u64,
+    batch: *const u8,
+    batch_len: usize,
+    token: u64,
+) -> Result<Request, i32> {
+    // SAFETY: forwarded from this function's contract.
+    let bytes = unsafe { caller_bytes(batch, batch_len) }.ok_or(STRATA_ERR_INVALID_ARGUMENT)?;
+    let batch = Batch::from_bytes(bytes.to_vec()).map_err(|_| STRATA_ERR_INVALID_ARGUMENT)?;
+    Ok(Request::Write { db, batch, token })
 }
 
 /// Applies an encoded batch as `strata_db_write` does, but waits for the result in this call
@@ -353,14 +366,11 @@ pub unsafe extern "C" fn strata_db_write_wait(
         let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
         };
-        // SAFETY: the caller guarantees `batch` is readable for `batch_len` bytes.
-        let Some(bytes) = (unsafe { caller_bytes(batch, batch_len) }) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
+        // SAFETY: forwarded from this function's contract.
+        let request = match unsafe { write_request(db, batch, batch_len, token) } {
+            Ok(request) => request,
+            Err(code) => return code,
         };
-        let Ok(batch) = Batch::from_bytes(bytes.to_vec()) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        let request = Request::Write { db, batch, token };
         // SAFETY: forwarded from this function's contract.
         unsafe { submit_and_wait(request, token, spin_ns, limit_ns, dst, dst_cap, out) }
     })
@@ -677,22 +687,50 @@ pub unsafe extern "C" fn strata_iter_open(
     token: u64,
 ) -> i32 {
     guard("strata_iter_open", || {
-        // SAFETY: the caller guarantees both pointers are readable for their lengths.
-        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        if flags & !(STRATA_ITER_REVERSE | STRATA_ITER_FIRST_CHUNK) != 0 {
-            return STRATA_ERR_INVALID_ARGUMENT;
+        // SAFETY: forwarded from this function's contract.
+        match unsafe {
+            iter_open_request(
+                db,
+                snapshot,
+                (start, start_len),
+                (end, end_len),
+                flags,
+                token,
+            )
+        } {
+            Ok(request) => submit(request),
+            Err(code) => code,
         }
-        submit(Request::IterOpen {
-            db,
-            snapshot,
-            lower,
-            upper,
-            reverse: flags & STRATA_ITER_REVERSE != 0,
-            first_chunk: flags & STRATA_ITER_FIRST_CHUNK != 0,
-            token,
-        })
+    })
+}
+
+/// The iterator open request for these bounds and flags, copied and validated.
+///
+/// # Safety
+/// Each bound's pointer must be readable for its length (it may be NULL only when the length
+/// is 0).
+unsafe fn iter_open_request(
+    db: u64,
+    snapshot: u64,
+    (start, start_len): (*const u8, usize),
+    (end, end_len): (*const u8, usize),
+    flags: u32,
+    token: u64,
+) -> Result<Request, i32> {
+    if flags & !(STRATA_ITER_REVERSE | STRATA_ITER_FIRST_CHUNK) != 0 {
+        return Err(STRATA_ERR_INVALID_ARGUMENT);
+    }
+    // SAFETY: forwarded from this function's contract.
+    let (lower, upper) = unsafe { copy_bounds(start, start_len, end, end_len) }
+        .ok_or(STRATA_ERR_INVALID_ARGUMENT)?;
+    Ok(Request::IterOpen {
+        db,
+        snapshot,
+        lower,
+        upper,
+        reverse: flags & STRATA_ITER_REVERSE != 0,
+        first_chunk: flags & STRATA_ITER_FIRST_CHUNK != 0,
+        token,
     })
 }
 
@@ -732,21 +770,11 @@ pub unsafe extern "C" fn strata_iter_open_wait(
         let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
         };
-        // SAFETY: the caller guarantees both pointers are readable for their lengths.
-        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        if flags & !(STRATA_ITER_REVERSE | STRATA_ITER_FIRST_CHUNK) != 0 {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        }
-        let request = Request::IterOpen {
-            db,
-            snapshot,
-            lower,
-            upper,
-            reverse: flags & STRATA_ITER_REVERSE != 0,
-            first_chunk: flags & STRATA_ITER_FIRST_CHUNK != 0,
-            token,
+        // SAFETY: forwarded from this function's contract.
+        let (lower, upper) = ((start, start_len), (end, end_len));
+        let request = match unsafe { iter_open_request(db, snapshot, lower, upper, flags, token) } {
+            Ok(request) => request,
+            Err(code) => return code,
         };
         // SAFETY: forwarded from this function's contract.
         unsafe { submit_and_wait(request, token, spin_ns, limit_ns, dst, dst_cap, out) }

@@ -284,11 +284,21 @@ struct Route {
 }
 
 impl Route {
-    fn inbox_for(&self, request: &Request) -> &Sender<Request> {
-        if request.is_read() {
-            &self.reads
-        } else {
-            &self.inbox
+    /// Sends `request` to the thread of this database that serves it; gives it back when that
+    /// thread has ended (the database is closing) or when it is a write naming another handle
+    /// than the database's (the front thread answers those).
+    // The request comes back by value, as crossbeam's SendError carries it: boxing it would
+    // allocate on every submission for the sake of the rare refusal.
+    #[allow(clippy::result_large_err)]
+    fn send(&self, request: Request) -> Result<(), Request> {
+        match request {
+            Request::Write { db, batch, token } if db == self.handle => self
+                .writes
+                .write(batch, token)
+                .map_err(|batch| Request::Write { db, batch, token }),
+            Request::Write { .. } => Err(request),
+            r if r.is_read() => self.reads.send(r).map_err(|SendError(r)| r),
+            r => self.inbox.send(r).map_err(|SendError(r)| r),
         }
     }
 }
@@ -341,20 +351,9 @@ impl Runtime {
     pub fn submit(&self, request: Request) -> bool {
         let request = match request.owner() {
             Some(number) => match self.shared.inboxes().get(&number) {
-                Some(route) if matches!(request, Request::Write { .. }) => match request {
-                    Request::Write { db, batch, token } if db == route.handle => {
-                        match route.writes.write(batch, token) {
-                            Ok(()) => return true,
-                            // The committer ended: the database is closing.
-                            Err(batch) => Request::Write { db, batch, token },
-                        }
-                    }
-                    other => other,
-                },
-                Some(route) => match route.inbox_for(&request).send(request) {
+                Some(route) => match route.send(request) {
                     Ok(()) => return true,
-                    // Not while registered (the thread keeps its inbox until it retires).
-                    Err(SendError(request)) => request,
+                    Err(request) => request,
                 },
                 None => request,
             },
