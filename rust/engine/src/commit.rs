@@ -204,7 +204,7 @@ impl<R: Replies> Pipeline<R> {
     /// True once the database is closing (or every sender is gone).
     fn receive(&mut self) -> bool {
         let first = if self.queued.is_empty() {
-            self.recv_spinning()
+            threads::recv_spinning(&self.messages, self.spin)
         } else {
             match self.messages.recv_timeout(SLOWDOWN) {
                 Ok(m) => Some(m),
@@ -232,21 +232,6 @@ impl<R: Replies> Pipeline<R> {
                 Err(TryRecvError::Disconnected) => return true,
             }
         }
-    }
-
-    /// The next message, polling for `spin` before parking. None when every sender is gone.
-    fn recv_spinning(&self) -> Option<Message> {
-        let start = Instant::now();
-        while start.elapsed() < self.spin {
-            for _ in 0..64 {
-                match self.messages.try_recv() {
-                    Ok(m) => return Some(m),
-                    Err(TryRecvError::Disconnected) => return None,
-                    Err(TryRecvError::Empty) => std::hint::spin_loop(),
-                }
-            }
-        }
-        self.messages.recv().ok()
     }
 
     fn commit_guarded(&mut self, ending: bool) {

@@ -14,6 +14,9 @@ use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError};
 
 static TLS_INITS: AtomicU64 = AtomicU64::new(0);
 static THREADS_SPAWNED: AtomicU64 = AtomicU64::new(0);
@@ -212,6 +215,23 @@ pub fn current_signal_mask() -> libc::sigset_t {
 pub fn is_blocked(set: &libc::sigset_t, sig: libc::c_int) -> bool {
     // SAFETY: `set` is an initialized sigset_t.
     unsafe { libc::sigismember(set, sig) == 1 }
+}
+
+/// Receives a strata thread's next message, polling its empty inbox for `spin` before parking
+/// (zero: parks at once): a message due within microseconds then costs no wake-up. `None` once
+/// every sender is gone.
+pub fn recv_spinning<T>(inbox: &Receiver<T>, spin: Duration) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < spin {
+        for _ in 0..64 {
+            match inbox.try_recv() {
+                Ok(message) => return Some(message),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => std::hint::spin_loop(),
+            }
+        }
+    }
+    inbox.recv().ok()
 }
 
 #[cfg(test)]

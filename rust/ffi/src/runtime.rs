@@ -25,9 +25,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, SendError, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, SendError, Sender};
 use once_cell::sync::OnceCell;
 use strata_engine::commit::{self, CommitSender, Committer, Replies, SharedDb};
 use strata_engine::error::panic_message;
@@ -466,7 +466,7 @@ fn serve_reads(cell: Arc<DbCell>, reads: Receiver<Request>, shared: Arc<Shared>)
     let mut out = Vec::new();
     let mut woken = Vec::new();
     let mut buffers = Vec::new();
-    while let Some(first) = recv_spinning(&reads) {
+    while let Some(first) = threads::recv_spinning(&reads, SPIN) {
         let mut next = Some(first);
         let mut served = 0;
         while let Some(request) = next {
@@ -638,7 +638,7 @@ impl State {
                 // Opens and tools: nothing here is worth a spin.
                 inbox.recv().ok()
             } else {
-                recv_spinning(inbox)
+                threads::recv_spinning(inbox, SPIN)
             };
             let Some(first) = first else {
                 return;
@@ -1188,21 +1188,4 @@ fn snapshot_closed(token: u64) -> Completion {
         STRATA_ERR_CLOSED,
         "strata: snapshot is closed or belongs to another database",
     )
-}
-
-/// Receives the next request, polling briefly before parking. None when every sender is gone.
-fn recv_spinning(inbox: &Receiver<Request>) -> Option<Request> {
-    let start = Instant::now();
-    loop {
-        for _ in 0..64 {
-            match inbox.try_recv() {
-                Ok(request) => return Some(request),
-                Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) => std::hint::spin_loop(),
-            }
-        }
-        if start.elapsed() > SPIN {
-            return inbox.recv().ok();
-        }
-    }
 }
