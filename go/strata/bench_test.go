@@ -213,3 +213,28 @@ func BenchmarkScan10Sequential(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLongScan: one goroutine iterates every entry of the database (100,000 of 100
+// bytes) in key order; ns/op is the time of one full scan, entries/s its throughput.
+func BenchmarkLongScan(b *testing.B) {
+	db := benchDB(b, &Options{NoSync: true})
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		it, err := db.NewIterator(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for it.Next() {
+			n++
+		}
+		if err := it.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if n != benchKeys {
+			b.Fatalf("scanned %d entries, want %d", n, benchKeys)
+		}
+	}
+	b.ReportMetric(float64(benchKeys)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}

@@ -136,7 +136,9 @@ impl Committer {
             next_slow_admit: Instant::now(),
             preparing: None,
         };
-        let thread = threads::spawn("strata-commit", move || pipeline.run())?;
+        let thread = threads::spawn("strata-commit", threads::Role::Serving, move || {
+            pipeline.run()
+        })?;
         Ok(Committer {
             sender,
             held,

@@ -884,7 +884,7 @@ impl Drop for Db {
 fn spawn_workers(tree: &Arc<Tree>) -> Result<Vec<JoinHandle<()>>> {
     let spawn = |name: &str, f: fn(&Tree)| {
         let tree = Arc::clone(tree);
-        threads::spawn(name, move || f(&tree))
+        threads::spawn(name, threads::Role::Background, move || f(&tree))
             .map_err(|e| Error::io(format!("spawn {name} thread"), e))
     };
     let flush = spawn("strata-flush", Tree::run_flushes)?;

@@ -8,6 +8,13 @@
 //! Every strata thread starts with asynchronous signals blocked, so the host process (the Go
 //! runtime) keeps receiving them on its own threads. Synchronous faults stay unblocked.
 //!
+//! Threads that answer callers ([`Role::Serving`]) ask the kernel for a short time slice. On a
+//! machine whose cores are busy, each hand-off from a caller to a strata thread otherwise waits
+//! for the running task's whole slice (milliseconds) before the woken thread runs; with a short
+//! slice the Linux scheduler (EEVDF, 6.12 and later) lets the woken thread preempt at once. The
+//! thread's share of CPU does not change, only how finely it is cut. Background threads
+//! (flushes, compactions, offline tools) keep the default slice.
+//!
 //! The two counters here are the engine's only process-wide state; they are statistics.
 
 use std::cell::Cell;
@@ -81,11 +88,26 @@ fn async_signal_mask() -> libc::sigset_t {
     }
 }
 
+/// What a strata thread does, which decides how the scheduler should treat it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Answers callers who wait for it (the runtime, a database's thread, its readers and its
+    /// committer): runs with [`SERVING_SLICE`], so a wake-up on a busy core is not left waiting.
+    Serving,
+    /// Bulk work nobody waits on at once (flushes, compactions, offline tools): default slice.
+    Background,
+}
+
+/// The time slice a [`Role::Serving`] thread asks for: the shortest Linux accepts (0.1 ms).
+pub const SERVING_SLICE: Duration = Duration::from_micros(100);
+
 /// Spawns a strata-owned thread named `name`. The thread inherits a mask with asynchronous
 /// signals blocked from its first instruction: the mask is set on the spawning thread around the
-/// spawn and restored right after. Returns once the new thread has counted itself and
+/// spawn and restored right after. A [`Role::Serving`] thread asks for [`SERVING_SLICE`] before
+/// it runs `f` (best effort: a kernel without per-task slices ignores or refuses the request,
+/// and the thread runs with the default). Returns once the new thread has counted itself and
 /// initialized its context, so both counters agree whenever no spawn is in progress.
-pub fn spawn<F>(name: &str, f: F) -> io::Result<JoinHandle<()>>
+pub fn spawn<F>(name: &str, role: Role, f: F) -> io::Result<JoinHandle<()>>
 where
     F: FnOnce() + Send + 'static,
 {
@@ -105,6 +127,9 @@ where
             THREADS_SPAWNED.fetch_add(1, Ordering::Relaxed);
             OWNED.with(|o| o.set(true));
             enter_engine();
+            if role == Role::Serving {
+                request_slice(SERVING_SLICE);
+            }
             let _altstack = SignalStack::install();
             let _ = ready.send(());
             f()
@@ -115,6 +140,76 @@ where
         let _ = started.recv();
     }
     spawned
+}
+
+/// Asks the kernel to cut the calling thread's CPU time into slices of `slice` (Linux 6.12+:
+/// `sched_setattr` with `SCHED_OTHER` and `sched_runtime`). Older kernels ignore the field; a
+/// refusal (a seccomp filter, say) leaves the default. Either way the thread works as before.
+#[cfg(target_os = "linux")]
+fn request_slice(slice: Duration) {
+    let attr = libc::sched_attr {
+        size: std::mem::size_of::<libc::sched_attr>() as u32,
+        sched_policy: libc::SCHED_OTHER as u32,
+        sched_flags: 0,
+        sched_nice: current_nice(),
+        sched_priority: 0,
+        sched_runtime: u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX),
+        sched_deadline: 0,
+        sched_period: 0,
+    };
+    // SAFETY: `attr` is a valid sched_attr whose `size` says how much of it the kernel reads;
+    // pid 0 is the calling thread, flags must be 0.
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setattr,
+            0,
+            &attr as *const libc::sched_attr,
+            0,
+        )
+    };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn request_slice(_slice: Duration) {}
+
+/// The calling thread's nice value, which `sched_setattr` would otherwise reset to 0 (the
+/// thread inherits the spawner's, and a process started with `nice` must stay nice).
+#[cfg(target_os = "linux")]
+fn current_nice() -> i32 {
+    // SAFETY: getpriority has no memory preconditions; -1 is also a valid nice value, so errno
+    // tells an error apart, and on error the thread keeps nice 0 as the kernel defaults it to.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let nice = libc::getpriority(libc::PRIO_PROCESS, 0);
+        if *libc::__errno_location() != 0 {
+            return 0;
+        }
+        nice
+    }
+}
+
+/// The calling thread's time slice as the kernel reports it (`sched_getattr`'s
+/// `sched_runtime`); `None` where the kernel keeps none or the call fails (for tests).
+pub fn current_slice() -> Option<Duration> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sched_attr is plain data; the kernel fills at most `size` bytes of it.
+        let mut attr: libc::sched_attr = unsafe { std::mem::zeroed() };
+        // SAFETY: pid 0 is the calling thread; `attr` is valid for the size passed.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_sched_getattr,
+                0,
+                &mut attr as *mut libc::sched_attr,
+                std::mem::size_of::<libc::sched_attr>() as u32,
+                0,
+            )
+        };
+        if rc == 0 && attr.sched_runtime != 0 {
+            return Some(Duration::from_nanos(attr.sched_runtime));
+        }
+    }
+    None
 }
 
 /// Bytes of the alternate signal stack each strata thread gets. A fault handler that prints a
@@ -242,7 +337,7 @@ mod tests {
     fn spawned_threads_block_async_signals_and_count() {
         let before = threads_spawned();
         let caller_mask = current_signal_mask();
-        let handle = spawn("strata-test", || {
+        let handle = spawn("strata-test", Role::Background, || {
             let mask = current_signal_mask();
             for sig in [
                 libc::SIGINT,
@@ -268,5 +363,66 @@ mod tests {
             assert_eq!(is_blocked(&caller_mask, sig), is_blocked(&after, sig));
         }
         assert!(!is_strata_thread());
+    }
+
+    /// The kernel's (major, minor) version, from uname.
+    fn kernel_version() -> (u32, u32) {
+        // SAFETY: utsname is plain data, filled by uname.
+        let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+        // SAFETY: `uts` is valid for writing.
+        assert_eq!(unsafe { libc::uname(&mut uts) }, 0);
+        // SAFETY: uname NUL-terminates `release`.
+        let release = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) };
+        let mut parts = release
+            .to_str()
+            .unwrap()
+            .split(|c: char| !c.is_ascii_digit());
+        let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        (next(), next())
+    }
+
+    #[test]
+    fn serving_threads_ask_for_a_short_slice_and_keep_their_nice_value() {
+        if !cfg!(target_os = "linux") || kernel_version() < (6, 12) {
+            eprintln!("skipped: per-task slices need Linux 6.12");
+            return;
+        }
+        // Spawn from a thread niced to 3, as a process started with `nice` would be: the
+        // serving thread keeps that value while its slice changes.
+        let seen = std::thread::spawn(|| {
+            // SAFETY: raises this test thread's own nice value, which needs no privilege.
+            assert_eq!(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 3) }, 0);
+            let probe = || {
+                // SAFETY: reads the calling thread's nice value.
+                let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+                (current_slice(), nice)
+            };
+            let (tx, rx) = std::sync::mpsc::channel();
+            for role in [Role::Serving, Role::Background] {
+                let tx = tx.clone();
+                spawn("strata-test", role, move || {
+                    tx.send((role, probe())).unwrap()
+                })
+                .unwrap()
+                .join()
+                .unwrap();
+            }
+            drop(tx);
+            rx.iter().collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (Role::Serving, (Some(SERVING_SLICE), 3)),
+                (Role::Background, (current_slice_of_a_default_thread(), 3)),
+            ]
+        );
+    }
+
+    /// What the kernel reports for a thread that never asked for a slice.
+    fn current_slice_of_a_default_thread() -> Option<Duration> {
+        std::thread::spawn(current_slice).join().unwrap()
     }
 }

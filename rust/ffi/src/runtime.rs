@@ -330,7 +330,9 @@ pub fn start() -> std::io::Result<&'static Runtime> {
             open: Mutex::new(0),
         });
         let state = State::new(Arc::clone(&shared), 0, front);
-        threads::spawn("strata-runtime", move || state.run(inbox))?;
+        threads::spawn("strata-runtime", threads::Role::Serving, move || {
+            state.run(inbox)
+        })?;
         Ok(Runtime {
             shared,
             completions,
@@ -761,7 +763,7 @@ impl State {
         }
         let (to_thread, inbox) = crossbeam_channel::unbounded();
         let shared = Arc::clone(&self.shared);
-        let spawned = threads::spawn("strata-db", move || {
+        let spawned = threads::spawn("strata-db", threads::Role::Serving, move || {
             serve_database(shared, number, open, inbox, to_thread)
         });
         match spawned {
@@ -816,7 +818,7 @@ impl State {
                 Arc::clone(&self.shared),
             );
             let serve = move || serve_reads(shared_cell, inbox, shared);
-            match threads::spawn("strata-reader", serve) {
+            match threads::spawn("strata-reader", threads::Role::Serving, serve) {
                 Ok(reader) => readers.push(reader),
                 Err(e) => {
                     drop((reads, read_inbox));
@@ -1157,9 +1159,13 @@ impl State {
         run: impl FnOnce() -> Completion + Send + 'static,
     ) {
         let to_runtime = self.to_self.clone();
-        let spawned = threads::spawn(&format!("strata-{what}"), move || {
-            let _ = to_runtime.send(Request::Finished(run()));
-        });
+        let spawned = threads::spawn(
+            &format!("strata-{what}"),
+            threads::Role::Background,
+            move || {
+                let _ = to_runtime.send(Request::Finished(run()));
+            },
+        );
         if let Err(e) = spawned {
             let e = Error::io(format!("spawn the {what} thread"), e);
             self.out.push(failure(token, &e));
