@@ -59,3 +59,26 @@ func ExampleDB_All() {
 	// [date cherry]
 	// cancelled: true
 }
+
+// Prefix iteration, as a table or tenant scan would do it: the keys that begin with "user/".
+func ExampleIterOptions_prefix() {
+	dir, _ := os.MkdirTemp("", "strata-example")
+	defer os.RemoveAll(dir)
+	db, err := strata.Open(dir, &strata.Options{NoSync: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, k := range []string{"order/7", "user/ada", "user/bob", "userx"} {
+		if err := db.Put(ctx, []byte(k), nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for k := range db.All(ctx, &strata.IterOptions{Prefix: []byte("user/")}) {
+		fmt.Println(string(k))
+	}
+	// Output:
+	// user/ada
+	// user/bob
+}

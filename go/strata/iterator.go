@@ -6,6 +6,7 @@ package strata
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -17,6 +18,10 @@ type IterOptions struct {
 	// Start is the lowest key included and End the lowest key excluded, whatever the
 	// direction. Both are copied when the iterator opens.
 	Start, End []byte
+	// Prefix, when not empty, keeps only keys that begin with it, within Start and End if
+	// those are set too: the iterator reads [Prefix, the next key after every key with this
+	// prefix), so it costs no more than the bounds it stands for.
+	Prefix []byte
 	// Reverse iterates from the largest key down.
 	Reverse bool
 	// Err, when set, is where DB.All and Snapshot.All store the error that ended their
@@ -67,10 +72,13 @@ func (db *DB) newIterator(ctx context.Context, op string, snapshot uint64, opts 
 	if opts == nil {
 		opts = &IterOptions{}
 	}
-	for _, bound := range [][]byte{opts.Start, opts.End} {
+	for _, bound := range [][]byte{opts.Start, opts.End, opts.Prefix} {
 		if err := checkBound(bound); err != nil {
 			return nil, err
 		}
+	}
+	if len(opts.Prefix) > 0 {
+		opts = prefixBounds(opts)
 	}
 	// The open's completion brings the first chunk too: a short scan costs one round trip.
 	flags := C.uint32_t(C.STRATA_ITER_FIRST_CHUNK)
@@ -118,6 +126,35 @@ func (db *DB) openIterQueued(ctx context.Context, op string, snapshot uint64, op
 // waiting in the call is 2-3x faster, since it skips the wake-ups of the poller and the caller
 // that each wait for a time slice there.
 var iterOpens pathChooser
+
+// prefixBounds returns a copy of opts whose Start and End are the intersection of its own
+// bounds with the keys that begin with opts.Prefix.
+func prefixBounds(opts *IterOptions) *IterOptions {
+	o := *opts
+	if bytes.Compare(o.Prefix, o.Start) > 0 {
+		o.Start = o.Prefix
+	}
+	if end := PrefixEnd(o.Prefix); end != nil && (len(o.End) == 0 || bytes.Compare(end, o.End) < 0) {
+		o.End = end
+	}
+	o.Prefix = nil
+	return &o
+}
+
+// PrefixEnd returns the smallest key greater than every key that begins with prefix, for use
+// as an exclusive upper bound (IterOptions.End, CompactRange): prefix with its trailing 0xff
+// bytes dropped and its last byte incremented. It returns nil, unbounded, when there is no such
+// key (prefix is empty or all 0xff).
+func PrefixEnd(prefix []byte) []byte {
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xff {
+			end := append([]byte(nil), prefix[:i+1]...)
+			end[i]++
+			return end
+		}
+	}
+	return nil
+}
 
 // checkBound validates a range bound (of an iterator or a compaction); empty is unbounded.
 func checkBound(bound []byte) error {

@@ -254,3 +254,65 @@ func TestPathChooserTakesTheFasterWayAndKeepsLooking(t *testing.T) {
 		t.Fatal("forced to the queue: chose to wait, or timed the call")
 	}
 }
+
+// TestPrefixIterationMatchesAModel: keys from a small alphabet that includes 0x00 and 0xff (so
+// prefixes of 0xff bytes, which have no end key, come up), random prefixes with and without
+// bounds, both directions, against a filter of the model.
+func TestPrefixIterationMatchesAModel(t *testing.T) {
+	db := openTest(t, &Options{NoSync: true})
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte{0x00, 'a', 'b', 0xfe, 0xff}
+	word := func(max int) string {
+		b := make([]byte, rng.IntN(max+1))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	model := map[string]string{}
+	for range 2000 {
+		k := word(4)
+		if k == "" {
+			continue
+		}
+		model[k] = fmt.Sprint(len(model))
+		if err := db.Put(ctx, []byte(k), []byte(model[k])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 300 {
+		prefix, start, end := word(3), "", ""
+		if i%3 == 1 {
+			start = word(3)
+		}
+		if i%3 == 2 {
+			end = word(3)
+		}
+		reverse := i%2 == 1
+		var want []kv
+		for _, e := range modelRange(model, start, end, reverse) {
+			if strings.HasPrefix(e.k, prefix) {
+				want = append(want, e)
+			}
+		}
+		got := collect(t, db, &IterOptions{Prefix: []byte(prefix), Start: []byte(start), End: []byte(end), Reverse: reverse})
+		if !slices.Equal(got, want) {
+			t.Fatalf("prefix %x start %x end %x reverse %v: got %d entries, want %d", prefix, start, end, reverse, len(got), len(want))
+		}
+	}
+}
+
+func TestPrefixEnd(t *testing.T) {
+	for _, c := range []struct{ prefix, want []byte }{
+		{nil, nil},
+		{[]byte{0xff, 0xff}, nil},
+		{[]byte("ab"), []byte("ac")},
+		{[]byte{'a', 0xff}, []byte("b")},
+		{[]byte{0x00}, []byte{0x01}},
+	} {
+		if got := PrefixEnd(c.prefix); !bytes.Equal(got, c.want) {
+			t.Errorf("PrefixEnd(%x) = %x, want %x", c.prefix, got, c.want)
+		}
+	}
+}
