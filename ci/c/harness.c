@@ -1000,8 +1000,8 @@ static void test_process_wide(struct db *logged)
 /* Open misuse is refused synchronously; the valid opens are returned in *a and *b. */
 static void test_open(const char *dir, struct db *a, struct db *b)
 {
-    strata_options bad_reserved = { .no_sync = 0, .reserved = 1 };
-    strata_options bad_reserved_high = { .reserved = 0x80000000u };
+    strata_options bad_flags = { .no_sync = 0, .flags = STRATA_OPEN_READ_ONLY << 1 };
+    strata_options bad_flags_high = { .flags = 0x80000000u };
     strata_options bad_compression = { .compression = 99 };
     strata_options next_compression = { .compression = STRATA_COMPRESSION_LZ4 + 1 };
     strata_options defaults = { 0 };
@@ -1018,10 +1018,10 @@ static void test_open(const char *dir, struct db *a, struct db *b)
         const strata_options *opts;
         size_t opts_size;
     } cases[] = {
-        { "open with options.reserved = 1", (const uint8_t *)a->path, strlen(a->path),
-          &bad_reserved, sizeof bad_reserved },
-        { "open with options.reserved = 1 << 31", (const uint8_t *)a->path, strlen(a->path),
-          &bad_reserved_high, sizeof bad_reserved_high },
+        { "open with an unknown flag (STRATA_OPEN_READ_ONLY << 1)", (const uint8_t *)a->path,
+          strlen(a->path), &bad_flags, sizeof bad_flags },
+        { "open with an unknown flag (1 << 31)", (const uint8_t *)a->path, strlen(a->path),
+          &bad_flags_high, sizeof bad_flags_high },
         { "open with options.compression = 99", (const uint8_t *)a->path, strlen(a->path),
           &bad_compression, sizeof bad_compression },
         { "open with options.compression = STRATA_COMPRESSION_LZ4 + 1",

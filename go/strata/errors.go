@@ -33,7 +33,8 @@ var (
 	// database also turns read-only (ErrPoisoned).
 	ErrIO = errors.New("strata: I/O error")
 	// ErrLocked is returned by Open and Check when the directory is already open, in this
-	// process or another. A directory has one handle at a time.
+	// process or another. A directory has one writing handle at a time, or any number of
+	// read-only ones (Options.ReadOnly, and Check, which only reads) and no writer.
 	ErrLocked = errors.New("strata: database directory is locked")
 	// ErrPoisoned is returned by calls that would change the database after an earlier
 	// failure (a failed log write or fsync, a failed background flush or compaction, an
@@ -43,6 +44,9 @@ var (
 	// ErrInternal means a bug in strata: a panic in the engine, caught and turned into this
 	// error. The process keeps running; the database affected turns read-only (ErrPoisoned).
 	ErrInternal = errors.New("strata: internal error")
+	// ErrReadOnly is returned by calls that would change a database opened with
+	// Options.ReadOnly (writes, Flush, Compact, Checkpoint). Nothing was changed.
+	ErrReadOnly = errors.New("strata: database is open read-only")
 	// ErrEngineMismatch is returned by the first Open, Check or Repair of a process when the
 	// linked libstrata.a is another build than this Go package was written for (another
 	// engine version, or an engine built from another strata.h), and by every later one.
@@ -60,6 +64,7 @@ var codes = []error{
 	6: ErrLocked,
 	7: ErrPoisoned,
 	8: ErrInternal,
+	9: ErrReadOnly,
 }
 
 // codeError is an error reported by the engine: its message, matching a sentinel.

@@ -78,6 +78,15 @@ type Options struct {
 	MaxOpenFiles int
 	// Compression is how table blocks are stored. The zero value, CompressionDefault, is LZ4.
 	Compression Compression
+	// ReadOnly opens an existing database to read it only: nothing in its directory is
+	// created, changed or removed (the write-ahead log is replayed into memory, a torn tail
+	// left on disk as it is), no flush or compaction runs, and Put, Delete, Write, Flush,
+	// Compact and Checkpoint fail with ErrReadOnly. Its lock is shared: any number of
+	// read-only handles, in any processes, may hold a database no writer holds (Open fails
+	// with ErrLocked otherwise, both ways). A directory without a database fails with
+	// ErrInvalidArgument (or ErrIO if it does not exist) instead of becoming one. Memory:
+	// the replayed log stays in the memtable for as long as the handle is open.
+	ReadOnly bool
 	// Logger receives the engine's log records for this database (opening and recovery,
 	// flushes, compactions, failures) as structured records: the message, a "target" attribute
 	// naming the Rust module, and the event's fields ("dir", "bytes", "elapsed_ms", ...).
@@ -123,6 +132,9 @@ func cOptions(opts *Options) (C.strata_options, error) {
 	}
 	if opts.NoSync {
 		c.no_sync = 1
+	}
+	if opts.ReadOnly {
+		c.flags |= C.STRATA_OPEN_READ_ONLY
 	}
 	switch opts.Compression {
 	case CompressionDefault:

@@ -76,7 +76,7 @@ pub fn check_with(fs: &dyn FileSystem, dir: &Path) -> Result<CheckReport> {
         }
     }
     // Checking never creates files: the lock is on the directory itself.
-    let _lock = lock_dir(fs, dir)?;
+    let _lock = lock_dir(fs, dir, true)?;
 
     let manifest = manifest::read(fs, dir);
     let listed: Vec<Arc<FileMeta>> = match &manifest {

@@ -101,6 +101,12 @@ pub struct Options {
     /// file already has and commit no file-system metadata (see [`crate::wal`]). Ignored with
     /// `no_sync`; 0 turns it off. Default 1 MiB.
     pub wal_reserve_bytes: u64,
+    /// Open an existing database to read only: nothing in its directory is created, changed
+    /// or removed (its WAL is replayed into memory, a torn tail left as it is), no flush or
+    /// compaction runs, and writes, flushes, compactions and checkpoints fail with
+    /// [`Error::ReadOnly`]. Takes a shared lock, so any number of read-only opens, in any
+    /// processes, may hold the database while no writer does. Default: false.
+    pub read_only: bool,
 }
 
 impl Default for Options {
@@ -118,6 +124,7 @@ impl Default for Options {
             level_size_ratio: 10,
             target_file_size: 16 << 20,
             wal_reserve_bytes: wal::RESERVE,
+            read_only: false,
         }
     }
 }
@@ -203,7 +210,8 @@ pub struct Db {
     opts: Options,
     fs: Arc<dyn FileSystem>,
     tree: Arc<Tree>,
-    wal: WalWriter,
+    /// The segment writes append to; `None` only when opened read-only.
+    wal: Option<WalWriter>,
     mem: Memtable,
     /// Last sequence number assigned.
     last_seq: u64,
@@ -266,12 +274,18 @@ impl Db {
     ) -> Result<Db> {
         enter_engine();
         let started = std::time::Instant::now();
-        fs.create_dir_all(dir)
-            .map_err(io_err("create directory", dir))?;
-        let lock = lock_dir(fs.as_ref(), dir)?;
+        let read_only = opts.read_only;
+        if !read_only {
+            fs.create_dir_all(dir)
+                .map_err(io_err("create directory", dir))?;
+        }
+        let lock = lock_dir(fs.as_ref(), dir, read_only)?;
         let names = fs.list(dir).map_err(io_err("list", dir))?;
         let mut recovered = match manifest::read(fs.as_ref(), dir)? {
             Some(state) => state,
+            None if read_only => {
+                return Err(refuse_read_only_without_manifest(fs.as_ref(), dir, &names))
+            }
             None => create(fs.as_ref(), dir, &names)?,
         };
         check_live_tables(fs.as_ref(), dir, &recovered)?;
@@ -336,22 +350,30 @@ impl Db {
             }
         }
 
-        // Recovery read everything it needs: only now may anything be cut, created or removed.
-        let wal = match reopen {
-            Some((path, replay)) if replay.valid_len >= wal::FILE_HEADER_LEN => {
-                WalWriter::reopen(fs.as_ref(), &path, &replay)?
+        // Recovery read everything it needs: only now may anything be cut, created or removed
+        // (never when read-only: the replayed log stays in memory, a torn tail stays on disk).
+        let wal = if read_only {
+            None
+        } else {
+            let wal = match reopen {
+                Some((path, replay)) if replay.valid_len >= wal::FILE_HEADER_LEN => {
+                    WalWriter::reopen(fs.as_ref(), &path, &replay)?
+                }
+                Some((path, _)) => WalWriter::create(fs.as_ref(), &path)?,
+                None => {
+                    let number = recovered.next_file_number;
+                    recovered.next_file_number += 1;
+                    WalWriter::create(fs.as_ref(), &dir.join(wal::segment_name(number)))?
+                }
             }
-            Some((path, _)) => WalWriter::create(fs.as_ref(), &path)?,
-            None => {
-                let number = recovered.next_file_number;
-                recovered.next_file_number += 1;
-                WalWriter::create(fs.as_ref(), &dir.join(wal::segment_name(number)))?
-            }
-        }
-        .with_reserve(wal_reserve(&opts));
-        // The first segment still needed: the oldest one replayed, or the new one.
-        recovered.log_number = live.first().copied().unwrap_or(wal.number());
-        remove_leftovers(fs.as_ref(), dir, &names, &recovered);
+            .with_reserve(wal_reserve(&opts));
+            // The first segment still needed: the oldest one replayed, or the new one.
+            recovered.log_number = live.first().copied().unwrap_or(wal.number());
+            remove_leftovers(fs.as_ref(), dir, &names, &recovered);
+            Some(wal)
+        };
+        // The segment the tree would record as active (it never does when read-only).
+        let active_wal = wal.as_ref().map_or(recovered.log_number, WalWriter::number);
 
         let max_open_files = match opts.max_open_files {
             0 => default_max_open_files(),
@@ -371,7 +393,7 @@ impl Db {
             tables,
             opts.tree_options(),
             recovered,
-            wal.number(),
+            active_wal,
             Arc::clone(&lock),
             notify,
         ));
@@ -392,7 +414,7 @@ impl Db {
             unchecked_groups: 0,
             checked_at: std::time::Instant::now(),
         };
-        if db.needs_rotation() || live.len() > 1 {
+        if !read_only && (db.needs_rotation() || live.len() > 1) {
             // Recovery replayed a frozen memtable's segment (a run closed before its flush
             // finished), or more than a memtable holds: flush it here, before open returns,
             // so the next open does not replay it all again (a frozen segment of overwrites
@@ -401,9 +423,12 @@ impl Db {
             db.rotate()?;
             db.tree.flush_frozen_now()?;
         }
-        db.workers = spawn_workers(&db.tree)?;
+        if !read_only {
+            db.workers = spawn_workers(&db.tree)?;
+        }
         tracing::info!(
             dir = %db.dir.display(),
+            read_only,
             recovered_batches = db.stats.recovered_batches,
             torn_bytes = db.stats.recovered_torn_bytes,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -439,11 +464,31 @@ impl Db {
         }
     }
 
+    /// Refuses `what` (a write, a flush, ...) on a database opened read-only.
+    fn check_not_read_only(&self, what: &str) -> Result<()> {
+        if self.opts.read_only {
+            return Err(Error::ReadOnly(what.to_owned()));
+        }
+        Ok(())
+    }
+
     fn check_writable(&self) -> Result<()> {
+        self.check_not_read_only("a write")?;
         match self.poisoned() {
             Some(why) => Err(Error::Poisoned(why)),
             None => Ok(()),
         }
+    }
+
+    /// The WAL. Only code that [`Db::check_writable`] let through calls this: it refuses
+    /// read-only databases, the only ones without a WAL.
+    fn wal(&mut self) -> &mut WalWriter {
+        self.wal.as_mut().expect("a writable database has a WAL")
+    }
+
+    /// Where the next WAL record would start (0 when read-only, with no WAL).
+    fn wal_end(&self) -> u64 {
+        self.wal.as_ref().map_or(0, WalWriter::buffered_end)
     }
 
     /// Poisons the database once its directory or its WAL segment was deleted (or the
@@ -451,7 +496,7 @@ impl Db {
     /// `dir_too`: also check the directory (a `stat` of its path), not just the WAL's link
     /// count (an `fstat`).
     fn check_still_there(&mut self, dir_too: bool) -> Result<()> {
-        let result = self.wal.check_linked().and_then(|()| {
+        let result = self.wal().check_linked().and_then(|()| {
             if dir_too {
                 self.lock
                     .check()
@@ -479,7 +524,7 @@ impl Db {
     /// bytes of log.
     fn needs_rotation(&self) -> bool {
         self.mem.approx_bytes() >= self.opts.write_buffer()
-            || self.wal.buffered_end() >= self.opts.write_buffer() as u64
+            || self.wal_end() >= self.opts.write_buffer() as u64
     }
 
     /// Step 1: assigns sequence numbers to `batch` and encodes it into the WAL group buffer.
@@ -495,7 +540,7 @@ impl Db {
             self.rotate()?;
         }
         let first_seq = self.last_seq + 1;
-        let wal_end = self.wal.add_record(first_seq, batch.as_bytes());
+        let wal_end = self.wal().add_record(first_seq, batch.as_bytes());
         self.last_seq += u64::from(batch.count());
         self.pending.push_back(Pending {
             last_seq: self.last_seq,
@@ -512,8 +557,8 @@ impl Db {
         self.check_still_there(true)?;
         // Also with no_sync: a segment that later segments follow must be intact after a
         // crash of the OS, or recovery would refuse it as damaged.
-        if self.has_pending() || self.wal.synced() < self.wal.written() {
-            if let Err(e) = self.wal.sync() {
+        if self.has_pending() || self.wal().synced() < self.wal().written() {
+            if let Err(e) = self.wal().sync() {
                 self.poison(format!("WAL fsync failed: {e}"));
                 return Err(e);
             }
@@ -521,7 +566,7 @@ impl Db {
             self.apply_pending_upto(u64::MAX);
         }
         // Before the next segment exists, so every segment but the newest ends in a record.
-        if let Err(e) = self.wal.trim() {
+        if let Err(e) = self.wal().trim() {
             self.poison(format!("cutting the WAL reserve failed: {e}"));
             return Err(e);
         }
@@ -534,7 +579,10 @@ impl Db {
                 return Err(e);
             }
         };
-        let old_wal = std::mem::replace(&mut self.wal, new_wal);
+        let old_wal = self
+            .wal
+            .replace(new_wal)
+            .expect("a writable database has a WAL");
         let mem = std::mem::take(&mut self.mem);
         self.tree.freeze(
             Frozen {
@@ -551,14 +599,14 @@ impl Db {
     pub fn write_pending(&mut self) -> Result<Option<SyncPoint>> {
         enter_engine();
         self.check_writable()?;
-        if self.wal.has_buffered() {
-            let before = self.wal.written();
-            if let Err(e) = self.wal.write_buffered() {
+        if self.wal().has_buffered() {
+            let before = self.wal().written();
+            if let Err(e) = self.wal().write_buffered() {
                 self.poison(format!("WAL write failed: {e}"));
                 return Err(e);
             }
             self.stats.wal_writes += 1;
-            self.stats.wal_bytes_written += self.wal.written() - before;
+            self.stats.wal_bytes_written += self.wal().written() - before;
         }
         if self.pending.is_empty() {
             return Ok(None);
@@ -575,7 +623,7 @@ impl Db {
             self.apply_pending_upto(u64::MAX);
             return Ok(None);
         }
-        Ok(Some(self.wal.sync_point()))
+        Ok(Some(self.wal().sync_point()))
     }
 
     /// Step 3: records that `point` was synced and applies the batches it covered. A sync error
@@ -589,9 +637,9 @@ impl Db {
             return Err(err);
         }
         self.stats.wal_syncs += 1;
-        if point.segment == self.wal.number() {
+        if point.segment == self.wal().number() {
             self.check_still_there(true)?;
-            self.wal.mark_synced(point.offset);
+            self.wal().mark_synced(point.offset);
             self.apply_pending_upto(point.offset);
         }
         // A point in an older segment: rotation synced and applied everything it covered.
@@ -716,7 +764,10 @@ impl Db {
     /// memtable is in a table.
     pub fn flush(&mut self, done: Done) {
         enter_engine();
-        if let Err(e) = self.check_writable() {
+        if let Err(e) = self
+            .check_not_read_only("a flush")
+            .and_then(|()| self.check_writable())
+        {
             return done(Err(e));
         }
         if !self.mem.is_empty() {
@@ -730,6 +781,9 @@ impl Db {
     /// Flushes, then compacts every level over the user-key range `[lo, hi]` (`None` =
     /// unbounded) down to the last non-empty level; calls `done` at the end.
     pub fn compact(&mut self, lo: Option<&[u8]>, hi: Option<&[u8]>, done: Done) {
+        if let Err(e) = self.check_not_read_only("a compaction") {
+            return done(Err(e));
+        }
         let tree = Arc::clone(&self.tree);
         let lo = lo.map(<[u8]>::to_vec).unwrap_or_default();
         let hi = hi
@@ -773,6 +827,7 @@ impl Db {
     /// for one.
     pub fn checkpoint(&mut self, target: &Path) -> Result<()> {
         enter_engine();
+        self.check_not_read_only("a checkpoint")?;
         if target.exists() && self.fs.list(target).map(|l| !l.is_empty()).unwrap_or(true) {
             return Err(Error::InvalidArgument(format!(
                 "checkpoint target {} exists and is not empty",
@@ -781,7 +836,7 @@ impl Db {
         }
         self.check_writable()?;
         self.write_pending()?;
-        if let Err(e) = self.wal.sync() {
+        if let Err(e) = self.wal().sync() {
             self.poison(format!("WAL fsync failed: {e}"));
             return Err(e);
         }
@@ -813,7 +868,7 @@ impl Db {
         let frozen_bytes: usize = view.frozen.iter().map(|f| f.mem.approx_bytes()).sum();
         DbStats {
             visible_seq: self.visible_seq,
-            wal_size: self.wal.buffered_end(),
+            wal_size: self.wal_end(),
             memtable_bytes: (self.mem.approx_bytes() + frozen_bytes) as u64,
             memtable_versions: self.mem.len() as u64,
             frozen_memtables: view.frozen.len() as u64,
@@ -847,19 +902,19 @@ impl Db {
     fn sync_for_close(&mut self) -> Result<()> {
         // After a failure every later write was refused; what was acknowledged before it is
         // durable already. Closing releases resources and has nothing more to make durable.
-        if self.poisoned().is_some() {
+        if self.poisoned().is_some() || self.opts.read_only {
             return Ok(());
         }
         self.write_pending()?;
         self.check_still_there(true)?;
         // The seal syncs what it follows first, then vouches for every byte before it: damage
         // found there later is corruption, not a torn tail, also with no_sync.
-        if let Err(e) = self.wal.seal() {
+        if let Err(e) = self.wal().seal() {
             self.poison(format!("WAL fsync at close failed: {e}"));
             return Err(e);
         }
         self.apply_pending_upto(u64::MAX);
-        if let Err(e) = self.wal.trim() {
+        if let Err(e) = self.wal().trim() {
             self.poison(format!("cutting the WAL reserve at close failed: {e}"));
             return Err(e);
         }
@@ -898,9 +953,9 @@ fn spawn_workers(tree: &Arc<Tree>) -> Result<Vec<JoinHandle<()>>> {
     }
 }
 
-/// Locks the database directory itself.
-pub fn lock_dir(fs: &dyn FileSystem, dir: &Path) -> Result<LockGuard> {
-    fs.lock(dir).map_err(|e| {
+/// Locks the database directory itself: exclusively to write, `shared` to only read it.
+pub fn lock_dir(fs: &dyn FileSystem, dir: &Path, shared: bool) -> Result<LockGuard> {
+    fs.lock(dir, shared).map_err(|e| {
         if e.kind() == std::io::ErrorKind::WouldBlock {
             Error::Locked(dir.to_owned())
         } else {
@@ -912,15 +967,19 @@ pub fn lock_dir(fs: &dyn FileSystem, dir: &Path) -> Result<LockGuard> {
 /// What mkfs leaves at the root of a new ext2/3/4 file system.
 const LOST_AND_FOUND: &str = "lost+found";
 
+/// Whether a directory entry may be there before a database's first manifest: what an
+/// interrupted creation or an earlier strata's lock file leaves, or `lost+found`, mkfs's at
+/// the root of a fresh file system (a database may live there).
+fn may_precede_manifest(name: &str) -> bool {
+    name == LEGACY_LOCK_FILE || name == manifest::TEMP_FILE || name == LOST_AND_FOUND
+}
+
 /// Creates a new database in `dir`, whose entries are `names`: writes its first manifest, the
 /// file that makes the directory a database, before any other. Only a directory holding
 /// nothing but what an interrupted creation (or an earlier strata's lock file) leaves is
 /// taken; anything else is refused and left exactly as it is.
 fn create(fs: &dyn FileSystem, dir: &Path, names: &[String]) -> Result<ManifestState> {
-    // `lost+found` is mkfs's, at the root of a fresh file system: a database may live there.
-    let ours =
-        |n: &String| n == LEGACY_LOCK_FILE || n == manifest::TEMP_FILE || n == LOST_AND_FOUND;
-    if !names.iter().all(ours) {
+    if !names.iter().all(|n| may_precede_manifest(n)) {
         return Err(refuse_without_manifest(fs, dir, names));
     }
     manifest::remove_leftovers(fs, dir);
@@ -931,6 +990,20 @@ fn create(fs: &dyn FileSystem, dir: &Path, names: &[String]) -> Result<ManifestS
     manifest::write(fs, dir, &state)?;
     tracing::info!(dir = %dir.display(), db_id = %format!("{:016x}", state.db_id), "created");
     Ok(state)
+}
+
+/// The error for a read-only open of a directory without a manifest, which a read-only open
+/// cannot create: that of [`refuse_without_manifest`] when it holds files, else that it is
+/// no database (yet).
+fn refuse_read_only_without_manifest(fs: &dyn FileSystem, dir: &Path, names: &[String]) -> Error {
+    if !names.iter().all(|n| may_precede_manifest(n)) {
+        return refuse_without_manifest(fs, dir, names);
+    }
+    Error::InvalidArgument(format!(
+        "{} holds no strata database (no {}), and a read-only open creates none",
+        dir.display(),
+        manifest::MANIFEST_FILE
+    ))
 }
 
 /// The error for a directory that holds files but no manifest: corruption when they are a

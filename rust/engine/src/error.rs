@@ -23,6 +23,7 @@ pub enum ErrorCode {
     Locked = 6,
     Poisoned = 7,
     Internal = 8,
+    ReadOnly = 9,
 }
 
 /// Everything that can go wrong in the engine.
@@ -48,6 +49,8 @@ pub enum Error {
     Poisoned(String),
     /// A bug in strata: an invariant broke or code panicked. The string describes it.
     Internal(String),
+    /// The database was opened read-only; the string names what was refused.
+    ReadOnly(String),
 }
 
 impl Error {
@@ -61,6 +64,7 @@ impl Error {
             Error::Closed => ErrorCode::Closed,
             Error::Poisoned(_) => ErrorCode::Poisoned,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::ReadOnly(_) => ErrorCode::ReadOnly,
         }
     }
 
@@ -90,6 +94,7 @@ impl Error {
             Error::Closed => Error::Closed,
             Error::Poisoned(m) => Error::Poisoned(m.clone()),
             Error::Internal(m) => Error::Internal(m.clone()),
+            Error::ReadOnly(m) => Error::ReadOnly(m.clone()),
         }
     }
 
@@ -127,6 +132,7 @@ impl fmt::Display for Error {
                 write!(f, "database refuses writes after an earlier failure: {why}")
             }
             Error::Internal(msg) => write!(f, "internal error: {msg}"),
+            Error::ReadOnly(what) => write!(f, "database is open read-only, so {what} is refused"),
         }
     }
 }

@@ -80,10 +80,11 @@ pub trait FileSystem: Send + Sync {
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Makes the directory's entries (created, renamed, removed files) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-    /// Takes an exclusive, non-blocking lock on the directory `dir` itself (creating
-    /// nothing). Fails with `ErrorKind::WouldBlock` when another handle, in this process or
-    /// another, holds it.
-    fn lock(&self, dir: &Path) -> io::Result<LockGuard>;
+    /// Takes a non-blocking lock on the directory `dir` itself (creating nothing): exclusive,
+    /// or `shared` with other shared holders (read-only opens). Fails with
+    /// `ErrorKind::WouldBlock` when another handle, in this process or another, holds a lock
+    /// that conflicts.
+    fn lock(&self, dir: &Path, shared: bool) -> io::Result<LockGuard>;
 }
 
 /// The production file system.
@@ -260,7 +261,7 @@ impl FileSystem for RealFs {
         File::open(dir)?.sync_all()
     }
 
-    fn lock(&self, dir: &Path) -> io::Result<LockGuard> {
+    fn lock(&self, dir: &Path, shared: bool) -> io::Result<LockGuard> {
         // The directory itself, not a file in it: a lock file can be deleted while held, and
         // the next opener would lock a new file of the same name. The directory cannot go
         // away without taking the database with it, which `check` notices.
@@ -275,7 +276,8 @@ impl FileSystem for RealFs {
         // SAFETY: flock on a descriptor we own and keep open for the guard's lifetime. flock locks
         // belong to the open file description, so a second open() of the same path in this
         // process conflicts just as another process would.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        let mode = if shared { libc::LOCK_SH } else { libc::LOCK_EX };
+        let rc = unsafe { libc::flock(file.as_raw_fd(), mode | libc::LOCK_NB) };
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }

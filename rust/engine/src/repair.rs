@@ -81,7 +81,7 @@ struct Found {
 
 /// Repairs the database in `dir` through `fs`.
 pub fn repair_with(fs: Arc<dyn FileSystem>, dir: &Path) -> Result<RepairReport> {
-    let _lock = lock_dir(fs.as_ref(), dir)?;
+    let _lock = lock_dir(fs.as_ref(), dir, false)?;
     let mut names = fs
         .list(dir)
         .map_err(|e| Error::io(format!("list {}", dir.display()), e))?;

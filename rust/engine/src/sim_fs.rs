@@ -434,7 +434,7 @@ impl FileSystem for SimFs {
         Ok(())
     }
 
-    fn lock(&self, _dir: &Path) -> io::Result<LockGuard> {
+    fn lock(&self, _dir: &Path, _shared: bool) -> io::Result<LockGuard> {
         // One simulated process: the engine's own handle discipline is what is under test.
         Ok(Arc::new(SimDirLock))
     }

@@ -50,6 +50,9 @@
 // A bug in strata (a caught panic); the message says where.
 #define STRATA_ERR_INTERNAL 8
 
+// The database was opened read-only (`STRATA_OPEN_READ_ONLY`) and this would change it.
+#define STRATA_ERR_READ_ONLY 9
+
 // Not an error: `strata_wait` (or `strata_db_get_wait` with a token) returned because its
 // limit passed or `strata_interrupt` woke it before the result came (the token stays
 // announced), or `strata_abandon` found no result yet (the token is forgotten and its result
@@ -114,6 +117,12 @@
 
 // Largest encoded batch in bytes.
 #define STRATA_MAX_BATCH_LEN 268435456
+
+// `strata_options.flags`: open an existing database to read only. Nothing in its directory is
+// created, changed or removed; writes, flushes, compactions and checkpoints fail with
+// `STRATA_ERR_READ_ONLY`; the lock is shared, so read-only opens (in any processes) coexist
+// while no writer holds the database.
+#define STRATA_OPEN_READ_ONLY 1
 
 // The size of the first `strata_options`: the least `opts_size` `strata_db_open` accepts.
 #define STRATA_OPTIONS_SIZE_V1 32
@@ -187,8 +196,9 @@ typedef struct strata_options {
   uint64_t block_cache_bytes;
   // Table files kept open at once (0: derived from RLIMIT_NOFILE, 16 to 512).
   uint32_t max_open_files;
-  // Must be zero.
-  uint32_t reserved;
+  // `STRATA_OPEN_*` bits (0: read-write); a bit this library does not know fails the open
+  // with `STRATA_ERR_INVALID_ARGUMENT`.
+  uint32_t flags;
 } strata_options;
 
 // The result of a request a caller waited for in its own call (`strata_db_get_wait`,
@@ -309,7 +319,9 @@ size_t strata_completions_drain(struct strata_completion *out, size_t cap);
 
 // Opens (creating if needed) the database in directory `path` (`path_len` bytes, not
 // NUL-terminated). The completion's `handle` is the database handle. Fails with
-// `STRATA_ERR_LOCKED` if the directory is open already, in this process or another.
+// `STRATA_ERR_LOCKED` if the directory is open already, in this process or another (with
+// `STRATA_OPEN_READ_ONLY` in `opts.flags`: open by a writer; read-only opens share it, and
+// create nothing).
 // `opts_size` is `sizeof(strata_options)` as the caller was compiled (at least
 // `STRATA_OPTIONS_SIZE_V1`; 0 with a NULL `opts`); bytes past the fields this library knows
 // must be zero (`STRATA_ERR_INVALID_ARGUMENT` otherwise: an option it cannot honour).

@@ -20,6 +20,8 @@ pub const STRATA_ERR_LOCKED: i32 = 6;
 pub const STRATA_ERR_POISONED: i32 = 7;
 /// A bug in strata (a caught panic); the message says where.
 pub const STRATA_ERR_INTERNAL: i32 = 8;
+/// The database was opened read-only (`STRATA_OPEN_READ_ONLY`) and this would change it.
+pub const STRATA_ERR_READ_ONLY: i32 = 9;
 
 /// Not an error: `strata_wait` (or `strata_db_get_wait` with a token) returned because its
 /// limit passed or `strata_interrupt` woke it before the result came (the token stays
@@ -73,6 +75,12 @@ pub const STRATA_MAX_VALUE_LEN: usize = 67108864;
 /// Largest encoded batch in bytes.
 pub const STRATA_MAX_BATCH_LEN: usize = 268435456;
 
+/// `strata_options.flags`: open an existing database to read only. Nothing in its directory is
+/// created, changed or removed; writes, flushes, compactions and checkpoints fail with
+/// `STRATA_ERR_READ_ONLY`; the lock is shared, so read-only opens (in any processes) coexist
+/// while no writer holds the database.
+pub const STRATA_OPEN_READ_ONLY: u32 = 1;
+
 /// The size of the first `strata_options`: the least `opts_size` `strata_db_open` accepts.
 pub const STRATA_OPTIONS_SIZE_V1: usize = 32;
 
@@ -115,8 +123,9 @@ pub struct strata_options {
     pub block_cache_bytes: u64,
     /// Table files kept open at once (0: derived from RLIMIT_NOFILE, 16 to 512).
     pub max_open_files: u32,
-    /// Must be zero.
-    pub reserved: u32,
+    /// `STRATA_OPEN_*` bits (0: read-write); a bit this library does not know fails the open
+    /// with `STRATA_ERR_INVALID_ARGUMENT`.
+    pub flags: u32,
 }
 
 // A field added to `strata_options` goes at its end; the first version's size stays accepted.
@@ -267,6 +276,7 @@ mod tests {
             (STRATA_ERR_LOCKED, ErrorCode::Locked),
             (STRATA_ERR_POISONED, ErrorCode::Poisoned),
             (STRATA_ERR_INTERNAL, ErrorCode::Internal),
+            (STRATA_ERR_READ_ONLY, ErrorCode::ReadOnly),
         ];
         for (c, code) in pairs {
             assert_eq!(c, code as i32, "{code:?}");

@@ -112,7 +112,9 @@ pub unsafe extern "C" fn strata_completions_drain(
 
 /// Opens (creating if needed) the database in directory `path` (`path_len` bytes, not
 /// NUL-terminated). The completion's `handle` is the database handle. Fails with
-/// `STRATA_ERR_LOCKED` if the directory is open already, in this process or another.
+/// `STRATA_ERR_LOCKED` if the directory is open already, in this process or another (with
+/// `STRATA_OPEN_READ_ONLY` in `opts.flags`: open by a writer; read-only opens share it, and
+/// create nothing).
 /// `opts_size` is `sizeof(strata_options)` as the caller was compiled (at least
 /// `STRATA_OPTIONS_SIZE_V1`; 0 with a NULL `opts`); bytes past the fields this library knows
 /// must be zero (`STRATA_ERR_INVALID_ARGUMENT` otherwise: an option it cannot honour).
@@ -188,9 +190,10 @@ fn engine_options(c: &strata_options) -> Option<Options> {
         STRATA_COMPRESSION_NONE => Compression::None,
         _ => return None,
     };
-    if c.reserved != 0 {
+    if c.flags & !STRATA_OPEN_READ_ONLY != 0 {
         return None;
     }
+    o.read_only = c.flags & STRATA_OPEN_READ_ONLY != 0;
     if c.memtable_budget != 0 {
         o.memtable_budget = usize::try_from(c.memtable_budget).ok()?;
     }
