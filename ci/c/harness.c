@@ -496,7 +496,7 @@ static struct result del(struct db *db, const void *key, size_t key_len)
 static struct result write_batch(struct db *db, const uint8_t *batch, size_t batch_len)
 {
     uint64_t t = new_token();
-    struct result r = complete(strata_db_write(db->handle, batch, batch_len, t), t);
+    struct result r = complete(strata_db_write(db->handle, batch, batch_len, 0, t), t);
     /* An empty batch is acknowledged without becoming a batch in the WAL. */
     if (r.code == STRATA_OK && batch_len > 0)
         db->acked_batches++;
@@ -1193,7 +1193,7 @@ static void test_get_wait(struct db *a)
     /* strata_db_write_wait: a batch applied, its result in the call. */
     struct batch wb = { 0 };
     batch_put(&wb, "write-waited", 12, "yes", 3);
-    rc = strata_db_write_wait(a->handle, wb.bytes, wb.len, new_token(), 1000, 0, dst, sizeof dst,
+    rc = strata_db_write_wait(a->handle, wb.bytes, wb.len, 0, new_token(), 1000, 0, dst, sizeof dst,
                               &out);
     check(rc == STRATA_OK && out.len == 0 && out.data == NULL,
           "write_wait applies a batch and returns OK in the call");
@@ -1204,16 +1204,29 @@ static void test_get_wait(struct db *a)
                             &out);
     check(rc == STRATA_OK && out.len == 3 && memcmp(dst, "yes", 3) == 0,
           "the batch written waiting reads back");
-    check(strata_db_write_wait(a->handle, wb.bytes, wb.len, 0, 0, 0, NULL, 0, &out) ==
+    check(strata_db_write_wait(a->handle, wb.bytes, wb.len, 0, 0, 0, 0, NULL, 0, &out) ==
               STRATA_ERR_INVALID_ARGUMENT,
           "write_wait without a token -> INVALID_ARGUMENT");
-    check(strata_db_write_wait(a->handle, wb.bytes, wb.len - 1, new_token(), 0, 0, NULL, 0,
+    check(strata_db_write_wait(a->handle, wb.bytes, wb.len - 1, 0, new_token(), 0, 0, NULL, 0,
                                &out) == STRATA_ERR_INVALID_ARGUMENT,
           "write_wait of a truncated batch -> INVALID_ARGUMENT");
-    rc = strata_db_write_wait(987654321, wb.bytes, wb.len, new_token(), 0, 0, NULL, 0, &out);
+    rc = strata_db_write_wait(987654321, wb.bytes, wb.len, 0, new_token(), 0, 0, NULL, 0, &out);
     check(rc == STRATA_ERR_CLOSED && out.data != NULL && out.len > 0,
           "write_wait on an unknown handle -> CLOSED with a message");
     strata_value_free(out.data, out.len);
+    /* STRATA_WRITE_SYNC: a write durable before it completes, an empty batch as a barrier;
+     * any other bit is refused. */
+    rc = strata_db_write_wait(a->handle, wb.bytes, wb.len, STRATA_WRITE_SYNC, new_token(), 0, 0,
+                              dst, sizeof dst, &out);
+    check(rc == STRATA_OK && out.data == NULL, "a STRATA_WRITE_SYNC write applies in the call");
+    if (rc == STRATA_OK)
+        a->acked_batches++;
+    rc = strata_db_write_wait(a->handle, NULL, 0, STRATA_WRITE_SYNC, new_token(), 0, 0, dst,
+                              sizeof dst, &out);
+    check(rc == STRATA_OK && out.data == NULL, "an empty STRATA_WRITE_SYNC batch completes OK");
+    check(strata_db_write_wait(a->handle, wb.bytes, wb.len, STRATA_WRITE_SYNC << 1, new_token(),
+                               0, 0, NULL, 0, &out) == STRATA_ERR_INVALID_ARGUMENT,
+          "write_wait with an unknown flag -> INVALID_ARGUMENT");
     batch_free(&wb);
 
     /* strata_expect + a submission + strata_wait: any request's result, in the call. */
@@ -1400,7 +1413,7 @@ static void test_rejected_arguments(struct db *a)
         { "write with a NULL batch of length 5", NULL, 5 },
     };
     for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
-        EXPECT_INVALID(strata_db_write(db, batches[i].bytes, batches[i].len, token),
+        EXPECT_INVALID(strata_db_write(db, batches[i].bytes, batches[i].len, 0, token),
                        batches[i].what);
 
     /* A rejected call must not complete later either. Writes are acknowledged in submission
@@ -2551,7 +2564,7 @@ static size_t bulk_pass(struct db *db, int version, int put_every, int delete_ev
             count--;
         }
         uint64_t t = new_token();
-        if (strata_db_write(db->handle, b.bytes, b.len, t) == STRATA_OK) {
+        if (strata_db_write(db->handle, b.bytes, b.len, 0, t) == STRATA_OK) {
             inflight[(head + count) % BULK_WINDOW] = t;
             count++;
         } else {

@@ -122,13 +122,40 @@ func (db *DB) execAppend(ctx context.Context, op string, kind opKind, dst []byte
 	return cl, err
 }
 
-// Put sets key to value. It returns once the write is durable (see Options.NoSync).
-func (db *DB) Put(ctx context.Context, key, value []byte) error {
+// WriteOptions choose how durable one write is, against the database's default
+// (Options.NoSync). The zero value follows the default.
+type WriteOptions struct {
+	// Sync makes the write durable before the call returns, also in a database opened with
+	// NoSync: its group of writes is fsynced, and with it every write acknowledged before.
+	// In a database without NoSync every write is durable anyway.
+	Sync bool
+}
+
+// Sync is the WriteOptions of a write that must be durable when it returns:
+// db.Put(ctx, key, value, strata.Sync).
+var Sync = WriteOptions{Sync: true}
+
+// syncRequested reports whether any of opts asks for a durable write.
+func syncRequested(opts []WriteOptions) bool {
+	for _, o := range opts {
+		if o.Sync {
+			return true
+		}
+	}
+	return false
+}
+
+// Put sets key to value. It returns once the write is durable (see Options.NoSync; with
+// strata.Sync among opts, also in a NoSync database).
+func (db *DB) Put(ctx context.Context, key, value []byte, opts ...WriteOptions) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
 	if err := checkValue(value); err != nil {
 		return err
+	}
+	if syncRequested(opts) {
+		return db.writeOne(ctx, "put", func(b *Batch) { b.Put(key, value) })
 	}
 	return db.write(ctx, "put", nil, func(b *Batch) { b.Put(key, value) }, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
@@ -177,10 +204,13 @@ func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte, d
 	}
 }
 
-// Delete removes key. Deleting a missing key is not an error.
-func (db *DB) Delete(ctx context.Context, key []byte) error {
+// Delete removes key. Deleting a missing key is not an error. It is durable as Put is.
+func (db *DB) Delete(ctx context.Context, key []byte, opts ...WriteOptions) error {
 	if err := checkKey(key); err != nil {
 		return err
+	}
+	if syncRequested(opts) {
+		return db.writeOne(ctx, "delete", func(b *Batch) { b.Delete(key) })
 	}
 	return db.write(ctx, "delete", nil, func(b *Batch) { b.Delete(key) }, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
@@ -189,13 +219,18 @@ func (db *DB) Delete(ctx context.Context, key []byte) error {
 }
 
 // Write applies the batch atomically: after a crash either all of its operations are present
-// or none is. The batch may be reused (after Reset) or discarded once Write returns.
-func (db *DB) Write(ctx context.Context, b *Batch) error {
+// or none is. The batch may be reused (after Reset) or discarded once Write returns. It is
+// durable when it returns as Put is (with strata.Sync among opts, also in a NoSync database:
+// then an empty batch makes every write before it durable, as DB.Sync does).
+func (db *DB) Write(ctx context.Context, b *Batch, opts ...WriteOptions) error {
 	if b == nil {
 		return fmt.Errorf("%w: nil batch", ErrInvalidArgument)
 	}
 	if b.err != nil {
 		return b.err
+	}
+	if syncRequested(opts) {
+		return db.writeSynced(ctx, "write", b)
 	}
 	if b.count == 0 {
 		if db.isClosed() {
@@ -205,8 +240,47 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 	}
 	err := db.write(ctx, "write", b, nil, func(token C.uint64_t) C.int32_t {
 		p, n := bytesArg(b.data)
-		return C.strata_db_write(C.uint64_t(db.handle), p, n, token)
+		return C.strata_db_write(C.uint64_t(db.handle), p, n, 0, token)
 	})
+	runtime.KeepAlive(b)
+	return err
+}
+
+// Sync makes every write acknowledged before it durable, also in a database opened with
+// NoSync (one fsync of the log; nothing to do when every write was durable already). Use it
+// to make a run of NoSync writes durable at a point of your choosing: after a bulk load, or
+// before telling another system that they happened.
+func (db *DB) Sync(ctx context.Context) error {
+	return db.writeSynced(ctx, "sync", &Batch{})
+}
+
+// writeOne writes the batch of one operation that fill makes, durable when it returns.
+func (db *DB) writeOne(ctx context.Context, op string, fill func(*Batch)) error {
+	b := batchPool.Get().(*Batch)
+	b.Reset()
+	fill(b)
+	err := db.writeSynced(ctx, op, b)
+	if cap(b.data) <= maxPooledBatch {
+		batchPool.Put(b)
+	}
+	return err
+}
+
+// writeSynced writes b with STRATA_WRITE_SYNC: durable when it returns, whatever NoSync says.
+// A lone caller waits in its own call, as for every durable write.
+func (db *DB) writeSynced(ctx context.Context, op string, b *Batch) error {
+	var err error
+	if completions != nil && completions.alone() {
+		_, err = db.execWaiting(ctx, op, opSync, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
+			p, n := bytesArg(b.data)
+			return C.strata_db_write_wait(C.uint64_t(db.handle), p, n, C.STRATA_WRITE_SYNC, token, spin, limit, room, roomLen, out)
+		})
+	} else {
+		_, err = db.exec(ctx, op, opSync, func(token C.uint64_t) C.int32_t {
+			p, n := bytesArg(b.data)
+			return C.strata_db_write(C.uint64_t(db.handle), p, n, C.STRATA_WRITE_SYNC, token)
+		})
+	}
 	runtime.KeepAlive(b)
 	return err
 }
@@ -236,7 +310,7 @@ func (db *DB) write(ctx context.Context, op string, batch *Batch, fill func(*Bat
 		}
 		_, err = db.execWaiting(ctx, op, db.writeKind, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
 			p, n := bytesArg(b.data)
-			return C.strata_db_write_wait(C.uint64_t(db.handle), p, n, token, spin, limit, room, roomLen, out)
+			return C.strata_db_write_wait(C.uint64_t(db.handle), p, n, 0, token, spin, limit, room, roomLen, out)
 		})
 		runtime.KeepAlive(b)
 		if batch == nil && cap(b.data) <= maxPooledBatch {

@@ -56,6 +56,8 @@ enum Message {
     Write {
         batch: Batch,
         token: u64,
+        /// Durable before it is answered, also with `no_sync`.
+        sync: bool,
     },
     /// Background work finished: stalled writes may go.
     Progress,
@@ -68,11 +70,12 @@ enum Message {
 pub struct CommitSender(Sender<Message>);
 
 impl CommitSender {
-    /// Queues `batch` to commit, answered with `token`. Gives the batch back if the committer
-    /// has ended.
-    pub fn write(&self, batch: Batch, token: u64) -> std::result::Result<(), Batch> {
+    /// Queues `batch` to commit, answered with `token`; with `sync`, only once it is durable,
+    /// also in a `no_sync` database (an empty batch with `sync` answers once every write sent
+    /// before it is durable). Gives the batch back if the committer has ended.
+    pub fn write(&self, batch: Batch, token: u64, sync: bool) -> std::result::Result<(), Batch> {
         self.0
-            .send(Message::Write { batch, token })
+            .send(Message::Write { batch, token, sync })
             .map_err(|e| match e.0 {
                 Message::Write { batch, .. } => batch,
                 _ => unreachable!("a write was sent"),
@@ -175,7 +178,7 @@ struct Pipeline<R> {
     spin: Duration,
     held: Arc<AtomicU64>,
     /// Writes received and not yet prepared, in arrival order.
-    queued: VecDeque<(Batch, u64)>,
+    queued: VecDeque<(Batch, u64, bool)>,
     /// Prepared writes not yet answered: (ticket, token), in ticket order.
     waiting: VecDeque<(u64, u64)>,
     /// While the tree slows writes, the next moment a held group may go.
@@ -192,7 +195,7 @@ impl<R: Replies> Pipeline<R> {
             self.held.store(self.queued.len() as u64, Ordering::Relaxed);
             self.replies.deliver();
             if ending {
-                for (_, token) in self.queued.drain(..) {
+                for (_, token, _) in self.queued.drain(..) {
                     self.replies.reply(token, Err(&Error::Closed));
                 }
                 self.replies.deliver();
@@ -220,7 +223,9 @@ impl<R: Replies> Pipeline<R> {
         let mut taken = 0;
         loop {
             match message {
-                Message::Write { batch, token } => self.queued.push_back((batch, token)),
+                Message::Write { batch, token, sync } => {
+                    self.queued.push_back((batch, token, sync))
+                }
                 Message::Progress => {}
                 Message::End => return true,
             }
@@ -272,28 +277,33 @@ impl<R: Replies> Pipeline<R> {
         }
     }
 
-    /// Prepares the queued writes the tree admits now, in order. True if any was prepared (or
-    /// an earlier group left some pending).
+    /// Prepares the queued writes the tree admits now, in order. True if there is a group to
+    /// write and sync: prepared writes (now or left by an earlier group) or a requested sync.
     fn admit(&mut self, ending: bool) -> bool {
         let mut db = self.db.write().unwrap_or_else(|e| e.into_inner());
         match db.write_stall() {
-            Stall::Stop => return db.has_pending(),
+            Stall::Stop => return db.needs_commit(),
             // Closing: the last writes go now rather than one group per tick.
             Stall::Slow if !ending => {
                 let now = Instant::now();
                 if now < self.next_slow_admit {
-                    return db.has_pending();
+                    return db.needs_commit();
                 }
                 self.next_slow_admit = now + SLOWDOWN;
             }
             Stall::Slow | Stall::None => {}
         }
-        while let Some((batch, token)) = self.queued.pop_front() {
+        while let Some((batch, token, sync)) = self.queued.pop_front() {
             self.preparing = Some(token);
             let prepared = db.prepare(batch);
             self.preparing = None;
             match prepared {
-                Ok(ticket) => self.waiting.push_back((ticket, token)),
+                Ok(ticket) => {
+                    if sync {
+                        db.request_sync();
+                    }
+                    self.waiting.push_back((ticket, token));
+                }
                 Err(e) => self.replies.reply(token, Err(&e)),
             }
             // A prepare that rotated the memtable may have made the tree stop writes.
@@ -301,7 +311,7 @@ impl<R: Replies> Pipeline<R> {
                 break;
             }
         }
-        db.has_pending()
+        db.needs_commit()
     }
 
     /// Answers every waiting write whose ticket is visible.
@@ -323,7 +333,7 @@ impl<R: Replies> Pipeline<R> {
         for (_, token) in self.waiting.drain(..) {
             self.replies.reply(token, Err(err));
         }
-        for (_, token) in self.queued.drain(..) {
+        for (_, token, _) in self.queued.drain(..) {
             self.replies.reply(token, Err(err));
         }
     }

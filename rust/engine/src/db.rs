@@ -224,6 +224,9 @@ pub struct Db {
     lock: LockGuard,
     /// `no_sync` write groups since the files were last found in place, and when that was.
     unchecked_groups: u32,
+    /// A write that must be durable before it is acknowledged, or a sync barrier, asked for
+    /// an fsync of the next group even with `no_sync` ([`Db::request_sync`]).
+    sync_requested: bool,
     checked_at: std::time::Instant,
 }
 
@@ -412,6 +415,7 @@ impl Db {
             workers: Vec::new(),
             lock,
             unchecked_groups: 0,
+            sync_requested: false,
             checked_at: std::time::Instant::now(),
         };
         if !read_only && (db.needs_rotation() || live.len() > 1) {
@@ -594,8 +598,23 @@ impl Db {
         Ok(())
     }
 
+    /// Makes the next group durable before it is acknowledged, also with `no_sync`: call it
+    /// after preparing a write that asked to be durable, or alone as a barrier that makes
+    /// every write before it durable ([`Db::write_pending`] then returns a point to sync
+    /// whenever the WAL holds bytes not yet synced).
+    pub fn request_sync(&mut self) {
+        self.sync_requested = true;
+    }
+
+    /// True while there is something for [`Db::write_pending`] to do: prepared batches, or a
+    /// requested sync.
+    pub fn needs_commit(&self) -> bool {
+        self.has_pending() || self.sync_requested
+    }
+
     /// Step 2: writes the group buffer. Returns the point to fsync, or `None` when nothing
-    /// waits for one (with `no_sync`, written batches are applied here).
+    /// waits for one (with `no_sync` and no [`Db::request_sync`], written batches are applied
+    /// here).
     pub fn write_pending(&mut self) -> Result<Option<SyncPoint>> {
         enter_engine();
         self.check_writable()?;
@@ -607,6 +626,12 @@ impl Db {
             }
             self.stats.wal_writes += 1;
             self.stats.wal_bytes_written += self.wal().written() - before;
+        }
+        if std::mem::take(&mut self.sync_requested) {
+            let unsynced = self.wal().synced() < self.wal().written();
+            if unsynced || !self.pending.is_empty() {
+                return Ok(Some(self.wal().sync_point()));
+            }
         }
         if self.pending.is_empty() {
             return Ok(None);
@@ -649,8 +674,17 @@ impl Db {
     /// Runs the whole write pipeline on this thread: durable (unless `no_sync`) and visible on
     /// return. Waits while the tree stalls writes.
     pub fn write(&mut self, batch: Batch) -> Result<()> {
+        self.write_with(batch, false)
+    }
+
+    /// [`Db::write`], durable on return also with `no_sync` when `sync` is set; an empty
+    /// batch with `sync` makes every earlier write durable.
+    pub fn write_with(&mut self, batch: Batch, sync: bool) -> Result<()> {
         self.tree.wait_while_stalled(self.needs_rotation());
         self.prepare(batch)?;
+        if sync {
+            self.request_sync();
+        }
         if let Some(point) = self.write_pending()? {
             let result = point.sync();
             self.synced(&point, result)?;

@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use common::{contents, for_each_seed, open_sim, Model, Rng};
 use crossbeam_channel::{Receiver, Sender};
 use strata_engine::commit::{self, Committer, Replies, SharedDb};
 use strata_engine::sim_fs::{FaultOn, SimFs};
-use strata_engine::{Batch, Error, ErrorCode};
+use strata_engine::{Batch, Db, Error, ErrorCode, Options};
 
 /// Replies as (token, error code), one message per answer; `deliver` counts groups.
 struct Collect {
@@ -55,7 +56,7 @@ fn start(fs: &SimFs, queue_first: Vec<(Batch, u64)>) -> Running {
 fn start_on(db: SharedDb, queue_first: Vec<(Batch, u64)>) -> Running {
     let (sender, inbox) = commit::channel();
     for (batch, token) in queue_first {
-        assert!(sender.write(batch, token).is_ok());
+        assert!(sender.write(batch, token, false).is_ok());
     }
     let (answers_tx, answers) = crossbeam_channel::unbounded();
     let (groups, _) = crossbeam_channel::unbounded();
@@ -112,7 +113,7 @@ fn concurrent_writers_each_get_every_answer_in_their_own_order() {
                 for i in 0..200u64 {
                     let token = w << 32 | i;
                     assert!(sender
-                        .write(put(&format!("w{w}-{i:03}"), "v"), token)
+                        .write(put(&format!("w{w}-{i:03}"), "v"), token, false)
                         .is_ok());
                 }
             })
@@ -137,12 +138,12 @@ fn concurrent_writers_each_get_every_answer_in_their_own_order() {
 fn a_failed_fsync_fails_its_writes_and_poisons_the_database() {
     let fs = SimFs::new(3);
     let run = start(&fs, Vec::new());
-    assert!(run.sender.write(put("before", "v"), 1).is_ok());
+    assert!(run.sender.write(put("before", "v"), 1, false).is_ok());
     assert_eq!(run.answers.recv().unwrap(), (1, ErrorCode::Ok));
     fs.fail_after(0, FaultOn::Syncs, libc::EIO, 1);
-    assert!(run.sender.write(put("during", "v"), 2).is_ok());
+    assert!(run.sender.write(put("during", "v"), 2, false).is_ok());
     assert_eq!(run.answers.recv().unwrap(), (2, ErrorCode::Io));
-    assert!(run.sender.write(put("after", "v"), 3).is_ok());
+    assert!(run.sender.write(put("after", "v"), 3, false).is_ok());
     assert_eq!(run.answers.recv().unwrap(), (3, ErrorCode::Poisoned));
     run.committer.finish();
     drop(run.sender);
@@ -167,18 +168,52 @@ fn after_a_power_cut_every_acknowledged_write_is_there() {
     );
 }
 
+/// The same with `no_sync`: a third of the writes ask to be durable, some of them empty (a
+/// barrier, as `DB.Sync`); each such write, once answered, vouches for every write before it.
+#[test]
+fn after_a_power_cut_every_write_answered_as_durable_is_there_also_with_no_sync() {
+    for_each_seed(
+        "STRATA_COMMIT_SEED",
+        "STRATA_COMMIT_SEEDS",
+        40,
+        power_cut_run_no_sync,
+    );
+}
+
 fn power_cut_run(seed: u64) {
+    power_cut_run_with(seed, false);
+}
+
+fn power_cut_run_no_sync(seed: u64) {
+    power_cut_run_with(seed, true);
+}
+
+fn power_cut_run_with(seed: u64, no_sync: bool) {
     let mut rng = Rng::new(seed);
     let fs = SimFs::new(seed);
-    let run = start(&fs, Vec::new());
+    let opts = Options {
+        no_sync,
+        ..common::sim_options()
+    };
+    let db = Db::open_with(
+        Path::new("/db"),
+        opts,
+        Arc::new(fs.clone()),
+        Box::new(|| {}),
+    );
+    let run = start_on(Arc::new(RwLock::new(db.expect("open"))), Vec::new());
     fs.cut_power_after(rng.below(2000));
     // Every write sent, as its puts, in order; the answers acknowledge a prefix of them.
     let mut sent: Vec<Vec<(Vec<u8>, Vec<u8>)>> = Vec::new();
+    // Whether each write sent asked to be durable (all of them without `no_sync`).
+    let mut durable: Vec<bool> = Vec::new();
     let (mut answered, mut acked) = (0usize, 0usize);
     loop {
         for _ in 0..1 + rng.below(8) {
             let tag = sent.len();
-            let puts: Vec<_> = (0..1 + rng.below(3))
+            let sync = !no_sync || rng.below(3) == 0;
+            let empty = no_sync && sync && rng.below(4) == 0;
+            let puts: Vec<_> = (0..if empty { 0 } else { 1 + rng.below(3) })
                 .map(|_| {
                     let k = format!("k{:03}", rng.below(300)).into_bytes();
                     let v = format!("{tag}-{}", "v".repeat(rng.below(300) as usize)).into_bytes();
@@ -189,8 +224,9 @@ fn power_cut_run(seed: u64) {
             for (k, v) in &puts {
                 b.put(k, v).unwrap();
             }
-            assert!(run.sender.write(b, tag as u64).is_ok());
+            assert!(run.sender.write(b, tag as u64, sync).is_ok());
             sent.push(puts);
+            durable.push(sync);
         }
         let mut failed = false;
         while let Ok((token, code)) = run.answers.recv_timeout(Duration::from_secs(10)) {
@@ -201,9 +237,10 @@ fn power_cut_run(seed: u64) {
                         "seed {seed}: answered out of order"
                     );
                     answered += 1;
-                    // Answered before the cut: its fsync came first, so it must survive. One
-                    // answered after may have been synced to a disk already without power.
-                    if !fs.power_was_cut() {
+                    // Answered as durable before the cut: its fsync came first, so it and
+                    // every write before it must survive. One answered after may have been
+                    // synced to a disk already without power.
+                    if !fs.power_was_cut() && durable[token as usize] {
                         acked = answered;
                     }
                 }
@@ -247,7 +284,7 @@ fn power_cut_run(seed: u64) {
 fn an_empty_batch_is_answered_without_a_write() {
     let fs = SimFs::new(4);
     let run = start(&fs, Vec::new());
-    assert!(run.sender.write(Batch::new(), 7).is_ok());
+    assert!(run.sender.write(Batch::new(), 7, false).is_ok());
     assert_eq!(
         run.answers.recv_timeout(Duration::from_secs(10)),
         Ok((7, ErrorCode::Ok))

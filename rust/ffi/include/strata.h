@@ -124,6 +124,9 @@
 // while no writer holds the database.
 #define STRATA_OPEN_READ_ONLY 1
 
+// `strata_db_write` flag: complete only once the write is durable, also with `no_sync`.
+#define STRATA_WRITE_SYNC 1
+
 // The size of the first `strata_options`: the least `opts_size` `strata_db_open` accepts.
 #define STRATA_OPTIONS_SIZE_V1 32
 
@@ -342,7 +345,8 @@ int32_t strata_db_open(const uint8_t *path,
 int32_t strata_db_close(uint64_t db, uint64_t token);
 
 // Sets `key` to `value` in `db` as a batch of one. The completion arrives once the write is
-// durable (after fsync unless the database was opened with `no_sync`).
+// durable (after fsync unless the database was opened with `no_sync`; to make one write
+// durable in such a database, use `strata_db_write` with `STRATA_WRITE_SYNC`).
 // Ownership: the caller keeps `key` and `value`; strata copies them before returning.
 // Threads: may be called from any thread.
 int32_t strata_db_put(uint64_t db,
@@ -352,7 +356,8 @@ int32_t strata_db_put(uint64_t db,
                       size_t value_len,
                       uint64_t token);
 
-// Deletes `key` from `db` (a batch of one; deleting a missing key succeeds).
+// Deletes `key` from `db` (a batch of one; deleting a missing key succeeds), durable as
+// `strata_db_put` is.
 // Ownership: the caller keeps `key`; strata copies it before returning.
 // Threads: may be called from any thread.
 int32_t strata_db_delete(uint64_t db, const uint8_t *key, size_t key_len, uint64_t token);
@@ -360,14 +365,19 @@ int32_t strata_db_delete(uint64_t db, const uint8_t *key, size_t key_len, uint64
 // Applies an encoded batch atomically: all of its operations become visible and durable
 // together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (`STRATA_BATCH_PUT`, `STRATA_BATCH_DELETE`),
 // `key_len:u32le`, key, and for puts `value_len:u32le`, value.
+// `flags`: `STRATA_WRITE_SYNC` completes the write only once it is durable, also in a database
+// opened with `no_sync` (its group is fsynced); with an empty batch it completes once every
+// write submitted before it is durable. 0 follows the database's `no_sync`. Another bit is
+// `STRATA_ERR_INVALID_ARGUMENT`.
 // Ownership: the caller keeps `batch`; strata validates and copies it before returning.
 // Threads: may be called from any thread.
 int32_t strata_db_write(uint64_t db,
                         const uint8_t *batch,
                         size_t batch_len,
+                        uint32_t flags,
                         uint64_t token);
 
-// Applies an encoded batch as `strata_db_write` does, but waits for the result in this call
+// Applies an encoded batch as `strata_db_write` does (`flags` too), but waits for the result in this call
 // instead of through the completion queue: for a caller with nothing else in flight (one
 // cgo call per write). `token` (non-zero, never used before) names the request: when
 // `limit_ns` (if not 0) passes or `strata_interrupt(token)` is called first, the call returns
@@ -382,6 +392,7 @@ int32_t strata_db_write(uint64_t db,
 int32_t strata_db_write_wait(uint64_t db,
                              const uint8_t *batch,
                              size_t batch_len,
+                             uint32_t flags,
                              uint64_t token,
                              uint64_t spin_ns,
                              uint64_t limit_ns,

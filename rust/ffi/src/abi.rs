@@ -81,6 +81,9 @@ pub const STRATA_MAX_BATCH_LEN: usize = 268435456;
 /// while no writer holds the database.
 pub const STRATA_OPEN_READ_ONLY: u32 = 1;
 
+/// `strata_db_write` flag: complete only once the write is durable, also with `no_sync`.
+pub const STRATA_WRITE_SYNC: u32 = 1;
+
 /// The size of the first `strata_options`: the least `opts_size` `strata_db_open` accepts.
 pub const STRATA_OPTIONS_SIZE_V1: usize = 32;
 

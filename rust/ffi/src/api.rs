@@ -249,7 +249,8 @@ pub extern "C" fn strata_db_close(db: u64, token: u64) -> i32 {
 }
 
 /// Sets `key` to `value` in `db` as a batch of one. The completion arrives once the write is
-/// durable (after fsync unless the database was opened with `no_sync`).
+/// durable (after fsync unless the database was opened with `no_sync`; to make one write
+/// durable in such a database, use `strata_db_write` with `STRATA_WRITE_SYNC`).
 /// Ownership: the caller keeps `key` and `value`; strata copies them before returning.
 /// Threads: may be called from any thread.
 #[no_mangle]
@@ -275,11 +276,17 @@ pub unsafe extern "C" fn strata_db_put(
         if batch.put(key, value).is_err() {
             return STRATA_ERR_INVALID_ARGUMENT;
         }
-        submit(Request::Write { db, batch, token })
+        submit(Request::Write {
+            db,
+            batch,
+            token,
+            sync: false,
+        })
     })
 }
 
-/// Deletes `key` from `db` (a batch of one; deleting a missing key succeeds).
+/// Deletes `key` from `db` (a batch of one; deleting a missing key succeeds), durable as
+/// `strata_db_put` is.
 /// Ownership: the caller keeps `key`; strata copies it before returning.
 /// Threads: may be called from any thread.
 #[no_mangle]
@@ -298,13 +305,22 @@ pub unsafe extern "C" fn strata_db_delete(
         if batch.delete(key).is_err() {
             return STRATA_ERR_INVALID_ARGUMENT;
         }
-        submit(Request::Write { db, batch, token })
+        submit(Request::Write {
+            db,
+            batch,
+            token,
+            sync: false,
+        })
     })
 }
 
 /// Applies an encoded batch atomically: all of its operations become visible and durable
 /// together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (`STRATA_BATCH_PUT`, `STRATA_BATCH_DELETE`),
 /// `key_len:u32le`, key, and for puts `value_len:u32le`, value.
+/// `flags`: `STRATA_WRITE_SYNC` completes the write only once it is durable, also in a database
+/// opened with `no_sync` (its group is fsynced); with an empty batch it completes once every
+/// write submitted before it is durable. 0 follows the database's `no_sync`. Another bit is
+/// `STRATA_ERR_INVALID_ARGUMENT`.
 /// Ownership: the caller keeps `batch`; strata validates and copies it before returning.
 /// Threads: may be called from any thread.
 #[no_mangle]
@@ -312,18 +328,19 @@ pub unsafe extern "C" fn strata_db_write(
     db: u64,
     batch: *const u8,
     batch_len: usize,
+    flags: u32,
     token: u64,
 ) -> i32 {
     guard("strata_db_write", || {
         // SAFETY: forwarded from this function's contract.
-        match unsafe { write_request(db, batch, batch_len, token) } {
+        match unsafe { write_request(db, batch, batch_len, flags, token) } {
             Ok(request) => submit(request),
             Err(code) => code,
         }
     })
 }
 
-/// The write request for an encoded batch, copied and validated.
+/// The write request for an encoded batch and `STRATA_WRITE_*` flags, copied and validated.
 ///
 /// # Safety
 /// `batch` must be readable for `batch_len` bytes (it may be NULL only when `batch_len` is 0).
@@ -331,15 +348,24 @@ unsafe fn write_request(
     db: u64,
     batch: *const u8,
     batch_len: usize,
+    flags: u32,
     token: u64,
 ) -> Result<Request, i32> {
+    if flags & !STRATA_WRITE_SYNC != 0 {
+        return Err(STRATA_ERR_INVALID_ARGUMENT);
+    }
     // SAFETY: forwarded from this function's contract.
     let bytes = unsafe { caller_bytes(batch, batch_len) }.ok_or(STRATA_ERR_INVALID_ARGUMENT)?;
     let batch = Batch::from_bytes(bytes.to_vec()).map_err(|_| STRATA_ERR_INVALID_ARGUMENT)?;
-    Ok(Request::Write { db, batch, token })
+    Ok(Request::Write {
+        db,
+        batch,
+        token,
+        sync: flags & STRATA_WRITE_SYNC != 0,
+    })
 }
 
-/// Applies an encoded batch as `strata_db_write` does, but waits for the result in this call
+/// Applies an encoded batch as `strata_db_write` does (`flags` too), but waits for the result in this call
 /// instead of through the completion queue: for a caller with nothing else in flight (one
 /// cgo call per write). `token` (non-zero, never used before) names the request: when
 /// `limit_ns` (if not 0) passes or `strata_interrupt(token)` is called first, the call returns
@@ -357,6 +383,7 @@ pub unsafe extern "C" fn strata_db_write_wait(
     db: u64,
     batch: *const u8,
     batch_len: usize,
+    flags: u32,
     token: u64,
     spin_ns: u64,
     limit_ns: u64,
@@ -370,7 +397,7 @@ pub unsafe extern "C" fn strata_db_write_wait(
             return STRATA_ERR_INVALID_ARGUMENT;
         };
         // SAFETY: forwarded from this function's contract.
-        let request = match unsafe { write_request(db, batch, batch_len, token) } {
+        let request = match unsafe { write_request(db, batch, batch_len, flags, token) } {
             Ok(request) => request,
             Err(code) => return code,
         };

@@ -65,6 +65,8 @@ pub enum Request {
         db: u64,
         batch: Batch,
         token: u64,
+        /// Durable before it is answered, also in a `no_sync` database.
+        sync: bool,
     },
     /// Reads `key` at `snapshot` (0: the latest state).
     Get {
@@ -292,10 +294,21 @@ impl Route {
     #[allow(clippy::result_large_err)]
     fn send(&self, request: Request) -> Result<(), Request> {
         match request {
-            Request::Write { db, batch, token } if db == self.handle => self
-                .writes
-                .write(batch, token)
-                .map_err(|batch| Request::Write { db, batch, token }),
+            Request::Write {
+                db,
+                batch,
+                token,
+                sync,
+            } if db == self.handle => {
+                self.writes
+                    .write(batch, token, sync)
+                    .map_err(|batch| Request::Write {
+                        db,
+                        batch,
+                        token,
+                        sync,
+                    })
+            }
             Request::Write { .. } => Err(request),
             r if r.is_read() => self.reads.send(r).map_err(|SendError(r)| r),
             r => self.inbox.send(r).map_err(|SendError(r)| r),
