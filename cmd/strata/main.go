@@ -22,9 +22,9 @@
 // they show progress.
 //
 // Exit status: 0 on success, 1 when the command failed (the reason is printed to stderr as
-// "Error: ..."), 2 on a usage error (unknown subcommand, bad flag, wrong number of arguments;
-// also "Error: ..." on stderr, followed by the synopsis), 130 or 143 when SIGINT or SIGTERM
-// stopped a long command.
+// "Error: ...") or its command line was wrong (unknown subcommand, bad flag, wrong number of
+// arguments; "Error: ..." on stderr, followed by the synopsis), 130 or 143 when SIGINT or
+// SIGTERM stopped a long command.
 package main
 
 import (

@@ -51,7 +51,7 @@ func mustRun(t *testing.T, args ...string) string {
 func TestNoArguments(t *testing.T) {
 	stdout, stderr, code := runCLI(t)
 	if code != exitUsage || stdout != "" || !strings.Contains(stderr, "Usage: strata COMMAND") {
-		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and usage on stderr", code, stdout, stderr)
+		t.Fatalf("exit %d, stdout %q, stderr %q; want the usage status and usage on stderr", code, stdout, stderr)
 	}
 }
 
@@ -59,7 +59,7 @@ func TestUnknownCommand(t *testing.T) {
 	stdout, stderr, code := runCLI(t, "frobnicate")
 	if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, `Error: unknown command "frobnicate"`) ||
 		!strings.Contains(stderr, "Commands:") {
-		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and an error with usage on stderr", code, stdout, stderr)
+		t.Fatalf("exit %d, stdout %q, stderr %q; want the usage status and an error with usage on stderr", code, stdout, stderr)
 	}
 }
 
@@ -104,7 +104,7 @@ func TestUsageErrors(t *testing.T) {
 		stdout, stderr, code := runCLI(t, args...)
 		if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "Error: ") ||
 			!strings.Contains(stderr, "Usage: strata "+args[0]) {
-			t.Errorf("strata %s: exit %d, stdout %q, stderr %q; want exit 2, error and usage on stderr",
+			t.Errorf("strata %s: exit %d, stdout %q, stderr %q; want the usage status, error and usage on stderr",
 				strings.Join(args, " "), code, stdout, stderr)
 		}
 	}
