@@ -15,6 +15,9 @@
 //	strata bench --dir DIR --workload W measure a workload (ops/s, MB/s, latency)
 //	strata version                      print the engine and Go versions
 //
+// Flags may come before or after the arguments (`strata get KEY --dir DIR`); "--" ends the
+// flags, for a key or value that starts with "-".
+//
 // Each subcommand lives in its own file as a function of a context, its arguments and its
 // standard streams, returning the exit status, so tests run them in-process. This file only
 // dispatches and holds what every subcommand shares: flag parsing, error reporting and opening
@@ -145,22 +148,62 @@ func (u usage) flags() *flag.FlagSet {
 	return fs
 }
 
-// parse parses args, which must leave exactly nargs positional arguments after the flags.
-// It returns false when the command must stop at once, with the exit status: after printing
-// --help, or after a usage error.
+// parse parses args, which must hold exactly nargs positional arguments besides the flags.
+// Flags may come before, between or after the positional arguments (`get KEY --dir DIR`);
+// "--" ends the flags, so `get --dir DIR -- -k` reads the key "-k". fs.Args() holds the
+// positional arguments afterwards. parse returns false when the command must stop at once,
+// with the exit status: after printing --help, or after a usage error.
 func (u usage) parse(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.Writer) (int, bool) {
-	err := fs.Parse(args)
+	flags, positional := splitFlags(fs, args)
+	err := fs.Parse(flags)
+	if err == nil {
+		// After "--", the flag package takes every argument as positional.
+		err = fs.Parse(append([]string{"--"}, positional...))
+	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		u.help(fs, stdout)
 		return exitOK, false
 	case err == nil && fs.NArg() != nargs:
-		err = fmt.Errorf("want %d argument(s) after the flags, got %d", nargs, fs.NArg())
+		err = fmt.Errorf("want %d argument(s) besides the flags, got %d", nargs, fs.NArg())
 	}
 	if err != nil {
 		return u.usageError(stderr, err), false
 	}
 	return exitOK, true
+}
+
+// splitFlags separates args into flags (each with its value when that is the next argument)
+// and positional arguments, keeping the order within each, by the flag package's own rules:
+// "--" ends the flags; "-" and anything not starting with "-" is positional; a flag of fs
+// that is not boolean and has no "=value" takes the next argument as its value, even one
+// starting with "-". The flag package alone stops at the first positional argument. Flags fs
+// does not define are passed on as flags, for fs.Parse to report.
+func splitFlags(fs *flag.FlagSet, args []string) (flags, positional []string) {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--":
+			return flags, append(positional, args[i+1:]...)
+		case len(arg) < 2 || arg[0] != '-':
+			positional = append(positional, arg)
+			continue
+		}
+		flags = append(flags, arg)
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, positional
+}
+
+// isBoolFlag reports whether f is a flag that takes no value (--reverse, not --reverse true),
+// as the flag package decides it.
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // help prints the subcommand's description, synopsis, details, example and flags.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -162,6 +163,90 @@ func TestEveryCommandReportsFailure(t *testing.T) {
 			_, stderr, code := runCLI(t, append([]string{c.name}, f.args...)...)
 			if code != exitFailure || !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, f.want) {
 				t.Fatalf("strata %s %v: exit %d, stderr %q; want exit 1 and \"Error: \" with %q", c.name, f.args, code, stderr, f.want)
+			}
+		})
+	}
+}
+
+func TestSplitFlags(t *testing.T) {
+	fs := scanUsage.flags()
+	dirFlag(fs)
+	fs.String("start", "", "")
+	fs.Bool("reverse", false, "")
+	for _, tc := range []struct {
+		args, flags, positional []string
+	}{
+		{[]string{"k", "--dir", "d"}, []string{"--dir", "d"}, []string{"k"}},
+		{[]string{"a", "-dir=d", "b"}, []string{"-dir=d"}, []string{"a", "b"}},
+		// A boolean flag takes no value; the next argument is positional.
+		{[]string{"--reverse", "x", "--start", "s"}, []string{"--reverse", "--start", "s"}, []string{"x"}},
+		// A value may start with "-", and may be "--" itself.
+		{[]string{"--start", "-k", "--dir", "--", "x"}, []string{"--start", "-k", "--dir", "--"}, []string{"x"}},
+		// "--" ends the flags; "-" is positional.
+		{[]string{"-", "--dir", "d", "--", "--reverse", "-k"}, []string{"--dir", "d"}, []string{"-", "--reverse", "-k"}},
+		// Unknown flags stay flags, for fs.Parse to report; their would-be value is positional.
+		{[]string{"--nope", "v", "--dir"}, []string{"--nope", "--dir"}, []string{"v"}},
+	} {
+		flags, positional := splitFlags(fs, tc.args)
+		if !slices.Equal(flags, tc.flags) || !slices.Equal(positional, tc.positional) {
+			t.Errorf("splitFlags(%q) = %q, %q; want %q, %q", tc.args, flags, positional, tc.flags, tc.positional)
+		}
+	}
+}
+
+func TestFlagsAfterArguments(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "k1", "--dir", dir, "v1")
+	mustRun(t, "put", "k2", "v2", "--dir", dir)
+	mustRun(t, "put", "k3", "v3", "--dir="+dir)
+	if got := mustRun(t, "get", "k1", "--dir", dir); got != "v1\n" {
+		t.Fatalf("get KEY --dir DIR printed %q, want %q", got, "v1\n")
+	}
+	if got := mustRun(t, "scan", "--dir", dir, "--limit", "2", "--reverse"); got != "k3\tv3\nk2\tv2\n" {
+		t.Fatalf("scan printed %q", got)
+	}
+	mustRun(t, "del", "k2", "--dir", dir)
+	if got := mustRun(t, "scan", "--limit", "5", "--dir", dir); got != "k1\tv1\nk3\tv3\n" {
+		t.Fatalf("scan after del printed %q", got)
+	}
+	file := filepath.Join(t.TempDir(), "in.tsv")
+	if err := os.WriteFile(file, []byte("k4\tv4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "load", file, "--dir", dir, "--batch", "1")
+	if got := mustRun(t, "get", "--dir", dir, "k4"); got != "v4\n" {
+		t.Fatalf("get after load FILE --dir printed %q", got)
+	}
+}
+
+func TestDoubleDashEndsFlags(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "--dir", dir, "--", "-k", "--dir")
+	if got := mustRun(t, "get", "--dir", dir, "--", "-k"); got != "--dir\n" {
+		t.Fatalf("get -- -k printed %q, want %q", got, "--dir\n")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string // in stderr
+	}{
+		{[]string{"get", "--", "-k", "--dir", dir}, "got 3"}, // after "--", --dir is an argument
+		{[]string{"get", "-k", "--dir", dir}, "flag provided but not defined: -k"},
+	} {
+		stdout, stderr, code := runCLI(t, tc.args...)
+		if code != exitUsage || stdout != "" || !strings.Contains(stderr, tc.want) {
+			t.Errorf("strata %q: exit %d, stdout %q, stderr %q; want a usage error with %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+}
+
+// TestEveryCommandTakesFlagsAfterArguments checks that every subcommand parses through the
+// shared helper: a flag after a positional argument is still a flag.
+func TestEveryCommandTakesFlagsAfterArguments(t *testing.T) {
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, c.name, "positional", "--help")
+			if code != exitOK || stderr != "" || !strings.Contains(stdout, "Usage: strata "+c.name) {
+				t.Fatalf("strata %s positional --help: exit %d, stderr %q; want its help", c.name, code, stderr)
 			}
 		})
 	}

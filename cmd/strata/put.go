@@ -15,7 +15,7 @@ var putUsage = usage{
 }
 
 // runPut implements `strata put`. KEY and VALUE are taken literally, byte for byte; put "--"
-// before a key that starts with "-".
+// before a key or value that starts with "-", which would otherwise be read as a flag.
 func runPut(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := putUsage.flags()
 	dir := dirFlag(fs)
