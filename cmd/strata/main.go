@@ -122,9 +122,56 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return c.run(ctx, args[1:], stdin, stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "Error: unknown command %q\n\n", args[0])
+	fmt.Fprintf(stderr, "Error: unknown command %q", args[0])
+	if name := closestCommand(args[0]); name != "" {
+		fmt.Fprintf(stderr, "; did you mean %q?", name)
+	}
+	fmt.Fprint(stderr, "\n\n")
 	printUsage(stderr)
 	return exitUsage
+}
+
+// suggestDistance is the largest edit distance at which an unknown command is taken for a typo
+// of a real one: two covers a swapped pair (sacn) or two slips; at three, the three-letter
+// names (put, get, del) would be offered for almost any short word.
+const suggestDistance = 2
+
+// closestCommand returns the command name (help included) nearest to name by edit distance,
+// the first in the usage's order among equals, or "" when none is within suggestDistance.
+func closestCommand(name string) string {
+	best, bestDistance := "", suggestDistance+1
+	consider := func(candidate string) {
+		if d := editDistance(name, candidate); d < bestDistance {
+			best, bestDistance = candidate, d
+		}
+	}
+	for _, c := range commands {
+		consider(c.name)
+	}
+	consider("help")
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes: the fewest insertions,
+// deletions and substitutions that turn a into b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1) // distances from a[:i-1] to each prefix of b
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			substitute := prev[j-1]
+			if a[i-1] != b[j-1] {
+				substitute++
+			}
+			cur[j] = min(substitute, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func printUsage(w io.Writer) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -249,5 +250,44 @@ func TestEveryCommandTakesFlagsAfterArguments(t *testing.T) {
 				t.Fatalf("strata %s positional --help: exit %d, stderr %q; want its help", c.name, code, stderr)
 			}
 		})
+	}
+}
+
+func TestUnknownCommandSuggestsTheClosest(t *testing.T) {
+	for _, tc := range []struct{ typed, want string }{
+		{"sacn", "scan"},            // a swapped pair
+		{"chekpoint", "checkpoint"}, // a letter left out
+		{"stat", "stats"},
+		{"compcat", "compact"},
+		{"hlep", "help"},
+		{"gets", "get"},
+	} {
+		stdout, stderr, code := runCLI(t, tc.typed)
+		want := fmt.Sprintf("Error: unknown command %q; did you mean %q?\n\n", tc.typed, tc.want)
+		if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "Commands:") {
+			t.Errorf("strata %s: exit %d, stdout %q, stderr %q; want the usage status and %q with usage", tc.typed, code, stdout, stderr, want)
+		}
+	}
+	for _, far := range []string{"frobnicate", "dump", "x", "repairs-all"} {
+		if _, stderr, _ := runCLI(t, far); strings.Contains(stderr, "did you mean") {
+			t.Errorf("strata %s: suggested a command, none is within %d edits: %q", far, suggestDistance, stderr)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"", "get", 3}, {"scan", "scan", 0}, {"sacn", "scan", 2},
+		{"stat", "stats", 1}, {"kitten", "sitting", 3}, {"flush", "", 5},
+	} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+		if got := editDistance(tc.b, tc.a); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.b, tc.a, got, tc.want)
+		}
 	}
 }
