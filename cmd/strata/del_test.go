@@ -11,8 +11,8 @@ func TestDelThenGetFails(t *testing.T) {
 	mustRun(t, "put", "--dir", dir, "b", "2")
 	mustRun(t, "del", "--dir", dir, "a")
 	_, stderr, code := runCLI(t, "get", "--dir", dir, "a")
-	if code != exitFailure || !strings.HasPrefix(stderr, "Error: ") {
-		t.Fatalf("get of a deleted key: exit %d, stderr %q; want exit 1 and an error", code, stderr)
+	if code != exitNotFound || !strings.HasPrefix(stderr, "Error: ") {
+		t.Fatalf("get of a deleted key: exit %d, stderr %q; want exit %d and an error", code, stderr, exitNotFound)
 	}
 	if got := mustRun(t, "get", "--dir", dir, "b"); got != "2\n" {
 		t.Fatalf("get of the other key printed %q, want %q", got, "2\n")

@@ -12,8 +12,12 @@ import (
 var getUsage = usage{
 	name:    "get",
 	args:    "--dir DIR [--] KEY",
-	summary: "Print the value of KEY; exit 1 if KEY does not exist.",
+	summary: "Print the value of KEY; exit 3 if KEY does not exist.",
 	example: "strata get --dir ./db user:42",
+	details: `Exit status: 0 when KEY exists (its value is printed), 3 when it does not ("Error: key
+... not found" on stderr), 1 on any other error (the database is locked, damaged or missing,
+or the command line is wrong), so a script can tell a missing key from a failure:
+  strata get --dir ./db user:42 >value; status=$?   # 0, 3 or 1`,
 }
 
 // runGet implements `strata get`. The value is printed as scan prints it: as is when it is
@@ -29,16 +33,22 @@ func runGet(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	key := []byte(fs.Arg(0))
 	var value []byte
+	missing := false
 	err := withDB(*dir, false, func(db *strata.DB) error {
 		var err error
 		value, err = db.Get(ctx, key)
+		// Only the lookup's own ErrNotFound is an answer; the close may still fail.
+		if errors.Is(err, strata.ErrNotFound) {
+			missing, err = true, nil
+		}
 		return err
 	})
-	if errors.Is(err, strata.ErrNotFound) {
-		err = fmt.Errorf("key %q not found", key)
-	}
 	if err != nil {
 		return fail(stderr, err)
+	}
+	if missing {
+		fmt.Fprintf(stderr, "Error: key %q not found\n", key)
+		return exitNotFound
 	}
 	if _, err := fmt.Fprintln(stdout, display(value)); err != nil {
 		return fail(stderr, err)

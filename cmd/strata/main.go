@@ -26,8 +26,9 @@
 //
 // Exit status: 0 on success, 1 when the command failed (the reason is printed to stderr as
 // "Error: ...") or its command line was wrong (unknown subcommand, bad flag, wrong number of
-// arguments; "Error: ..." on stderr, followed by the synopsis), 130 or 143 when SIGINT or
-// SIGTERM stopped a long command.
+// arguments; "Error: ..." on stderr, followed by the synopsis), 3 when get's key does not exist
+// ("Error: key ... not found" on stderr), 130 or 143 when SIGINT or SIGTERM stopped a long
+// command.
 package main
 
 import (
@@ -45,10 +46,17 @@ import (
 
 // Exit statuses. Every error, a mistaken command line included, exits 1 after printing
 // "Error: ..."; a command stopped by a signal exits 128 plus the signal's number.
+//
+// A missing key is not an error of the command but an answer, which a script must be able to
+// tell from a failure (a locked or damaged database) without parsing stderr: get exits
+// exitNotFound. It is 3 because 2 is taken twice over: Go's runtime exits 2 after a panic,
+// and shells and many tools mean a mistaken command line by it (as strata did, before usage
+// errors exited 1); 126 and 127 are the shell's own, and 128 and up are signals.
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = exitFailure
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = exitFailure
+	exitNotFound = 3
 )
 
 // usage is what a subcommand's --help shows.
