@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -23,4 +24,15 @@ func TestDelMissingKeySucceeds(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, "put", "--dir", dir, "a", "1")
 	mustRun(t, "del", "--dir", dir, "never-written")
+}
+
+func TestDelHex(t *testing.T) {
+	dir := putBinaryEntries(t)
+	mustRun(t, "del", "--dir", dir, "--hex", hex.EncodeToString([]byte("\xff\x00\t")))
+	for k := range binaryEntries {
+		_, _, code := runCLI(t, "get", "--dir", dir, "--hex", hex.EncodeToString([]byte(k)))
+		if want := map[bool]int{true: exitNotFound, false: exitOK}[k == "\xff\x00\t"]; code != want {
+			t.Errorf("get of %q after del --hex: exit %d, want %d", k, code, want)
+		}
+	}
 }

@@ -298,6 +298,15 @@ func dirFlag(fs *flag.FlagSet) *string {
 	return fs.String("dir", "", "database `directory` (required)")
 }
 
+// argBytes returns the bytes of a KEY or VALUE argument: the argument itself, or with --hex
+// (inHex) the bytes its hexadecimal spells, read as load --format hex reads a field.
+func argBytes(arg string, inHex bool) ([]byte, error) {
+	if !inHex {
+		return []byte(arg), nil
+	}
+	return decodeHexField([]byte(arg))
+}
+
 // withDB opens the database in dir, runs fn on it and closes it, returning the first error.
 // Unless create is set, dir must exist: strata.Open would otherwise create an empty database
 // wherever a mistyped path points.

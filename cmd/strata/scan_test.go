@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -68,5 +74,42 @@ func TestDisplayRoundTrips(t *testing.T) {
 		if got != s {
 			t.Errorf("display(%q) = %s, which reads back as %q", s, d, got)
 		}
+	}
+}
+
+// hexLines is scan --hex's output for the entries of model whose keys are in [start, end)
+// (end "": unbounded), in key order.
+func hexLines(model map[string]string, start, end string) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(model)) {
+		if k >= start && (end == "" || k < end) {
+			fmt.Fprintf(&b, "%s\t%s\n", hex.EncodeToString([]byte(k)), hex.EncodeToString([]byte(model[k])))
+		}
+	}
+	return b.String()
+}
+
+func TestScanHex(t *testing.T) {
+	dir := putBinaryEntries(t)
+	if got, want := mustRun(t, "scan", "--dir", dir, "--hex"), hexLines(binaryEntries, "", ""); got != want {
+		t.Fatalf("scan --hex printed\n%q\nwant\n%q", got, want)
+	}
+	// --start and --end are hexadecimal too.
+	start, end := "\x00", "\xff"
+	got := mustRun(t, "scan", "--dir", dir, "--hex", "--start", hex.EncodeToString([]byte(start)), "--end", hex.EncodeToString([]byte(end)))
+	if want := hexLines(binaryEntries, start, end); got != want || strings.Count(got, "\n") != 3 {
+		t.Fatalf("scan --hex with bounds printed\n%q\nwant the 3 lines\n%q", got, want)
+	}
+}
+
+func TestScanHexLoadsBack(t *testing.T) {
+	src := putBinaryEntries(t)
+	dump := mustRun(t, "scan", "--dir", src, "--hex")
+	dst := t.TempDir()
+	if _, stderr, code := runCLIContext(t, context.Background(), dump, "load", "--dir", dst, "--format", "hex", "-"); code != exitOK {
+		t.Fatalf("load --format hex of scan --hex: exit %d, stderr %q", code, stderr)
+	}
+	if got := mustRun(t, "scan", "--dir", dst, "--hex"); got != dump {
+		t.Fatalf("scan --hex after load printed\n%q\nwant\n%q", got, dump)
 	}
 }
