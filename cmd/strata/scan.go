@@ -16,13 +16,15 @@ import (
 
 var scanUsage = usage{
 	name:    "scan",
-	args:    "--dir DIR [--start KEY] [--end KEY] [--reverse] [--limit N] [--hex]",
+	args:    "--dir DIR [--start KEY] [--end KEY] [--prefix P] [--reverse] [--limit N] [--hex]",
 	summary: "Print the keys in [start, end) in order, one \"key<TAB>value\" line each.",
-	example: "strata scan --dir ./db --start user: --end 'user;' --limit 10",
-	details: `A key or value is printed as is when it is printable UTF-8, else Go-quoted ("\xff\x00",
+	example: "strata scan --dir ./db --prefix user: --limit 10",
+	details: `--prefix keeps the keys that begin with P, within --start and --end when those are given.
+
+A key or value is printed as is when it is printable UTF-8, else Go-quoted ("\xff\x00",
 "a\tb"), so each line splits at its one tab; load reads the lines back. --hex prints both as
 lowercase hexadecimal instead ("6b6579<TAB>76616c7565", what load --format hex reads), and
-takes --start and --end in hexadecimal too.`,
+takes --start, --end and --prefix in hexadecimal too.`,
 }
 
 // runScan implements `strata scan`. SIGINT or SIGTERM stops it after the entry being printed;
@@ -32,9 +34,10 @@ func runScan(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	dir := dirFlag(fs)
 	start := fs.String("start", "", "first `key` to print (default: the smallest)")
 	end := fs.String("end", "", "`key` to stop before, exclusive (default: none)")
+	prefix := fs.String("prefix", "", "print only keys that begin with `P`")
 	reverse := fs.Bool("reverse", false, "print from the largest key down")
 	limit := fs.Int("limit", 0, "print at most `N` entries (0: no limit)")
-	hexMode := fs.Bool("hex", false, "print keys and values in hexadecimal; --start and --end are hexadecimal")
+	hexMode := fs.Bool("hex", false, "print keys and values in hexadecimal; --start, --end and --prefix are hexadecimal")
 	if code, ok := scanUsage.parse(fs, args, 0, stdout, stderr); !ok {
 		return code
 	}
@@ -49,7 +52,7 @@ func runScan(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		flag string
 		arg  string
 		dst  *[]byte
-	}{{"--start", *start, &opts.Start}, {"--end", *end, &opts.End}} {
+	}{{"--start", *start, &opts.Start}, {"--end", *end, &opts.End}, {"--prefix", *prefix, &opts.Prefix}} {
 		var err error
 		if *bound.dst, err = argBytes(bound.arg, *hexMode); err != nil {
 			return scanUsage.usageError(stderr, fmt.Errorf("%s: %w", bound.flag, err))

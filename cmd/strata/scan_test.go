@@ -113,3 +113,55 @@ func TestScanHexLoadsBack(t *testing.T) {
 		t.Fatalf("scan --hex after load printed\n%q\nwant\n%q", got, dump)
 	}
 }
+
+func TestScanPrefix(t *testing.T) {
+	dir := t.TempDir()
+	model := map[string]string{}
+	for _, k := range []string{"a", "ab", "abc", "abd", "ac", "b", "ab\xff", "ab\xff\xff", "\xff", "\xff\x00", "\xff\xff"} {
+		model[k] = "v" + k
+		mustRun(t, "put", "--dir", dir, "--hex", hex.EncodeToString([]byte(k)), hex.EncodeToString([]byte(model[k])))
+	}
+	for _, tc := range []struct {
+		prefix, start, end string
+		reverse            bool
+		limit              int
+	}{
+		{prefix: "ab"},
+		{prefix: "ab", reverse: true},
+		{prefix: "ab", limit: 2},
+		{prefix: "ab", start: "abc"},              // start inside the prefix
+		{prefix: "ab", end: "abd", reverse: true}, // end inside the prefix
+		{prefix: "ab", start: "a", end: "z"},      // bounds wider than the prefix
+		{prefix: "ab", start: "b"},                // bounds beside it: nothing
+		{prefix: "ab\xff"},                        // the next key after the prefix is "ac"
+		{prefix: "\xff"},                          // no key follows every key with this prefix
+		{prefix: "\xff\xff", reverse: true},
+		{prefix: "zz"},
+	} {
+		args := []string{"scan", "--dir", dir, "--hex", "--prefix", hex.EncodeToString([]byte(tc.prefix)),
+			"--start", hex.EncodeToString([]byte(tc.start)), "--end", hex.EncodeToString([]byte(tc.end)),
+			"--limit", strconv.Itoa(tc.limit)}
+		if tc.reverse {
+			args = append(args, "--reverse")
+		}
+		var want []string
+		for _, k := range slices.Sorted(maps.Keys(model)) {
+			if strings.HasPrefix(k, tc.prefix) && k >= tc.start && (tc.end == "" || k < tc.end) {
+				want = append(want, hex.EncodeToString([]byte(k))+"\t"+hex.EncodeToString([]byte(model[k]))+"\n")
+			}
+		}
+		if tc.reverse {
+			slices.Reverse(want)
+		}
+		if tc.limit > 0 && len(want) > tc.limit {
+			want = want[:tc.limit]
+		}
+		if got := mustRun(t, args...); got != strings.Join(want, "") {
+			t.Errorf("scan %+v printed\n%q\nwant\n%q", tc, got, strings.Join(want, ""))
+		}
+	}
+	// Without --hex, the prefix is taken as it is.
+	if got := mustRun(t, "scan", "--dir", dir, "--prefix", "ab", "--end", "abd"); got != "ab\tvab\nabc\tvabc\n" {
+		t.Errorf("scan --prefix ab --end abd printed %q", got)
+	}
+}
