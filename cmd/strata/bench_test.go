@@ -154,7 +154,7 @@ func TestBenchUsageErrors(t *testing.T) {
 	} {
 		stdout, stderr, code := runCLI(t, append([]string{"bench"}, args...)...)
 		if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, "Usage: strata bench") {
-			t.Errorf("bench %v: exit %d, stdout %q, stderr %q; want exit 2 and a usage error", args, code, stdout, stderr)
+			t.Errorf("bench %v: exit %d, stdout %q, stderr %q; want the usage status and a usage error", args, code, stdout, stderr)
 		}
 	}
 }

@@ -34,6 +34,6 @@ func TestCheckpointIntoANonEmptyDirectoryFails(t *testing.T) {
 func TestCheckpointNeedsTo(t *testing.T) {
 	stdout, stderr, code := runCLI(t, "checkpoint", "--dir", t.TempDir())
 	if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "Error: --to is required\nUsage: strata checkpoint") {
-		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and a usage error", code, stdout, stderr)
+		t.Fatalf("exit %d, stdout %q, stderr %q; want the usage status and a usage error", code, stdout, stderr)
 	}
 }

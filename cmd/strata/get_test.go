@@ -1,18 +1,47 @@
 package main
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-db/strata/go/strata"
 )
 
-func TestGetMissingKeyFails(t *testing.T) {
+func TestGetMissingKeyExitsNotFound(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, "put", "--dir", dir, "present", "v")
 	stdout, stderr, code := runCLI(t, "get", "--dir", dir, "absent")
-	if code != exitFailure || stdout != "" || stderr != "Error: key \"absent\" not found\n" {
-		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 and a not-found error", code, stdout, stderr)
+	if code != exitNotFound || stdout != "" || stderr != "Error: key \"absent\" not found\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and a not-found error", code, stdout, stderr, exitNotFound)
+	}
+}
+
+// TestGetExitStatusesDiffer checks the statuses a script relies on are three different ones.
+func TestGetExitStatusesDiffer(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "--dir", dir, "present", "v")
+	locked, err := strata.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, whileLocked := runCLI(t, "get", "--dir", dir, "present")
+	if err := locked.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, found := runCLI(t, "get", "--dir", dir, "present")
+	_, _, missing := runCLI(t, "get", "--dir", dir, "absent")
+	_, _, usage := runCLI(t, "get", "--dir", dir)
+	if found != exitOK || missing != exitNotFound || whileLocked != exitFailure || usage != exitUsage {
+		t.Fatalf("found %d, missing %d, locked %d, usage %d; want %d, %d, %d, %d",
+			found, missing, whileLocked, usage, exitOK, exitNotFound, exitFailure, exitUsage)
+	}
+	for _, other := range []int{exitOK, exitFailure, exitUsage, 2, 130, 143} {
+		if exitNotFound == other {
+			t.Fatalf("exitNotFound is %d, which already means something else", other)
+		}
 	}
 }
 
@@ -32,5 +61,80 @@ func TestGetDoesNotCreateDirectory(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("get created %s (stat: %v)", dir, err)
+	}
+}
+
+// binaryEntries is keys and values no shell argument or text line holds as they are: a NUL,
+// a newline, bytes that are not UTF-8, an empty value.
+var binaryEntries = map[string]string{
+	"\x00":       "\xff\xfe\n",
+	"k\n":        "",
+	"\xff\x00\t": "line\n",
+	"plain":      "\x00end\n\n",
+}
+
+// putBinaryEntries puts binaryEntries into a new database through put --hex.
+func putBinaryEntries(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for k, v := range binaryEntries {
+		mustRun(t, "put", "--dir", dir, "--hex", hex.EncodeToString([]byte(k)), hex.EncodeToString([]byte(v)))
+	}
+	return dir
+}
+
+func TestGetRawWritesTheValueExactly(t *testing.T) {
+	dir := putBinaryEntries(t)
+	for k, v := range binaryEntries {
+		// With --raw, --hex is about KEY only.
+		if got := mustRun(t, "get", "--dir", dir, "--raw", "--hex", hex.EncodeToString([]byte(k))); got != v {
+			t.Errorf("get --raw of %q printed %q, want the value %q exactly", k, got, v)
+		}
+	}
+	if got := mustRun(t, "get", "--dir", dir, "--raw", "plain"); got != binaryEntries["plain"] {
+		t.Errorf("get --raw plain printed %q, want %q", got, binaryEntries["plain"])
+	}
+}
+
+func TestGetHex(t *testing.T) {
+	dir := putBinaryEntries(t)
+	for k, v := range binaryEntries {
+		got := mustRun(t, "get", "--dir", dir, "--hex", hex.EncodeToString([]byte(k)))
+		if want := hex.EncodeToString([]byte(v)) + "\n"; got != want {
+			t.Errorf("get --hex of %q printed %q, want %q", k, got, want)
+		}
+	}
+	// Uppercase hexadecimal is read too; what is printed is lowercase.
+	mustRun(t, "put", "--dir", dir, "K", "\xab\xcd")
+	if got := mustRun(t, "get", "--dir", dir, "--hex", "4B"); got != "abcd\n" {
+		t.Errorf("get --hex 4B printed %q, want %q", got, "abcd\n")
+	}
+	_, stderr, code := runCLI(t, "get", "--dir", dir, "--hex", "00aa")
+	if code != exitNotFound || stderr != "Error: key \"\\x00\\xaa\" not found\n" {
+		t.Errorf("get --hex of a missing key: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestHexKeyUsageErrors checks that a KEY or VALUE that is not hexadecimal is a mistaken
+// command line, named, and that nothing was written.
+func TestHexKeyUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "--dir", dir, "k", "v")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get", "--hex", "zz"}, `KEY: "zz" is not hexadecimal`},
+		{[]string{"del", "--hex", "6"}, `KEY: "6" is not hexadecimal`},
+		{[]string{"put", "--hex", "6b", "v"}, `VALUE: "v" is not hexadecimal`},
+		{[]string{"scan", "--hex", "--start", "k"}, `--start: "k" is not hexadecimal`},
+	} {
+		stdout, stderr, code := runCLI(t, append(tc.args, "--dir", dir)...)
+		if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "Error: "+tc.want) {
+			t.Errorf("strata %q: exit %d, stdout %q, stderr %q; want a usage error starting %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+	if got := mustRun(t, "scan", "--dir", dir); got != "k\tv\n" {
+		t.Errorf("after the refused commands, scan printed %q", got)
 	}
 }

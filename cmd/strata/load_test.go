@@ -163,7 +163,7 @@ func TestLoadUsageErrors(t *testing.T) {
 	} {
 		stdout, stderr, code := runCLI(t, append([]string{"load"}, args...)...)
 		if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, "Usage: strata load") {
-			t.Errorf("load %v: exit %d, stdout %q, stderr %q; want exit 2 and a usage error", args, code, stdout, stderr)
+			t.Errorf("load %v: exit %d, stdout %q, stderr %q; want the usage status and a usage error", args, code, stdout, stderr)
 		}
 	}
 }

@@ -15,6 +15,9 @@
 //	strata bench --dir DIR --workload W measure a workload (ops/s, MB/s, latency)
 //	strata version                      print the engine and Go versions
 //
+// Flags may come before or after the arguments (`strata get KEY --dir DIR`); "--" ends the
+// flags, for a key or value that starts with "-".
+//
 // Each subcommand lives in its own file as a function of a context, its arguments and its
 // standard streams, returning the exit status, so tests run them in-process. This file only
 // dispatches and holds what every subcommand shares: flag parsing, error reporting and opening
@@ -22,9 +25,10 @@
 // they show progress.
 //
 // Exit status: 0 on success, 1 when the command failed (the reason is printed to stderr as
-// "Error: ..."), 2 on a usage error (unknown subcommand, bad flag, wrong number of arguments;
-// also "Error: ..." on stderr, followed by the synopsis), 130 or 143 when SIGINT or SIGTERM
-// stopped a long command.
+// "Error: ...") or its command line was wrong (unknown subcommand, bad flag, wrong number of
+// arguments; "Error: ..." on stderr, followed by the synopsis), 3 when get's key does not exist
+// ("Error: key ... not found" on stderr), 130 or 143 when SIGINT or SIGTERM stopped a long
+// command.
 package main
 
 import (
@@ -42,10 +46,17 @@ import (
 
 // Exit statuses. Every error, a mistaken command line included, exits 1 after printing
 // "Error: ..."; a command stopped by a signal exits 128 plus the signal's number.
+//
+// A missing key is not an error of the command but an answer, which a script must be able to
+// tell from a failure (a locked or damaged database) without parsing stderr: get exits
+// exitNotFound. It is 3 because 2 is taken twice over: Go's runtime exits 2 after a panic,
+// and shells and many tools mean a mistaken command line by it (as strata did, before usage
+// errors exited 1); 126 and 127 are the shell's own, and 128 and up are signals.
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = exitFailure
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = exitFailure
+	exitNotFound = 3
 )
 
 // usage is what a subcommand's --help shows.
@@ -119,9 +130,56 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return c.run(ctx, args[1:], stdin, stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "Error: unknown command %q\n\n", args[0])
+	fmt.Fprintf(stderr, "Error: unknown command %q", args[0])
+	if name := closestCommand(args[0]); name != "" {
+		fmt.Fprintf(stderr, "; did you mean %q?", name)
+	}
+	fmt.Fprint(stderr, "\n\n")
 	printUsage(stderr)
 	return exitUsage
+}
+
+// suggestDistance is the largest edit distance at which an unknown command is taken for a typo
+// of a real one: two covers a swapped pair (sacn) or two slips; at three, the three-letter
+// names (put, get, del) would be offered for almost any short word.
+const suggestDistance = 2
+
+// closestCommand returns the command name (help included) nearest to name by edit distance,
+// the first in the usage's order among equals, or "" when none is within suggestDistance.
+func closestCommand(name string) string {
+	best, bestDistance := "", suggestDistance+1
+	consider := func(candidate string) {
+		if d := editDistance(name, candidate); d < bestDistance {
+			best, bestDistance = candidate, d
+		}
+	}
+	for _, c := range commands {
+		consider(c.name)
+	}
+	consider("help")
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes: the fewest insertions,
+// deletions and substitutions that turn a into b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1) // distances from a[:i-1] to each prefix of b
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			substitute := prev[j-1]
+			if a[i-1] != b[j-1] {
+				substitute++
+			}
+			cur[j] = min(substitute, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func printUsage(w io.Writer) {
@@ -145,22 +203,62 @@ func (u usage) flags() *flag.FlagSet {
 	return fs
 }
 
-// parse parses args, which must leave exactly nargs positional arguments after the flags.
-// It returns false when the command must stop at once, with the exit status: after printing
-// --help, or after a usage error.
+// parse parses args, which must hold exactly nargs positional arguments besides the flags.
+// Flags may come before, between or after the positional arguments (`get KEY --dir DIR`);
+// "--" ends the flags, so `get --dir DIR -- -k` reads the key "-k". fs.Args() holds the
+// positional arguments afterwards. parse returns false when the command must stop at once,
+// with the exit status: after printing --help, or after a usage error.
 func (u usage) parse(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.Writer) (int, bool) {
-	err := fs.Parse(args)
+	flags, positional := splitFlags(fs, args)
+	err := fs.Parse(flags)
+	if err == nil {
+		// After "--", the flag package takes every argument as positional.
+		err = fs.Parse(append([]string{"--"}, positional...))
+	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		u.help(fs, stdout)
 		return exitOK, false
 	case err == nil && fs.NArg() != nargs:
-		err = fmt.Errorf("want %d argument(s) after the flags, got %d", nargs, fs.NArg())
+		err = fmt.Errorf("want %d argument(s) besides the flags, got %d", nargs, fs.NArg())
 	}
 	if err != nil {
 		return u.usageError(stderr, err), false
 	}
 	return exitOK, true
+}
+
+// splitFlags separates args into flags (each with its value when that is the next argument)
+// and positional arguments, keeping the order within each, by the flag package's own rules:
+// "--" ends the flags; "-" and anything not starting with "-" is positional; a flag of fs
+// that is not boolean and has no "=value" takes the next argument as its value, even one
+// starting with "-". The flag package alone stops at the first positional argument. Flags fs
+// does not define are passed on as flags, for fs.Parse to report.
+func splitFlags(fs *flag.FlagSet, args []string) (flags, positional []string) {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--":
+			return flags, append(positional, args[i+1:]...)
+		case len(arg) < 2 || arg[0] != '-':
+			positional = append(positional, arg)
+			continue
+		}
+		flags = append(flags, arg)
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, positional
+}
+
+// isBoolFlag reports whether f is a flag that takes no value (--reverse, not --reverse true),
+// as the flag package decides it.
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // help prints the subcommand's description, synopsis, details, example and flags.
@@ -198,6 +296,15 @@ var errNoDir = errors.New("--dir is required")
 // dirFlag registers the required --dir flag of commands that work on one database.
 func dirFlag(fs *flag.FlagSet) *string {
 	return fs.String("dir", "", "database `directory` (required)")
+}
+
+// argBytes returns the bytes of a KEY or VALUE argument: the argument itself, or with --hex
+// (inHex) the bytes its hexadecimal spells, read as load --format hex reads a field.
+func argBytes(arg string, inHex bool) ([]byte, error) {
+	if !inHex {
+		return []byte(arg), nil
+	}
+	return decodeHexField([]byte(arg))
 }
 
 // withDB opens the database in dir, runs fn on it and closes it, returning the first error.
