@@ -34,7 +34,7 @@ func runCheckpoint(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	}
 	target, err := filepath.Abs(*to)
 	if err == nil {
-		err = withDB(*dir, false, func(db *strata.DB) error {
+		err = withDB(*dir, readWrite, func(db *strata.DB) error {
 			return db.Checkpoint(ctx, target)
 		})
 	}

@@ -29,7 +29,7 @@ func runCompact(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		return compactUsage.usageError(stderr, errNoDir)
 	}
 	var before, after strata.Stats
-	err := withDB(*dir, false, func(db *strata.DB) error {
+	err := withDB(*dir, readWrite, func(db *strata.DB) error {
 		var err error
 		if before, err = db.Stats(); err != nil {
 			return err

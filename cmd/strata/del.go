@@ -30,7 +30,7 @@ func runDel(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return delUsage.usageError(stderr, fmt.Errorf("KEY: %w", err))
 	}
-	err = withDB(*dir, false, func(db *strata.DB) error {
+	err = withDB(*dir, readWrite, func(db *strata.DB) error {
 		return db.Delete(ctx, key)
 	})
 	if err != nil {

@@ -27,7 +27,7 @@ func runFlush(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return flushUsage.usageError(stderr, errNoDir)
 	}
 	var st strata.Stats
-	err := withDB(*dir, false, func(db *strata.DB) error {
+	err := withDB(*dir, readWrite, func(db *strata.DB) error {
 		if err := db.Flush(ctx); err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ func runGet(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	var value []byte
 	missing := false
-	err = withDB(*dir, false, func(db *strata.DB) error {
+	err = withDB(*dir, readOnly, func(db *strata.DB) error {
 		var err error
 		value, err = db.Get(ctx, key)
 		// Only the lookup's own ErrNotFound is an answer; the close may still fail.

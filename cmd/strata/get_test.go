@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +137,43 @@ func TestHexKeyUsageErrors(t *testing.T) {
 	}
 	if got := mustRun(t, "scan", "--dir", dir); got != "k\tv\n" {
 		t.Errorf("after the refused commands, scan printed %q", got)
+	}
+}
+
+// TestReadCommandsOpenReadOnly: get, scan and stats run while a program holds the database
+// read-only (they share it), change no byte of it, and still refuse to run beside a writer.
+func TestReadCommandsOpenReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, "put", "--dir", dir, "k", "v")
+	before := readTree(t, dir)
+	holder, err := strata.Open(dir, &strata.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"get", "--dir", dir, "k"},
+		{"scan", "--dir", dir},
+		{"stats", "--dir", dir},
+	} {
+		if _, stderr, code := runCLI(t, args...); code != exitOK {
+			t.Fatalf("%s beside a read-only handle: exit %d, %s", args[0], code, stderr)
+		}
+	}
+	if _, _, code := runCLI(t, "put", "--dir", dir, "k", "w"); code != exitFailure {
+		t.Fatalf("put beside a read-only handle: exit %d, want %d (locked)", code, exitFailure)
+	}
+	if err := holder.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := readTree(t, dir); !maps.Equal(after, before) {
+		t.Fatalf("read commands changed the database directory")
+	}
+	writer, err := strata.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	if _, stderr, code := runCLI(t, "scan", "--dir", dir); code != exitFailure || !strings.Contains(stderr, "locked") {
+		t.Fatalf("scan beside a writer: exit %d, %q; want a locked error", code, stderr)
 	}
 }

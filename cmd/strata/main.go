@@ -307,16 +307,30 @@ func argBytes(arg string, inHex bool) ([]byte, error) {
 	return decodeHexField([]byte(arg))
 }
 
-// withDB opens the database in dir, runs fn on it and closes it, returning the first error.
-// Unless create is set, dir must exist: strata.Open would otherwise create an empty database
-// wherever a mistyped path points.
-func withDB(dir string, create bool, fn func(db *strata.DB) error) error {
-	if !create {
+// openMode is how a command opens its database.
+type openMode int
+
+const (
+	// readOnly: the database must exist; nothing in it changes, and other read-only opens
+	// (another get, scan or stats) may hold it at the same time. A program that has it open
+	// for writing still locks it.
+	readOnly openMode = iota
+	// readWrite: the database must exist.
+	readWrite
+	// create: the database is created when dir is missing or empty.
+	create
+)
+
+// withDB opens the database in dir as mode says, runs fn on it and closes it, returning the
+// first error. Unless mode is create, dir must exist: strata.Open would otherwise create an
+// empty database wherever a mistyped path points.
+func withDB(dir string, mode openMode, fn func(db *strata.DB) error) error {
+	if mode != create {
 		if err := mustExist(dir); err != nil {
 			return err
 		}
 	}
-	db, err := strata.Open(dir, nil)
+	db, err := strata.Open(dir, &strata.Options{ReadOnly: mode == readOnly})
 	if err != nil {
 		return err
 	}

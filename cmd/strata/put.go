@@ -38,7 +38,7 @@ func runPut(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return putUsage.usageError(stderr, fmt.Errorf("VALUE: %w", err))
 	}
-	err = withDB(*dir, true, func(db *strata.DB) error {
+	err = withDB(*dir, create, func(db *strata.DB) error {
 		return db.Put(ctx, key, value)
 	})
 	if err != nil {

@@ -64,7 +64,7 @@ func runScan(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	out := bufio.NewWriter(stdout)
 	printed := 0
-	err := withDB(*dir, false, func(db *strata.DB) error {
+	err := withDB(*dir, readOnly, func(db *strata.DB) error {
 		var err error
 		printed, err = scan(ctx, db, opts, *limit, render, out)
 		return err

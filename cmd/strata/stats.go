@@ -33,7 +33,7 @@ func runStats(args []string, stdout, stderr io.Writer) int {
 		return statsUsage.usageError(stderr, errNoDir)
 	}
 	var st strata.Stats
-	err := withDB(*dir, false, func(db *strata.DB) error {
+	err := withDB(*dir, readOnly, func(db *strata.DB) error {
 		var err error
 		st, err = db.Stats()
 		return err

@@ -222,6 +222,8 @@ pub struct Db {
     stats: DbStats,
     workers: Vec<JoinHandle<()>>,
     lock: LockGuard,
+    /// Read-only: the valid length of the newest WAL segment replayed (what `wal_size` reports).
+    replayed_wal_len: u64,
     /// `no_sync` write groups since the files were last found in place, and when that was.
     unchecked_groups: u32,
     /// A write that must be durable before it is acknowledged, or a sync barrier, asked for
@@ -353,6 +355,7 @@ impl Db {
             }
         }
 
+        let replayed_wal_len = reopen.as_ref().map_or(0, |(_, replay)| replay.valid_len);
         // Recovery read everything it needs: only now may anything be cut, created or removed
         // (never when read-only: the replayed log stays in memory, a torn tail stays on disk).
         let wal = if read_only {
@@ -414,6 +417,7 @@ impl Db {
             stats,
             workers: Vec::new(),
             lock,
+            replayed_wal_len,
             unchecked_groups: 0,
             sync_requested: false,
             checked_at: std::time::Instant::now(),
@@ -490,9 +494,11 @@ impl Db {
         self.wal.as_mut().expect("a writable database has a WAL")
     }
 
-    /// Where the next WAL record would start (0 when read-only, with no WAL).
+    /// Where the next WAL record would start (read-only: where the replayed log ends).
     fn wal_end(&self) -> u64 {
-        self.wal.as_ref().map_or(0, WalWriter::buffered_end)
+        self.wal
+            .as_ref()
+            .map_or(self.replayed_wal_len, WalWriter::buffered_end)
     }
 
     /// Poisons the database once its directory or its WAL segment was deleted (or the
@@ -519,6 +525,11 @@ impl Db {
     /// until background work reports progress (the `notify` callback); preparing anyway
     /// overshoots the memory budget.
     pub fn write_stall(&self) -> Stall {
+        if self.opts.read_only {
+            // Nothing would ever lift a stall (no flush or compaction runs); writes are
+            // refused by prepare instead.
+            return Stall::None;
+        }
         self.tree.stall(self.needs_rotation())
     }
 
@@ -680,6 +691,7 @@ impl Db {
     /// [`Db::write`], durable on return also with `no_sync` when `sync` is set; an empty
     /// batch with `sync` makes every earlier write durable.
     pub fn write_with(&mut self, batch: Batch, sync: bool) -> Result<()> {
+        self.check_writable()?;
         self.tree.wait_while_stalled(self.needs_rotation());
         self.prepare(batch)?;
         if sync {

@@ -184,3 +184,58 @@ fn a_read_only_open_creates_no_database() {
     assert!(e.to_string().contains("read-only open creates none"), "{e}");
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
+
+/// Writes sent to a read-only database's committer are refused at once, even when its tables
+/// would stall a writer (here: a stop trigger of one L0 table, which no compaction will lift).
+#[test]
+fn the_committer_refuses_writes_to_a_read_only_database_without_stalling() {
+    use std::sync::{Arc, RwLock};
+    use strata_engine::commit::{self, Committer, Replies};
+    use strata_engine::ErrorCode;
+
+    struct Collect(crossbeam_channel::Sender<(u64, ErrorCode)>);
+    impl Replies for Collect {
+        fn reply(&mut self, token: u64, result: Result<(), &Error>) {
+            let code = result.map_or_else(Error::code, |()| ErrorCode::Ok);
+            let _ = self.0.send((token, code));
+        }
+        fn deliver(&mut self) {}
+    }
+
+    let dir = TempDir::new("ro-commit");
+    crashed_database(&dir.0);
+    let opts = Options {
+        l0_compaction_trigger: 0, // the stop trigger is at least this plus one
+        l0_slowdown_trigger: 1,
+        l0_stop_trigger: 1,
+        ..read_only()
+    };
+    let (sender, inbox) = commit::channel();
+    let db = Db::open_with(
+        &dir.0,
+        opts,
+        Arc::new(strata_engine::fs::RealFs),
+        sender.notifier(),
+    )
+    .unwrap();
+    assert!(
+        db.stats().level_files[0] >= 1,
+        "the fixture has an L0 table"
+    );
+    let (tx, answers) = crossbeam_channel::unbounded();
+    let committer = Committer::start(
+        inbox,
+        Arc::new(RwLock::new(db)),
+        Collect(tx),
+        std::time::Duration::ZERO,
+    )
+    .unwrap();
+    let mut b = Batch::new();
+    b.put(b"x", b"y").unwrap();
+    assert!(sender.write(b, 1, false).is_ok());
+    assert!(sender.write(Batch::new(), 2, true).is_ok());
+    let timeout = std::time::Duration::from_secs(10);
+    assert_eq!(answers.recv_timeout(timeout), Ok((1, ErrorCode::ReadOnly)));
+    assert_eq!(answers.recv_timeout(timeout), Ok((2, ErrorCode::ReadOnly)));
+    committer.finish();
+}
