@@ -575,6 +575,24 @@ static struct result compact_db(uint64_t handle, const void *start, size_t start
     return complete_within(rc, t, SLOW_TIMEOUT_MS);
 }
 
+/* Estimates the table bytes of [start, end) into *bytes; the bounds go through exact-size
+ * heap buffers freed right after submission. */
+static struct result estimate_db(uint64_t handle, const void *start, size_t start_len,
+                                 const void *end, size_t end_len, uint64_t *bytes)
+{
+    uint8_t *s = start ? dup_bytes(start, start_len) : NULL;
+    uint8_t *e = end ? dup_bytes(end, end_len) : NULL;
+    uint64_t t = new_token();
+    int32_t rc = strata_db_estimate_disk_usage(handle, s, start_len, e, end_len, t);
+    free(s);
+    free(e);
+    struct result r = complete_within(rc, t, SLOW_TIMEOUT_MS);
+    *bytes = UINT64_MAX;
+    if (r.code == STRATA_OK && r.len == 8)
+        memcpy(bytes, r.data, 8); /* little-endian, as is every host strata runs on */
+    return r;
+}
+
 /* Checkpoints into `path`, passed as an exact-size heap buffer without a terminator. */
 static struct result checkpoint_db(uint64_t handle, const char *path)
 {
@@ -1370,6 +1388,10 @@ static void test_rejected_arguments(struct db *a)
                    "compact with a NULL end of length 1");
     EXPECT_INVALID(strata_db_compact(db, NULL, 0, long_key, too_long, token),
                    "compact with an end of STRATA_MAX_KEY_LEN+1 bytes");
+    EXPECT_INVALID(strata_db_estimate_disk_usage(db, NULL, 1, NULL, 0, token),
+                   "estimate_disk_usage with a NULL start of length 1");
+    EXPECT_INVALID(strata_db_estimate_disk_usage(db, long_key, too_long, NULL, 0, token),
+                   "estimate_disk_usage with a start of STRATA_MAX_KEY_LEN+1 bytes");
     free(long_key);
 
     /* Paths follow the strata_db_open rules: bytes + length, non-empty, no NUL inside. */
@@ -1806,6 +1828,9 @@ static void check_handle_closed(uint64_t handle, const char *name)
     expect_error(flush_db(handle), STRATA_ERR_CLOSED, what);
     snprintf(what, sizeof what, "compact on %s", name);
     expect_error(compact_db(handle, NULL, 0, NULL, 0), STRATA_ERR_CLOSED, what);
+    snprintf(what, sizeof what, "estimate_disk_usage on %s", name);
+    uint64_t ignored;
+    expect_error(estimate_db(handle, NULL, 0, NULL, 0, &ignored), STRATA_ERR_CLOSED, what);
     char *target = path_join(scratch_dir, "never-checkpointed");
     snprintf(what, sizeof what, "checkpoint on %s", name);
     expect_error(checkpoint_db(handle, target), STRATA_ERR_CLOSED, what);
@@ -2334,6 +2359,16 @@ static void test_flush_and_compact(struct db *l)
 
     char lo[32], hi[32];
     size_t lo_len = fixture_key("lsm", 50, lo), hi_len = fixture_key("lsm", 150, hi);
+    uint64_t all = 0, part = 0;
+    struct result est = estimate_db(l->handle, NULL, 0, NULL, 0, &all);
+    check(est.code == STRATA_OK && est.len == 8 && read_stats(l->handle, &st) &&
+              all == total_bytes(&st),
+          "estimate_disk_usage of everything is every table's bytes (%" PRIu64 ")", all);
+    result_free(&est);
+    est = estimate_db(l->handle, lo, lo_len, hi, hi_len, &part);
+    check(est.code == STRATA_OK && part <= all,
+          "estimate_disk_usage of [lsm00050, lsm00150) is at most the whole (%" PRIu64 ")", part);
+    result_free(&est);
     struct range r = { lo, lo_len, hi, hi_len };
     check_iter_model(l->handle, 0, &l->model, &r, false, "lsm scan [lsm00050, lsm00150)");
     check_iter_model(l->handle, 0, &l->model, &r, true, "lsm reverse scan [lsm00050, lsm00150)");

@@ -363,3 +363,46 @@ func TestMaintenanceAfterClose(t *testing.T) {
 		}
 	}
 }
+
+// TestEstimateDiskUsage: nothing before a flush; after it, the whole range is every table's
+// bytes, half the keys about half of them, and a range outside the keys nothing.
+func TestEstimateDiskUsage(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, &Options{NoSync: true, Compression: CompressionNone})
+	key := func(i int) []byte { return []byte(fmt.Sprintf("k%06d", i)) }
+	b := NewBatch()
+	for i := range 20_000 {
+		b.Put(key(i), bytes.Repeat([]byte{byte(i)}, 100))
+	}
+	if err := db.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.EstimateDiskUsage(ctx, nil, nil); err != nil || got != 0 {
+		t.Fatalf("before a flush: %d, %v; want 0 (only tables count)", got, err)
+	}
+	if err := db.Compact(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := db.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables uint64
+	for _, b := range stats.LevelBytes {
+		tables += b
+	}
+	all, err := db.EstimateDiskUsage(ctx, nil, nil)
+	if err != nil || all != tables || all == 0 {
+		t.Fatalf("whole range: %d, %v; want the tables' %d bytes", all, err, tables)
+	}
+	half, err := db.EstimateDiskUsage(ctx, key(0), key(10_000))
+	if err != nil || half < all*2/5 || half > all*3/5 {
+		t.Fatalf("half the keys: %d, %v; want about half of %d", half, err, all)
+	}
+	if none, err := db.EstimateDiskUsage(ctx, []byte("x"), nil); err != nil || none != 0 {
+		t.Fatalf("past every key: %d, %v; want 0", none, err)
+	}
+	if _, err := db.EstimateDiskUsage(ctx, make([]byte, MaxKeySize+1), nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("an oversized bound: %v, want ErrInvalidArgument", err)
+	}
+}

@@ -46,7 +46,7 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::fs::{FileSystem, LockGuard, RealFs};
 use crate::iterator::{DbIter, MergingIter};
-use crate::key::ValueKind;
+use crate::key::{self, ValueKind};
 use crate::manifest::{self, parse_table_name, table_name, ManifestState};
 use crate::memtable::Memtable;
 use crate::sstable::table::{check_file_identity, decode_header, HEADER_LEN};
@@ -904,6 +904,40 @@ impl Db {
             // records into tables, and no write can come in while the owner is here.
             manifest::write(fs.as_ref(), target, state)
         })
+    }
+
+    /// About how many bytes of table files hold the user keys in `[lo, hi)` (`None` =
+    /// unbounded): every table inside the range in full, and of a table the range cuts, the
+    /// data blocks between where `lo` and `hi` fall in its index. Counts tables only, not the
+    /// memtable or the WAL (writes not yet flushed), and counts every version and tombstone a
+    /// table holds, as the disk does.
+    pub fn estimate_disk_usage(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Result<u64> {
+        enter_engine();
+        let view = self.tree.view();
+        let mut total = 0;
+        for f in view.levels.iter().flatten() {
+            let (first, last) = (key::user_key(&f.smallest), key::user_key(&f.largest));
+            let starts_inside = lo.is_none_or(|lo| lo <= first);
+            let ends_inside = hi.is_none_or(|hi| last < hi);
+            if lo.is_some_and(|lo| last < lo) || hi.is_some_and(|hi| hi <= first) {
+                continue;
+            }
+            if starts_inside && ends_inside {
+                total += f.size;
+                continue;
+            }
+            let table = self.tree.tables.get(f)?;
+            let from = match lo {
+                Some(lo) if !starts_inside => table.approximate_offset(lo)?,
+                _ => 0,
+            };
+            let to = match hi {
+                Some(hi) if !ends_inside => table.approximate_offset(hi)?,
+                _ => f.size,
+            };
+            total += to.saturating_sub(from);
+        }
+        Ok(total)
     }
 
     /// Current counters.

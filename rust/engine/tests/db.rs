@@ -357,3 +357,64 @@ fn open_creates_only_in_an_empty_directory_and_refuses_foreign_files_untouched()
     }
     assert_eq!(names(&dir.0), vec!["notes.txt".to_string()]);
 }
+
+#[test]
+fn disk_usage_estimates_follow_the_key_range() {
+    let dir = TempDir::new("estimate");
+    let opts = Options {
+        compression: strata_engine::Compression::None,
+        target_file_size: 64 << 10,
+        ..Options::default()
+    };
+    let mut db = Db::open(&dir.0, opts).unwrap();
+    let key = |i: u32| format!("k{i:06}").into_bytes();
+    let mut b = Batch::new();
+    for i in 0..20_000u32 {
+        b.put(&key(i), &[i as u8; 100]).unwrap();
+        if b.count() == 1000 {
+            db.write(std::mem::take(&mut b)).unwrap();
+        }
+    }
+    // Only tables count: nothing is flushed yet.
+    assert_eq!(db.estimate_disk_usage(None, None).unwrap(), 0);
+    db.compact_and_wait(None, None).unwrap();
+    let tables: u64 = db.stats().level_bytes.iter().sum();
+    let files: u64 = db.stats().level_files.iter().sum();
+    assert!(files > 10, "want many tables, got {files}");
+    let all = db.estimate_disk_usage(None, None).unwrap();
+    assert_eq!(all, tables, "the whole range is every table");
+    // A fraction of the keys is about that fraction of the bytes, cutting tables at both
+    // ends (the middle of a table is found through its index, to within a block).
+    for (lo, hi) in [
+        (0, 5_000),
+        (5_123, 15_077),
+        (19_990, 20_000),
+        (7_001, 7_003),
+    ] {
+        let got = db
+            .estimate_disk_usage(Some(&key(lo)), Some(&key(hi)))
+            .unwrap();
+        let want = all as f64 * f64::from(hi - lo) / 20_000.0;
+        let slack = 2.0 * 4096.0 + want * 0.05;
+        assert!(
+            (got as f64 - want).abs() <= slack,
+            "[{lo}, {hi}): estimated {got} bytes, want about {want:.0}"
+        );
+    }
+    assert_eq!(
+        db.estimate_disk_usage(Some(b"a"), Some(b"b")).unwrap(),
+        0,
+        "before every key"
+    );
+    assert_eq!(
+        db.estimate_disk_usage(Some(b"z"), None).unwrap(),
+        0,
+        "after every key"
+    );
+    assert_eq!(
+        db.estimate_disk_usage(Some(&key(300)), Some(&key(300)))
+            .unwrap(),
+        0,
+        "an empty range"
+    );
+}

@@ -587,6 +587,19 @@ int32_t strata_db_compact(uint64_t db,
                           size_t end_len,
                           uint64_t token);
 
+// Estimates how many bytes of `db`'s table files hold the keys in `[start, end)` (empty or
+// NULL: unbounded): tables inside the range in full, a table the range cuts in proportion to
+// the data blocks its index places in the range. Writes not yet flushed (memtable, WAL) are
+// not counted. The completion's data is the estimate, 8 bytes little-endian.
+// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
+// Threads: may be called from any thread.
+int32_t strata_db_estimate_disk_usage(uint64_t db,
+                                      const uint8_t *start,
+                                      size_t start_len,
+                                      const uint8_t *end,
+                                      size_t end_len,
+                                      uint64_t token);
+
 // Writes a consistent, openable copy of `db` into directory `path` (`path_len` bytes), which
 // must not exist or be empty (else `STRATA_ERR_INVALID_ARGUMENT`). Tables are hard-linked
 // where the file system allows.

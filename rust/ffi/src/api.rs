@@ -964,6 +964,35 @@ pub unsafe extern "C" fn strata_db_compact(
     })
 }
 
+/// Estimates how many bytes of `db`'s table files hold the keys in `[start, end)` (empty or
+/// NULL: unbounded): tables inside the range in full, a table the range cuts in proportion to
+/// the data blocks its index places in the range. Writes not yet flushed (memtable, WAL) are
+/// not counted. The completion's data is the estimate, 8 bytes little-endian.
+/// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
+/// Threads: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn strata_db_estimate_disk_usage(
+    db: u64,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    token: u64,
+) -> i32 {
+    guard("strata_db_estimate_disk_usage", || {
+        // SAFETY: the caller guarantees both pointers are readable for their lengths.
+        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        submit(Request::EstimateDiskUsage {
+            db,
+            lower,
+            upper,
+            token,
+        })
+    })
+}
+
 /// Writes a consistent, openable copy of `db` into directory `path` (`path_len` bytes), which
 /// must not exist or be empty (else `STRATA_ERR_INVALID_ARGUMENT`). Tables are hard-linked
 /// where the file system allows.

@@ -121,6 +121,13 @@ pub enum Request {
         upper: Option<Box<[u8]>>,
         token: u64,
     },
+    /// Estimates the table bytes holding the keys in `[lower, upper)`.
+    EstimateDiskUsage {
+        db: u64,
+        lower: Option<Box<[u8]>>,
+        upper: Option<Box<[u8]>>,
+        token: u64,
+    },
     Checkpoint {
         db: u64,
         path: PathBuf,
@@ -162,6 +169,7 @@ impl Request {
             | Request::SnapshotOpen { db, .. }
             | Request::Flush { db, .. }
             | Request::Compact { db, .. }
+            | Request::EstimateDiskUsage { db, .. }
             | Request::Checkpoint { db, .. } => Some(*db),
             Request::Open { .. }
             | Request::Check { .. }
@@ -197,6 +205,7 @@ impl Request {
             | Request::SnapshotOpen { token, .. }
             | Request::Flush { token, .. }
             | Request::Compact { token, .. }
+            | Request::EstimateDiskUsage { token, .. }
             | Request::Checkpoint { token, .. }
             | Request::Check { token, .. }
             | Request::Repair { token, .. } => Some(*token),
@@ -757,6 +766,12 @@ impl State {
                 upper,
                 token,
             } => self.compact(db, lower, upper, token),
+            Request::EstimateDiskUsage {
+                db,
+                lower,
+                upper,
+                token,
+            } => self.estimate_disk_usage(db, lower, upper, token),
             Request::Checkpoint { db, path, token } => self.checkpoint(db, &path, token),
             Request::Check { path, token } => self.check(path, token),
             Request::Repair { path, token } => self.repair(path, token),
@@ -1124,6 +1139,26 @@ impl State {
                 .compact(lower.as_deref(), upper.as_deref(), done),
             None => self.out.push(closed(token)),
         }
+    }
+
+    fn estimate_disk_usage(
+        &mut self,
+        db: u64,
+        lower: Option<Box<[u8]>>,
+        upper: Option<Box<[u8]>>,
+        token: u64,
+    ) {
+        let Some(slot) = self.dbs.get(&db) else {
+            return self.out.push(closed(token));
+        };
+        let estimate = slot
+            .db
+            .read()
+            .estimate_disk_usage(lower.as_deref(), upper.as_deref());
+        self.out.push(match estimate {
+            Ok(bytes) => Completion::ok(token, bytes.to_le_bytes().to_vec()),
+            Err(e) => failure(token, &e),
+        });
     }
 
     fn checkpoint(&mut self, db: u64, path: &Path, token: u64) {

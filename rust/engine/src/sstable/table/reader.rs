@@ -179,6 +179,21 @@ impl Table {
         Ok(Some(f(parsed.kind, it.value())))
     }
 
+    /// About where in the file the entries of keys at or after `user_key` begin: the offset
+    /// of the first data block whose last key is at or after it, or the end of the data when
+    /// no block is. Reads only the in-memory index; for size estimates.
+    pub fn approximate_offset(&self, user_key: &[u8]) -> Result<u64> {
+        with_seek_key(user_key, crate::key::MAX_SEQ, |target| {
+            let mut index = self.index.iter();
+            index.seek(target);
+            if !index.valid() {
+                index.status()?;
+                return Ok(self.data_end);
+            }
+            Ok(self.block_handle(&index)?.offset)
+        })
+    }
+
     /// An unpositioned iterator over every entry.
     pub fn iter(self: &Arc<Self>) -> TableIter {
         TableIter::new(Arc::clone(self), self.index.iter())
