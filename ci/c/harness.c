@@ -1561,6 +1561,44 @@ static void check_iteration(uint64_t iter, int lo, int hi, bool reverse, const c
     result_free(&r);
 }
 
+/* Seeks `iter` (mode, key(at) unless at < 0) within [key(lo), key(hi)), key and bounds in
+ * exact-size heap buffers freed right after submission; the entries from the seek's own chunk
+ * on must be key(first) walking `step` to the range's end. */
+static void check_seek(uint64_t iter, uint32_t mode, int at, int lo, int hi, int first, int step,
+                       const char *what)
+{
+    char key[16], start[16], end[16];
+    size_t key_len = at >= 0 ? iter_key(at, key) : 0;
+    size_t start_len = iter_key(lo, start), end_len = iter_key(hi, end);
+    uint8_t *k = key_len ? dup_bytes(key, key_len) : NULL;
+    uint8_t *s = dup_bytes(start, start_len), *e = dup_bytes(end, end_len);
+    uint64_t t = new_token();
+    int32_t rc = strata_iter_seek(iter, mode, k, key_len, s, start_len, e, end_len, t);
+    free(k);
+    free(s);
+    free(e);
+    struct result r = complete(rc, t);
+    int next = first;
+    size_t entries = 0, chunks = 0;
+    bool ok = r.code == STRATA_OK, done = false;
+    while (ok && chunks <= ITER_KEYS + 1) {
+        ok = check_chunk(&r, &next, step, lo, hi, &entries);
+        done = (r.flags & STRATA_ITER_DONE) != 0;
+        result_free(&r);
+        if (!ok || done)
+            break;
+        r = iter_next(iter);
+        ok = r.code == STRATA_OK;
+        chunks++;
+    }
+    if (!ok)
+        result_free(&r);
+    int want = step > 0 ? hi - first : first - lo + 1;
+    check(ok && done && entries == (size_t)(want > 0 ? want : 0),
+          "%s: %d entries from key%05d, in order, then DONE (got %zu)", what, want > 0 ? want : 0,
+          first, entries);
+}
+
 static void check_range(uint64_t db, int lo, int hi, bool bounded, bool reverse, const char *what)
 {
     uint64_t iter = open_range(db, lo, hi, bounded, reverse ? STRATA_ITER_REVERSE : 0);
@@ -1664,6 +1702,34 @@ static void test_iterators(struct db *b)
         strata_iter_close(h);
     } else {
         result_free(&r);
+    }
+
+    /* strata_iter_seek: an open iterator repositioned within new bounds, either way. */
+    iter = open_range(b->handle, 0, ITER_KEYS, false, 0);
+    if (iter != 0) {
+        check_seek(iter, STRATA_SEEK_GE, 500, 100, 1900, 500, 1, "iter_seek GE key00500");
+        check_seek(iter, STRATA_SEEK_GT, 500, 100, 1900, 501, 1, "iter_seek GT key00500");
+        check_seek(iter, STRATA_SEEK_LE, 500, 100, 1900, 500, -1, "iter_seek LE key00500");
+        check_seek(iter, STRATA_SEEK_LT, 500, 100, 1900, 499, -1, "iter_seek LT key00500");
+        check_seek(iter, STRATA_SEEK_FIRST, -1, 100, 1900, 100, 1, "iter_seek FIRST");
+        check_seek(iter, STRATA_SEEK_LAST, -1, 100, 1900, 1899, -1, "iter_seek LAST");
+        check_seek(iter, STRATA_SEEK_GE, 50, 100, 1900, 100, 1, "iter_seek GE below the bounds");
+        EXPECT_INVALID(strata_iter_seek(iter, 0, NULL, 0, NULL, 0, NULL, 0, token),
+                       "iter_seek with mode 0");
+        EXPECT_INVALID(
+            strata_iter_seek(iter, STRATA_SEEK_LT + 1, NULL, 0, NULL, 0, NULL, 0, token),
+            "iter_seek with mode STRATA_SEEK_LT + 1");
+        EXPECT_INVALID(
+            strata_iter_seek(iter, STRATA_SEEK_FIRST, BYTES("k"), 1, NULL, 0, NULL, 0, token),
+            "iter_seek FIRST with a key");
+        EXPECT_INVALID(strata_iter_seek(iter, STRATA_SEEK_GE, NULL, 1, NULL, 0, NULL, 0, token),
+                       "iter_seek with a NULL key of length 1");
+        strata_iter_close(iter);
+        t = new_token();
+        expect_error(complete(strata_iter_seek(iter, STRATA_SEEK_FIRST, NULL, 0, NULL, 0, NULL, 0,
+                                               t),
+                              t),
+                     STRATA_ERR_CLOSED, "iter_seek after iter_close");
     }
 
     check_stats(b, "after iterators");

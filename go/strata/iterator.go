@@ -32,8 +32,11 @@ type IterOptions struct {
 
 // Iterator walks keys in order over a consistent snapshot: the one DB.NewIterator takes when
 // it creates the iterator, or the Snapshot it was opened from. Writes made afterwards are not
-// seen. Entries cross from the engine in chunks, so Next rarely waits. An Iterator is not safe
-// for concurrent use. Close it when done: an open iterator pins its snapshot.
+// seen. Entries cross from the engine in chunks read ahead in the direction of travel, so Next
+// and Prev rarely wait. An Iterator is not safe for concurrent use. Close it when done: an
+// open iterator pins its snapshot.
+//
+// The simple loop starts at one end of the range (the largest key with IterOptions.Reverse):
 //
 //	it, err := db.NewIterator(ctx, &strata.IterOptions{Start: []byte("a"), End: []byte("b")})
 //	if err != nil { ... }
@@ -42,6 +45,13 @@ type IterOptions struct {
 //		use(it.Key(), it.Value())
 //	}
 //	if err := it.Err(); err != nil { ... }
+//
+// An iterator can also be positioned, as Pebble's is: First, Last, SeekGE and SeekLT move it
+// (within its bounds, which SetBounds replaces), and Next and Prev step from there, changing
+// direction at any point. Each of these returns whether the iterator is at an entry (Valid).
+// Next steps in the iteration order (up, or down with IterOptions.Reverse) and Prev against
+// it; a positioned iterator is clearest without Reverse, where Next goes to the next larger
+// key. A seek costs one round trip to the engine, as opening an iterator does.
 type Iterator struct {
 	db      *DB
 	handle  uint64
@@ -54,6 +64,15 @@ type Iterator struct {
 	key, value []byte
 	err        error
 	closed     bool
+
+	// reverse is IterOptions.Reverse: Next walks down.
+	reverse bool
+	// down is the direction the chunks arriving now are read in.
+	down bool
+	// lower and upper are the bounds (nil: unbounded), sent along with every seek.
+	lower, upper []byte
+	// unpositioned: SetBounds was called; the next move starts at an end.
+	unpositioned bool
 }
 
 // NewIterator opens an iterator over the latest state. opts may be nil (all keys, ascending).
@@ -106,7 +125,9 @@ func (db *DB) newIterator(ctx context.Context, op string, snapshot uint64, opts 
 	if err != nil {
 		return nil, err
 	}
-	it := &Iterator{db: db, handle: cl.handle, ctx: ctx, chunk: cl.data, lastChunk: cl.flags&C.STRATA_ITER_DONE != 0}
+	it := &Iterator{db: db, handle: cl.handle, ctx: ctx, chunk: cl.data, lastChunk: cl.flags&C.STRATA_ITER_DONE != 0,
+		reverse: opts.Reverse, down: opts.Reverse}
+	it.lower, it.upper = copyBounds(opts.Start, opts.End)
 	it.cleanup = runtime.AddCleanup(it, func(h uint64) { C.strata_iter_close(C.uint64_t(h)) }, cl.handle)
 	return it, nil
 }
@@ -164,19 +185,152 @@ func checkBound(bound []byte) error {
 	return nil
 }
 
-// Next advances to the next entry and reports whether there is one. After it returns false,
-// check Err. After the iterator's own Close, Next returns false; after its database's Close, it
-// returns false and Err is ErrClosed, even for entries already fetched.
+// copyBounds copies non-empty bounds into one new array (nil for an empty one).
+func copyBounds(start, end []byte) (lower, upper []byte) {
+	if len(start)+len(end) == 0 {
+		return nil, nil
+	}
+	both := append(append(make([]byte, 0, len(start)+len(end)), start...), end...)
+	if len(start) > 0 {
+		lower = both[:len(start):len(start)]
+	}
+	if len(end) > 0 {
+		upper = both[len(start):]
+	}
+	return lower, upper
+}
+
+// Next advances to the next entry and reports whether there is one: the next larger key, or
+// the next smaller with IterOptions.Reverse. On a fresh iterator it moves to the first entry.
+// After it returns false, check Err; a Prev then moves back onto the range's last entry. After
+// the iterator's own Close, Next returns false; after its database's Close, it returns false
+// and Err is ErrClosed, even for entries already fetched.
 func (it *Iterator) Next() bool {
+	return it.move(it.reverse)
+}
+
+// Prev moves to the previous entry (the next smaller key, or the next larger with
+// IterOptions.Reverse) and reports whether there is one. On a fresh iterator it moves to the
+// last entry (the first with Reverse). After it returns false it stays off the range, and a
+// Next moves back onto the range's first entry.
+func (it *Iterator) Prev() bool {
+	return it.move(!it.reverse)
+}
+
+// First moves to the smallest key within the bounds and reports whether there is one.
+func (it *Iterator) First() bool { return it.seek(C.STRATA_SEEK_FIRST, nil) }
+
+// Last moves to the largest key within the bounds and reports whether there is one.
+func (it *Iterator) Last() bool { return it.seek(C.STRATA_SEEK_LAST, nil) }
+
+// SeekGE moves to the smallest key at or after key (within the bounds) and reports whether
+// there is one. key may be changed once SeekGE returns.
+func (it *Iterator) SeekGE(key []byte) bool { return it.seek(C.STRATA_SEEK_GE, key) }
+
+// SeekLT moves to the largest key before key (within the bounds) and reports whether there is
+// one. key may be changed once SeekLT returns.
+func (it *Iterator) SeekLT(key []byte) bool { return it.seek(C.STRATA_SEEK_LT, key) }
+
+// Valid reports whether the iterator is at an entry: Key and Value are then its key and value.
+func (it *Iterator) Valid() bool { return it.key != nil && it.err == nil }
+
+// SetBounds replaces the iterator's bounds with [lower, upper) (nil or empty: unbounded) and
+// leaves it unpositioned: the next First, Last, SeekGE or SeekLT moves within the new bounds,
+// and a Next or Prev starts at the end it walks from, as on a fresh iterator. The bounds are
+// copied. A bound longer than MaxKeySize makes the iterator fail with ErrInvalidArgument. It
+// reads at the same snapshot as before.
+func (it *Iterator) SetBounds(lower, upper []byte) {
+	if it.closed || it.err != nil {
+		return
+	}
+	for _, bound := range [][]byte{lower, upper} {
+		if err := checkBound(bound); err != nil {
+			it.err = err
+			it.key, it.value = nil, nil
+			return
+		}
+	}
+	it.lower, it.upper = copyBounds(lower, upper)
+	it.key, it.value, it.chunk, it.pos, it.lastChunk = nil, nil, nil, 0, true
+	it.unpositioned = true
+}
+
+// move steps one entry down (down) or up, from wherever the iterator is.
+func (it *Iterator) move(down bool) bool {
+	if !it.usable("iterator next") {
+		return false
+	}
+	switch {
+	case it.unpositioned:
+		if down {
+			return it.seek(C.STRATA_SEEK_LAST, nil)
+		}
+		return it.seek(C.STRATA_SEEK_FIRST, nil)
+	case down == it.down:
+		return it.step()
+	case it.key != nil:
+		// Turning around at the current key: the next one the other way.
+		key := bytes.Clone(it.key)
+		if down {
+			return it.seek(C.STRATA_SEEK_LT, key)
+		}
+		return it.seek(C.STRATA_SEEK_GT, key)
+	case down:
+		// Off the top end (or not yet started): the largest key is the one below.
+		return it.seek(C.STRATA_SEEK_LAST, nil)
+	default:
+		return it.seek(C.STRATA_SEEK_FIRST, nil)
+	}
+}
+
+// usable reports whether the iterator can still move; once its database closed it fails with
+// ErrClosed (op names the move in the error).
+func (it *Iterator) usable(op string) bool {
 	if it.closed || it.err != nil {
 		return false
 	}
 	// it.db is nil in a zero Iterator, which was never opened: it fails as a closed one.
 	if it.db.isClosed() {
-		it.err = opError("iterator next", ErrClosed)
+		it.err = opError(op, ErrClosed)
 		it.key, it.value, it.chunk = nil, nil, nil
 		return false
 	}
+	return true
+}
+
+// seek repositions the iterator in the engine (mode is a STRATA_SEEK_*) and moves onto the
+// first entry of the chunk that comes back.
+func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
+	if !it.usable("iterator seek") {
+		return false
+	}
+	if err := checkBound(key); err != nil {
+		it.err = err
+		it.key, it.value = nil, nil
+		return false
+	}
+	cl, err := it.db.exec(it.ctx, "iterator seek", opChunk, func(token C.uint64_t) C.int32_t {
+		k, kn := bytesArg(key)
+		s, sn := bytesArg(it.lower)
+		e, en := bytesArg(it.upper)
+		return C.strata_iter_seek(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, token)
+	})
+	runtime.KeepAlive(it)
+	it.key, it.value = nil, nil
+	if err != nil {
+		it.err = err
+		return false
+	}
+	it.unpositioned = false
+	it.down = mode == C.STRATA_SEEK_LAST || mode == C.STRATA_SEEK_LE || mode == C.STRATA_SEEK_LT
+	it.chunk, it.pos = cl.data, 0
+	it.lastChunk = cl.flags&C.STRATA_ITER_DONE != 0
+	return it.step()
+}
+
+// step moves to the next entry of the chunks arriving, fetching the next chunk when this one
+// is used up.
+func (it *Iterator) step() bool {
 	for it.pos >= len(it.chunk) {
 		if it.lastChunk || !it.fetch() {
 			it.key, it.value = nil, nil

@@ -316,3 +316,172 @@ func TestPrefixEnd(t *testing.T) {
 		}
 	}
 }
+
+// posModel is a positioned iterator over a sorted key list, the reference for the engine's:
+// i is the index of the current key, -1 before the first and len(keys) after the last.
+type posModel struct {
+	keys  []string
+	i     int
+	fresh bool // never moved since it opened or its bounds were set
+}
+
+func (m *posModel) valid() bool { return m.i >= 0 && m.i < len(m.keys) }
+
+func (m *posModel) key() string {
+	if m.valid() {
+		return m.keys[m.i]
+	}
+	return ""
+}
+
+// TestPositionedIteratorMatchesAModel drives First, Last, SeekGE, SeekLT, Next, Prev and
+// SetBounds in random order against a model, over 3,000 keys (so runs cross many chunks and
+// turn around inside and at the edges of them), on the DB and on a snapshot taken before
+// later writes.
+func TestPositionedIteratorMatchesAModel(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, &Options{NoSync: true})
+	key := func(i int) string { return fmt.Sprintf("k%05d", i) }
+	var all []string
+	b := NewBatch()
+	for i := 0; i < 6000; i += 2 {
+		all = append(all, key(i))
+		b.Put([]byte(key(i)), []byte("v"+key(i)))
+	}
+	if err := db.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := db.NewSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	mustPut(t, db, key(1), "written after the snapshot") // the snapshot must not see it
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	it, err := snap.NewIterator(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	m := &posModel{keys: all, i: -1, fresh: true}
+	inBounds := func(lo, hi string) []string {
+		var out []string
+		for _, k := range all {
+			if (lo == "" || k >= lo) && (hi == "" || k < hi) {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	var ops []string
+	for step := range 4000 {
+		var got bool
+		switch op := rng.IntN(20); {
+		case op < 6:
+			ops = append(ops, "next")
+			got = it.Next()
+			if m.i < len(m.keys) {
+				m.i++
+			}
+		case op < 12:
+			ops = append(ops, "prev")
+			got = it.Prev()
+			if m.fresh {
+				m.i = len(m.keys) // a fresh iterator's Prev starts at the last key
+			}
+			if m.i >= 0 {
+				m.i--
+			}
+		case op < 14:
+			k := key(rng.IntN(6100))
+			ops = append(ops, "seekge "+k)
+			got = it.SeekGE([]byte(k))
+			m.i, _ = slices.BinarySearch(m.keys, k)
+		case op < 16:
+			k := key(rng.IntN(6100))
+			ops = append(ops, "seeklt "+k)
+			got = it.SeekLT([]byte(k))
+			i, _ := slices.BinarySearch(m.keys, k)
+			m.i = i - 1
+		case op < 17:
+			ops = append(ops, "first")
+			got = it.First()
+			m.i = 0
+		case op < 18:
+			ops = append(ops, "last")
+			got = it.Last()
+			m.i = len(m.keys) - 1
+		default:
+			lo, hi := "", ""
+			if rng.IntN(3) > 0 {
+				lo = key(rng.IntN(6100))
+			}
+			if rng.IntN(3) > 0 {
+				hi = key(rng.IntN(6100))
+			}
+			ops = append(ops, "setbounds "+lo+" "+hi)
+			it.SetBounds([]byte(lo), []byte(hi))
+			m.keys, m.i = inBounds(lo, hi), -1
+			got = false
+			// Unpositioned: a Next starts at the first key, a Prev at the last.
+			if rng.IntN(2) == 0 {
+				ops[len(ops)-1] += "; next"
+				got = it.Next()
+				m.i = 0
+			} else {
+				ops[len(ops)-1] += "; prev"
+				got = it.Prev()
+				m.i = len(m.keys) - 1
+			}
+		}
+		m.fresh = false
+		if m.i < -1 {
+			m.i = -1
+		}
+		if m.i > len(m.keys) {
+			m.i = len(m.keys)
+		}
+		if got != m.valid() || it.Valid() != got || string(it.Key()) != m.key() ||
+			(got && string(it.Value()) != "v"+m.key()) {
+			t.Fatalf("step %d (%s): got %v at %q, model %v at %q; last ops %q",
+				step, ops[len(ops)-1], got, it.Key(), m.valid(), m.key(), ops[max(0, len(ops)-8):])
+		}
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReverseIteratorStepsInItsOwnOrder: with Reverse, Next walks down and Prev up.
+func TestReverseIteratorStepsInItsOwnOrder(t *testing.T) {
+	db := openTest(t, &Options{NoSync: true})
+	for _, k := range []string{"a", "b", "c", "d"} {
+		mustPut(t, db, k, k)
+	}
+	it, err := db.NewIterator(context.Background(), &IterOptions{Reverse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var got []string
+	step := func(ok bool) {
+		if ok {
+			got = append(got, string(it.Key()))
+		} else {
+			got = append(got, "-")
+		}
+	}
+	step(it.Next())              // d
+	step(it.Next())              // c
+	step(it.Prev())              // d
+	step(it.SeekGE([]byte("b"))) // b
+	step(it.Next())              // a
+	step(it.Next())              // -
+	step(it.Prev())              // a
+	if want := []string{"d", "c", "d", "b", "a", "-", "a"}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}

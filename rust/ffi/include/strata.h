@@ -70,6 +70,24 @@
 // `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 #define STRATA_ITER_DONE 1
 
+// `strata_iter_seek` mode: the smallest key in bounds, reading up (`key` must be empty).
+#define STRATA_SEEK_FIRST 1
+
+// `strata_iter_seek` mode: the largest key in bounds, reading down (`key` must be empty).
+#define STRATA_SEEK_LAST 2
+
+// `strata_iter_seek` mode: the smallest key `>=` `key`, reading up.
+#define STRATA_SEEK_GE 3
+
+// `strata_iter_seek` mode: the smallest key `>` `key`, reading up.
+#define STRATA_SEEK_GT 4
+
+// `strata_iter_seek` mode: the largest key `<=` `key`, reading down.
+#define STRATA_SEEK_LE 5
+
+// `strata_iter_seek` mode: the largest key `<` `key`, reading down.
+#define STRATA_SEEK_LT 6
+
 // `strata_completion.flags` bit: not the result of a request but an engine log record
 // (token 0), asked for with `strata_log_level`. `data` holds the record, all integers
 // little-endian: level u8 (`STRATA_LOG_*`); target, then message, each as a u32 length and
@@ -549,6 +567,27 @@ int32_t strata_iter_open_wait(uint64_t db,
 // Ownership: the chunk buffer belongs to strata (see `strata_completions_drain`).
 // Threads: may be called from any thread, one request per iterator at a time.
 int32_t strata_iter_next(uint64_t iter, uint64_t token);
+
+// Repositions iterator `iter` within the bounds `[start, end)` (empty or NULL: unbounded),
+// which replace those it had: `mode` is one of `STRATA_SEEK_*` and says where it starts and
+// which way it reads from there (`STRATA_SEEK_FIRST`/`_GE`/`_GT` up, `_LAST`/`_LE`/`_LT`
+// down), at the snapshot it was opened at. The completion carries the first chunk from there,
+// as `strata_iter_next` does (`STRATA_ITER_DONE` when nothing follows); later
+// `strata_iter_next` calls go on the same way. An unknown mode, a key with `STRATA_SEEK_FIRST`
+// or `_LAST`, or a key or bound over `STRATA_MAX_KEY_LEN` is `STRATA_ERR_INVALID_ARGUMENT`;
+// a closed iterator fails with `STRATA_ERR_CLOSED`.
+// Ownership: the caller keeps `key`, `start` and `end`; strata copies them before returning.
+// The chunk buffer belongs to strata (see `strata_completions_drain`).
+// Threads: may be called from any thread, one request per iterator at a time.
+int32_t strata_iter_seek(uint64_t iter,
+                         uint32_t mode,
+                         const uint8_t *key,
+                         size_t key_len,
+                         const uint8_t *start,
+                         size_t start_len,
+                         const uint8_t *end,
+                         size_t end_len,
+                         uint64_t token);
 
 // Closes iterator `iter` and releases its snapshot. No completion follows. Closing a closed or
 // unknown handle does nothing and returns `STRATA_OK`.

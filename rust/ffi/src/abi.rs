@@ -37,6 +37,19 @@ pub const STRATA_ITER_REVERSE: u32 = 1;
 pub const STRATA_ITER_FIRST_CHUNK: u32 = 2;
 /// `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 pub const STRATA_ITER_DONE: u32 = 1;
+
+/// `strata_iter_seek` mode: the smallest key in bounds, reading up (`key` must be empty).
+pub const STRATA_SEEK_FIRST: u32 = 1;
+/// `strata_iter_seek` mode: the largest key in bounds, reading down (`key` must be empty).
+pub const STRATA_SEEK_LAST: u32 = 2;
+/// `strata_iter_seek` mode: the smallest key `>=` `key`, reading up.
+pub const STRATA_SEEK_GE: u32 = 3;
+/// `strata_iter_seek` mode: the smallest key `>` `key`, reading up.
+pub const STRATA_SEEK_GT: u32 = 4;
+/// `strata_iter_seek` mode: the largest key `<=` `key`, reading down.
+pub const STRATA_SEEK_LE: u32 = 5;
+/// `strata_iter_seek` mode: the largest key `<` `key`, reading down.
+pub const STRATA_SEEK_LT: u32 = 6;
 /// `strata_completion.flags` bit: not the result of a request but an engine log record
 /// (token 0), asked for with `strata_log_level`. `data` holds the record, all integers
 /// little-endian: level u8 (`STRATA_LOG_*`); target, then message, each as a u32 length and

@@ -21,6 +21,7 @@ use strata_engine::{Batch, Compression, KeyBuf, Options};
 
 use crate::abi::*;
 use crate::export::{guard, guard_or};
+use crate::iterator::Seek;
 use crate::runtime::{self, Request};
 use crate::waiter::Waited;
 
@@ -887,6 +888,62 @@ unsafe fn wait_and_hand_over(
 pub extern "C" fn strata_iter_next(iter: u64, token: u64) -> i32 {
     guard("strata_iter_next", || {
         submit(Request::IterNext { iter, token })
+    })
+}
+
+/// Repositions iterator `iter` within the bounds `[start, end)` (empty or NULL: unbounded),
+/// which replace those it had: `mode` is one of `STRATA_SEEK_*` and says where it starts and
+/// which way it reads from there (`STRATA_SEEK_FIRST`/`_GE`/`_GT` up, `_LAST`/`_LE`/`_LT`
+/// down), at the snapshot it was opened at. The completion carries the first chunk from there,
+/// as `strata_iter_next` does (`STRATA_ITER_DONE` when nothing follows); later
+/// `strata_iter_next` calls go on the same way. An unknown mode, a key with `STRATA_SEEK_FIRST`
+/// or `_LAST`, or a key or bound over `STRATA_MAX_KEY_LEN` is `STRATA_ERR_INVALID_ARGUMENT`;
+/// a closed iterator fails with `STRATA_ERR_CLOSED`.
+/// Ownership: the caller keeps `key`, `start` and `end`; strata copies them before returning.
+/// The chunk buffer belongs to strata (see `strata_completions_drain`).
+/// Threads: may be called from any thread, one request per iterator at a time.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn strata_iter_seek(
+    iter: u64,
+    mode: u32,
+    key: *const u8,
+    key_len: usize,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    token: u64,
+) -> i32 {
+    guard("strata_iter_seek", || {
+        // SAFETY: the caller guarantees the pointers are readable for their lengths.
+        let Some(key) = (unsafe { caller_bytes(key, key_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        if key.len() > STRATA_MAX_KEY_LEN {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        }
+        let key: Box<[u8]> = Box::from(key);
+        let seek = match mode {
+            STRATA_SEEK_FIRST if key.is_empty() => Seek::First,
+            STRATA_SEEK_LAST if key.is_empty() => Seek::Last,
+            STRATA_SEEK_GE => Seek::Ge(key),
+            STRATA_SEEK_GT => Seek::Gt(key),
+            STRATA_SEEK_LE => Seek::Le(key),
+            STRATA_SEEK_LT => Seek::Lt(key),
+            _ => return STRATA_ERR_INVALID_ARGUMENT,
+        };
+        // SAFETY: the caller guarantees both pointers are readable for their lengths.
+        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        submit(Request::IterSeek {
+            iter,
+            seek,
+            lower,
+            upper,
+            token,
+        })
     })
 }
 

@@ -10,6 +10,10 @@
 //! never borrows engine internals between messages, writes, flushes and compactions continue
 //! while it is open, and the pinned snapshot keeps every version it reads. Chunks start small
 //! (a short scan pays little) and double up to a cap (a long scan pays few crossings).
+//!
+//! A seek ([`IterState::seek`]) is the same move from another key: it sets the direction, the
+//! bounds and where the next chunk starts (a key, included or not), and starts the chunk sizes
+//! over; nothing read before it is kept.
 
 use strata_engine::{Db, Result};
 
@@ -28,10 +32,26 @@ pub struct IterState {
     lower: Option<Box<[u8]>>,
     upper: Option<Box<[u8]>>,
     reverse: bool,
-    /// The last key returned; the next chunk starts past it.
-    resume: Option<Box<[u8]>>,
+    /// Where the next chunk starts: at or past this key in the direction of travel (`true`:
+    /// the key itself is included, as after a SeekGE; after a chunk, past its last key).
+    resume: Option<(Box<[u8]>, bool)>,
     next_entries: usize,
     done: bool,
+}
+
+/// Where a seek positions an iterator, and so which way it reads from there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seek {
+    /// The smallest key in bounds, reading up.
+    First,
+    /// The largest key in bounds, reading down.
+    Last,
+    /// The smallest key `>=` (`Ge`) or `>` (`Gt`) the key, reading up.
+    Ge(Box<[u8]>),
+    Gt(Box<[u8]>),
+    /// The largest key `<=` (`Le`) or `<` (`Lt`) the key, reading down.
+    Le(Box<[u8]>),
+    Lt(Box<[u8]>),
 }
 
 impl IterState {
@@ -55,23 +75,46 @@ impl IterState {
         }
     }
 
+    /// Repositions the iterator within new bounds `[lower, upper)` (`None` = unbounded), as
+    /// `seek` says; the next chunk starts there.
+    pub fn seek(&mut self, seek: Seek, lower: Option<Box<[u8]>>, upper: Option<Box<[u8]>>) {
+        self.lower = lower;
+        self.upper = upper;
+        self.next_entries = FIRST_CHUNK_ENTRIES;
+        self.done = false;
+        (self.reverse, self.resume) = match seek {
+            Seek::First => (false, None),
+            Seek::Last => (true, None),
+            Seek::Ge(key) => (false, Some((key, true))),
+            Seek::Gt(key) => (false, Some((key, false))),
+            Seek::Le(key) => (true, Some((key, true))),
+            Seek::Lt(key) => (true, Some((key, false))),
+        };
+    }
+
     /// Encodes the next chunk of entries. Returns the chunk and whether the iterator is
     /// exhausted after it.
     pub fn next_chunk(&mut self, db: &Db) -> Result<(Vec<u8>, bool)> {
         if self.done {
             return Ok((Vec::new(), true));
         }
-        // Resume just past the last key returned: the smallest key after `k` is `k` + 0x00.
-        let mut after_resume = Vec::new();
+        // Where to start, as a bound: reading up from `k` excluded, the smallest key after `k`
+        // is `k` + 0x00; reading down from `k` included, the exclusive upper bound is too.
+        let mut successor = Vec::new();
         let mut lower = self.lower.as_deref();
         let mut upper = self.upper.as_deref();
-        if let Some(resume) = self.resume.as_deref() {
-            if self.reverse {
-                upper = Some(resume);
+        if let Some((key, inclusive)) = &self.resume {
+            let from: &[u8] = if *inclusive == self.reverse {
+                successor.extend_from_slice(key);
+                successor.push(0);
+                &successor
             } else {
-                after_resume.extend_from_slice(resume);
-                after_resume.push(0);
-                lower = Some(&after_resume);
+                key
+            };
+            if self.reverse {
+                upper = Some(upper.map_or(from, |u| u.min(from)));
+            } else {
+                lower = Some(lower.map_or(from, |l| l.max(from)));
             }
         }
         let view = db.read_view();
@@ -98,8 +141,8 @@ impl IterState {
             exhausted = entries.next_entry().is_none();
         }
         entries.status()?;
-        if last.is_some() {
-            self.resume = last;
+        if let Some(last) = last {
+            self.resume = Some((last, false));
         }
         self.done = exhausted;
         self.next_entries = (self.next_entries * 2).min(MAX_CHUNK_ENTRIES);
@@ -171,6 +214,75 @@ mod tests {
             assert_eq!(chunks, 6);
             assert_eq!(it.next_chunk(&db).unwrap(), (Vec::new(), true));
         }
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn seeks_start_where_they_say_in_bounds_both_ways() {
+        let dir = std::env::temp_dir().join(format!("strata-ffi-seek-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut db = Db::open(
+            &dir,
+            Options {
+                no_sync: true,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let mut b = Batch::new();
+        for i in (0..100u32).map(|i| i * 2) {
+            b.put(format!("k{i:03}").as_bytes(), b"v").unwrap();
+        }
+        db.write(b).unwrap();
+        let seq = db.acquire_snapshot();
+        let key = |i: u32| -> Box<[u8]> { format!("k{i:03}").into_bytes().into() };
+        let keys = |from: u32, to: u32, step: i32| -> Vec<Vec<u8>> {
+            let mut v: Vec<_> = (0..100u32)
+                .map(|i| i * 2)
+                .filter(|&i| i >= from && i < to)
+                .map(|i| key(i).to_vec())
+                .collect();
+            if step < 0 {
+                v.reverse();
+            }
+            v
+        };
+        let mut it = IterState::new(1, seq, None, None, false);
+        let read_all = |it: &mut IterState| {
+            let mut got = Vec::new();
+            loop {
+                let (chunk, done) = it.next_chunk(&db).unwrap();
+                got.extend(decode(&chunk));
+                if done {
+                    return got;
+                }
+            }
+        };
+        let (lo, hi) = (Some(key(20)), Some(key(150)));
+        let cases = [
+            (Seek::First, keys(20, 150, 1)),
+            (Seek::Last, keys(20, 150, -1)),
+            (Seek::Ge(key(40)), keys(40, 150, 1)),
+            (Seek::Ge(key(41)), keys(42, 150, 1)),
+            (Seek::Gt(key(40)), keys(42, 150, 1)),
+            (Seek::Le(key(40)), keys(20, 41, -1)),
+            (Seek::Le(key(41)), keys(20, 41, -1)),
+            (Seek::Lt(key(40)), keys(20, 40, -1)),
+            // Seeks outside the bounds stay inside them.
+            (Seek::Ge(key(0)), keys(20, 150, 1)),
+            (Seek::Lt(key(199)), keys(20, 150, -1)),
+            (Seek::Gt(key(150)), Vec::new()),
+            (Seek::Le(key(10)), Vec::new()),
+        ];
+        for (seek, want) in cases {
+            it.seek(seek.clone(), lo.clone(), hi.clone());
+            assert_eq!(read_all(&mut it), want, "{seek:?}");
+        }
+        // New bounds with a seek: the whole of them.
+        it.seek(Seek::First, None, Some(key(10)));
+        assert_eq!(read_all(&mut it), keys(0, 10, 1));
+        db.release_snapshot(seq);
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }

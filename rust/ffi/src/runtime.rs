@@ -38,7 +38,7 @@ use crate::abi::{
     strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND, STRATA_ITER_DONE,
 };
 use crate::completion::{Completion, CompletionQueue};
-use crate::iterator::IterState;
+use crate::iterator::{IterState, Seek};
 use crate::waiter::{Expected, Waiter};
 
 /// How long the runtime thread polls an empty channel before it parks. Short: the machine may
@@ -99,6 +99,14 @@ pub enum Request {
     },
     IterNext {
         iter: u64,
+        token: u64,
+    },
+    /// Repositions an iterator within new bounds and reads its first chunk from there.
+    IterSeek {
+        iter: u64,
+        seek: Seek,
+        lower: Option<Box<[u8]>>,
+        upper: Option<Box<[u8]>>,
         token: u64,
     },
     IterClose {
@@ -177,6 +185,7 @@ impl Request {
             | Request::Finished(_)
             | Request::Retire { .. }
             | Request::IterNext { .. }
+            | Request::IterSeek { .. }
             | Request::IterClose { .. }
             | Request::SnapshotClose { .. } => None,
         }
@@ -185,9 +194,9 @@ impl Request {
     /// The database a request concerns, for poisoning on panic.
     fn db(&self, state: &State) -> Option<u64> {
         self.db_handle().or_else(|| match self {
-            Request::IterNext { iter, .. } | Request::IterClose { iter } => {
-                state.iters.get(iter).map(|it| it.db)
-            }
+            Request::IterNext { iter, .. }
+            | Request::IterSeek { iter, .. }
+            | Request::IterClose { iter } => state.iters.get(iter).map(|it| it.db),
             Request::SnapshotClose { snapshot } => state.snapshots.get(snapshot).map(|s| s.0),
             _ => None,
         })
@@ -202,6 +211,7 @@ impl Request {
             | Request::Stats { token, .. }
             | Request::IterOpen { token, .. }
             | Request::IterNext { token, .. }
+            | Request::IterSeek { token, .. }
             | Request::SnapshotOpen { token, .. }
             | Request::Flush { token, .. }
             | Request::Compact { token, .. }
@@ -226,7 +236,9 @@ impl Request {
     /// handle it names); `None` for the front thread's own requests.
     fn owner(&self) -> Option<u32> {
         let handle = self.db_handle().or(match self {
-            Request::IterNext { iter, .. } | Request::IterClose { iter } => Some(*iter),
+            Request::IterNext { iter, .. }
+            | Request::IterSeek { iter, .. }
+            | Request::IterClose { iter } => Some(*iter),
             Request::SnapshotClose { snapshot } => Some(*snapshot),
             _ => None,
         })?;
@@ -756,6 +768,18 @@ impl State {
                 self.iter_open(db, snapshot, bounds, reverse, first_chunk, token)
             }
             Request::IterNext { iter, token } => self.iter_next(iter, token),
+            Request::IterSeek {
+                iter,
+                seek,
+                lower,
+                upper,
+                token,
+            } => {
+                if let Some(state) = self.iters.get_mut(&iter) {
+                    state.seek(seek, lower, upper);
+                }
+                self.iter_next(iter, token)
+            }
             Request::IterClose { iter } => self.iter_close(iter),
             Request::SnapshotOpen { db, token } => self.snapshot_open(db, token),
             Request::SnapshotClose { snapshot } => self.snapshot_close(snapshot),
