@@ -106,8 +106,15 @@ func FuzzOps(f *testing.F) {
 		}
 		for step := 0; step < maxFuzzOps && !p.done(); step++ {
 			// Reads and writes are common; flushes, compactions and reopens (each a few fsyncs)
-			// rarer, so an input does more of what they are there to disturb.
-			switch p.next() % 22 {
+			// rarer, so an input does more of what they are there to disturb. Bytes from 220
+			// up select the later operations (positioned iterators, prefixes, synced writes,
+			// disk-usage estimates), so an input saved before they existed means what it did.
+			op := p.next()
+			if op >= 220 {
+				fuzzLaterOp(t, ctx, db, op-220, p, pick, model, step)
+				continue
+			}
+			switch op % 22 {
 			case 0, 1, 2, 3, 4:
 				k, v := p.key(), p.value(step)
 				if err := db.Put(ctx, []byte(k), []byte(v)); err != nil {
@@ -216,6 +223,60 @@ func FuzzOps(f *testing.F) {
 			t.Fatalf("scan after the final reopen: got %v\nwant %v", got, want)
 		}
 	})
+}
+
+// fuzzLaterOp runs one of FuzzOps's later operations (op < 36), checking it against model.
+func fuzzLaterOp(t *testing.T, ctx context.Context, db *DB, op byte, p *program, pick func() reader, model map[string]string, step int) {
+	switch {
+	case op < 14:
+		// A positioned iterator, moved up to 16 times in any order and checked at every move.
+		r := pick()
+		start, end := p.bound(), p.bound()
+		it, err := r.iter(ctx, &IterOptions{Start: []byte(start), End: []byte(end)})
+		if err != nil {
+			t.Fatalf("step %d: %s iterator: %v", step, r.name, err)
+		}
+		defer it.Close()
+		m := newPosModel(r.model, start, end)
+		for range 1 + p.next()%16 {
+			if did, err := posMove(it, m, int(p.next()), p.key, p.bound); err != nil {
+				t.Fatalf("step %d: %s iterator [%q, %q), %s: %v", step, r.name, start, end, did, err)
+			}
+		}
+	case op < 20:
+		r, k := pick(), p.key()
+		prefix := k[:min(len(k), 1+int(p.next())%2)]
+		start, reverse := p.bound(), p.next()%2 == 1
+		it, err := r.iter(ctx, &IterOptions{Prefix: []byte(prefix), Start: []byte(start), Reverse: reverse})
+		var want []kv
+		for _, e := range modelRange(r.model, start, "", reverse) {
+			if strings.HasPrefix(e.k, prefix) {
+				want = append(want, e)
+			}
+		}
+		if got := collectIter(t, it, err); !slices.Equal(got, want) {
+			t.Fatalf("step %d: %s prefix %q from %q reverse %v:\n got %v\nwant %v", step, r.name, prefix, start, reverse, got, want)
+		}
+	case op < 28:
+		k, v := p.key(), p.value(step)
+		if err := db.Put(ctx, []byte(k), []byte(v), Sync); err != nil {
+			t.Fatalf("step %d: synced put %q: %v", step, k, err)
+		}
+		model[k] = v
+	case op < 32:
+		if err := db.Sync(ctx); err != nil {
+			t.Fatalf("step %d: sync: %v", step, err)
+		}
+	default:
+		start, end := p.bound(), p.bound()
+		part, err := db.EstimateDiskUsage(ctx, []byte(start), []byte(end))
+		if err != nil {
+			t.Fatalf("step %d: estimate [%q, %q): %v", step, start, end, err)
+		}
+		if all, err := db.EstimateDiskUsage(ctx, nil, nil); err != nil || part > all {
+			t.Fatalf("step %d: estimate [%q, %q) = %d, of everything %d (%v)", step, start, end, part, all, err)
+		}
+	}
 }
 
 // FuzzDamagedFile damages one file of a small closed database (kind picks the WAL segment, the

@@ -317,12 +317,27 @@ func TestPrefixEnd(t *testing.T) {
 	}
 }
 
-// posModel is a positioned iterator over a sorted key list, the reference for the engine's:
-// i is the index of the current key, -1 before the first and len(keys) after the last.
+// posModel is a positioned iterator over a model's sorted keys, the reference for the
+// engine's: i is the index of the current key in keys (the keys within the bounds), -1 before
+// the first and len(keys) after the last.
 type posModel struct {
+	all   map[string]string // every key of the snapshot read, with its value
 	keys  []string
 	i     int
 	fresh bool // never moved since it opened or its bounds were set
+}
+
+func newPosModel(all map[string]string, lo, hi string) *posModel {
+	m := &posModel{all: all}
+	m.setBounds(lo, hi)
+	return m
+}
+
+func (m *posModel) setBounds(lo, hi string) {
+	m.keys, m.i, m.fresh = nil, -1, true
+	for _, e := range modelRange(m.all, lo, hi, false) {
+		m.keys = append(m.keys, e.k)
+	}
 }
 
 func (m *posModel) valid() bool { return m.i >= 0 && m.i < len(m.keys) }
@@ -334,19 +349,75 @@ func (m *posModel) key() string {
 	return ""
 }
 
+// posMove applies one move to it and to m: op%20 picks Next, Prev, SeekGE or SeekLT (at key()),
+// First, Last, or SetBounds (to bound()) followed by a Next or a Prev. It returns what it did,
+// and an error when the iterator disagrees with the model (its position, key or value).
+func posMove(it *Iterator, m *posModel, op int, key func() string, bound func() string) (string, error) {
+	var got bool
+	var did string
+	switch op %= 20; {
+	case op < 6:
+		did, got = "next", it.Next()
+		if m.i < len(m.keys) {
+			m.i++
+		}
+	case op < 12:
+		did, got = "prev", it.Prev()
+		if m.fresh {
+			m.i = len(m.keys) // a fresh iterator's Prev starts at the last key
+		}
+		if m.i >= 0 {
+			m.i--
+		}
+	case op < 14:
+		k := key()
+		did, got = "seekge "+k, it.SeekGE([]byte(k))
+		m.i, _ = slices.BinarySearch(m.keys, k)
+	case op < 16:
+		k := key()
+		did, got = "seeklt "+k, it.SeekLT([]byte(k))
+		i, _ := slices.BinarySearch(m.keys, k)
+		m.i = i - 1
+	case op < 17:
+		did, got = "first", it.First()
+		m.i = 0
+	case op < 18:
+		did, got = "last", it.Last()
+		m.i = len(m.keys) - 1
+	default:
+		lo, hi := bound(), bound()
+		it.SetBounds([]byte(lo), []byte(hi))
+		m.setBounds(lo, hi)
+		// Unpositioned: a Next starts at the first key, a Prev at the last.
+		if op == 18 {
+			did, got = "setbounds "+lo+" "+hi+"; next", it.Next()
+			m.i = 0
+		} else {
+			did, got = "setbounds "+lo+" "+hi+"; prev", it.Prev()
+			m.i = len(m.keys) - 1
+		}
+	}
+	m.fresh = false
+	m.i = min(max(m.i, -1), len(m.keys))
+	if got != m.valid() || it.Valid() != got || string(it.Key()) != m.key() ||
+		(got && string(it.Value()) != m.all[m.key()]) {
+		return did, fmt.Errorf("%s: got %v at %q (err %v), model %v at %q", did, got, it.Key(), it.Err(), m.valid(), m.key())
+	}
+	return did, nil
+}
+
 // TestPositionedIteratorMatchesAModel drives First, Last, SeekGE, SeekLT, Next, Prev and
 // SetBounds in random order against a model, over 3,000 keys (so runs cross many chunks and
-// turn around inside and at the edges of them), on the DB and on a snapshot taken before
-// later writes.
+// turn around inside and at the edges of them), on a snapshot taken before later writes.
 func TestPositionedIteratorMatchesAModel(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, &Options{NoSync: true})
 	key := func(i int) string { return fmt.Sprintf("k%05d", i) }
-	var all []string
+	all := map[string]string{}
 	b := NewBatch()
 	for i := 0; i < 6000; i += 2 {
-		all = append(all, key(i))
-		b.Put([]byte(key(i)), []byte("v"+key(i)))
+		all[key(i)] = "v" + key(i)
+		b.Put([]byte(key(i)), []byte(all[key(i)]))
 	}
 	if err := db.Write(ctx, b); err != nil {
 		t.Fatal(err)
@@ -366,88 +437,20 @@ func TestPositionedIteratorMatchesAModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer it.Close()
-	m := &posModel{keys: all, i: -1, fresh: true}
-	inBounds := func(lo, hi string) []string {
-		var out []string
-		for _, k := range all {
-			if (lo == "" || k >= lo) && (hi == "" || k < hi) {
-				out = append(out, k)
-			}
+	m := newPosModel(all, "", "")
+	randomKey := func() string { return key(rng.IntN(6100)) }
+	randomBound := func() string {
+		if rng.IntN(3) == 0 {
+			return ""
 		}
-		return out
+		return randomKey()
 	}
 	var ops []string
 	for step := range 4000 {
-		var got bool
-		switch op := rng.IntN(20); {
-		case op < 6:
-			ops = append(ops, "next")
-			got = it.Next()
-			if m.i < len(m.keys) {
-				m.i++
-			}
-		case op < 12:
-			ops = append(ops, "prev")
-			got = it.Prev()
-			if m.fresh {
-				m.i = len(m.keys) // a fresh iterator's Prev starts at the last key
-			}
-			if m.i >= 0 {
-				m.i--
-			}
-		case op < 14:
-			k := key(rng.IntN(6100))
-			ops = append(ops, "seekge "+k)
-			got = it.SeekGE([]byte(k))
-			m.i, _ = slices.BinarySearch(m.keys, k)
-		case op < 16:
-			k := key(rng.IntN(6100))
-			ops = append(ops, "seeklt "+k)
-			got = it.SeekLT([]byte(k))
-			i, _ := slices.BinarySearch(m.keys, k)
-			m.i = i - 1
-		case op < 17:
-			ops = append(ops, "first")
-			got = it.First()
-			m.i = 0
-		case op < 18:
-			ops = append(ops, "last")
-			got = it.Last()
-			m.i = len(m.keys) - 1
-		default:
-			lo, hi := "", ""
-			if rng.IntN(3) > 0 {
-				lo = key(rng.IntN(6100))
-			}
-			if rng.IntN(3) > 0 {
-				hi = key(rng.IntN(6100))
-			}
-			ops = append(ops, "setbounds "+lo+" "+hi)
-			it.SetBounds([]byte(lo), []byte(hi))
-			m.keys, m.i = inBounds(lo, hi), -1
-			got = false
-			// Unpositioned: a Next starts at the first key, a Prev at the last.
-			if rng.IntN(2) == 0 {
-				ops[len(ops)-1] += "; next"
-				got = it.Next()
-				m.i = 0
-			} else {
-				ops[len(ops)-1] += "; prev"
-				got = it.Prev()
-				m.i = len(m.keys) - 1
-			}
-		}
-		m.fresh = false
-		if m.i < -1 {
-			m.i = -1
-		}
-		if m.i > len(m.keys) {
-			m.i = len(m.keys)
-		}
-		if got != m.valid() || it.Valid() != got || string(it.Key()) != m.key() ||
-			(got && string(it.Value()) != "v"+m.key()) {
-			t.Fatalf("step %d (%s): got %v at %q, model %v at %q; last ops %q",
-				step, ops[len(ops)-1], got, it.Key(), m.valid(), m.key(), ops[max(0, len(ops)-8):])
+		did, err := posMove(it, m, rng.IntN(20), randomKey, randomBound)
+		ops = append(ops, did)
+		if err != nil {
+			t.Fatalf("step %d: %v; last moves %q", step, err, ops[max(0, len(ops)-8):])
 		}
 	}
 	if err := it.Err(); err != nil {
