@@ -1247,6 +1247,54 @@ static void test_get_wait(struct db *a)
           "write_wait with an unknown flag -> INVALID_ARGUMENT");
     batch_free(&wb);
 
+    /* strata_db_commit: a transaction's batch, written only if the keys it read are unchanged
+     * since its snapshot; reads and batch in exact-size heap buffers freed after submission. */
+    struct result sr = snapshot_open(a->handle);
+    uint64_t txsnap = sr.handle;
+    result_free(&sr);
+    struct batch tb = { 0 };
+    batch_put(&tb, "tx-out", 6, "1", 1);
+    static const uint8_t read_key[] = { 12, 0, 0, 0, 'w', 'r', 'i', 't', 'e', '-',
+                                        'w', 'a', 'i', 't', 'e', 'd' };
+    for (int round = 0; round < 2; round++) {
+        uint8_t *rb = dup_bytes(read_key, sizeof read_key);
+        uint8_t *bb = dup_bytes(tb.bytes, tb.len);
+        uint64_t tt = new_token();
+        rc = strata_db_commit(a->handle, txsnap, bb, tb.len, rb, sizeof read_key, 0, tt);
+        free(rb);
+        free(bb);
+        struct result cr = complete(rc, tt);
+        if (round == 0) {
+            check(cr.code == STRATA_OK, "commit whose read key is unchanged -> OK");
+            if (cr.code == STRATA_OK)
+                a->acked_batches++;
+            model_set(&a->model, "tx-out", 6, "1", 1);
+            /* Now change the key the transaction read. */
+            struct result pr = put(a, "write-waited", 12, "changed", 7);
+            check(pr.code == STRATA_OK, "put the key a transaction read");
+            result_free(&pr);
+            model_set(&a->model, "write-waited", 12, "changed", 7);
+        } else {
+            check(cr.code == STRATA_ERR_CONFLICT && cr.len > 0,
+                  "commit after a write to its read key -> CONFLICT with a message");
+        }
+        result_free(&cr);
+    }
+    static const uint8_t torn_reads[] = { 5, 0, 0, 0, 'a' };
+    check(strata_db_commit(a->handle, txsnap, tb.bytes, tb.len, torn_reads, sizeof torn_reads,
+                           0, new_token()) == STRATA_ERR_INVALID_ARGUMENT,
+          "commit with a read key running past the end -> INVALID_ARGUMENT");
+    static const uint8_t empty_read[] = { 0, 0, 0, 0 };
+    check(strata_db_commit(a->handle, txsnap, tb.bytes, tb.len, empty_read, sizeof empty_read, 0,
+                           new_token()) == STRATA_ERR_INVALID_ARGUMENT,
+          "commit with an empty read key -> INVALID_ARGUMENT");
+    strata_snapshot_close(txsnap);
+    uint64_t ct = new_token();
+    expect_error(complete(strata_db_commit(a->handle, txsnap, tb.bytes, tb.len, NULL, 0, 0, ct),
+                          ct),
+                 STRATA_ERR_CLOSED, "commit on a closed snapshot");
+    batch_free(&tb);
+
     /* strata_expect + a submission + strata_wait: any request's result, in the call. */
     strata_waited w;
     uint64_t t = new_token();

@@ -47,6 +47,10 @@ var (
 	// ErrReadOnly is returned by calls that would change a database opened with
 	// Options.ReadOnly (writes, Flush, Compact, Checkpoint). Nothing was changed.
 	ErrReadOnly = errors.New("strata: database is open read-only")
+	// ErrConflict is returned by Tx.Commit (and DB.Update once it stops retrying) when a
+	// write committed after the transaction's snapshot changed a key the transaction read.
+	// Nothing of the transaction was written; run it again.
+	ErrConflict = errors.New("strata: transaction conflict")
 	// ErrEngineMismatch is returned by the first Open, Check or Repair of a process when the
 	// linked libstrata.a is another build than this Go package was written for (another
 	// engine version, or an engine built from another strata.h), and by every later one.
@@ -65,6 +69,7 @@ var codes = []error{
 	7: ErrPoisoned,
 	8: ErrInternal,
 	9: ErrReadOnly,
+	10: ErrConflict,
 }
 
 // codeError is an error reported by the engine: its message, matching a sentinel.

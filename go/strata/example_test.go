@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strconv"
 
 	"github.com/strata-db/strata/go/strata"
 )
@@ -267,4 +268,42 @@ func Example_errors() {
 	// second open locked: true
 	// cancelled: true
 	// after close: true
+}
+
+// A read-modify-write in a transaction: Update reruns the function if another commit changed
+// a key it read in the meantime, so the increment is never lost.
+func ExampleDB_Update() {
+	dir, _ := os.MkdirTemp("", "strata-example")
+	defer os.RemoveAll(dir)
+	db, err := strata.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	increment := func(tx *strata.Tx) error {
+		n := 0
+		v, err := tx.Get(ctx, []byte("visits"))
+		switch {
+		case err == nil:
+			n, _ = strconv.Atoi(string(v))
+		case !errors.Is(err, strata.ErrNotFound):
+			return err
+		}
+		return tx.Put([]byte("visits"), []byte(strconv.Itoa(n+1)))
+	}
+	for range 3 {
+		if err := db.Update(ctx, increment); err != nil {
+			log.Fatal(err)
+		}
+	}
+	err = db.View(ctx, func(tx *strata.Tx) error {
+		v, err := tx.Get(ctx, []byte("visits"))
+		fmt.Println(string(v))
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output: 3
 }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::error::panic_message;
-use crate::{threads, Batch, Db, Error, Stall};
+use crate::{threads, Batch, Db, Error, Result, Stall};
 
 /// A database shared by the threads that serve it: readers take the read lock, its owner and
 /// its committer the write lock.
@@ -53,16 +53,46 @@ pub trait Replies: Send + 'static {
 }
 
 enum Message {
-    Write {
-        batch: Batch,
-        token: u64,
-        /// Durable before it is answered, also with `no_sync`.
-        sync: bool,
-    },
+    Write(Queued),
     /// Background work finished: stalled writes may go.
     Progress,
     /// The database is closing: answer everything sent before, then end.
     End,
+}
+
+/// A write waiting in the committer.
+struct Queued {
+    batch: Batch,
+    token: u64,
+    /// Durable before it is answered, also with `no_sync`.
+    sync: bool,
+    /// A transaction's reads, validated before its batch is prepared.
+    reads: Option<ReadSet>,
+}
+
+/// What a transaction read, to validate at commit: `keys` were read at snapshot `seq`. The
+/// commit fails with [`Error::Conflict`] when any of them reads differently now (another
+/// value, or present where it was absent, or absent where it was present) than at `seq`: a
+/// write committed after the snapshot changed what the transaction saw, and committing its
+/// writes now could not be placed in any serial order. A write of the same value (or a delete
+/// and a re-put of it) changes nothing the transaction saw, and does not conflict.
+#[derive(Debug, Clone)]
+pub struct ReadSet {
+    pub seq: u64,
+    pub keys: Vec<Box<[u8]>>,
+    /// The sender retained snapshot `seq` ([`Db::retain_snapshot`]) for this commit, and the
+    /// committer releases it once the commit is answered, so the versions the check reads stay
+    /// however long the commit waits (the transaction's own snapshot may close first).
+    pub release: bool,
+}
+
+impl ReadSet {
+    /// Releases the snapshot retained for this commit, if any.
+    fn release(&self, db: &Db) {
+        if self.release {
+            db.release_snapshot(self.seq);
+        }
+    }
 }
 
 /// The way writes reach a committer. Cheap to clone; every clone feeds the same committer.
@@ -74,12 +104,38 @@ impl CommitSender {
     /// also in a `no_sync` database (an empty batch with `sync` answers once every write sent
     /// before it is durable). Gives the batch back if the committer has ended.
     pub fn write(&self, batch: Batch, token: u64, sync: bool) -> std::result::Result<(), Batch> {
-        self.0
-            .send(Message::Write { batch, token, sync })
-            .map_err(|e| match e.0 {
-                Message::Write { batch, .. } => batch,
-                _ => unreachable!("a write was sent"),
-            })
+        self.send(Queued {
+            batch,
+            token,
+            sync,
+            reads: None,
+        })
+    }
+
+    /// Queues a transaction's commit: `batch` is written (as [`CommitSender::write`] writes
+    /// it) only if every key of `reads` still reads as it did at the read set's snapshot;
+    /// otherwise the answer is [`Error::Conflict`] and nothing is written. The snapshot must
+    /// stay pinned until the answer. Gives the batch back if the committer has ended.
+    pub fn commit(
+        &self,
+        batch: Batch,
+        token: u64,
+        sync: bool,
+        reads: ReadSet,
+    ) -> std::result::Result<(), Batch> {
+        self.send(Queued {
+            batch,
+            token,
+            sync,
+            reads: Some(reads),
+        })
+    }
+
+    fn send(&self, queued: Queued) -> std::result::Result<(), Batch> {
+        self.0.send(Message::Write(queued)).map_err(|e| match e.0 {
+            Message::Write(queued) => queued.batch,
+            _ => unreachable!("a write was sent"),
+        })
     }
 
     /// The callback for [`Db::open_with`]: wakes the committer when a flush or compaction
@@ -138,6 +194,7 @@ impl Committer {
             waiting: VecDeque::new(),
             next_slow_admit: Instant::now(),
             preparing: None,
+            transaction_next: false,
         };
         let thread = threads::spawn("strata-commit", threads::Role::Serving, move || {
             pipeline.run()
@@ -147,6 +204,11 @@ impl Committer {
             held,
             thread: Some(thread),
         })
+    }
+
+    /// The way writes reach this committer.
+    pub fn sender(&self) -> &CommitSender {
+        &self.sender
     }
 
     /// Writes held back while the tree stalls them, as of the last group.
@@ -178,13 +240,16 @@ struct Pipeline<R> {
     spin: Duration,
     held: Arc<AtomicU64>,
     /// Writes received and not yet prepared, in arrival order.
-    queued: VecDeque<(Batch, u64, bool)>,
+    queued: VecDeque<Queued>,
     /// Prepared writes not yet answered: (ticket, token), in ticket order.
     waiting: VecDeque<(u64, u64)>,
     /// While the tree slows writes, the next moment a held group may go.
     next_slow_admit: Instant,
     /// The token whose batch is being prepared: the one a panic there fails as internal.
     preparing: Option<u64>,
+    /// The last group stopped before a transaction, to validate it against that group: it
+    /// goes next, without waiting for another message.
+    transaction_next: bool,
 }
 
 impl<R: Replies> Pipeline<R> {
@@ -192,11 +257,16 @@ impl<R: Replies> Pipeline<R> {
         loop {
             let ending = self.receive();
             self.commit_guarded(ending);
+            while std::mem::take(&mut self.transaction_next) {
+                self.replies.deliver();
+                self.commit_guarded(ending);
+            }
             self.held.store(self.queued.len() as u64, Ordering::Relaxed);
             self.replies.deliver();
             if ending {
-                for (_, token, _) in self.queued.drain(..) {
-                    self.replies.reply(token, Err(&Error::Closed));
+                for q in std::mem::take(&mut self.queued) {
+                    self.release_reads(&q);
+                    self.replies.reply(q.token, Err(&Error::Closed));
                 }
                 self.replies.deliver();
                 return;
@@ -223,9 +293,7 @@ impl<R: Replies> Pipeline<R> {
         let mut taken = 0;
         loop {
             match message {
-                Message::Write { batch, token, sync } => {
-                    self.queued.push_back((batch, token, sync))
-                }
+                Message::Write(queued) => self.queued.push_back(queued),
                 Message::Progress => {}
                 Message::End => return true,
             }
@@ -293,9 +361,28 @@ impl<R: Replies> Pipeline<R> {
             }
             Stall::Slow | Stall::None => {}
         }
-        while let Some((batch, token, sync)) = self.queued.pop_front() {
+        while let Some(front) = self.queued.front() {
+            // A transaction is validated against every write before it, so the writes already
+            // prepared in this group (not yet in the memtable) commit first.
+            if front.reads.is_some() && db.has_pending() {
+                self.transaction_next = true;
+                break;
+            }
+            let Queued {
+                batch,
+                token,
+                sync,
+                reads,
+            } = self.queued.pop_front().expect("front exists");
             self.preparing = Some(token);
-            let prepared = db.prepare(batch);
+            let prepared = match reads {
+                Some(reads) => {
+                    let valid = validate(&db, &reads);
+                    reads.release(&db);
+                    valid.and_then(|()| db.prepare(batch))
+                }
+                None => db.prepare(batch),
+            };
             self.preparing = None;
             match prepared {
                 Ok(ticket) => {
@@ -333,8 +420,16 @@ impl<R: Replies> Pipeline<R> {
         for (_, token) in self.waiting.drain(..) {
             self.replies.reply(token, Err(err));
         }
-        for (_, token, _) in self.queued.drain(..) {
-            self.replies.reply(token, Err(err));
+        for q in std::mem::take(&mut self.queued) {
+            self.release_reads(&q);
+            self.replies.reply(q.token, Err(err));
+        }
+    }
+
+    /// Releases the snapshot a queued transaction retained, for a write answered unprepared.
+    fn release_reads(&self, queued: &Queued) {
+        if let Some(reads) = &queued.reads {
+            reads.release(&self.read());
         }
     }
 
@@ -345,4 +440,25 @@ impl<R: Replies> Pipeline<R> {
     fn write(&self) -> RwLockWriteGuard<'_, Db> {
         self.db.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Checks a transaction's reads against the latest visible state (the caller holds the write
+/// lock and has nothing pending, so that is every write acknowledged before).
+fn validate(db: &Db, reads: &ReadSet) -> Result<()> {
+    let latest = db.visible_seq();
+    if latest == reads.seq {
+        return Ok(());
+    }
+    for key in &reads.keys {
+        let then = db.get_at(key, reads.seq)?;
+        let now = db.get_at(key, latest)?;
+        if then != now {
+            return Err(Error::Conflict(format!(
+                "a write committed after the transaction's snapshot changed the key {:?}, \
+                 which it read",
+                String::from_utf8_lossy(&key[..key.len().min(64)])
+            )));
+        }
+    }
+    Ok(())
 }

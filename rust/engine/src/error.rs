@@ -24,6 +24,7 @@ pub enum ErrorCode {
     Poisoned = 7,
     Internal = 8,
     ReadOnly = 9,
+    Conflict = 10,
 }
 
 /// Everything that can go wrong in the engine.
@@ -51,6 +52,9 @@ pub enum Error {
     Internal(String),
     /// The database was opened read-only; the string names what was refused.
     ReadOnly(String),
+    /// A transaction's commit found that a write committed after its snapshot changed a key
+    /// it read; nothing of it was written. The string names the key.
+    Conflict(String),
 }
 
 impl Error {
@@ -65,6 +69,7 @@ impl Error {
             Error::Poisoned(_) => ErrorCode::Poisoned,
             Error::Internal(_) => ErrorCode::Internal,
             Error::ReadOnly(_) => ErrorCode::ReadOnly,
+            Error::Conflict(_) => ErrorCode::Conflict,
         }
     }
 
@@ -95,6 +100,7 @@ impl Error {
             Error::Poisoned(m) => Error::Poisoned(m.clone()),
             Error::Internal(m) => Error::Internal(m.clone()),
             Error::ReadOnly(m) => Error::ReadOnly(m.clone()),
+            Error::Conflict(m) => Error::Conflict(m.clone()),
         }
     }
 
@@ -133,6 +139,7 @@ impl fmt::Display for Error {
             }
             Error::Internal(msg) => write!(f, "internal error: {msg}"),
             Error::ReadOnly(what) => write!(f, "database is open read-only, so {what} is refused"),
+            Error::Conflict(why) => write!(f, "transaction conflict: {why}"),
         }
     }
 }

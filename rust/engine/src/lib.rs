@@ -54,7 +54,7 @@ pub mod sim_fs;
 mod test_dir;
 
 pub use batch::{Batch, BatchOp, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
-pub use commit::{CommitSender, Committer, Replies, SharedDb};
+pub use commit::{CommitSender, Committer, ReadSet, Replies, SharedDb};
 pub use db::{Db, DbStats, Options};
 pub use error::{Error, ErrorCode, Result};
 pub use key::KeyBuf;

@@ -291,3 +291,78 @@ fn an_empty_batch_is_answered_without_a_write() {
     );
     run.committer.finish();
 }
+
+fn reads(seq: u64, keys: &[&str]) -> commit::ReadSet {
+    commit::ReadSet {
+        seq,
+        keys: keys.iter().map(|k| Box::from(k.as_bytes())).collect(),
+        release: false,
+    }
+}
+
+/// A transaction whose read key changed after its snapshot fails with a conflict and writes
+/// nothing, also when the change is the write just before it in the same group (queued
+/// together: the committer must commit that write before validating); one whose reads did not
+/// change (or were rewritten with the same value) commits.
+#[test]
+fn transactions_conflict_exactly_when_what_they_read_changed() {
+    let fs = SimFs::new(5);
+    let db: SharedDb = Arc::new(RwLock::new(open_sim(&fs).expect("open")));
+    let run = start_on(Arc::clone(&db), Vec::new());
+    let answer = || run.answers.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(run.sender.write(put("k", "1"), 1, false).is_ok());
+    assert!(run.sender.write(put("same", "s"), 2, false).is_ok());
+    assert_eq!(
+        (answer(), answer()),
+        ((1, ErrorCode::Ok), (2, ErrorCode::Ok))
+    );
+    let snap = db.read().unwrap().acquire_snapshot();
+
+    // Changed after the snapshot, in an earlier group.
+    assert!(run.sender.write(put("k", "2"), 3, false).is_ok());
+    assert_eq!(answer(), (3, ErrorCode::Ok));
+    let commit = |token: u64, keys: &[&str]| {
+        assert!(run
+            .sender
+            .commit(
+                put("out", &token.to_string()),
+                token,
+                false,
+                reads(snap, keys)
+            )
+            .is_ok());
+    };
+    commit(4, &["k"]);
+    assert_eq!(answer(), (4, ErrorCode::Conflict));
+    // Unchanged, absent then and now, or rewritten with the same value: no conflict.
+    assert!(run.sender.write(put("same", "s"), 5, false).is_ok());
+    assert_eq!(answer(), (5, ErrorCode::Ok));
+    commit(6, &["same", "never-written"]);
+    assert_eq!(answer(), (6, ErrorCode::Ok));
+
+    // Changed by the write queued just before it, in the same group.
+    let (sender, inbox) = commit::channel();
+    drop(run);
+    let snap2 = db.read().unwrap().acquire_snapshot();
+    assert!(sender.write(put("j", "x"), 7, false).is_ok());
+    assert!(sender
+        .commit(put("out", "8"), 8, false, reads(snap2, &["j"]))
+        .is_ok());
+    let (answers_tx, answers) = crossbeam_channel::unbounded();
+    let (groups, _) = crossbeam_channel::unbounded();
+    let committer = Committer::start(
+        inbox,
+        Arc::clone(&db),
+        Collect {
+            answers: answers_tx,
+            groups,
+        },
+        Duration::ZERO,
+    )
+    .expect("start");
+    committer.finish();
+    let got: Vec<_> = answers.try_iter().collect();
+    assert_eq!(got, vec![(7, ErrorCode::Ok), (8, ErrorCode::Conflict)]);
+    let db = db.read().unwrap();
+    assert_eq!(db.get(b"out").unwrap(), Some(b"6".to_vec()), "only 6 wrote");
+}

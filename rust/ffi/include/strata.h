@@ -53,6 +53,10 @@
 // The database was opened read-only (`STRATA_OPEN_READ_ONLY`) and this would change it.
 #define STRATA_ERR_READ_ONLY 9
 
+// A transaction's commit (`strata_db_commit`) found a key it read changed since its snapshot;
+// nothing was written.
+#define STRATA_ERR_CONFLICT 10
+
 // Not an error: `strata_wait` (or `strata_db_get_wait` with a token) returned because its
 // limit passed or `strata_interrupt` woke it before the result came (the token stays
 // announced), or `strata_abandon` found no result yet (the token is forgotten and its result
@@ -394,6 +398,27 @@ int32_t strata_db_write(uint64_t db,
                         size_t batch_len,
                         uint32_t flags,
                         uint64_t token);
+
+// Commits a transaction: applies the encoded `batch` as `strata_db_write` does (`flags` too),
+// but only if every key in `reads` still reads as it did at `snapshot` (a handle from
+// `strata_snapshot_open` on `db`, which the caller keeps open until the completion): when a
+// write committed after the snapshot gave one of them another value, or made it present or
+// absent, the completion fails with `STRATA_ERR_CONFLICT` and nothing is written. `reads`
+// encodes the keys as `key_len:u32le key`, repeated (may be empty). A key in `reads` that is
+// empty or over `STRATA_MAX_KEY_LEN`, a malformed encoding or batch, or an unknown flag is
+// `STRATA_ERR_INVALID_ARGUMENT`; a closed snapshot fails the completion with
+// `STRATA_ERR_CLOSED`.
+// Ownership: the caller keeps `batch` and `reads`; strata validates and copies them before
+// returning.
+// Threads: may be called from any thread.
+int32_t strata_db_commit(uint64_t db,
+                         uint64_t snapshot,
+                         const uint8_t *batch,
+                         size_t batch_len,
+                         const uint8_t *reads,
+                         size_t reads_len,
+                         uint32_t flags,
+                         uint64_t token);
 
 // Applies an encoded batch as `strata_db_write` does (`flags` too), but waits for the result in this call
 // instead of through the completion queue: for a caller with nothing else in flight (one

@@ -22,6 +22,9 @@ pub const STRATA_ERR_POISONED: i32 = 7;
 pub const STRATA_ERR_INTERNAL: i32 = 8;
 /// The database was opened read-only (`STRATA_OPEN_READ_ONLY`) and this would change it.
 pub const STRATA_ERR_READ_ONLY: i32 = 9;
+/// A transaction's commit (`strata_db_commit`) found a key it read changed since its snapshot;
+/// nothing was written.
+pub const STRATA_ERR_CONFLICT: i32 = 10;
 
 /// Not an error: `strata_wait` (or `strata_db_get_wait` with a token) returned because its
 /// limit passed or `strata_interrupt` woke it before the result came (the token stays
@@ -293,6 +296,7 @@ mod tests {
             (STRATA_ERR_POISONED, ErrorCode::Poisoned),
             (STRATA_ERR_INTERNAL, ErrorCode::Internal),
             (STRATA_ERR_READ_ONLY, ErrorCode::ReadOnly),
+            (STRATA_ERR_CONFLICT, ErrorCode::Conflict),
         ];
         for (c, code) in pairs {
             assert_eq!(c, code as i32, "{code:?}");

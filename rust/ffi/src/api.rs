@@ -366,6 +366,71 @@ unsafe fn write_request(
     })
 }
 
+/// Commits a transaction: applies the encoded `batch` as `strata_db_write` does (`flags` too),
+/// but only if every key in `reads` still reads as it did at `snapshot` (a handle from
+/// `strata_snapshot_open` on `db`, which the caller keeps open until the completion): when a
+/// write committed after the snapshot gave one of them another value, or made it present or
+/// absent, the completion fails with `STRATA_ERR_CONFLICT` and nothing is written. `reads`
+/// encodes the keys as `key_len:u32le key`, repeated (may be empty). A key in `reads` that is
+/// empty or over `STRATA_MAX_KEY_LEN`, a malformed encoding or batch, or an unknown flag is
+/// `STRATA_ERR_INVALID_ARGUMENT`; a closed snapshot fails the completion with
+/// `STRATA_ERR_CLOSED`.
+/// Ownership: the caller keeps `batch` and `reads`; strata validates and copies them before
+/// returning.
+/// Threads: may be called from any thread.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn strata_db_commit(
+    db: u64,
+    snapshot: u64,
+    batch: *const u8,
+    batch_len: usize,
+    reads: *const u8,
+    reads_len: usize,
+    flags: u32,
+    token: u64,
+) -> i32 {
+    guard("strata_db_commit", || {
+        // SAFETY: forwarded from this function's contract.
+        let (batch, sync) = match unsafe { write_request(db, batch, batch_len, flags, token) } {
+            Ok(Request::Write { batch, sync, .. }) => (batch, sync),
+            Ok(_) => unreachable!("write_request makes a write"),
+            Err(code) => return code,
+        };
+        // SAFETY: the caller guarantees `reads` is readable for `reads_len` bytes.
+        let Some(encoded) = (unsafe { caller_bytes(reads, reads_len) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        let Some(reads) = decode_keys(encoded) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        submit(Request::Commit {
+            db,
+            snapshot,
+            batch,
+            reads,
+            sync,
+            token,
+        })
+    })
+}
+
+/// Decodes `(key_len:u32le key)*` into keys; `None` when it is malformed or a key is empty or
+/// over `STRATA_MAX_KEY_LEN`.
+fn decode_keys(mut encoded: &[u8]) -> Option<Vec<Box<[u8]>>> {
+    let mut keys = Vec::new();
+    while !encoded.is_empty() {
+        let len = u32::from_le_bytes(encoded.get(..4)?.try_into().ok()?) as usize;
+        let key = encoded.get(4..4usize.checked_add(len)?)?;
+        if key.is_empty() || key.len() > STRATA_MAX_KEY_LEN {
+            return None;
+        }
+        keys.push(Box::from(key));
+        encoded = &encoded[4 + len..];
+    }
+    Some(keys)
+}
+
 /// Applies an encoded batch as `strata_db_write` does (`flags` too), but waits for the result in this call
 /// instead of through the completion queue: for a caller with nothing else in flight (one
 /// cgo call per write). `token` (non-zero, never used before) names the request: when

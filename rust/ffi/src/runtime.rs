@@ -129,6 +129,18 @@ pub enum Request {
         upper: Option<Box<[u8]>>,
         token: u64,
     },
+    /// A transaction's commit: `batch` is written only if every key of `reads` reads at the
+    /// latest state as it did at `snapshot` (a handle the caller keeps open until the answer).
+    /// Served by the database's own thread, which resolves the snapshot and hands the commit
+    /// to the committer.
+    Commit {
+        db: u64,
+        snapshot: u64,
+        batch: Batch,
+        reads: Vec<Box<[u8]>>,
+        sync: bool,
+        token: u64,
+    },
     /// Estimates the table bytes holding the keys in `[lower, upper)`.
     EstimateDiskUsage {
         db: u64,
@@ -178,6 +190,7 @@ impl Request {
             | Request::Flush { db, .. }
             | Request::Compact { db, .. }
             | Request::EstimateDiskUsage { db, .. }
+            | Request::Commit { db, .. }
             | Request::Checkpoint { db, .. } => Some(*db),
             Request::Open { .. }
             | Request::Check { .. }
@@ -216,6 +229,7 @@ impl Request {
             | Request::Flush { token, .. }
             | Request::Compact { token, .. }
             | Request::EstimateDiskUsage { token, .. }
+            | Request::Commit { token, .. }
             | Request::Checkpoint { token, .. }
             | Request::Check { token, .. }
             | Request::Repair { token, .. } => Some(*token),
@@ -736,6 +750,14 @@ impl State {
             Request::Close { db, token } => self.close(db, token),
             // Writes go to the database's committer; one here names no open database.
             Request::Write { token, .. } => self.out.push(closed(token)),
+            Request::Commit {
+                db,
+                snapshot,
+                batch,
+                reads,
+                sync,
+                token,
+            } => self.commit(db, snapshot, batch, reads, sync, token),
             Request::Get {
                 db,
                 snapshot,
@@ -1162,6 +1184,42 @@ impl State {
                 .write()
                 .compact(lower.as_deref(), upper.as_deref(), done),
             None => self.out.push(closed(token)),
+        }
+    }
+
+    fn commit(
+        &mut self,
+        db: u64,
+        snapshot: u64,
+        batch: Batch,
+        keys: Vec<Box<[u8]>>,
+        sync: bool,
+        token: u64,
+    ) {
+        let Some(slot) = self.dbs.get(&db) else {
+            return self.out.push(closed(token));
+        };
+        let Some(committer) = slot.committer.as_ref() else {
+            return self.out.push(closed(token));
+        };
+        let seq = match self.snapshots.get(&snapshot) {
+            Some(&(owner, seq)) if owner == db && snapshot != 0 => seq,
+            _ => return self.out.push(snapshot_closed(token)),
+        };
+        // Kept until the committer has checked the reads, whenever the caller closes its own.
+        slot.db.read().retain_snapshot(seq);
+        let reads = strata_engine::ReadSet {
+            seq,
+            keys,
+            release: true,
+        };
+        if committer
+            .sender()
+            .commit(batch, token, sync, reads)
+            .is_err()
+        {
+            slot.db.read().release_snapshot(seq);
+            self.out.push(closed(token));
         }
     }
 

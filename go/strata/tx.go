@@ -1,0 +1,249 @@
+package strata
+
+/*
+#include "strata.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"time"
+)
+
+// Tx is a transaction: it reads a consistent snapshot (taken when it began) together with its
+// own writes, and commits those writes atomically, or not at all. A read-write transaction
+// (DB.Update, or DB.NewTransaction(true)) remembers every key it reads; its Commit fails with
+// ErrConflict, writing nothing, when a write committed after its snapshot changed one of them
+// (another value, or present where it was absent or the other way round). So the transactions
+// that commit are serializable: each behaves as if it ran alone at its commit. This is
+// optimistic concurrency, as in Badger: nothing is locked while a transaction runs, and the
+// check costs two point reads per key read, done in the engine's committer as part of the
+// commit.
+//
+// What is not checked: keys a transaction did not read. A transaction that decides from a
+// range it scanned with an iterator of its snapshot (Tx.Snapshot) is not protected against
+// keys inserted into that range meanwhile (phantoms); read the keys it depends on with Get.
+//
+// A Tx is not safe for concurrent use. Every transaction must end with Commit or Discard,
+// which release its snapshot; DB.Update and DB.View do that for you.
+type Tx struct {
+	db     *DB
+	snap   *Snapshot
+	update bool
+	done   bool
+
+	writes *Batch
+	// own holds the transaction's latest write to each key it wrote: read-your-writes.
+	own map[string]txWrite
+	// read is the set of keys read, and reads the same keys encoded for strata_db_commit.
+	read  map[string]struct{}
+	reads []byte
+}
+
+// txWrite is a transaction's own write to one key: a value, or a deletion.
+type txWrite struct {
+	value   []byte
+	deleted bool
+}
+
+// maxUpdateAttempts bounds how often DB.Update runs its function when commits conflict;
+// between attempts it waits a random time up to a ceiling that doubles from
+// minUpdateBackoff to maxUpdateBackoff, so contending transactions spread out instead of
+// colliding again at once.
+const (
+	maxUpdateAttempts = 1000
+	minUpdateBackoff  = 5 * time.Microsecond
+	maxUpdateBackoff  = time.Millisecond
+)
+
+// NewTransaction begins a transaction on a snapshot of the database's current state: a
+// read-write one when update is set, else a read-only one (whose Put and Delete fail with
+// ErrReadOnly). End it with Commit or Discard. It fails with ErrClosed after Close.
+func (db *DB) NewTransaction(update bool) (*Tx, error) {
+	snap, err := db.NewSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	tx := &Tx{db: db, snap: snap, update: update}
+	if update {
+		tx.writes = NewBatch()
+		tx.own = map[string]txWrite{}
+		tx.read = map[string]struct{}{}
+	}
+	return tx, nil
+}
+
+// Update runs fn in a read-write transaction and commits it. When fn returns an error the
+// transaction is discarded and Update returns that error. When the commit conflicts with a
+// write committed meanwhile, Update waits a moment (a random time, its ceiling doubling from
+// 5 us to 1 ms) and runs fn again in a new transaction, up to 1,000 times while ctx lasts, so
+// fn must do nothing but read and write through tx, or be safe to repeat. It returns the
+// commit's error otherwise (ErrConflict after the last attempt). opts apply to the commit
+// (strata.Sync makes it durable also in a NoSync database).
+func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error, opts ...WriteOptions) error {
+	var err error
+	backoff := minUpdateBackoff
+	for range maxUpdateAttempts {
+		var tx *Tx
+		if tx, err = db.NewTransaction(true); err != nil {
+			return err
+		}
+		if err = fn(tx); err != nil {
+			tx.Discard()
+			return err
+		}
+		err = tx.Commit(ctx, opts...)
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+		wait := time.NewTimer(rand.N(backoff))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return err
+		case <-wait.C:
+		}
+		backoff = min(2*backoff, maxUpdateBackoff)
+	}
+	return err
+}
+
+// View runs fn in a read-only transaction, a consistent snapshot of the database, and
+// discards it afterwards; it returns fn's error.
+func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := db.NewTransaction(false)
+	if err != nil {
+		return err
+	}
+	defer tx.Discard()
+	return fn(tx)
+}
+
+// errTxDone is returned by a transaction's methods after Commit or Discard.
+func errTxDone(op string) error {
+	return fmt.Errorf("%w: %s: the transaction was committed or discarded", ErrClosed, op)
+}
+
+// Get returns the value of key as the transaction sees it: its own latest write to key, else
+// the value in its snapshot; an error wrapping ErrNotFound when there is none. In a
+// read-write transaction the key joins the keys checked at Commit. The caller owns the result.
+func (tx *Tx) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if tx.done {
+		return nil, errTxDone("transaction get")
+	}
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if w, ok := tx.own[string(key)]; ok {
+		if w.deleted {
+			return nil, opError("transaction get", ErrNotFound)
+		}
+		return append([]byte{}, w.value...), nil
+	}
+	if tx.update {
+		if _, seen := tx.read[string(key)]; !seen {
+			tx.read[string(key)] = struct{}{}
+			tx.reads = binary.LittleEndian.AppendUint32(tx.reads, uint32(len(key)))
+			tx.reads = append(tx.reads, key...)
+		}
+	}
+	return tx.snap.Get(ctx, key)
+}
+
+// Put sets key to value when the transaction commits; later Gets of the transaction see it.
+// Both are copied. It fails with ErrReadOnly in a read-only transaction.
+func (tx *Tx) Put(key, value []byte) error {
+	if err := tx.writable("transaction put"); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := checkValue(value); err != nil {
+		return err
+	}
+	tx.writes.Put(key, value)
+	if tx.writes.err != nil {
+		return tx.writes.err
+	}
+	tx.own[string(key)] = txWrite{value: append([]byte{}, value...)}
+	return nil
+}
+
+// Delete removes key when the transaction commits; later Gets of the transaction find no
+// value. It fails with ErrReadOnly in a read-only transaction.
+func (tx *Tx) Delete(key []byte) error {
+	if err := tx.writable("transaction delete"); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	tx.writes.Delete(key)
+	if tx.writes.err != nil {
+		return tx.writes.err
+	}
+	tx.own[string(key)] = txWrite{deleted: true}
+	return nil
+}
+
+// writable fails a write to a transaction that cannot take one.
+func (tx *Tx) writable(op string) error {
+	switch {
+	case tx.done:
+		return errTxDone(op)
+	case !tx.update:
+		return fmt.Errorf("%w: %s: a read-only transaction (DB.View, NewTransaction(false))", ErrReadOnly, op)
+	}
+	return nil
+}
+
+// Snapshot is the snapshot the transaction reads, for iterating it (NewIterator, All): an
+// iterator sees the snapshot only, not the transaction's own writes, and the keys it returns
+// are not checked at Commit. It is closed when the transaction ends.
+func (tx *Tx) Snapshot() *Snapshot { return tx.snap }
+
+// Commit writes the transaction's writes atomically (durable as DB.Write is; opts as for
+// DB.Write) if no key it read was changed by a write committed after its snapshot, and ends
+// the transaction either way. A conflict fails with ErrConflict and writes nothing: run the
+// transaction again (DB.Update does). A read-only transaction, or one that wrote nothing,
+// commits without a round trip. A ctx that ends first stops the wait, not the commit.
+func (tx *Tx) Commit(ctx context.Context, opts ...WriteOptions) error {
+	if tx.done {
+		return errTxDone("transaction commit")
+	}
+	defer tx.Discard()
+	if !tx.update || tx.writes.count == 0 {
+		return nil
+	}
+	var flags C.uint32_t
+	if syncRequested(opts) {
+		flags = C.STRATA_WRITE_SYNC
+	}
+	kind := tx.db.writeKind
+	if flags != 0 {
+		kind = opSync
+	}
+	_, err := tx.db.exec(ctx, "transaction commit", kind, func(token C.uint64_t) C.int32_t {
+		b, bn := bytesArg(tx.writes.data)
+		r, rn := bytesArg(tx.reads)
+		return C.strata_db_commit(C.uint64_t(tx.db.handle), C.uint64_t(tx.snap.handle), b, bn, r, rn, flags, token)
+	})
+	runtime.KeepAlive(tx)
+	return err
+}
+
+// Discard ends the transaction without writing anything and releases its snapshot. It is
+// idempotent, and a no-op after Commit.
+func (tx *Tx) Discard() {
+	if tx.done {
+		return
+	}
+	tx.done = true
+	tx.snap.Close()
+}
