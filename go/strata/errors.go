@@ -60,15 +60,15 @@ var (
 
 // codes maps strata.h's STRATA_ERR_* codes to the sentinels, indexed by code.
 var codes = []error{
-	1: ErrNotFound,
-	2: ErrClosed,
-	3: ErrCorruption,
-	4: ErrInvalidArgument,
-	5: ErrIO,
-	6: ErrLocked,
-	7: ErrPoisoned,
-	8: ErrInternal,
-	9: ErrReadOnly,
+	1:  ErrNotFound,
+	2:  ErrClosed,
+	3:  ErrCorruption,
+	4:  ErrInvalidArgument,
+	5:  ErrIO,
+	6:  ErrLocked,
+	7:  ErrPoisoned,
+	8:  ErrInternal,
+	9:  ErrReadOnly,
 	10: ErrConflict,
 }
 

@@ -38,7 +38,7 @@ func TestTransactionsReadTheirWritesAndConflict(t *testing.T) {
 	if _, err := tx.Get(ctx, []byte("b")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("tx get b after its own delete: %v, want ErrNotFound", err)
 	}
-	wantValue(t, db, "a", "1") // nothing visible before Commit
+	wantValue(t, db, "a", "1")   // nothing visible before Commit
 	mustPut(t, db, "a", "other") // a commit after tx's snapshot changes a key tx read
 	if err := tx.Commit(ctx); !errors.Is(err, ErrConflict) {
 		t.Fatalf("commit after a conflicting write: %v, want ErrConflict", err)
