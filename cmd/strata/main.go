@@ -9,6 +9,8 @@
 //	strata flush --dir DIR              write the memtable to a table
 //	strata compact --dir DIR [flags]    compact a key range down through the levels
 //	strata checkpoint --dir DIR --to T  write a consistent copy of the database to T
+//	strata backup --dir DIR [FILE]      stream a consistent backup (default: standard output)
+//	strata restore --dir DIR [FILE]     build a database from a backup stream (default: stdin)
 //	strata check --dir DIR              verify every checksum of a closed database
 //	strata repair --dir DIR             rebuild a lost or damaged MANIFEST from the tables
 //	strata load --dir DIR FILE          bulk-load key/value lines (FILE "-": standard input)
@@ -88,6 +90,8 @@ var commands = []command{
 	{usage: flushUsage, run: runFlush},
 	{usage: compactUsage, run: runCompact},
 	{usage: checkpointUsage, run: runCheckpoint},
+	{usage: backupUsage, run: runBackup, long: true},
+	{usage: restoreUsage, run: runRestore, long: true},
 	{usage: checkUsage, run: runCheck, long: true},
 	{usage: repairUsage, run: runRepair},
 	{usage: loadUsage, run: runLoad, long: true},
@@ -203,7 +207,8 @@ func (u usage) flags() *flag.FlagSet {
 	return fs
 }
 
-// parse parses args, which must hold exactly nargs positional arguments besides the flags.
+// parse parses args, which must hold exactly nargs positional arguments besides the flags
+// (any number when nargs is negative: the command checks them).
 // Flags may come before, between or after the positional arguments (`get KEY --dir DIR`);
 // "--" ends the flags, so `get --dir DIR -- -k` reads the key "-k". fs.Args() holds the
 // positional arguments afterwards. parse returns false when the command must stop at once,
@@ -219,7 +224,7 @@ func (u usage) parse(fs *flag.FlagSet, args []string, nargs int, stdout, stderr 
 	case errors.Is(err, flag.ErrHelp):
 		u.help(fs, stdout)
 		return exitOK, false
-	case err == nil && fs.NArg() != nargs:
+	case err == nil && nargs >= 0 && fs.NArg() != nargs:
 		err = fmt.Errorf("want %d argument(s) besides the flags, got %d", nargs, fs.NArg())
 	}
 	if err != nil {

@@ -141,6 +141,8 @@ func TestEveryCommandReportsFailure(t *testing.T) {
 		"flush":      {[]string{"--dir", locked}, "locked"},
 		"compact":    {[]string{"--dir", missing}, "no database directory"},
 		"checkpoint": {[]string{"--dir", locked, "--to", filepath.Join(tmp, "copy")}, "locked"},
+		"backup":     {[]string{"--dir", locked}, "locked"},
+		"restore":    {[]string{"--dir", locked}, "not empty"},
 		"check":      {[]string{"--dir", locked}, "locked"},
 		"repair":     {[]string{"--dir", locked}, "locked"},
 		"load":       {[]string{"--dir", locked, "-"}, "locked"},

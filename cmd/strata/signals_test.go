@@ -241,7 +241,7 @@ func TestStopSignalStatus(t *testing.T) {
 // Short commands keep the default action of SIGINT and SIGTERM (a signal kills them, which is
 // as safe as a crash); exactly the long ones catch them.
 func TestOnlyLongCommandsCatchSignals(t *testing.T) {
-	long := map[string]bool{"scan": true, "check": true, "load": true, "bench": true}
+	long := map[string]bool{"scan": true, "check": true, "load": true, "bench": true, "backup": true, "restore": true}
 	for _, c := range commands {
 		if c.long != long[c.name] {
 			t.Errorf("%s: catches SIGINT and SIGTERM: %v, want %v", c.name, c.long, long[c.name])
