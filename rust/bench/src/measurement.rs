@@ -14,6 +14,8 @@ pub struct Measurement {
     pub elapsed: Duration,
     /// One latency per timed unit (an op, or a batch for batched fills).
     pub latencies: Histogram,
+    /// Process CPU time (every thread) over the timed region.
+    pub cpu: Duration,
 }
 
 /// Buckets per doubling of a [`Histogram`].
@@ -81,6 +83,19 @@ impl Histogram {
     }
 }
 
+/// CPU time (user and system) the whole process has used so far: every thread, the engine's
+/// background flushes and compactions included.
+pub fn process_cpu() -> Duration {
+    // SAFETY: getrusage writes one rusage, which is plain data, into `usage`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer has no other precondition.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 /// One row of the report.
 pub struct Row {
     pub engine: &'static str,
@@ -97,6 +112,8 @@ pub struct Row {
     pub close_secs: Option<f64>,
     /// Bytes the database directory occupies on disk after close (fillrandom only).
     pub disk_bytes: Option<u64>,
+    /// Process CPU time (every thread) while the row ran, in seconds.
+    pub cpu_secs: f64,
 }
 
 impl Row {
@@ -123,7 +140,14 @@ impl Row {
             p99_us,
             close_secs: None,
             disk_bytes: None,
+            cpu_secs: m.cpu.as_secs_f64(),
         }
+    }
+
+    /// Process CPU time per operation, in microseconds: what an operation costs the machine,
+    /// whichever threads did the work.
+    pub fn cpu_us_per_op(&self) -> f64 {
+        self.cpu_secs * 1e6 / self.ops.max(1) as f64
     }
 
     pub fn ops_per_sec(&self) -> f64 {
@@ -153,7 +177,7 @@ impl Row {
                 "{{\"engine\":\"{}\",\"workload\":\"{}\",\"threads\":{},\"ops\":{},",
                 "\"bytes\":{},\"secs\":{:.3},\"ops_per_sec\":{:.0},\"mb_per_sec\":{:.2},",
                 "\"latency_unit\":\"{}\",\"p50_us\":{:.2},\"p99_us\":{:.2},",
-                "\"close_secs\":{},\"disk_bytes\":{}}}"
+                "\"close_secs\":{},\"disk_bytes\":{},\"cpu_us_per_op\":{:.3}}}"
             ),
             self.engine,
             self.workload,
@@ -168,6 +192,7 @@ impl Row {
             self.p99_us,
             opt_f(self.close_secs),
             opt_u(self.disk_bytes),
+            self.cpu_us_per_op(),
         )
     }
 }
@@ -177,8 +202,17 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<14} {:<7} {:>12} {:>9} {:>11} {:>11} {:<6} {:>8} {:>9}",
-        "workload", "engine", "ops/s", "MB/s", "p50 us", "p99 us", "per", "close s", "disk MB"
+        "{:<14} {:<7} {:>12} {:>9} {:>11} {:>11} {:<6} {:>8} {:>9} {:>10}",
+        "workload",
+        "engine",
+        "ops/s",
+        "MB/s",
+        "p50 us",
+        "p99 us",
+        "per",
+        "close s",
+        "disk MB",
+        "cpu us/op"
     );
     let mut last = String::new();
     for r in rows {
@@ -188,7 +222,7 @@ pub fn table(rows: &[Row]) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<14} {:<7} {:>12.0} {:>9.2} {:>11.1} {:>11.1} {:<6} {:>8} {:>9}",
+            "{:<14} {:<7} {:>12.0} {:>9.2} {:>11.1} {:>11.1} {:<6} {:>8} {:>9} {:>10.2}",
             label,
             r.engine,
             r.ops_per_sec(),
@@ -199,6 +233,7 @@ pub fn table(rows: &[Row]) -> String {
             r.close_secs.map_or("-".into(), |s| format!("{s:.2}")),
             r.disk_bytes
                 .map_or("-".into(), |b| format!("{:.1}", b as f64 / 1e6)),
+            r.cpu_us_per_op(),
         );
         last = label;
     }

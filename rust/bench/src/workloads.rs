@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::data::{splitmix64, Data, MISSING_SEED, MIX_SEED, READ_SEED, SCAN_SEED};
 use crate::engines::{Result, Store};
-use crate::measurement::{Histogram, Measurement};
+use crate::measurement::{process_cpu, Histogram, Measurement};
 
 /// Entries per batch in fillseq and fillrandom.
 pub const FILL_BATCH: usize = 100;
@@ -18,6 +18,7 @@ pub const SCAN_LEN: usize = 10;
 /// Writes every key once, in `order`, in batches of [`FILL_BATCH`]; latency is per batch.
 pub fn fill(store: &mut dyn Store, data: &Data, order: &[u64]) -> Result<Measurement> {
     let mut latencies = Histogram::default();
+    let cpu = process_cpu();
     let start = Instant::now();
     for batch in order.chunks(FILL_BATCH) {
         let t = Instant::now();
@@ -30,6 +31,7 @@ pub fn fill(store: &mut dyn Store, data: &Data, order: &[u64]) -> Result<Measure
         bytes: order.len() as u64 * data.entry_bytes(),
         elapsed: start.elapsed(),
         latencies,
+        cpu: process_cpu() - cpu,
     })
 }
 
@@ -42,6 +44,7 @@ fn timed(threads: usize, ops: u64, unit: &Unit) -> Result<Measurement> {
     let threads = threads.max(1);
     let barrier = Barrier::new(threads + 1);
     let results: Mutex<Vec<Result<(Histogram, u64)>>> = Mutex::new(Vec::new());
+    let mut cpu = std::time::Duration::ZERO;
     let elapsed = std::thread::scope(|s| {
         for w in 0..threads {
             let (barrier, results) = (&barrier, &results);
@@ -61,11 +64,13 @@ fn timed(threads: usize, ops: u64, unit: &Unit) -> Result<Measurement> {
                     .push(outcome.map(|()| (latencies, bytes)));
             });
         }
+        cpu = process_cpu();
         barrier.wait();
         // The scope joins every thread before it returns.
         Instant::now()
     })
     .elapsed();
+    let cpu = process_cpu() - cpu;
     let mut latencies = Histogram::default();
     let mut bytes = 0;
     for r in results.into_inner().unwrap() {
@@ -78,6 +83,7 @@ fn timed(threads: usize, ops: u64, unit: &Unit) -> Result<Measurement> {
         bytes,
         elapsed,
         latencies,
+        cpu,
     })
 }
 

@@ -131,7 +131,9 @@ pub fn fill_sync(dir: &Path, data: &Data, writers: usize, ops: u64) -> Result<Me
             .lock()
             .map_err(|_| "poisoned lock")?
             .insert(i, reply);
-        sender.write(batch, i).map_err(|_| "committer is gone")?;
+        sender
+            .write(batch, i, false)
+            .map_err(|_| "committer is gone")?;
         Ok(answer.recv()??)
     });
     committer.finish();
