@@ -127,6 +127,10 @@ func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 	return fn(tx)
 }
 
+// ended reports whether the transaction was committed or discarded, or never begun: a zero
+// Tx fails as an ended one does instead of dereferencing its nil snapshot.
+func (tx *Tx) ended() bool { return tx.done || tx.snap == nil }
+
 // errTxDone is returned by a transaction's methods after Commit or Discard.
 func errTxDone(op string) error {
 	return fmt.Errorf("%w: %s: the transaction was committed or discarded", ErrClosed, op)
@@ -136,7 +140,7 @@ func errTxDone(op string) error {
 // the value in its snapshot; an error wrapping ErrNotFound when there is none. In a
 // read-write transaction the key joins the keys checked at Commit. The caller owns the result.
 func (tx *Tx) Get(ctx context.Context, key []byte) ([]byte, error) {
-	if tx.done {
+	if tx.ended() {
 		return nil, errTxDone("transaction get")
 	}
 	if err := checkKey(key); err != nil {
@@ -207,7 +211,7 @@ func (tx *Tx) Delete(key []byte) error {
 // writable fails a write to a transaction that cannot take one.
 func (tx *Tx) writable(op string) error {
 	switch {
-	case tx.done:
+	case tx.ended():
 		return errTxDone(op)
 	case !tx.update:
 		return fmt.Errorf("%w: %s: a read-only transaction (DB.View, NewTransaction(false))", ErrReadOnly, op)
@@ -227,7 +231,7 @@ func (tx *Tx) Snapshot() *Snapshot { return tx.snap }
 // transaction again (DB.Update does). A read-only transaction, or one that wrote nothing,
 // commits without a round trip. A ctx that ends first stops the wait, not the commit.
 func (tx *Tx) Commit(ctx context.Context, opts ...WriteOptions) error {
-	if tx.done {
+	if tx.ended() {
 		return errTxDone("transaction commit")
 	}
 	defer tx.Discard()
@@ -254,7 +258,7 @@ func (tx *Tx) Commit(ctx context.Context, opts ...WriteOptions) error {
 // Discard ends the transaction without writing anything and releases its snapshot. It is
 // idempotent, and a no-op after Commit.
 func (tx *Tx) Discard() {
-	if tx.done {
+	if tx.ended() {
 		return
 	}
 	tx.done = true

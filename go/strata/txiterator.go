@@ -54,7 +54,7 @@ type txEntry struct {
 // nil. It fails with ErrClosed after the transaction ended. Close the iterator before the
 // transaction ends: its moves afterwards fail with ErrClosed.
 func (tx *Tx) NewIterator(ctx context.Context, opts *IterOptions) (*TxIterator, error) {
-	if tx.done {
+	if tx.ended() {
 		return nil, errTxDone("transaction new iterator")
 	}
 	if opts == nil {
@@ -205,7 +205,7 @@ func (it *TxIterator) usable(op string) bool {
 		return false
 	}
 	// it.tx is nil in a zero TxIterator, which was never opened: it fails as a closed one.
-	if it.tx == nil || it.tx.done {
+	if it.tx == nil || it.tx.ended() {
 		it.err = errTxDone(op)
 		it.key, it.value = nil, nil
 		return false
