@@ -97,7 +97,7 @@ func (r *runner) increments(s Store, threads int) (measurement, error) {
 			if err != nil {
 				return tally{}, err
 			}
-			// One counter read and one written per run that counts.
+			// The counter read and written by the run that committed.
 			return tally{ops: 1, found: 1, bytes: 2 * (KeySize + counterSize), retries: int64(runs - 1)}, nil
 		}
 	})
