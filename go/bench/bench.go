@@ -9,9 +9,11 @@
 // Workloads run in the order of WorkloadNames; within a workload every engine runs back to
 // back, each in a fresh directory, so engines see the same machine state. Read workloads and
 // the mix reopen the database that fillrandom produced (running an untimed fillrandom first
-// if it was not selected); readwhilewriting (readwhilewriting.go) copies it instead. Every
-// workload checks what it reads, so a wrong engine setup fails the run instead of producing a
-// fast number.
+// if it was not selected); readwhilewriting (readwhilewriting.go) copies it instead; txnrmw
+// (txnrmw.go) writes its own counters into a fresh one. Every workload checks what it reads,
+// so a wrong engine setup fails the run instead of producing a fast number. An engine without
+// an equivalent of a workload (Engine.Skips: Pebble has no transactions, Badger's iterators
+// do not turn around) has no row for it.
 //
 // With Config.Busy, every row is measured twice, quiet and then loaded: the second time while
 // that many busy processes (busy.go) keep the cores busy, as other processes do on a loaded
@@ -42,7 +44,7 @@ const FillBatch = 100
 const ScanLength = 10
 
 // WorkloadNames lists the workloads in the order they run.
-var WorkloadNames = []string{"fillseq", "fillrandom", "readrandom", "readmissing", "scan", "mix", "readwhilewriting", "fillsync"}
+var WorkloadNames = []string{"fillseq", "fillrandom", "readrandom", "readmissing", "scan", "seekprev", "mix", "txnrmw", "readwhilewriting", "fillsync"}
 
 // Config is what one run does.
 type Config struct {
@@ -52,20 +54,25 @@ type Config struct {
 	ValueSize int
 	// Reads is the number of point reads of readrandom and readmissing.
 	Reads int
-	// Scans is the number of scans.
+	// Scans is the number of scans, and of seekprev's seeks.
 	Scans int
 	// MixOps is the number of operations of the mix, half reads, half writes.
 	MixOps int
 	// SyncOps is the number of durable single-key writes of fillsync, split among the writers.
 	SyncOps int
+	// TxnOps is the number of txnrmw's transactions, and TxnHotKeys the number of counters
+	// they pick from.
+	TxnOps     int
+	TxnHotKeys int
 	// RWWWrites is the number of Puts of readwhilewriting's writer, and RWWReaders the number
 	// of goroutines that read meanwhile (one row).
 	RWWWrites  int
 	RWWReaders int
-	// ReadThreads, MixThreads and SyncWriters are the goroutine counts to run readrandom, the
-	// mix and fillsync with; one row each.
+	// ReadThreads, MixThreads, TxnThreads and SyncWriters are the goroutine counts to run
+	// readrandom, the mix, txnrmw and fillsync with; one row each.
 	ReadThreads []int
 	MixThreads  []int
+	TxnThreads  []int
 	SyncWriters []int
 	Engines     []Engine
 	// Workloads are names from WorkloadNames; they run in that order whatever the order here.
@@ -87,10 +94,13 @@ func DefaultConfig(dir string, keys int) Config {
 		Scans:       max(keys/10, 1),
 		MixOps:      keys,
 		SyncOps:     20_000,
+		TxnOps:      max(keys/10, 1),
+		TxnHotKeys:  1000,
 		RWWWrites:   max(keys/10, 1),
 		RWWReaders:  15,
 		ReadThreads: []int{1, 16},
 		MixThreads:  []int{16},
+		TxnThreads:  []int{1, 16},
 		SyncWriters: []int{1, 32},
 		Engines:     Engines,
 		Workloads:   WorkloadNames,
@@ -107,7 +117,8 @@ type Row struct {
 	// Ops counts keys written, keys looked up, scans, or mix operations; for readwhilewriting,
 	// whose Threads counts the readers, the writer's Puts (its reads are in ReadWhileWriting).
 	Ops int64 `json:"ops"`
-	// Found counts keys found by reads (the mix's included), or entries returned by scans.
+	// Found counts keys found by reads (the mix's and txnrmw's included), or entries returned
+	// by scans and seekprev.
 	Found     int64   `json:"found"`
 	Bytes     int64   `json:"bytes"`
 	Secs      float64 `json:"secs"`
@@ -123,6 +134,8 @@ type Row struct {
 	// PeakRSSBytes is the process's peak resident memory from opening the store to closing
 	// it (0 where the kernel cannot reset the peak).
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	// Retries counts txnrmw's transaction runs beyond the first, after conflicts.
+	Retries int64 `json:"retries,omitempty"`
 	// ReadWhileWriting is readwhilewriting's readers and solo writer; nil for other workloads.
 	ReadWhileWriting *ReadWhileWriting `json:"readwhilewriting,omitempty"`
 	// Loaded is the same row measured again on a busy machine (Config.Busy); nil otherwise.
@@ -140,6 +153,8 @@ type Loaded struct {
 	MaxMicros float64 `json:"max_us"`
 	// Ratio is OpsPerSec over the quiet row's: 1 means the load cost nothing.
 	Ratio float64 `json:"ratio"`
+	// Retries is Row.Retries of the loaded measurement.
+	Retries int64 `json:"retries,omitempty"`
 	// BusyCores is how many cores the busy processes used on average while the row ran
 	// (from open to close): evidence that they did keep the machine busy.
 	BusyCores float64 `json:"busy_cores"`
@@ -153,7 +168,7 @@ func (r Row) Label() string { return Label(r.Workload, r.Threads) }
 // Label names a workload run with threads goroutines as the report does.
 func Label(workload string, threads int) string {
 	switch workload {
-	case "readrandom", "mix", "readwhilewriting", "fillsync":
+	case "readrandom", "mix", "txnrmw", "readwhilewriting", "fillsync":
 		return fmt.Sprintf("%s/%d", workload, threads)
 	}
 	return workload
@@ -174,6 +189,12 @@ func Run(cfg Config) ([]Row, error) {
 			continue
 		}
 		for _, e := range cfg.Engines {
+			if why, ok := e.Skips[w]; ok {
+				if cfg.Progress != nil {
+					fmt.Fprintf(cfg.Progress, "  %-19s %-7s skipped: %s\n", w, e.Name, why)
+				}
+				continue
+			}
 			got, err := r.run(e, w)
 			if err != nil {
 				return rows, fmt.Errorf("%s on %s: %w", w, e.Name, err)
@@ -194,6 +215,9 @@ func Run(cfg Config) ([]Row, error) {
 func progressLine(row Row) string {
 	line := fmt.Sprintf("  %-19s %-7s %12.0f ops/s  p50 %8.1f us  p99 %9.1f us",
 		row.Label(), row.Engine, row.OpsPerSec, row.P50Micros, row.P99Micros)
+	if row.Workload == "txnrmw" {
+		line += fmt.Sprintf("  retries/txn %.3f", retryRate(row.Retries, row.Ops))
+	}
 	if l := row.Loaded; l != nil {
 		line += fmt.Sprintf("  | busy %10.0f ops/s  p50 %8.1f us  p99 %9.1f us  loaded/quiet %.2f (busy: %.1f cores)",
 			l.OpsPerSec, l.P50Micros, l.P99Micros, l.Ratio, l.BusyCores)
@@ -205,6 +229,14 @@ func progressLine(row Row) string {
 		}
 	}
 	return line
+}
+
+// retryRate is retries per transaction that committed.
+func retryRate(retries, ops int64) float64 {
+	if ops == 0 {
+		return 0
+	}
+	return float64(retries) / float64(ops)
 }
 
 // rwwProgress is the line under a readwhilewriting row: the writer alone and the readers.
@@ -220,13 +252,14 @@ func (c *Config) check() error {
 		}
 	}
 	positive := map[string]int{"keys": c.Keys, "reads": c.Reads, "scans": c.Scans, "mix ops": c.MixOps, "sync ops": c.SyncOps,
+		"txnrmw transactions": c.TxnOps, "txnrmw hot keys": c.TxnHotKeys,
 		"readwhilewriting writes": c.RWWWrites, "readwhilewriting readers": c.RWWReaders}
 	for name, n := range positive {
 		if n < 1 {
 			return fmt.Errorf("%s must be at least 1, not %d", name, n)
 		}
 	}
-	for _, list := range [][]int{c.ReadThreads, c.MixThreads, c.SyncWriters} {
+	for _, list := range [][]int{c.ReadThreads, c.MixThreads, c.TxnThreads, c.SyncWriters} {
 		if len(list) == 0 || slices.Min(list) < 1 {
 			return errors.New("goroutine counts must be at least 1")
 		}
@@ -264,7 +297,7 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 	case "fillseq", "fillrandom":
 		row, err := r.twice(func() (Row, error) { return r.fill(e, workload) })
 		return []Row{row}, err
-	case "readrandom", "readmissing", "scan", "mix":
+	case "readrandom", "readmissing", "scan", "seekprev", "mix":
 		if err := r.needFilled(e); err != nil {
 			return nil, err
 		}
@@ -290,6 +323,16 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 		}
 		row, err := r.twice(func() (Row, error) { return r.readWhileWriting(e) })
 		return []Row{row}, err
+	case "txnrmw":
+		var rows []Row
+		for _, t := range r.cfg.TxnThreads {
+			row, err := r.twice(func() (Row, error) { return r.txnRMW(e, t) })
+			if err != nil {
+				return rows, err
+			}
+			rows = append(rows, row)
+		}
+		return rows, nil
 	case "fillsync":
 		var rows []Row
 		for _, w := range r.cfg.SyncWriters {
@@ -340,7 +383,7 @@ func (r *runner) twice(measure func() (Row, error)) (Row, error) {
 	quiet.Loaded = &Loaded{
 		Secs: loaded.Secs, OpsPerSec: loaded.OpsPerSec, MBPerSec: loaded.MBPerSec,
 		P50Micros: loaded.P50Micros, P99Micros: loaded.P99Micros, MaxMicros: loaded.MaxMicros,
-		BusyCores: cores, ReadWhileWriting: loaded.ReadWhileWriting,
+		BusyCores: cores, ReadWhileWriting: loaded.ReadWhileWriting, Retries: loaded.Retries,
 	}
 	if quiet.OpsPerSec > 0 {
 		quiet.Loaded.Ratio = loaded.OpsPerSec / quiet.OpsPerSec
@@ -419,6 +462,8 @@ func (r *runner) onFilled(e Engine, workload string, threads int) (Row, error) {
 		m, err = timed(threads, r.cfg.Reads, func() unit { return r.reader(s, workload == "readmissing") })
 	case "scan":
 		m, err = timed(threads, r.cfg.Scans, func() unit { return r.scanner(s) })
+	case "seekprev":
+		m, err = r.seekPrev(s)
 	case "mix":
 		m, err = timed(threads, r.cfg.MixOps, func() unit { return r.mixer(s) })
 	}
@@ -550,15 +595,16 @@ func (r *runner) fillSync(e Engine, writers int) (Row, error) {
 }
 
 // tally is what timed units did: operations counted for ops/s (keys, for a batch), entries
-// found, and key and value bytes moved.
+// found, key and value bytes moved, and transactions run again after a conflict.
 type tally struct {
-	ops, found, bytes int64
+	ops, found, bytes, retries int64
 }
 
 func (t *tally) add(u tally) {
 	t.ops += u.ops
 	t.found += u.found
 	t.bytes += u.bytes
+	t.retries += u.retries
 }
 
 // unit runs the i-th timed unit of a workload. Each goroutine gets its own (so its buffers
@@ -617,7 +663,7 @@ func (m *measurement) row(e Engine, workload string, threads int, mode Mode, lat
 	secs := m.elapsed.Seconds()
 	row := Row{
 		Engine: e.Name, Workload: workload, Threads: threads, Mode: mode.String(),
-		Ops: m.ops, Found: m.found, Bytes: m.bytes, Secs: secs, LatencyUnit: latencyUnit,
+		Ops: m.ops, Found: m.found, Bytes: m.bytes, Retries: m.retries, Secs: secs, LatencyUnit: latencyUnit,
 		P50Micros: micros(m.latency.Quantile(500)),
 		P99Micros: micros(m.latency.Quantile(990)),
 		MaxMicros: micros(m.latency.Max()),

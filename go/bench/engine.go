@@ -58,6 +58,9 @@ type OpenOptions struct {
 	Mode Mode
 	// Writers is how many goroutines write concurrently.
 	Writers int
+	// Transactions: the workload runs read-modify-write transactions (txnrmw), so an engine
+	// that detects conflicts only when asked (Badger) must.
+	Transactions bool
 }
 
 // Engine is one engine under test.
@@ -66,6 +69,9 @@ type Engine struct {
 	// Settings says how the engine is configured, for the report.
 	Settings string
 	Open     func(dir string, opts OpenOptions) (Store, error)
+	// Skips names the workloads the engine has no equivalent for, with why; Run leaves them
+	// out for it, and the report says why.
+	Skips map[string]string
 }
 
 // Engines lists every engine, strata first.

@@ -13,9 +13,11 @@ import (
 var badgerEngine = Engine{
 	Name: "badger",
 	Settings: "v4.9.6; BlockCacheSize 64 MiB, MemTableSize 32 MiB x NumMemtables 2 (64 MiB of memtables), " +
-		"DetectConflicts false (every write is blind), SyncWrites in durable mode, other options default (Snappy); " +
-		"db.Update per batch or put, db.View per read or scan (iterator without value prefetch); Close flushes",
-	Open: openBadger,
+		"DetectConflicts false (every write is blind) but true for txnrmw, SyncWrites in durable mode, other options default (Snappy); " +
+		"db.Update per batch or put, db.View per read or scan (iterator without value prefetch); Close flushes; " +
+		"txnrmw: db.Update (txn.Get, txn.Set), run again at once on ErrConflict",
+	Open:  openBadger,
+	Skips: map[string]string{"seekprev": "an iterator walks the one direction it was opened with (IteratorOptions.Reverse): no Prev"},
 }
 
 type badgerStore struct {
@@ -27,7 +29,7 @@ func openBadger(dir string, opts OpenOptions) (Store, error) {
 		WithBlockCacheSize(CacheBytes).
 		WithMemTableSize(WriteBufferBytes / 2).
 		WithNumMemtables(2).
-		WithDetectConflicts(false).
+		WithDetectConflicts(opts.Transactions).
 		WithSyncWrites(opts.Mode == Durable).
 		WithLogger(quietBadgerLogger{}))
 	if err != nil {
@@ -85,6 +87,49 @@ func (s *badgerStore) Scan(start []byte, limit int, visit func(key, value []byte
 		}
 		return nil
 	})
+}
+
+func (s *badgerStore) Increment(key []byte) (runs int, err error) {
+	for {
+		runs++
+		err = s.db.Update(func(txn *badger.Txn) error {
+			var v []byte
+			item, err := txn.Get(key)
+			switch {
+			case err == nil:
+				if v, err = item.ValueCopy(nil); err != nil {
+					return err
+				}
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return err
+			}
+			next, err := incremented(v)
+			if err != nil {
+				return err
+			}
+			return txn.Set(key, next)
+		})
+		if !errors.Is(err, badger.ErrConflict) {
+			return runs, err
+		}
+	}
+}
+
+func (s *badgerStore) Counter(key []byte) (n uint64, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			n, err = decodeCounter(v)
+			return err
+		})
+	})
+	return n, err
 }
 
 func (s *badgerStore) Close() error { return s.db.Close() }

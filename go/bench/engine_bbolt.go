@@ -15,7 +15,8 @@ var bboltEngine = Engine{
 	Name: "bbolt",
 	Settings: "v1.5.0; default options (no cache of its own), NoSync in fast mode; " +
 		"db.Update per batch or put, and db.Batch with MaxBatchSize = writers for concurrent durable writers " +
-		"(its group commit); db.View per read or scan (Cursor.Seek + Next)",
+		"(its group commit); db.View per read or scan (Cursor.Seek + Next); txnrmw: db.Update (one writer at a time: never a conflict); " +
+		"seekprev: one read transaction's Cursor, Seek + Prev",
 	Open: openBbolt,
 }
 
@@ -91,5 +92,57 @@ func (s *bboltStore) Scan(start []byte, limit int, visit func(key, value []byte)
 		return nil
 	})
 }
+
+func (s *bboltStore) Increment(key []byte) (runs int, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		runs++
+		b := tx.Bucket(bboltBucket)
+		next, err := incremented(b.Get(key))
+		if err != nil {
+			return err
+		}
+		return b.Put(key, next)
+	})
+	return runs, err
+}
+
+func (s *bboltStore) Counter(key []byte) (n uint64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		n, err = decodeCounter(tx.Bucket(bboltBucket).Get(key))
+		return err
+	})
+	return n, err
+}
+
+func (s *bboltStore) NewCursor() (Cursor, error) {
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return nil, err
+	}
+	return &bboltCursor{tx: tx, c: tx.Bucket(bboltBucket).Cursor()}, nil
+}
+
+// bboltCursor is a Cursor of a read transaction held open until Close.
+type bboltCursor struct {
+	tx         *bolt.Tx
+	c          *bolt.Cursor
+	key, value []byte
+}
+
+func (c *bboltCursor) SeekGE(key []byte) bool {
+	c.key, c.value = c.c.Seek(key)
+	return c.key != nil
+}
+
+func (c *bboltCursor) Prev() bool {
+	c.key, c.value = c.c.Prev()
+	return c.key != nil
+}
+
+func (c *bboltCursor) Entry() (key, value []byte, err error) { return c.key, c.value, nil }
+
+func (c *bboltCursor) Err() error { return nil }
+
+func (c *bboltCursor) Close() error { return c.tx.Rollback() }
 
 func (s *bboltStore) Close() error { return s.db.Close() }

@@ -13,8 +13,9 @@ var pebbleEngine = Engine{
 	Name: "pebble",
 	Settings: "v2.1.7; Cache 64 MiB, MemTableSize 32 MiB x MemTableStopWritesThreshold 2 (64 MiB of memtables), " +
 		"FormatNewest, bloom filters of 10 bits per key on every level (as CockroachDB configures them; Pebble's default has none), other options default (Snappy); writes with pebble.NoSync in fast mode, pebble.Sync in durable; " +
-		"a new Iterator per scan; Flush before Close",
-	Open: openPebble,
+		"a new Iterator per scan; Flush before Close; seekprev: one Iterator, SeekGE + Prev",
+	Open:  openPebble,
+	Skips: map[string]string{"txnrmw": "no transactions (an indexed batch reads its own writes, but its commit checks nothing)"},
 }
 
 type pebbleStore struct {
@@ -89,6 +90,21 @@ func (s *pebbleStore) Scan(start []byte, limit int, visit func(key, value []byte
 	}
 	return it.Close()
 }
+
+func (s *pebbleStore) NewCursor() (Cursor, error) {
+	it, err := s.db.NewIter(nil)
+	return pebbleCursor{it}, err
+}
+
+// pebbleCursor is an Iterator as a Cursor.
+type pebbleCursor struct{ *pebble.Iterator }
+
+func (c pebbleCursor) Entry() (key, value []byte, err error) {
+	value, err = c.ValueAndErr()
+	return c.Key(), value, err
+}
+
+func (c pebbleCursor) Err() error { return c.Error() }
 
 func (s *pebbleStore) Close() error {
 	err := s.db.Flush()

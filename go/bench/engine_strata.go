@@ -14,7 +14,8 @@ import (
 var strataEngine = Engine{
 	Name: "strata",
 	Settings: "Options{BlockCacheSize: 64 MiB, MemtableBudget: 64 MiB (the defaults), NoSync: true in fast mode}; " +
-		"Write(batch), Put, GetAppend into a pooled buffer, NewIterator{Start} per scan; Flush before Close",
+		"Write(batch), Put, GetAppend into a pooled buffer, NewIterator{Start} per scan; Flush before Close; " +
+		"txnrmw: DB.Update (Tx.Get, Tx.Put; it retries conflicts itself); seekprev: one NewIterator, SeekGE + Prev",
 	Open: openStrata,
 }
 
@@ -76,6 +77,44 @@ func (s *strataStore) Scan(start []byte, limit int, visit func(key, value []byte
 	}
 	return it.Close()
 }
+
+func (s *strataStore) Increment(key []byte) (runs int, err error) {
+	ctx := context.Background()
+	err = s.db.Update(ctx, func(tx *strata.Tx) error {
+		runs++
+		v, err := tx.Get(ctx, key)
+		if err != nil && !errors.Is(err, strata.ErrNotFound) {
+			return err
+		}
+		next, err := incremented(v)
+		if err != nil {
+			return err
+		}
+		return tx.Put(key, next)
+	})
+	return runs, err
+}
+
+func (s *strataStore) Counter(key []byte) (uint64, error) {
+	v, err := s.db.Get(context.Background(), key)
+	if errors.Is(err, strata.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return decodeCounter(v)
+}
+
+func (s *strataStore) NewCursor() (Cursor, error) {
+	it, err := s.db.NewIterator(context.Background(), nil)
+	return strataCursor{it}, err
+}
+
+// strataCursor is an Iterator as a Cursor.
+type strataCursor struct{ *strata.Iterator }
+
+func (c strataCursor) Entry() (key, value []byte, err error) { return c.Key(), c.Value(), nil }
 
 func (s *strataStore) Close() error {
 	err := s.db.Flush(context.Background())

@@ -30,9 +30,13 @@ const (
 	xorshiftMultiplier = 0x2545_f491_4f6c_dd1d
 )
 
-// rwwSeed picks the keys readwhilewriting's writer puts. Go only: rust/bench has no
-// readwhilewriting.
-const rwwSeed = 0x77_1e
+// Seeds of the Go-only workloads (rust/bench has none of them): the keys readwhilewriting's
+// writer puts, seekprev seeks to, and txnrmw's transactions increment.
+const (
+	rwwSeed      = 0x77_1e
+	seekPrevSeed = 0x5ee_4b
+	txnSeed      = 0x7a_c7
+)
 
 // Keyspace is the data set: Keys keys, each with a value of ValueSize bytes.
 type Keyspace struct {

@@ -249,6 +249,16 @@ func (r *Report) Markdown() string {
 			"opens its own copy of the fillrandom database (see \"One writer among readers\").\n\n",
 			g.RWWWrites, g.RWWReaders)
 	}
+	if r.has("seekprev") {
+		w("seekprev keeps one iterator open for the whole row and does %d times: a seek (SeekGE) to a random existing "+
+			"key, then %d Prevs, every entry checked.\n\n", g.Scans, SeekPrevSteps)
+	}
+	if r.has("txnrmw") {
+		w("txnrmw/N is N goroutines running %d read-modify-write transactions through each engine's update call "+
+			"(read an 8-byte counter, write it plus one) on %d hot keys chosen uniformly, in a fresh database, without "+
+			"fsync; a conflicting transaction runs again, and the counters must add up at the end.\n\n", g.TxnOps, g.TxnHotKeys)
+	}
+	r.skipped(w)
 
 	w("### Results\n\n")
 	w("| workload | engine | mode | ops/s | p50 µs | p99 µs | per | peak RSS MiB |\n")
@@ -300,6 +310,7 @@ func (r *Report) Markdown() string {
 		r.busyTable(w)
 	}
 	r.readWhileWritingTable(w)
+	r.transactionsTable(w)
 
 	w("\n### Targets (strata / Pebble unless said)\n\n")
 	w("| target | ratio | goal | |\n| --- | ---: | ---: | --- |\n")
@@ -416,6 +427,45 @@ func (r *Report) readWhileWritingTable(w func(format string, args ...any)) {
 		line(row, "quiet", row.OpsPerSec, row.P99Micros, row.ReadWhileWriting, "-")
 		if l := row.Loaded; l != nil && l.ReadWhileWriting != nil {
 			line(row, "busy", l.OpsPerSec, l.P99Micros, l.ReadWhileWriting, fmt.Sprintf("%.2f", l.Ratio))
+		}
+	}
+}
+
+// has reports whether any row is of workload.
+func (r *Report) has(workload string) bool {
+	return slices.ContainsFunc(r.in.Go.Rows, func(row Row) bool { return row.Workload == workload })
+}
+
+// skipped says which engines of the run have no row for a workload the run had, and why.
+func (r *Report) skipped(w func(format string, args ...any)) {
+	for _, e := range Engines {
+		if _, ran := r.in.Go.Settings[e.Name]; !ran {
+			continue
+		}
+		for _, workload := range WorkloadNames {
+			if why, ok := e.Skips[workload]; ok && r.has(workload) {
+				w("%s has no %s row: %s.\n\n", e.Name, workload, why)
+			}
+		}
+	}
+}
+
+// transactionsTable is the section on txnrmw: each engine's transactions and how often they
+// ran again after a conflict. Nothing when no row is txnrmw's.
+func (r *Report) transactionsTable(w func(format string, args ...any)) {
+	if !r.has("txnrmw") {
+		return
+	}
+	w("\n### Read-modify-write transactions (txnrmw)\n\n")
+	w("Retries per transaction: the runs beyond the first, after a conflict, over the transactions committed.\n\n")
+	w("| workload | engine | transactions/s | p50 µs | p99 µs | retries per transaction |\n")
+	w("| --- | --- | ---: | ---: | ---: | ---: |\n")
+	for _, label := range r.labels {
+		for _, row := range r.in.Go.Rows {
+			if row.Label() == label && row.Workload == "txnrmw" {
+				w("| %s | %s | %.0f | %.1f | %.1f | %.3f |\n",
+					label, row.Engine, row.OpsPerSec, row.P50Micros, row.P99Micros, retryRate(row.Retries, row.Ops))
+			}
 		}
 	}
 }

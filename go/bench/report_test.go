@@ -16,18 +16,26 @@ func rww(row Row, soloOpsPerSec float64) Row {
 	return row
 }
 
+// txn gives a txnrmw row its transactions and retries.
+func txn(row Row, retries int64) Row {
+	row.Ops, row.Retries = 1000, retries
+	return row
+}
+
 func sampleReport() *Report {
 	row := func(engine, workload string, threads int, opsPerSec float64) Row {
 		return Row{Engine: engine, Workload: workload, Threads: threads, Mode: "fast", OpsPerSec: opsPerSec,
 			LatencyUnit: "op", P50Micros: 1, P99Micros: 2}
 	}
 	return NewReport(ReportInput{
-		Go: &Results{Keys: 1_000_000, ValueSize: 100, GoVersion: "go1.x", Settings: map[string]string{"strata": "defaults"},
+		Go: &Results{Keys: 1_000_000, ValueSize: 100, GoVersion: "go1.x", TxnOps: 1000, TxnHotKeys: 10,
+			Settings: map[string]string{"strata": "defaults", "pebble": "defaults", "bbolt": "defaults"},
 			Rows: []Row{
 				row("strata", "readrandom", 1, 60), row("pebble", "readrandom", 1, 100), row("bbolt", "readrandom", 1, 30),
 				row("strata", "readrandom", 16, 90), row("pebble", "readrandom", 16, 100),
 				row("strata", "scan", 1, 10), row("pebble", "scan", 1, 100),
 				rww(row("strata", "readwhilewriting", 15, 26), 100), rww(row("pebble", "readwhilewriting", 15, 260), 300),
+				txn(row("strata", "txnrmw", 16, 50), 250), txn(row("bbolt", "txnrmw", 16, 40), 0),
 			}},
 		Native: []NativeRow{{Engine: "strata", Workload: "readrandom", Threads: 16, OpsPerSec: 100, LatencyUnit: "op"}},
 		Bridge: []BridgeResult{{Name: "CgoNoop", NsPerOp: 61}},
@@ -62,6 +70,12 @@ func TestReportRatiosAndTargets(t *testing.T) {
 		"| readwhilewriting/15 | strata | quiet | 26 | 100 | 0.26 | 2.0 / 3.0 | 5000 | 7.0 |\n",
 		"| readwhilewriting/15 | pebble | quiet | 260 | 300 | 0.87 | 2.0 / 3.0 | 5000 | 7.0 |\n",
 		"| CgoNoop | 61 |",
+		"### Read-modify-write transactions (txnrmw)",
+		"| txnrmw/16 | strata | 50 | 1.0 | 2.0 | 0.250 |\n",
+		"| txnrmw/16 | bbolt | 40 | 1.0 | 2.0 | 0.000 |\n",
+		"| txnrmw/16 | - | 1.25 | - |\n",
+		"pebble has no txnrmw row: no transactions",
+		"1000 read-modify-write transactions",
 		"| commit | abc1234 |",
 		"](chart.png)",
 	} {

@@ -21,6 +21,10 @@ type Results struct {
 	Scans     int       `json:"scans"`
 	MixOps    int       `json:"mix_ops"`
 	SyncOps   int       `json:"sync_ops"`
+	// TxnOps and TxnHotKeys are txnrmw's transactions and the counters they pick from (0 in
+	// results from before it existed).
+	TxnOps     int `json:"txn_ops,omitempty"`
+	TxnHotKeys int `json:"txn_hot_keys,omitempty"`
 	// RWWWrites and RWWReaders are readwhilewriting's writer Puts and reader goroutines (0 in
 	// results from before it existed).
 	RWWWrites  int `json:"rww_writes,omitempty"`
@@ -45,6 +49,8 @@ func NewResults(cfg Config) *Results {
 		Scans:      cfg.Scans,
 		MixOps:     cfg.MixOps,
 		SyncOps:    cfg.SyncOps,
+		TxnOps:     cfg.TxnOps,
+		TxnHotKeys: cfg.TxnHotKeys,
 		RWWWrites:  cfg.RWWWrites,
 		RWWReaders: cfg.RWWReaders,
 		Busy:       cfg.Busy,

@@ -29,8 +29,17 @@ func (s *Snapshot) All(ctx context.Context, opts *IterOptions) iter.Seq2[[]byte,
 	return entries(opts, func() (*Iterator, error) { return s.NewIterator(ctx, opts) })
 }
 
-// entries is the sequence behind both All methods.
-func entries(opts *IterOptions, open func() (*Iterator, error)) iter.Seq2[[]byte, []byte] {
+// cursor is what entries needs of an iterator: Iterator and TxIterator both have it.
+type cursor interface {
+	Next() bool
+	Key() []byte
+	Value() []byte
+	Err() error
+	Close() error
+}
+
+// entries is the sequence behind the All methods.
+func entries[C cursor](opts *IterOptions, open func() (C, error)) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
 		report := func(err error) {
 			if opts != nil && opts.Err != nil {

@@ -307,3 +307,40 @@ func ExampleDB_Update() {
 	}
 	// Output: 3
 }
+
+// A transaction's loop sees its own writes over its snapshot: the key it put appears, the key
+// it deleted does not, though neither is written before Commit.
+func ExampleTx_All() {
+	dir, _ := os.MkdirTemp("", "strata-example")
+	defer os.RemoveAll(dir)
+	db, err := strata.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, k := range []string{"user/ann", "user/bob"} {
+		if err := db.Put(ctx, []byte(k), []byte("old")); err != nil {
+			log.Fatal(err)
+		}
+	}
+	err = db.Update(ctx, func(tx *strata.Tx) error {
+		if err := tx.Delete([]byte("user/ann")); err != nil {
+			return err
+		}
+		if err := tx.Put([]byte("user/cy"), []byte("new")); err != nil {
+			return err
+		}
+		var loopErr error
+		for k, v := range tx.All(ctx, &strata.IterOptions{Prefix: []byte("user/"), Err: &loopErr}) {
+			fmt.Printf("%s=%s\n", k, v)
+		}
+		return loopErr
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// user/bob=old
+	// user/cy=new
+}

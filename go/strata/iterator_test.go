@@ -349,10 +349,25 @@ func (m *posModel) key() string {
 	return ""
 }
 
+// positioned is what posMove drives: Iterator, and TxIterator.
+type positioned interface {
+	Next() bool
+	Prev() bool
+	First() bool
+	Last() bool
+	SeekGE(key []byte) bool
+	SeekLT(key []byte) bool
+	SetBounds(lower, upper []byte)
+	Valid() bool
+	Key() []byte
+	Value() []byte
+	Err() error
+}
+
 // posMove applies one move to it and to m: op%20 picks Next, Prev, SeekGE or SeekLT (at key()),
 // First, Last, or SetBounds (to bound()) followed by a Next or a Prev. It returns what it did,
 // and an error when the iterator disagrees with the model (its position, key or value).
-func posMove(it *Iterator, m *posModel, op int, key func() string, bound func() string) (string, error) {
+func posMove(it positioned, m *posModel, op int, key func() string, bound func() string) (string, error) {
 	var got bool
 	var did string
 	switch op %= 20; {

@@ -663,9 +663,9 @@ func TestIteratorKeyAndValueOwnership(t *testing.T) {
 	}
 }
 
-// TestZeroValueHandlesFailAsClosedOnes: a DB, Snapshot or Iterator declared but never opened
-// fails every call with ErrClosed, as a closed one does, instead of dereferencing nil; Close
-// on one is a no-op.
+// TestZeroValueHandlesFailAsClosedOnes: a DB, Snapshot, Iterator, Tx or TxIterator declared
+// but never opened fails every call with ErrClosed, as a closed one does, instead of
+// dereferencing nil; Close (Discard) on one is a no-op.
 func TestZeroValueHandlesFailAsClosedOnes(t *testing.T) {
 	ctx := context.Background()
 	var db DB
@@ -711,5 +711,29 @@ func TestZeroValueHandlesFailAsClosedOnes(t *testing.T) {
 	}
 	if err := it.Close(); !errors.Is(err, ErrClosed) {
 		t.Errorf("zero Iterator Close: %v, want its Err (ErrClosed)", err)
+	}
+
+	var tx Tx
+	if _, err := tx.Get(ctx, []byte("k")); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero Tx Get: %v, want ErrClosed", err)
+	}
+	if err := tx.Put([]byte("k"), []byte("v")); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero Tx Put: %v, want ErrClosed", err)
+	}
+	if _, err := tx.NewIterator(ctx, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero Tx NewIterator: %v, want ErrClosed", err)
+	}
+	if err := tx.Commit(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero Tx Commit: %v, want ErrClosed", err)
+	}
+	tx.Discard()
+
+	var txIt TxIterator
+	if txIt.Next() || txIt.SeekGE([]byte("k")) || txIt.Valid() {
+		t.Error("zero TxIterator moved")
+	}
+	txIt.SetBounds(nil, []byte("k"))
+	if err := txIt.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("zero TxIterator Close: %v, want its Err (ErrClosed)", err)
 	}
 }

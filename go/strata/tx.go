@@ -25,9 +25,10 @@ import (
 // check costs two point reads per key read, done in the engine's committer as part of the
 // commit.
 //
-// What is not checked: keys a transaction did not read. A transaction that decides from a
-// range it scanned with an iterator of its snapshot (Tx.Snapshot) is not protected against
-// keys inserted into that range meanwhile (phantoms); read the keys it depends on with Get.
+// What is not checked: keys a transaction did not read. Its iterator (Tx.NewIterator, Tx.All)
+// reads the keys it returns, but a transaction that decides from a range it scanned is not
+// protected against keys inserted into that range meanwhile (phantoms), nor are keys read
+// through an iterator of its bare snapshot (Tx.Snapshot).
 //
 // A Tx is not safe for concurrent use. Every transaction must end with Commit or Discard,
 // which release its snapshot; DB.Update and DB.View do that for you.
@@ -40,6 +41,8 @@ type Tx struct {
 	writes *Batch
 	// own holds the transaction's latest write to each key it wrote: read-your-writes.
 	own map[string]txWrite
+	// sorted is own in key order for iterators, nil until one asks after a write.
+	sorted []txEntry
 	// read is the set of keys read, and reads the same keys encoded for strata_db_commit.
 	read  map[string]struct{}
 	reads []byte
@@ -124,6 +127,10 @@ func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 	return fn(tx)
 }
 
+// ended reports whether the transaction was committed or discarded, or never begun: a zero
+// Tx fails as an ended one does instead of dereferencing its nil snapshot.
+func (tx *Tx) ended() bool { return tx.done || tx.snap == nil }
+
 // errTxDone is returned by a transaction's methods after Commit or Discard.
 func errTxDone(op string) error {
 	return fmt.Errorf("%w: %s: the transaction was committed or discarded", ErrClosed, op)
@@ -133,7 +140,7 @@ func errTxDone(op string) error {
 // the value in its snapshot; an error wrapping ErrNotFound when there is none. In a
 // read-write transaction the key joins the keys checked at Commit. The caller owns the result.
 func (tx *Tx) Get(ctx context.Context, key []byte) ([]byte, error) {
-	if tx.done {
+	if tx.ended() {
 		return nil, errTxDone("transaction get")
 	}
 	if err := checkKey(key); err != nil {
@@ -145,14 +152,21 @@ func (tx *Tx) Get(ctx context.Context, key []byte) ([]byte, error) {
 		}
 		return append([]byte{}, w.value...), nil
 	}
-	if tx.update {
-		if _, seen := tx.read[string(key)]; !seen {
-			tx.read[string(key)] = struct{}{}
-			tx.reads = binary.LittleEndian.AppendUint32(tx.reads, uint32(len(key)))
-			tx.reads = append(tx.reads, key...)
-		}
-	}
+	tx.noteRead(key)
 	return tx.snap.Get(ctx, key)
+}
+
+// noteRead adds key, read from the snapshot, to the keys a read-write transaction's Commit
+// checks.
+func (tx *Tx) noteRead(key []byte) {
+	if !tx.update {
+		return
+	}
+	if _, seen := tx.read[string(key)]; !seen {
+		tx.read[string(key)] = struct{}{}
+		tx.reads = binary.LittleEndian.AppendUint32(tx.reads, uint32(len(key)))
+		tx.reads = append(tx.reads, key...)
+	}
 }
 
 // Put sets key to value when the transaction commits; later Gets of the transaction see it.
@@ -172,6 +186,7 @@ func (tx *Tx) Put(key, value []byte) error {
 		return tx.writes.err
 	}
 	tx.own[string(key)] = txWrite{value: append([]byte{}, value...)}
+	tx.sorted = nil
 	return nil
 }
 
@@ -189,13 +204,14 @@ func (tx *Tx) Delete(key []byte) error {
 		return tx.writes.err
 	}
 	tx.own[string(key)] = txWrite{deleted: true}
+	tx.sorted = nil
 	return nil
 }
 
 // writable fails a write to a transaction that cannot take one.
 func (tx *Tx) writable(op string) error {
 	switch {
-	case tx.done:
+	case tx.ended():
 		return errTxDone(op)
 	case !tx.update:
 		return fmt.Errorf("%w: %s: a read-only transaction (DB.View, NewTransaction(false))", ErrReadOnly, op)
@@ -203,9 +219,10 @@ func (tx *Tx) writable(op string) error {
 	return nil
 }
 
-// Snapshot is the snapshot the transaction reads, for iterating it (NewIterator, All): an
-// iterator sees the snapshot only, not the transaction's own writes, and the keys it returns
-// are not checked at Commit. It is closed when the transaction ends.
+// Snapshot is the snapshot the transaction reads. Its iterators (Snapshot.NewIterator,
+// Snapshot.All) see the snapshot only, not the transaction's own writes, and the keys they
+// return are not checked at Commit: to iterate what the transaction sees, with its reads
+// checked, use Tx.NewIterator or Tx.All. It is closed when the transaction ends.
 func (tx *Tx) Snapshot() *Snapshot { return tx.snap }
 
 // Commit writes the transaction's writes atomically (durable as DB.Write is; opts as for
@@ -214,7 +231,7 @@ func (tx *Tx) Snapshot() *Snapshot { return tx.snap }
 // transaction again (DB.Update does). A read-only transaction, or one that wrote nothing,
 // commits without a round trip. A ctx that ends first stops the wait, not the commit.
 func (tx *Tx) Commit(ctx context.Context, opts ...WriteOptions) error {
-	if tx.done {
+	if tx.ended() {
 		return errTxDone("transaction commit")
 	}
 	defer tx.Discard()
@@ -241,7 +258,7 @@ func (tx *Tx) Commit(ctx context.Context, opts ...WriteOptions) error {
 // Discard ends the transaction without writing anything and releases its snapshot. It is
 // idempotent, and a no-op after Commit.
 func (tx *Tx) Discard() {
-	if tx.done {
+	if tx.ended() {
 		return
 	}
 	tx.done = true

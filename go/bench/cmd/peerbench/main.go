@@ -42,13 +42,16 @@ func run() error {
 	keys := flag.Int("keys", 1_000_000, "keys written by fillseq and fillrandom")
 	valueSize := flag.Int("value-size", 100, "value `bytes`; keys are 16 bytes")
 	reads := flag.Int("reads", 0, "point reads of readrandom and readmissing, per goroutine count (default --keys)")
-	scans := flag.Int("scans", 0, "scans, each a seek and 10 entries (default --keys/10)")
+	scans := flag.Int("scans", 0, "scans, each a seek and 10 entries, and seekprev's seeks, each followed by 10 Prevs (default --keys/10)")
 	mixOps := flag.Int("mix-ops", 0, "operations of the 50/50 read/write mix (default --keys)")
 	syncOps := flag.Int("sync-ops", 20_000, "durable single-key writes of fillsync, split among the writers")
+	txnOps := flag.Int("txn-ops", 0, "read-modify-write transactions of txnrmw, per goroutine count (default --keys/10)")
+	txnHotKeys := flag.Int("txn-hot-keys", 1000, "counters txnrmw's transactions pick from")
 	rwwWrites := flag.Int("rww-writes", 0, "Puts of readwhilewriting's writer, timed among the readers and alone (default --keys/10)")
 	rwwReaders := flag.Int("rww-readers", 15, "readwhilewriting's reader goroutines, which read until the writer's last Put")
 	readThreads := flag.String("read-threads", "1,16", "readrandom goroutine counts, comma-separated")
 	mixThreads := flag.String("mix-threads", "16", "mix goroutine counts, comma-separated")
+	txnThreads := flag.String("txn-threads", "1,16", "txnrmw goroutine counts, comma-separated")
 	syncWriters := flag.String("sync-writers", "1,32", "fillsync writer goroutine counts, comma-separated")
 	engines := flag.String("engines", strings.Join(names, ","), "engines, comma-separated")
 	workloads := flag.String("workloads", strings.Join(bench.WorkloadNames, ","), "workloads, comma-separated")
@@ -61,7 +64,7 @@ func run() error {
 	}
 
 	cfg := bench.DefaultConfig(*dir, *keys)
-	cfg.ValueSize, cfg.SyncOps, cfg.RWWReaders = *valueSize, *syncOps, *rwwReaders
+	cfg.ValueSize, cfg.SyncOps, cfg.RWWReaders, cfg.TxnHotKeys = *valueSize, *syncOps, *rwwReaders, *txnHotKeys
 	if *reads > 0 {
 		cfg.Reads = *reads
 	}
@@ -71,6 +74,9 @@ func run() error {
 	if *mixOps > 0 {
 		cfg.MixOps = *mixOps
 	}
+	if *txnOps > 0 {
+		cfg.TxnOps = *txnOps
+	}
 	if *rwwWrites > 0 {
 		cfg.RWWWrites = *rwwWrites
 	}
@@ -78,7 +84,7 @@ func run() error {
 	for _, list := range []struct {
 		flag string
 		dst  *[]int
-	}{{*readThreads, &cfg.ReadThreads}, {*mixThreads, &cfg.MixThreads}, {*syncWriters, &cfg.SyncWriters}} {
+	}{{*readThreads, &cfg.ReadThreads}, {*mixThreads, &cfg.MixThreads}, {*txnThreads, &cfg.TxnThreads}, {*syncWriters, &cfg.SyncWriters}} {
 		if *list.dst, err = counts(list.flag); err != nil {
 			return err
 		}
@@ -101,8 +107,8 @@ func run() error {
 
 	res := bench.NewResults(cfg)
 	fmt.Fprintf(os.Stderr, "peerbench: %d keys x (%d + %d) bytes, %d reads, %d scans, %d mix ops, "+
-		"%d readwhilewriting writes among %d readers, %d fillsync writes; dir %s\n",
-		cfg.Keys, bench.KeySize, cfg.ValueSize, cfg.Reads, cfg.Scans, cfg.MixOps,
+		"%d transactions on %d hot keys, %d readwhilewriting writes among %d readers, %d fillsync writes; dir %s\n",
+		cfg.Keys, bench.KeySize, cfg.ValueSize, cfg.Reads, cfg.Scans, cfg.MixOps, cfg.TxnOps, cfg.TxnHotKeys,
 		cfg.RWWWrites, cfg.RWWReaders, cfg.SyncOps, cfg.Dir)
 	if cfg.Busy > 0 {
 		fmt.Fprintf(os.Stderr, "peerbench: every row quiet, then beside %d busy processes (%d cores)\n", cfg.Busy, runtime.NumCPU())
