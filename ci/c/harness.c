@@ -1288,6 +1288,21 @@ static void test_get_wait(struct db *a)
     check(strata_db_commit(a->handle, txsnap, tb.bytes, tb.len, empty_read, sizeof empty_read, 0,
                            new_token()) == STRATA_ERR_INVALID_ARGUMENT,
           "commit with an empty read key -> INVALID_ARGUMENT");
+    /* strata_db_commit_wait: the same commit, its result in the call (the read key changed
+     * after txsnap, so it conflicts; a commit reading nothing goes through). */
+    rc = strata_db_commit_wait(a->handle, txsnap, tb.bytes, tb.len, read_key, sizeof read_key, 0,
+                               new_token(), 0, 0, dst, sizeof dst, &out);
+    check(rc == STRATA_ERR_CONFLICT && out.len > 0,
+          "commit_wait after a write to its read key -> CONFLICT with a message");
+    strata_value_free(out.data, out.len);
+    rc = strata_db_commit_wait(a->handle, txsnap, tb.bytes, tb.len, NULL, 0, 0, new_token(), 0, 0,
+                               dst, sizeof dst, &out);
+    check(rc == STRATA_OK && out.len == 0, "commit_wait reading nothing -> OK in the call");
+    if (rc == STRATA_OK)
+        a->acked_batches++;
+    check(strata_db_commit_wait(a->handle, txsnap, tb.bytes, tb.len, NULL, 0, 0, 0, 0, 0, NULL, 0,
+                                &out) == STRATA_ERR_INVALID_ARGUMENT,
+          "commit_wait without a token -> INVALID_ARGUMENT");
     strata_snapshot_close(txsnap);
     uint64_t ct = new_token();
     expect_error(complete(strata_db_commit(a->handle, txsnap, tb.bytes, tb.len, NULL, 0, 0, ct),

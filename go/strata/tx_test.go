@@ -157,3 +157,37 @@ func TestConcurrentUpdatesAreSerializable(t *testing.T) {
 		wantValue(t, db, fmt.Sprint("c", c), strconv.Itoa(want[c]))
 	}
 }
+
+// TestCommitsWaitingInTheirOwnCall: a lone caller's commit waits in its call, others go
+// through the queue; both commit, and both report a conflict.
+func TestCommitsWaitingInTheirOwnCall(t *testing.T) {
+	ctx := context.Background()
+	for _, alone := range []bool{true, false} {
+		db := openTest(t, &Options{NoSync: true})
+		restore := forceAlone(t, alone)
+		before := callsWaited.Load()
+		for i, conflict := range []bool{false, true} {
+			tx, err := db.NewTransaction(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Get(ctx, []byte("k")); !errors.Is(err, ErrNotFound) {
+				t.Fatal(err)
+			}
+			if conflict {
+				mustPut(t, db, "k", "meanwhile")
+			}
+			tx.Put([]byte("out"), []byte(strconv.Itoa(i)))
+			err = tx.Commit(ctx)
+			if conflict != errors.Is(err, ErrConflict) || (!conflict && err != nil) {
+				t.Fatalf("alone %v, conflict %v: commit returned %v", alone, conflict, err)
+			}
+		}
+		waited := callsWaited.Load() - before
+		restore()
+		if alone != (waited >= 2) {
+			t.Fatalf("alone %v: %d calls waited in their own call", alone, waited)
+		}
+		wantValue(t, db, "out", "0")
+	}
+}

@@ -420,6 +420,26 @@ int32_t strata_db_commit(uint64_t db,
                          uint32_t flags,
                          uint64_t token);
 
+// Commits a transaction as `strata_db_commit` does, but waits for the result in this call,
+// as `strata_db_write_wait` waits for a write (`token` required; `STRATA_INTERRUPTED` when
+// `limit_ns` passes or `strata_interrupt(token)` comes first; the result's code, and its
+// message in `dst` or at `out->data`, otherwise).
+// Ownership: as for `strata_db_commit` and `strata_db_write_wait`.
+// Threads: may be called from any thread; the thread blocks until the result comes.
+int32_t strata_db_commit_wait(uint64_t db,
+                              uint64_t snapshot,
+                              const uint8_t *batch,
+                              size_t batch_len,
+                              const uint8_t *reads,
+                              size_t reads_len,
+                              uint32_t flags,
+                              uint64_t token,
+                              uint64_t spin_ns,
+                              uint64_t limit_ns,
+                              uint8_t *dst,
+                              size_t dst_cap,
+                              struct strata_waited *out);
+
 // Applies an encoded batch as `strata_db_write` does (`flags` too), but waits for the result in this call
 // instead of through the completion queue: for a caller with nothing else in flight (one
 // cgo call per write). `token` (non-zero, never used before) names the request: when

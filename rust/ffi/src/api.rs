@@ -392,26 +392,90 @@ pub unsafe extern "C" fn strata_db_commit(
 ) -> i32 {
     guard("strata_db_commit", || {
         // SAFETY: forwarded from this function's contract.
-        let (batch, sync) = match unsafe { write_request(db, batch, batch_len, flags, token) } {
-            Ok(Request::Write { batch, sync, .. }) => (batch, sync),
-            Ok(_) => unreachable!("write_request makes a write"),
+        match unsafe {
+            commit_request(
+                db, snapshot, batch, batch_len, reads, reads_len, flags, token,
+            )
+        } {
+            Ok(request) => submit(request),
+            Err(code) => code,
+        }
+    })
+}
+
+/// Commits a transaction as `strata_db_commit` does, but waits for the result in this call,
+/// as `strata_db_write_wait` waits for a write (`token` required; `STRATA_INTERRUPTED` when
+/// `limit_ns` passes or `strata_interrupt(token)` comes first; the result's code, and its
+/// message in `dst` or at `out->data`, otherwise).
+/// Ownership: as for `strata_db_commit` and `strata_db_write_wait`.
+/// Threads: may be called from any thread; the thread blocks until the result comes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn strata_db_commit_wait(
+    db: u64,
+    snapshot: u64,
+    batch: *const u8,
+    batch_len: usize,
+    reads: *const u8,
+    reads_len: usize,
+    flags: u32,
+    token: u64,
+    spin_ns: u64,
+    limit_ns: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: *mut strata_waited,
+) -> i32 {
+    guard("strata_db_commit_wait", || {
+        // SAFETY: forwarded from this function's contract.
+        let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        // SAFETY: forwarded from this function's contract.
+        let request = match unsafe {
+            commit_request(
+                db, snapshot, batch, batch_len, reads, reads_len, flags, token,
+            )
+        } {
+            Ok(request) => request,
             Err(code) => return code,
         };
-        // SAFETY: the caller guarantees `reads` is readable for `reads_len` bytes.
-        let Some(encoded) = (unsafe { caller_bytes(reads, reads_len) }) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        let Some(reads) = decode_keys(encoded) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        submit(Request::Commit {
-            db,
-            snapshot,
-            batch,
-            reads,
-            sync,
-            token,
-        })
+        // SAFETY: forwarded from this function's contract.
+        unsafe { submit_and_wait(request, token, spin_ns, limit_ns, dst, dst_cap, out) }
+    })
+}
+
+/// The commit request for an encoded batch, its read keys and flags, copied and validated.
+///
+/// # Safety
+/// `batch` and `reads` must be readable for their lengths (NULL only with length 0).
+#[allow(clippy::too_many_arguments)]
+unsafe fn commit_request(
+    db: u64,
+    snapshot: u64,
+    batch: *const u8,
+    batch_len: usize,
+    reads: *const u8,
+    reads_len: usize,
+    flags: u32,
+    token: u64,
+) -> Result<Request, i32> {
+    // SAFETY: forwarded from this function's contract.
+    let Request::Write { batch, sync, .. } =
+        (unsafe { write_request(db, batch, batch_len, flags, token) })?
+    else {
+        unreachable!("write_request makes a write");
+    };
+    // SAFETY: forwarded from this function's contract.
+    let encoded = unsafe { caller_bytes(reads, reads_len) }.ok_or(STRATA_ERR_INVALID_ARGUMENT)?;
+    let reads = decode_keys(encoded).ok_or(STRATA_ERR_INVALID_ARGUMENT)?;
+    Ok(Request::Commit {
+        db,
+        snapshot,
+        batch,
+        reads,
+        sync,
+        token,
     })
 }
 
