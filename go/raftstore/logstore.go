@@ -11,13 +11,17 @@ import (
 
 var _ raft.LogStore = (*Store)(nil)
 
-// FirstIndex returns the smallest index in the log, or 0 when the log is empty.
+// FirstIndex returns the smallest index in the log, or 0 when the log is empty. As with
+// raft-boltdb, index 0 counts like any other: raft never stores it, but raft's benchmarks do,
+// and a log holding entry 0 has FirstIndex 0.
 func (s *Store) FirstIndex() (uint64, error) {
 	b, err := s.currentBounds()
 	return b.first, err
 }
 
-// LastIndex returns the largest index in the log, or 0 when the log is empty.
+// LastIndex returns the largest index in the log, or 0 when the log is empty. A log whose
+// only entry is entry 0 has FirstIndex and LastIndex 0, as raft-boltdb and raft's
+// InmemStore report it.
 func (s *Store) LastIndex() (uint64, error) {
 	b, err := s.currentBounds()
 	return b.last, err
@@ -44,9 +48,8 @@ func (s *Store) StoreLog(l *raft.Log) error {
 // StoreLogs stores entries in one atomic batch: after a crash either all of them are in the
 // log or none is. With strata's default options the batch is fsynced before StoreLogs
 // returns. Entries need not be contiguous with the log or with each other; an entry whose
-// index is already present replaces it. Index 0 is refused (raft's indexes start at 1, and
-// 0 means "empty" to FirstIndex and LastIndex). The batch must fit strata's limits
-// (strata.MaxValueSize per entry, strata.MaxBatchSize in all).
+// index is already present replaces it. Any index is taken, 0 included. The batch must fit
+// strata's limits (strata.MaxValueSize per entry, strata.MaxBatchSize in all).
 func (s *Store) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
@@ -55,9 +58,6 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 	var value []byte
 	lo, hi := logs[0].Index, logs[0].Index
 	for _, l := range logs {
-		if l.Index == 0 {
-			return fmt.Errorf("%w: raftstore: store logs: log index 0", strata.ErrInvalidArgument)
-		}
 		lo, hi = min(lo, l.Index), max(hi, l.Index)
 		value = encodeLog(value[:0], l)
 		batch.Put(logKey(l.Index), value) // Put copies key and value into the batch
@@ -73,10 +73,7 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 		_, err := s.loadBounds()
 		return err
 	}
-	next := logBounds{first: lo, last: hi}
-	if b.first != 0 {
-		next = logBounds{first: min(b.first, lo), last: max(b.last, hi)}
-	}
+	next := b.with(lo, hi)
 	s.bounds.Store(&next)
 	return nil
 }
@@ -98,11 +95,12 @@ func (s *Store) DeleteRange(lo, hi uint64) error {
 		}
 		b = &loaded
 	}
-	if b.first == 0 || hi < b.first || lo > b.last {
+	if !b.any || hi < b.first || lo > b.last {
 		return nil
 	}
+	lo, hi = max(lo, b.first), min(hi, b.last)
 
-	batch, after, err := s.collectDeletes(max(lo, b.first), hi)
+	batch, after, err := s.collectDeletes(lo, hi)
 	if err != nil {
 		return err
 	}
@@ -114,18 +112,17 @@ func (s *Store) DeleteRange(lo, hi uint64) error {
 	}
 
 	next := *b
-	if next.first >= lo {
-		// The first entry went; the next one is the first entry past the range, if any.
+	switch {
+	case next.first == lo && next.last == hi:
+		next = logBounds{} // everything went
+	case next.first == lo:
+		// The first entry went; the next one is the first entry past the range.
 		next.first = after
-	}
-	if next.last <= hi {
-		// The last entry went; what is left, if anything, lies below the range.
-		next.last = 0
-		if next.first != 0 {
-			next.last, err = s.edgeIndex(&strata.IterOptions{Start: logStart, End: logKey(lo), Reverse: true})
-			if err != nil {
-				return s.writeFailed("delete range", err)
-			}
+	case next.last == hi:
+		// The last entry went; the new last lies below the range.
+		next.last, _, err = s.edgeIndex(&strata.IterOptions{Start: logStart, End: logKey(lo), Reverse: true})
+		if err != nil {
+			return s.writeFailed("delete range", err)
 		}
 	}
 	s.bounds.Store(&next)

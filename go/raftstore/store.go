@@ -73,9 +73,20 @@ func stableKey(key []byte) []byte {
 	return append([]byte{stablePrefix}, key...)
 }
 
-// logBounds are the first and last index present in the log; both are 0 when it is empty.
+// logBounds are the first and last index present in the log. Both are 0 when it is empty,
+// and index 0 is an index like any other (raft never writes it; raft's benchmarks do), so
+// whether the log holds an entry is a field of its own.
 type logBounds struct {
 	first, last uint64
+	any         bool // the log holds at least one entry
+}
+
+// with returns the bounds after entries with indexes in [lo, hi] were stored.
+func (b logBounds) with(lo, hi uint64) logBounds {
+	if !b.any {
+		return logBounds{first: lo, last: hi, any: true}
+	}
+	return logBounds{first: min(b.first, lo), last: max(b.last, hi), any: true}
 }
 
 // Store is a raft.LogStore and raft.StableStore backed by a strata database. All methods are
@@ -136,37 +147,38 @@ func (s *Store) currentBounds() (logBounds, error) {
 // loadBounds reads the log's first and last index from the database and caches them. The
 // caller holds writeMu, or is Open.
 func (s *Store) loadBounds() (logBounds, error) {
-	first, err := s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd})
+	first, found, err := s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd})
 	if err != nil {
 		return logBounds{}, err
 	}
-	var last uint64
-	if first != 0 {
-		last, err = s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd, Reverse: true})
+	var b logBounds
+	if found {
+		last, _, err := s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd, Reverse: true})
 		if err != nil {
 			return logBounds{}, err
 		}
+		b = logBounds{first: first, last: last, any: true}
 	}
-	b := logBounds{first: first, last: last}
 	s.bounds.Store(&b)
 	return b, nil
 }
 
-// edgeIndex returns the index of the first log key the iterator bounded by opts yields, or 0
-// when it yields none.
-func (s *Store) edgeIndex(opts *strata.IterOptions) (uint64, error) {
+// edgeIndex returns the index of the first log key the iterator bounded by opts yields, and
+// whether it yields one.
+func (s *Store) edgeIndex(opts *strata.IterOptions) (uint64, bool, error) {
 	it, err := s.db.NewIterator(context.Background(), opts)
 	if err != nil {
-		return 0, fmt.Errorf("raftstore: find log bounds: %w", err)
+		return 0, false, fmt.Errorf("raftstore: find log bounds: %w", err)
 	}
 	defer it.Close()
 	if !it.Next() {
 		if err := it.Err(); err != nil {
-			return 0, fmt.Errorf("raftstore: find log bounds: %w", err)
+			return 0, false, fmt.Errorf("raftstore: find log bounds: %w", err)
 		}
-		return 0, nil
+		return 0, false, nil
 	}
-	return logIndex(it.Key())
+	index, err := logIndex(it.Key())
+	return index, err == nil, err
 }
 
 // writeFailed records that a write returned err: the database may or may not hold it, so
