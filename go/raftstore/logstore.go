@@ -1,9 +1,11 @@
 package raftstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/raft"
 	"github.com/strata-db/strata/go/strata"
@@ -45,27 +47,67 @@ func (s *Store) StoreLog(l *raft.Log) error {
 	return s.StoreLogs([]*raft.Log{l})
 }
 
-// StoreLogs stores entries in one atomic batch: after a crash either all of them are in the
-// log or none is. With strata's default options the batch is fsynced before StoreLogs
-// returns. Entries need not be contiguous with the log or with each other; an entry whose
-// index is already present replaces it. Any index is taken, 0 included. The batch must fit
-// strata's limits (strata.MaxValueSize per entry, strata.MaxBatchSize in all).
+// StoreLogs stores entries durably: with strata's default options every batch it writes is
+// fsynced before StoreLogs returns. Entries need not be contiguous with the log or with each
+// other, nor in order; an entry whose index is already present replaces it, and of two
+// entries with one index the later in logs wins. Any index is taken, 0 included.
+//
+// StoreLogs writes the entries in index order, in as few strata batches as hold them
+// (usually one; a batch holds up to strata.MaxBatchSize bytes), each batch atomic. So a
+// crash, or a failed batch, leaves the entries up to some index written and those after it
+// not: a prefix, never a hole. raft (v1.8.0) copes with that. Its LogStore interface asks
+// nothing of StoreLogs about partial writes. When StoreLogs fails on a follower,
+// Raft.appendEntries neither advances the follower's last index nor reports success, so the
+// leader sends the entries again and they are stored over the prefix already written. After
+// a crash, NewRaft starts from LastIndex, and appendEntries skips the entries present with
+// the leader's term and deletes conflicting ones before storing the rest. A leader whose
+// StoreLogs fails steps down (Raft.dispatchLogs) and its commands report the error, though
+// entries it wrote may still be committed by the next leader, as after any leader failure.
+//
+// Each entry must fit one strata value (strata.MaxValueSize, with its encoding's fields).
 func (s *Store) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
 	}
-	batch := strata.NewBatch()
-	var value []byte
-	lo, hi := logs[0].Index, logs[0].Index
-	for _, l := range logs {
-		lo, hi = min(lo, l.Index), max(hi, l.Index)
-		value = encodeLog(value[:0], l)
-		batch.Put(logKey(l.Index), value) // Put copies key and value into the batch
+	if !slices.IsSortedFunc(logs, byIndex) {
+		logs = slices.Clone(logs)
+		slices.SortStableFunc(logs, byIndex) // stable: of two entries with one index, the later wins
 	}
 
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := s.db.Write(context.Background(), batch); err != nil {
+	batch := strata.NewBatch()
+	size := 0  // bytes in batch, as strata counts them
+	start := 0 // logs[start] is the first entry in batch
+	var encoded []byte
+	for i, l := range logs {
+		encoded = encodeLog(encoded[:0], l)
+		n := batchPutSize(logKeyLen, len(encoded))
+		if n > limits.batch {
+			return fmt.Errorf("%w: raftstore: store logs: log %d takes %d bytes of a batch of %d", strata.ErrInvalidArgument, l.Index, n, limits.batch)
+		}
+		if size+n > limits.batch {
+			if err := s.storeBatch(batch, logs[start].Index, logs[i-1].Index); err != nil {
+				return err
+			}
+			batch.Reset()
+			size, start = 0, i
+		}
+		batch.Put(logKey(l.Index), encoded) // Put copies key and value into the batch
+		size += n
+	}
+	return s.storeBatch(batch, logs[start].Index, logs[len(logs)-1].Index)
+}
+
+// byIndex orders entries by index.
+func byIndex(a, b *raft.Log) int {
+	return cmp.Compare(a.Index, b.Index)
+}
+
+// storeBatch writes batch, which stores entries with indexes in [lo, hi], and updates the
+// cached bounds. The caller holds writeMu.
+func (s *Store) storeBatch(batch *strata.Batch, lo, hi uint64) error {
+	if err := s.commit(batch); err != nil {
 		return s.writeFailed("store logs", err)
 	}
 	b := s.bounds.Load()
@@ -107,7 +149,7 @@ func (s *Store) DeleteRange(lo, hi uint64) error {
 	if batch.Len() == 0 {
 		return nil
 	}
-	if err := s.db.Write(context.Background(), batch); err != nil {
+	if err := s.commit(batch); err != nil {
 		return s.writeFailed("delete range", err)
 	}
 

@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -38,13 +39,18 @@ func reopen(t *testing.T, s *Store, dir string, opts *strata.Options) *Store {
 	return s
 }
 
-// testLog is the entry the tests store at index.
+// testLog is the entry the tests store at index. One in four is 2,500 bytes long: under
+// testLimits it is stored in parts, and a few of them fill a batch.
 func testLog(index uint64) *raft.Log {
+	data := fmt.Appendf(nil, "command %d", index)
+	if index%4 == 3 {
+		data = append(data, bytes.Repeat([]byte{byte(index)}, 2500-len(data))...)
+	}
 	return &raft.Log{
 		Index:      index,
 		Term:       index/10 + 1,
 		Type:       raft.LogType(index % 6),
-		Data:       fmt.Appendf(nil, "command %d", index),
+		Data:       data,
 		Extensions: fmt.Appendf(nil, "ext %d", index%3),
 		AppendedAt: time.Unix(1_700_000_000+int64(index), int64(index)),
 	}
@@ -239,8 +245,18 @@ func TestFailedStoreLogsKeepsBounds(t *testing.T) {
 }
 
 // Random stores and deletes against a model of the log; the Store's answers and the bounds it
-// recovers at Open must match the model throughout.
+// recovers at Open must match the model throughout. Under testLimits, a StoreLogs call often
+// takes several batches.
 func TestLogMatchesModel(t *testing.T) {
+	for name, l := range map[string]storeLimits{"strata limits": limits, "test limits": testLimits} {
+		t.Run(name, func(t *testing.T) {
+			lowerLimits(t, l)
+			testLogMatchesModel(t)
+		})
+	}
+}
+
+func testLogMatchesModel(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
@@ -262,6 +278,7 @@ func TestLogMatchesModel(t *testing.T) {
 			if len(indexes) == 0 {
 				continue
 			}
+			rng.Shuffle(len(indexes), func(i, j int) { indexes[i], indexes[j] = indexes[j], indexes[i] })
 			mustStoreLogs(t, s, indexes...)
 			for _, i := range indexes {
 				model[i] = true

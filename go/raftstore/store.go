@@ -10,7 +10,8 @@
 //
 // Durability: raft requires that StoreLogs, Set and SetUint64 have reached stable storage when
 // they return. They do with strata's defaults (a nil *strata.Options, or NoSync false): each
-// call is one atomic batch, fsynced before it returns. Open with NoSync only for tests.
+// call is one atomic batch, fsynced before it returns, except a StoreLogs too large for one
+// batch, which writes several in index order (see StoreLogs). Open with NoSync only for tests.
 //
 // Layout: log entries live under the key prefix "l" followed by the index as a big-endian
 // uint64, so key order is index order; stable-store keys live under the prefix "s". Entries
@@ -100,6 +101,9 @@ type Store struct {
 	// bounds caches the log's first and last index. nil means unknown (after a write that
 	// failed, when the database may or may not hold it); the next reader reloads it.
 	bounds atomic.Pointer[logBounds]
+	// commit writes one batch of StoreLogs or DeleteRange: db.Write, except in tests that
+	// make a write fail part of the way through StoreLogs.
+	commit func(*strata.Batch) error
 }
 
 // Open opens (or creates) the strata database in dir and returns a Store over it. opts are
@@ -111,6 +115,7 @@ func Open(dir string, opts *strata.Options) (*Store, error) {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
 	s := &Store{db: db}
+	s.commit = func(b *strata.Batch) error { return db.Write(context.Background(), b) }
 	if _, err := s.loadBounds(); err != nil {
 		db.Close()
 		return nil, err
