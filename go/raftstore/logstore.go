@@ -30,7 +30,8 @@ func (s *Store) LastIndex() (uint64, error) {
 }
 
 // GetLog reads the entry at index into l. A missing entry returns raft.ErrLogNotFound; a
-// stored entry that does not decode returns an error wrapping strata.ErrCorruption.
+// stored entry that does not decode, or one in parts with a part missing, returns an error
+// wrapping strata.ErrCorruption.
 func (s *Store) GetLog(index uint64, l *raft.Log) error {
 	value, err := s.db.Get(context.Background(), logKey(index))
 	if errors.Is(err, strata.ErrNotFound) {
@@ -39,7 +40,54 @@ func (s *Store) GetLog(index uint64, l *raft.Log) error {
 	if err != nil {
 		return fmt.Errorf("raftstore: get log %d: %w", index, err)
 	}
+	if isHead(value) {
+		return s.getLogInParts(index, l)
+	}
 	return decodeLog(index, value, l)
+}
+
+// getLogInParts reads the entry at index, stored in parts, into l. It reads the head again
+// and then the parts from one snapshot, so that a concurrent write of the same index cannot
+// give it a head and parts of different entries.
+func (s *Store) getLogInParts(index uint64, l *raft.Log) error {
+	ctx := context.Background()
+	snap, err := s.db.NewSnapshot()
+	if err != nil {
+		return fmt.Errorf("raftstore: get log %d: %w", index, err)
+	}
+	defer snap.Close()
+	value, err := snap.Get(ctx, logKey(index))
+	if errors.Is(err, strata.ErrNotFound) {
+		return raft.ErrLogNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("raftstore: get log %d: %w", index, err)
+	}
+	if !isHead(value) {
+		return decodeLog(index, value, l) // replaced since the first read
+	}
+	head, err := decodeHead(index, value)
+	if err != nil {
+		return err
+	}
+	encoded := make([]byte, 0, head.length)
+	encoded = append(encoded, head.first...)
+	for n := uint32(1); n <= head.parts; n++ {
+		encoded, err = snap.GetAppend(ctx, encoded, continuationKey(index, n))
+		if errors.Is(err, strata.ErrNotFound) {
+			return fmt.Errorf("%w: raftstore: log %d: part %d of %d is missing", strata.ErrCorruption, index, n, head.parts)
+		}
+		if err != nil {
+			return fmt.Errorf("raftstore: get log %d: part %d: %w", index, n, err)
+		}
+		if uint64(len(encoded)) > head.length {
+			return fmt.Errorf("%w: raftstore: log %d: parts hold more than the head's %d bytes", strata.ErrCorruption, index, head.length)
+		}
+	}
+	if uint64(len(encoded)) != head.length {
+		return fmt.Errorf("%w: raftstore: log %d: parts hold %d bytes, the head says %d", strata.ErrCorruption, index, len(encoded), head.length)
+	}
+	return decodeLog(index, encoded, l)
 }
 
 // StoreLog stores one entry, durably (see StoreLogs).
@@ -64,10 +112,17 @@ func (s *Store) StoreLog(l *raft.Log) error {
 // StoreLogs fails steps down (Raft.dispatchLogs) and its commands report the error, though
 // entries it wrote may still be committed by the next leader, as after any leader failure.
 //
-// Each entry must fit one strata value (strata.MaxValueSize, with its encoding's fields).
+// Each entry's Data and Extensions may hold up to MaxEntrySize bytes together; a larger
+// entry is refused before anything is written, with an error wrapping
+// strata.ErrInvalidArgument (leaders should call CheckCommand before raft.Apply).
 func (s *Store) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
+	}
+	for _, l := range logs {
+		if err := checkEntry(l); err != nil {
+			return fmt.Errorf("raftstore: store logs: %w", err)
+		}
 	}
 	if !slices.IsSortedFunc(logs, byIndex) {
 		logs = slices.Clone(logs)
@@ -82,8 +137,10 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 	var encoded []byte
 	for i, l := range logs {
 		encoded = encodeLog(encoded[:0], l)
-		n := batchPutSize(logKeyLen, len(encoded))
+		head, parts := splitLog(l.Index, encoded, limits.value)
+		n := entryBatchSize(head, parts)
 		if n > limits.batch {
+			// checkEntry keeps entries within limits.entry, which fits a batch (a test checks).
 			return fmt.Errorf("%w: raftstore: store logs: log %d takes %d bytes of a batch of %d", strata.ErrInvalidArgument, l.Index, n, limits.batch)
 		}
 		if size+n > limits.batch {
@@ -93,7 +150,10 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 			batch.Reset()
 			size, start = 0, i
 		}
-		batch.Put(logKey(l.Index), encoded) // Put copies key and value into the batch
+		batch.Put(logKey(l.Index), head) // Put copies key and value into the batch
+		for k, part := range parts {
+			batch.Put(continuationKey(l.Index, uint32(k+1)), part)
+		}
 		size += n
 	}
 	return s.storeBatch(batch, logs[start].Index, logs[len(logs)-1].Index)
@@ -123,6 +183,7 @@ func (s *Store) storeBatch(batch *strata.Batch, lo, hi uint64) error {
 // DeleteRange deletes the entries with indexes in [lo, hi], inclusive, in one atomic batch.
 // Indexes without an entry are skipped; an empty range (lo > hi) deletes nothing. It reads
 // the keys it deletes, so its cost follows the entries present, not the width of the range.
+// The parts of entries stored in parts go in the same batch as their heads.
 func (s *Store) DeleteRange(lo, hi uint64) error {
 	if lo > hi {
 		return nil
@@ -171,27 +232,51 @@ func (s *Store) DeleteRange(lo, hi uint64) error {
 	return nil
 }
 
-// collectDeletes returns a batch deleting every entry with an index in [lo, hi], and the
-// index of the first entry after hi (0 if none): one forward scan from lo answers both.
+// collectDeletes returns a batch deleting every entry with an index in [lo, hi], and their
+// parts, and the index of the first entry after hi (0 if none): one forward scan from lo
+// finds both entries and that index, and one scan of the continuation keys of [lo, hi] the
+// parts. That scan also finds parts an entry no longer uses (left when a smaller entry
+// replaced it), so that none outlives the range.
 func (s *Store) collectDeletes(lo, hi uint64) (*strata.Batch, uint64, error) {
-	it, err := s.db.NewIterator(context.Background(), &strata.IterOptions{Start: logKey(lo), End: logEnd})
+	batch := strata.NewBatch()
+	start, end := continuationRange(lo, hi)
+	if err := s.deleteKeys(batch, &strata.IterOptions{Start: start, End: end}, nil); err != nil {
+		return nil, 0, err
+	}
+	var after uint64
+	err := s.deleteKeys(batch, &strata.IterOptions{Start: logKey(lo), End: logEnd}, func(key []byte) (bool, error) {
+		index, err := logIndex(key)
+		if err != nil || index <= hi {
+			return true, err
+		}
+		after = index
+		return false, nil
+	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("raftstore: delete range: %w", err)
+		return nil, 0, err
+	}
+	return batch, after, nil
+}
+
+// deleteKeys adds to batch a delete of every key the iterator bounded by opts yields, up to
+// the first for which inRange, if not nil, returns false.
+func (s *Store) deleteKeys(batch *strata.Batch, opts *strata.IterOptions, inRange func(key []byte) (bool, error)) error {
+	it, err := s.db.NewIterator(context.Background(), opts)
+	if err != nil {
+		return fmt.Errorf("raftstore: delete range: %w", err)
 	}
 	defer it.Close()
-	batch := strata.NewBatch()
 	for it.Next() {
-		index, err := logIndex(it.Key())
-		if err != nil {
-			return nil, 0, err
-		}
-		if index > hi {
-			return batch, index, nil
+		if inRange != nil {
+			ok, err := inRange(it.Key())
+			if err != nil || !ok {
+				return err
+			}
 		}
 		batch.Delete(it.Key()) // Delete copies the key into the batch
 	}
 	if err := it.Err(); err != nil {
-		return nil, 0, fmt.Errorf("raftstore: delete range: %w", err)
+		return fmt.Errorf("raftstore: delete range: %w", err)
 	}
-	return batch, 0, nil
+	return nil
 }

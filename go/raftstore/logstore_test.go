@@ -228,15 +228,17 @@ func TestIndexZero(t *testing.T) {
 	wantLogs(t, s, 0, 3)
 }
 
-// A write the database refuses leaves the log as it was, and the bounds right.
-func TestFailedStoreLogsKeepsBounds(t *testing.T) {
+// An entry the Store refuses (over MaxEntrySize) fails the whole call before anything is
+// written; the log stays as it was, and the bounds right.
+func TestRefusedStoreLogsWritesNothing(t *testing.T) {
+	lowerLimits(t, testLimits)
 	s, _ := openStore(t, &strata.Options{NoSync: true})
 	mustStoreLogs(t, s, 1, 2, 3)
 	tooBig := testLog(4)
-	tooBig.Data = make([]byte, strata.MaxValueSize)
+	tooBig.Data = make([]byte, limits.entry-len(tooBig.Extensions)+1)
 	err := s.StoreLogs([]*raft.Log{testLog(5), tooBig})
 	if !errors.Is(err, strata.ErrInvalidArgument) {
-		t.Fatalf("StoreLogs of an entry over strata.MaxValueSize returned %v, want strata.ErrInvalidArgument", err)
+		t.Fatalf("StoreLogs of an entry over the limit returned %v, want strata.ErrInvalidArgument", err)
 	}
 	wantBounds(t, s, 1, 3)
 	wantLogs(t, s, 0, 6, 1, 2, 3)
@@ -245,8 +247,8 @@ func TestFailedStoreLogsKeepsBounds(t *testing.T) {
 }
 
 // Random stores and deletes against a model of the log; the Store's answers and the bounds it
-// recovers at Open must match the model throughout. Under testLimits, a StoreLogs call often
-// takes several batches.
+// recovers at Open must match the model throughout. Under testLimits, one entry in four is
+// stored in parts and a StoreLogs call often takes several batches.
 func TestLogMatchesModel(t *testing.T) {
 	for name, l := range map[string]storeLimits{"strata limits": limits, "test limits": testLimits} {
 		t.Run(name, func(t *testing.T) {
@@ -315,6 +317,8 @@ func testLogMatchesModel(t *testing.T) {
 			wantLogs(t, s, 0, span+50, present...)
 		}
 	}
+	// Every part left belongs to an entry the model holds.
+	wantParts(t, s, func(index uint64) bool { return model[index] })
 }
 
 func TestClosedStore(t *testing.T) {

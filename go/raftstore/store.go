@@ -15,7 +15,14 @@
 //
 // Layout: log entries live under the key prefix "l" followed by the index as a big-endian
 // uint64, so key order is index order; stable-store keys live under the prefix "s". Entries
-// are encoded in a small versioned binary format (see encoding.go).
+// are encoded in a small versioned binary format (see encoding.go). An entry too large for
+// one strata value keeps its head under "l" and the rest in continuation values under the
+// prefix "c", outside the log's key range, so nothing that reads the log's keys sees them.
+//
+// Limits: StoreLogs takes any number of entries of any total size. One entry must fit one
+// batch: its Data and Extensions may hold up to MaxEntrySize bytes together. A leader calls
+// CheckCommand before raft.Apply so that a larger command is refused there, not in the log
+// store.
 //
 // FirstIndex and LastIndex are answered from memory. strata has no cheap "largest key"
 // lookup (an iterator, reverse or not, reads a chunk of entries with their values), and raft
@@ -24,7 +31,7 @@
 // through the Store, which serializes StoreLogs and DeleteRange. The Store must therefore be
 // the only writer of its database.
 //
-// A Store never writes outside its two prefixes, and never deletes a log entry except in
+// A Store never writes outside its three prefixes, and never deletes a log entry except in
 // DeleteRange.
 package raftstore
 
@@ -40,12 +47,20 @@ import (
 
 // Key prefixes. Each prefix is one byte, and the byte after it bounds its range.
 const (
-	logPrefix    = 'l'
-	stablePrefix = 's'
+	// continuationPrefix holds the parts of large entries after the first. 'c' sorts
+	// before 'l', so the log's range ["l", "m") never contains a continuation key.
+	continuationPrefix = 'c'
+	logPrefix          = 'l'
+	stablePrefix       = 's'
 )
 
 // logKeyLen is the length of a log entry's key: the prefix and a big-endian uint64 index.
 const logKeyLen = 1 + 8
+
+// continuationKeyLen is the length of a continuation key: the prefix, the entry's index as
+// a big-endian uint64 and the part's number (1 for the part after the head) as a big-endian
+// uint32, so an entry's parts are adjacent and in order.
+const continuationKeyLen = 1 + 8 + 4
 
 var (
 	// logStart and logEnd bound every log key: [logStart, logEnd).
@@ -67,6 +82,25 @@ func logIndex(key []byte) (uint64, error) {
 		return 0, fmt.Errorf("%w: raftstore: %q is not a log key", strata.ErrCorruption, key)
 	}
 	return binary.BigEndian.Uint64(key[1:]), nil
+}
+
+// continuationKey returns the key of part n (n >= 1) of the entry at index.
+func continuationKey(index uint64, n uint32) []byte {
+	key := make([]byte, continuationKeyLen)
+	key[0] = continuationPrefix
+	binary.BigEndian.PutUint64(key[1:], index)
+	binary.BigEndian.PutUint32(key[9:], n)
+	return key
+}
+
+// continuationRange returns the bounds [start, end) of the continuation keys of the
+// entries with indexes in [lo, hi].
+func continuationRange(lo, hi uint64) (start, end []byte) {
+	start = continuationKey(lo, 0)
+	if hi == 1<<64-1 {
+		return start, []byte{continuationPrefix + 1}
+	}
+	return start, continuationKey(hi+1, 0)
 }
 
 // stableKey returns the database key of a stable-store key.
