@@ -261,7 +261,7 @@ func TestMissingPartIsCorruption(t *testing.T) {
 // MaxEntrySize (and the entry limits the tests lower it to) fits one batch with the largest fields an
 // entry can have, so StoreLogs never meets an entry it cannot write whole.
 func TestLargestEntryFitsOneBatch(t *testing.T) {
-	for _, l := range []storeLimits{limits, testLimits} {
+	for _, l := range []storeLimits{limits, testLimits, clusterLimits} {
 		fields := encodeLog(nil, &raft.Log{Index: math.MaxUint64, Term: math.MaxUint64, Type: raft.LogType(255),
 			AppendedAt: time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)})
 		// Data and Extensions split as unevenly as their length prefixes allow.
