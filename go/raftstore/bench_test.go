@@ -9,18 +9,28 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	raftbench "github.com/hashicorp/raft/bench"
 )
 
 // Benchmarks of the log-store operations raft's hot path uses, on strata and on raft-boltdb
 // (the store most raft deployments use) for comparison. Both sync every write.
 //
 //	go test -run '^$' -bench . -benchtime 2000x ./go/raftstore
+//
+// BenchmarkRaftBench runs raft's own benchmarks (github.com/hashicorp/raft/bench), as shipped,
+// on both; with -benchtime 1x every benchmark here runs once, a smoke test of a few seconds.
 
 // benchStores names the stores under comparison.
 var benchStores = []string{"strata", "boltdb"}
 
+// benchStore is what raft asks of a node's storage; both stores under comparison are both.
+type benchStore interface {
+	raft.LogStore
+	raft.StableStore
+}
+
 // openBenchStore opens the store called name in a temporary directory.
-func openBenchStore(b *testing.B, name string) raft.LogStore {
+func openBenchStore(b *testing.B, name string) benchStore {
 	if name == "strata" {
 		s, _ := openStore(b, nil)
 		return s
@@ -89,5 +99,34 @@ func BenchmarkGetLog(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// raftBenchmarks are the functions of raft's bench package, by name.
+var raftBenchmarks = []struct {
+	name string
+	run  func(*testing.B, benchStore)
+}{
+	{"FirstIndex", func(b *testing.B, s benchStore) { raftbench.FirstIndex(b, s) }},
+	{"LastIndex", func(b *testing.B, s benchStore) { raftbench.LastIndex(b, s) }},
+	{"GetLog", func(b *testing.B, s benchStore) { raftbench.GetLog(b, s) }},
+	{"StoreLog", func(b *testing.B, s benchStore) { raftbench.StoreLog(b, s) }},
+	{"StoreLogs", func(b *testing.B, s benchStore) { raftbench.StoreLogs(b, s) }},
+	{"DeleteRange", func(b *testing.B, s benchStore) { raftbench.DeleteRange(b, s) }},
+	{"Set", func(b *testing.B, s benchStore) { raftbench.Set(b, s) }},
+	{"Get", func(b *testing.B, s benchStore) { raftbench.Get(b, s) }},
+	{"SetUint64", func(b *testing.B, s benchStore) { raftbench.SetUint64(b, s) }},
+	{"GetUint64", func(b *testing.B, s benchStore) { raftbench.GetUint64(b, s) }},
+}
+
+// BenchmarkRaftBench runs raft's benchmarks of log and stable stores. They store index 0
+// (StoreLog's first entry, DeleteRange's first batch), which raft itself never does.
+func BenchmarkRaftBench(b *testing.B) {
+	for _, bench := range raftBenchmarks {
+		for _, name := range benchStores {
+			b.Run(bench.name+"/"+name, func(b *testing.B) {
+				bench.run(b, openBenchStore(b, name))
+			})
+		}
 	}
 }

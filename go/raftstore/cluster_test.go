@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ func TestRaftClusterOnStrata(t *testing.T) {
 		}
 		commands = n
 	}
-	c := newCluster(t, commands)
+	c := newCluster(t, commands, 8)
 	c.bootstrap()
 	c.waitLeader()
 
@@ -84,6 +85,51 @@ func TestRaftClusterOnStrata(t *testing.T) {
 	}
 }
 
+// clusterLimits are the limits TestRaftFollowerCatchesUpAcrossBatches runs under: a
+// 12 KiB command is stored in two parts, and a batch holds five.
+var clusterLimits = storeLimits{batch: 64 << 10, value: 8 << 10, entry: 48 << 10}
+
+// A follower that falls behind by more than a batch holds catches up. It is shut down while
+// the others commit 1 MiB of 12 KiB commands (a batch holds 64 KiB under clusterLimits), then
+// restarted: raft sends it AppendEntries of up to 64 entries (768 KiB) at a time, each of
+// which its Store writes in several batches. Before entries were written in batches, each
+// such StoreLogs was refused and raft sent the same entries again, forever. The leader's own
+// appends exceed a batch too: BatchApplyCh hands it up to 64 commands at once.
+func TestRaftFollowerCatchesUpAcrossBatches(t *testing.T) {
+	lowerLimits(t, clusterLimits)
+	const commands, commandSize = 160, 12 << 10
+	if behind := commands / 2 * commandSize; behind <= 4*limits.batch {
+		t.Fatalf("the follower misses %d bytes of commands: too few for several batches of %d", behind, limits.batch)
+	}
+	c := newCluster(t, commands, commandSize)
+	c.bootstrap()
+	c.waitLeader()
+	c.apply(0, commands/2)
+
+	f := c.follower()
+	c.stop(f)
+	c.apply(commands/2, commands)
+	c.openStore(f)
+	c.start(f)
+
+	leader := c.waitLeader()
+	if err := leader.raft.Barrier(time.Minute).Error(); err != nil {
+		t.Fatalf("barrier on %s: %v", leader.id, err)
+	}
+	want := leader.fsm.state()
+	if want.distinct != commands {
+		t.Fatalf("leader %s applied %d distinct commands, want %d", leader.id, want.distinct, commands)
+	}
+	for _, n := range c.nodes {
+		waitFor(t, 2*time.Minute, func() bool { return n.fsm.state() == want },
+			func() string { return fmt.Sprintf("%s's state machine: %+v, leader's: %+v", n.id, n.fsm.state(), want) })
+	}
+	if largest := f.largestAppend.Load(); largest <= int64(limits.batch) {
+		t.Fatalf("%s caught up through StoreLogs calls of at most %d bytes; the test means calls larger than a batch (%d)",
+			f.id, largest, limits.batch)
+	}
+}
+
 // node is one raft server of the test cluster, with everything it keeps across a restart
 // (its directories) and everything it rebuilds.
 type node struct {
@@ -95,17 +141,37 @@ type node struct {
 	trans *raft.InmemTransport
 	fsm   *commandFSM
 	raft  *raft.Raft
+	// largestAppend is the most bytes of data and extensions raft has stored in one
+	// StoreLogs call since the node last started.
+	largestAppend atomic.Int64
+}
+
+// appendRecorder is a node's Store as raft sees it: it records the largest StoreLogs call.
+type appendRecorder struct {
+	*Store
+	largest *atomic.Int64
+}
+
+func (r appendRecorder) StoreLogs(logs []*raft.Log) error {
+	var n int64
+	for _, l := range logs {
+		n += int64(len(l.Data) + len(l.Extensions))
+	}
+	for old := r.largest.Load(); n > old && !r.largest.CompareAndSwap(old, n); old = r.largest.Load() {
+	}
+	return r.Store.StoreLogs(logs)
 }
 
 type cluster struct {
-	t        *testing.T
-	commands int
-	nodes    []*node
-	logs     *lockedBuffer
+	t           *testing.T
+	commands    int // commands the test applies in all
+	commandSize int // bytes of each command: its id, then bytes derived from it
+	nodes       []*node
+	logs        *lockedBuffer
 }
 
-func newCluster(t *testing.T, commands int) *cluster {
-	c := &cluster{t: t, commands: commands, logs: &lockedBuffer{}}
+func newCluster(t *testing.T, commands, commandSize int) *cluster {
+	c := &cluster{t: t, commands: commands, commandSize: max(commandSize, 8), logs: &lockedBuffer{}}
 	// The nodes' directories are made first, so that their removal (a cleanup of its own,
 	// run last in, first out) comes after the stores are closed: strata refuses to close a
 	// database whose directory was deleted under it as if nothing happened.
@@ -171,7 +237,8 @@ func (c *cluster) start(n *node) {
 
 	_, n.trans = raft.NewInmemTransport(raft.ServerAddress(n.id))
 	n.fsm = newCommandFSM()
-	r, err := raft.NewRaft(conf, n.fsm, n.store, n.store, n.snaps, n.trans)
+	n.largestAppend.Store(0)
+	r, err := raft.NewRaft(conf, n.fsm, appendRecorder{n.store, &n.largestAppend}, n.store, n.snaps, n.trans)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", n.id, err)
 	}
@@ -283,7 +350,11 @@ func (c *cluster) apply(from, to int) {
 		leader := c.waitLeader()
 		futures := make([]raft.ApplyFuture, len(pending))
 		for i, id := range pending {
-			futures[i] = leader.raft.Apply(binary.BigEndian.AppendUint64(nil, id), time.Minute)
+			cmd := c.command(id)
+			if err := CheckCommand(cmd); err != nil { // as a leader should, before Apply
+				c.t.Fatal(err)
+			}
+			futures[i] = leader.raft.Apply(cmd, time.Minute)
 		}
 		var failed []uint64
 		for i, f := range futures {
@@ -293,6 +364,16 @@ func (c *cluster) apply(from, to int) {
 		}
 		pending = failed
 	}
+}
+
+// command returns the command with this id: the id as 8 big-endian bytes, then bytes that
+// depend on it up to commandSize.
+func (c *cluster) command(id uint64) []byte {
+	cmd := binary.BigEndian.AppendUint64(make([]byte, 0, c.commandSize), id)
+	for i := len(cmd); i < c.commandSize; i++ {
+		cmd = append(cmd, byte(id)+byte(i))
+	}
+	return cmd
 }
 
 // waitFor polls cond until it holds, failing the test with what() if it does not within

@@ -95,6 +95,19 @@ func Example_raft() {
 	// Output: state "abc"; the log holds entries up to 5 (configuration, no-op, 3 commands)
 }
 
+// A leader checks each command before raft.Apply: raft does not know the log store's limit,
+// so a command over MaxEntrySize would otherwise fail in StoreLogs, taking down the commands
+// appended with it.
+func ExampleCheckCommand() {
+	apply := func(r *raft.Raft, cmd []byte) error {
+		if err := raftstore.CheckCommand(cmd); err != nil {
+			return err // refused here, at the caller, not inside raft
+		}
+		return r.Apply(cmd, 10*time.Second).Error()
+	}
+	_ = apply
+}
+
 // joinFSM is a raft state machine whose state is its commands, joined.
 type joinFSM struct {
 	mu  sync.Mutex

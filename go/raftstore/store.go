@@ -10,11 +10,19 @@
 //
 // Durability: raft requires that StoreLogs, Set and SetUint64 have reached stable storage when
 // they return. They do with strata's defaults (a nil *strata.Options, or NoSync false): each
-// call is one atomic batch, fsynced before it returns. Open with NoSync only for tests.
+// call is one atomic batch, fsynced before it returns, except a StoreLogs too large for one
+// batch, which writes several in index order (see StoreLogs). Open with NoSync only for tests.
 //
 // Layout: log entries live under the key prefix "l" followed by the index as a big-endian
 // uint64, so key order is index order; stable-store keys live under the prefix "s". Entries
-// are encoded in a small versioned binary format (see encoding.go).
+// are encoded in a small versioned binary format (see encoding.go). An entry too large for
+// one strata value keeps its head under "l" and the rest in continuation values under the
+// prefix "c", outside the log's key range, so nothing that reads the log's keys sees them.
+//
+// Limits: StoreLogs takes any number of entries of any total size. One entry must fit one
+// batch: its Data and Extensions may hold up to MaxEntrySize bytes together. A leader calls
+// CheckCommand before raft.Apply so that a larger command is refused there, not in the log
+// store.
 //
 // FirstIndex and LastIndex are answered from memory. strata has no cheap "largest key"
 // lookup (an iterator, reverse or not, reads a chunk of entries with their values), and raft
@@ -23,7 +31,7 @@
 // through the Store, which serializes StoreLogs and DeleteRange. The Store must therefore be
 // the only writer of its database.
 //
-// A Store never writes outside its two prefixes, and never deletes a log entry except in
+// A Store never writes outside its three prefixes, and never deletes a log entry except in
 // DeleteRange.
 package raftstore
 
@@ -39,12 +47,20 @@ import (
 
 // Key prefixes. Each prefix is one byte, and the byte after it bounds its range.
 const (
-	logPrefix    = 'l'
-	stablePrefix = 's'
+	// continuationPrefix holds the parts of large entries after the first. 'c' sorts
+	// before 'l', so the log's range ["l", "m") never contains a continuation key.
+	continuationPrefix = 'c'
+	logPrefix          = 'l'
+	stablePrefix       = 's'
 )
 
 // logKeyLen is the length of a log entry's key: the prefix and a big-endian uint64 index.
 const logKeyLen = 1 + 8
+
+// continuationKeyLen is the length of a continuation key: the prefix, the entry's index as
+// a big-endian uint64 and the part's number (1 for the part after the head) as a big-endian
+// uint32, so an entry's parts are adjacent and in order.
+const continuationKeyLen = 1 + 8 + 4
 
 var (
 	// logStart and logEnd bound every log key: [logStart, logEnd).
@@ -68,14 +84,44 @@ func logIndex(key []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(key[1:]), nil
 }
 
+// continuationKey returns the key of part n (n >= 1) of the entry at index.
+func continuationKey(index uint64, n uint32) []byte {
+	key := make([]byte, continuationKeyLen)
+	key[0] = continuationPrefix
+	binary.BigEndian.PutUint64(key[1:], index)
+	binary.BigEndian.PutUint32(key[9:], n)
+	return key
+}
+
+// continuationRange returns the bounds [start, end) of the continuation keys of the
+// entries with indexes in [lo, hi].
+func continuationRange(lo, hi uint64) (start, end []byte) {
+	start = continuationKey(lo, 0)
+	if hi == 1<<64-1 {
+		return start, []byte{continuationPrefix + 1}
+	}
+	return start, continuationKey(hi+1, 0)
+}
+
 // stableKey returns the database key of a stable-store key.
 func stableKey(key []byte) []byte {
 	return append([]byte{stablePrefix}, key...)
 }
 
-// logBounds are the first and last index present in the log; both are 0 when it is empty.
+// logBounds are the first and last index present in the log. Both are 0 when it is empty,
+// and index 0 is an index like any other (raft never writes it; raft's benchmarks do), so
+// whether the log holds an entry is a field of its own.
 type logBounds struct {
 	first, last uint64
+	any         bool // the log holds at least one entry
+}
+
+// with returns the bounds after entries with indexes in [lo, hi] were stored.
+func (b logBounds) with(lo, hi uint64) logBounds {
+	if !b.any {
+		return logBounds{first: lo, last: hi, any: true}
+	}
+	return logBounds{first: min(b.first, lo), last: max(b.last, hi), any: true}
 }
 
 // Store is a raft.LogStore and raft.StableStore backed by a strata database. All methods are
@@ -89,6 +135,9 @@ type Store struct {
 	// bounds caches the log's first and last index. nil means unknown (after a write that
 	// failed, when the database may or may not hold it); the next reader reloads it.
 	bounds atomic.Pointer[logBounds]
+	// commit writes one batch of StoreLogs or DeleteRange: db.Write, except in tests that
+	// make a write fail part of the way through StoreLogs.
+	commit func(*strata.Batch) error
 }
 
 // Open opens (or creates) the strata database in dir and returns a Store over it. opts are
@@ -100,6 +149,7 @@ func Open(dir string, opts *strata.Options) (*Store, error) {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
 	s := &Store{db: db}
+	s.commit = func(b *strata.Batch) error { return db.Write(context.Background(), b) }
 	if _, err := s.loadBounds(); err != nil {
 		db.Close()
 		return nil, err
@@ -136,37 +186,38 @@ func (s *Store) currentBounds() (logBounds, error) {
 // loadBounds reads the log's first and last index from the database and caches them. The
 // caller holds writeMu, or is Open.
 func (s *Store) loadBounds() (logBounds, error) {
-	first, err := s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd})
+	first, found, err := s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd})
 	if err != nil {
 		return logBounds{}, err
 	}
-	var last uint64
-	if first != 0 {
-		last, err = s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd, Reverse: true})
+	var b logBounds
+	if found {
+		last, _, err := s.edgeIndex(&strata.IterOptions{Start: logStart, End: logEnd, Reverse: true})
 		if err != nil {
 			return logBounds{}, err
 		}
+		b = logBounds{first: first, last: last, any: true}
 	}
-	b := logBounds{first: first, last: last}
 	s.bounds.Store(&b)
 	return b, nil
 }
 
-// edgeIndex returns the index of the first log key the iterator bounded by opts yields, or 0
-// when it yields none.
-func (s *Store) edgeIndex(opts *strata.IterOptions) (uint64, error) {
+// edgeIndex returns the index of the first log key the iterator bounded by opts yields, and
+// whether it yields one.
+func (s *Store) edgeIndex(opts *strata.IterOptions) (uint64, bool, error) {
 	it, err := s.db.NewIterator(context.Background(), opts)
 	if err != nil {
-		return 0, fmt.Errorf("raftstore: find log bounds: %w", err)
+		return 0, false, fmt.Errorf("raftstore: find log bounds: %w", err)
 	}
 	defer it.Close()
 	if !it.Next() {
 		if err := it.Err(); err != nil {
-			return 0, fmt.Errorf("raftstore: find log bounds: %w", err)
+			return 0, false, fmt.Errorf("raftstore: find log bounds: %w", err)
 		}
-		return 0, nil
+		return 0, false, nil
 	}
-	return logIndex(it.Key())
+	index, err := logIndex(it.Key())
+	return index, err == nil, err
 }
 
 // writeFailed records that a write returned err: the database may or may not hold it, so
