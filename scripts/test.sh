@@ -65,6 +65,8 @@ fi
 for module in go/raftstore go/prometheus go/bench scripts/tools; do
   (cd "$module" && go vet ./... && go test -count=1 ./...)
 done
+# raft's own benchmark package against the store, once each: it must run as shipped.
+(cd go/raftstore && go test -count=1 -run XXX -bench RaftBench -benchtime 1x ./...)
 
 step "c: harness under valgrind"
 scripts/c-harness.sh
