@@ -23,6 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -210,7 +211,7 @@ impl Request {
             Request::IterNext { iter, .. }
             | Request::IterSeek { iter, .. }
             | Request::IterClose { iter } => state.iters.get(iter).map(|it| it.db),
-            Request::SnapshotClose { snapshot } => state.snapshots.get(snapshot).map(|s| s.0),
+            Request::SnapshotClose { snapshot } => Some(database_handle(*snapshot)),
             _ => None,
         })
     }
@@ -242,8 +243,17 @@ impl Request {
     }
 
     /// Point reads: served by the database's reader thread, beside its own thread.
+    /// Served by a reader thread: point reads, and the steps of a transaction (its snapshot,
+    /// its commit, which a reader hands to the committer), so a transaction's requests find
+    /// a thread that is still awake from the one before.
     fn is_read(&self) -> bool {
-        matches!(self, Request::Get { .. } | Request::GetWait { .. })
+        matches!(
+            self,
+            Request::Get { .. }
+                | Request::GetWait { .. }
+                | Request::SnapshotOpen { .. }
+                | Request::Commit { .. }
+        )
     }
 
     /// The number of the database whose thread serves this request (the upper half of the
@@ -272,6 +282,11 @@ impl Request {
 /// its iterators' and snapshots' handles carry the same upper half.
 fn database_number(handle: u64) -> u32 {
     (handle >> 32) as u32
+}
+
+/// The handle of the database an iterator or snapshot handle belongs to.
+fn database_handle(handle: u64) -> u64 {
+    u64::from(database_number(handle)) << 32
 }
 
 /// What every strata-owned thread of the runtime shares.
@@ -420,6 +435,11 @@ struct DbCell {
     db: SharedDb,
     /// Its open snapshots (handle -> sequence number), for reads that name one.
     snapshots: RwLock<HashMap<u64, u64>>,
+    /// The next iterator or snapshot handle: the database's number in the upper half, so
+    /// requests naming it reach this database's threads, and a count that never repeats.
+    next_handle: AtomicU64,
+    /// Where transactions' commits go once a reader has resolved their snapshot.
+    writes: CommitSender,
 }
 
 impl DbCell {
@@ -433,6 +453,63 @@ impl DbCell {
 
     fn snapshots_mut(&self) -> RwLockWriteGuard<'_, HashMap<u64, u64>> {
         self.snapshots.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new handle for an iterator or snapshot of this database.
+    fn new_handle(&self) -> u64 {
+        self.next_handle.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Pins the latest state as a new snapshot and returns its handle in the completion.
+    fn snapshot_open(&self, token: u64) -> Completion {
+        let handle = self.new_handle();
+        let seq = self.read().acquire_snapshot();
+        self.snapshots_mut().insert(handle, seq);
+        let mut c = Completion::ok(token, Vec::new());
+        c.handle = handle;
+        c
+    }
+
+    /// Closes a snapshot of this database (a closed or unknown handle: nothing to do).
+    fn snapshot_close(&self, snapshot: u64) {
+        if let Some(seq) = self.snapshots_mut().remove(&snapshot) {
+            self.read().release_snapshot(seq);
+        }
+    }
+
+    /// Hands a transaction's commit to the committer, its snapshot's versions retained until
+    /// the committer has checked the reads; fails it at once when the snapshot is closed.
+    fn commit(
+        &self,
+        snapshot: u64,
+        batch: Batch,
+        keys: Vec<Box<[u8]>>,
+        sync: bool,
+        token: u64,
+    ) -> Option<Completion> {
+        let seq = match snapshot {
+            0 => None,
+            _ => self
+                .snapshots
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&snapshot)
+                .copied(),
+        };
+        let Some(seq) = seq else {
+            return Some(snapshot_closed(token));
+        };
+        self.read().retain_snapshot(seq);
+        let reads = strata_engine::ReadSet {
+            seq,
+            keys,
+            release: true,
+        };
+        if self.writes.commit(batch, token, sync, reads).is_err() {
+            self.read().release_snapshot(seq);
+            return Some(closed(token));
+        }
+        None
     }
 
     /// The sequence number a read of `snapshot` reads at (0: the latest state); `None` when
@@ -546,34 +623,42 @@ fn read_guarded(
     buffers: &mut Vec<Vec<u8>>,
     shared: &Shared,
 ) {
-    let (db, snapshot, key, token, waiter) = match request {
-        Request::Get {
-            db,
-            snapshot,
-            key,
-            token,
-        } => (db, snapshot, key, token, None),
-        Request::GetWait {
-            db,
-            snapshot,
-            key,
-            waiter,
-        } => (db, snapshot, key, 0, Some(waiter)),
-        _ => unreachable!("only point reads are routed to a reader"),
+    let token = request.token().unwrap_or(0);
+    let db = request.db_handle();
+    let waiter = match &request {
+        Request::GetWait { waiter, .. } => Some(Arc::clone(waiter)),
+        _ => None,
     };
     let read = || {
-        if db != cell.handle {
-            return closed(token);
+        if db != Some(cell.handle) {
+            return Some(closed(token));
         }
-        cell.get(snapshot, &key, token, buffers, &shared.completions)
+        match request {
+            Request::Get { snapshot, key, .. } | Request::GetWait { snapshot, key, .. } => {
+                Some(cell.get(snapshot, &key, token, buffers, &shared.completions))
+            }
+            Request::SnapshotOpen { .. } => Some(cell.snapshot_open(token)),
+            // Answered by the committer, unless the snapshot is already closed.
+            Request::Commit {
+                snapshot,
+                batch,
+                reads,
+                sync,
+                ..
+            } => cell.commit(snapshot, batch, reads, sync, token),
+            _ => unreachable!("only reads, snapshot opens and commits reach a reader"),
+        }
     };
     // AssertUnwindSafe: after a panic the database is poisoned, as on its own thread.
     let result = catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|payload| {
         let why = format!("panic in strata: {}", panic_message(&*payload));
         tracing::error!(reason = %why, "read panicked");
         cell.write().poison(why.clone());
-        Completion::err(token, ErrorCode::Internal as i32, why)
+        Some(Completion::err(token, ErrorCode::Internal as i32, why))
     });
+    let Some(result) = result else {
+        return;
+    };
     match waiter {
         Some(waiter) => woken.push((waiter, result)),
         None => out.push(result),
@@ -597,7 +682,6 @@ struct DbSlot {
     /// Its write pipeline, finished when the database closes.
     committer: Option<Committer>,
     iters: HashSet<u64>,
-    snapshots: HashSet<u64>,
 }
 
 /// Everything one of the runtime's threads owns: a database thread its one database (and its
@@ -608,9 +692,6 @@ struct State {
     number: u32,
     dbs: HashMap<u64, DbSlot>,
     iters: HashMap<u64, IterState>,
-    /// Snapshot handle -> (database handle, sequence number).
-    snapshots: HashMap<u64, (u64, u64)>,
-    next_handle: u64,
     out: Vec<Completion>,
     /// Results for callers blocked in their own call, delivered with the group's completions.
     woken: Vec<(Arc<Waiter>, Completion)>,
@@ -664,8 +745,6 @@ impl State {
             number,
             dbs: HashMap::new(),
             iters: HashMap::new(),
-            snapshots: HashMap::new(),
-            next_handle: (u64::from(number) << 32) + 1,
             buffers: Vec::new(),
             out: Vec::new(),
             woken: Vec::new(),
@@ -861,11 +940,6 @@ impl State {
         self.woken.extend(woken);
     }
 
-    fn new_handle(&mut self) -> u64 {
-        self.next_handle += 1;
-        self.next_handle - 1
-    }
-
     /// On a database thread: opens its database and, if that worked, makes the thread the one
     /// requests naming it reach.
     fn open(&mut self, path: PathBuf, opts: Options, token: u64) {
@@ -881,6 +955,8 @@ impl State {
             handle,
             db: Arc::new(RwLock::new(db)),
             snapshots: RwLock::new(HashMap::new()),
+            next_handle: AtomicU64::new(handle + 1),
+            writes: writes.clone(),
         });
         let (reads, read_inbox) = crossbeam_channel::unbounded();
         let count = readers();
@@ -929,7 +1005,6 @@ impl State {
                 readers,
                 committer: Some(committer),
                 iters: HashSet::new(),
-                snapshots: HashSet::new(),
             },
         );
         self.shared.count_open(true);
@@ -965,9 +1040,6 @@ impl State {
         self.buffers = Vec::new();
         for iter in slot.iters.drain() {
             self.iters.remove(&iter);
-        }
-        for snapshot in slot.snapshots.drain() {
-            self.snapshots.remove(&snapshot);
         }
         // The slot has left the table, so a panic in close must be caught here: otherwise its
         // waiters would never hear back.
@@ -1006,13 +1078,10 @@ impl State {
     /// The sequence number to read at: the snapshot's, or the latest for 0. `None` when the
     /// snapshot is closed or belongs to another database.
     fn snapshot_seq(&self, db: u64, snapshot: u64) -> Option<u64> {
-        if snapshot == 0 {
-            return self.dbs.get(&db).map(|s| s.db.read().visible_seq());
+        if snapshot != 0 && database_handle(snapshot) != db {
+            return None;
         }
-        match self.snapshots.get(&snapshot) {
-            Some(&(owner, seq)) if owner == db => Some(seq),
-            _ => None,
-        }
+        self.dbs.get(&db)?.db.snapshot_seq(snapshot)
     }
 
     fn stats(&mut self, db: u64, token: u64) {
@@ -1086,8 +1155,8 @@ impl State {
         let Some(seq) = self.snapshot_seq(db, snapshot) else {
             return self.out.push(snapshot_closed(token));
         };
-        let handle = self.new_handle();
         let slot = self.dbs.get_mut(&db).expect("checked above");
+        let handle = slot.db.new_handle();
         slot.db.read().retain_snapshot(seq);
         let mut state = IterState::new(db, seq, lower, upper, reverse);
         let mut c = if first_chunk {
@@ -1131,28 +1200,21 @@ impl State {
         }
     }
 
+    /// A snapshot open that reached this thread rather than a reader: one naming no open
+    /// database (the front thread answers those), or none at all in practice.
     fn snapshot_open(&mut self, db: u64, token: u64) {
-        if !self.dbs.contains_key(&db) {
-            return self.out.push(closed(token));
-        }
-        let handle = self.new_handle();
-        let slot = self.dbs.get_mut(&db).expect("checked above");
-        let seq = slot.db.read().acquire_snapshot();
-        slot.db.snapshots_mut().insert(handle, seq);
-        slot.snapshots.insert(handle);
-        self.snapshots.insert(handle, (db, seq));
-        let mut c = Completion::ok(token, Vec::new());
-        c.handle = handle;
+        let c = match self.dbs.get(&db) {
+            Some(slot) => slot.db.snapshot_open(token),
+            None => closed(token),
+        };
         self.out.push(c);
     }
 
+    /// Closes a snapshot here, on the database's own thread (not a reader), so a Stats sent
+    /// after the close counts it gone.
     fn snapshot_close(&mut self, snapshot: u64) {
-        if let Some((db, seq)) = self.snapshots.remove(&snapshot) {
-            if let Some(slot) = self.dbs.get_mut(&db) {
-                slot.db.snapshots_mut().remove(&snapshot);
-                slot.snapshots.remove(&snapshot);
-                slot.db.read().release_snapshot(seq);
-            }
+        if let Some(slot) = self.dbs.get(&database_handle(snapshot)) {
+            slot.db.snapshot_close(snapshot);
         }
     }
 
@@ -1187,6 +1249,8 @@ impl State {
         }
     }
 
+    /// A commit that reached this thread rather than a reader: one naming no open database
+    /// (the front thread answers those), or none at all in practice.
     fn commit(
         &mut self,
         db: u64,
@@ -1199,27 +1263,11 @@ impl State {
         let Some(slot) = self.dbs.get(&db) else {
             return self.out.push(closed(token));
         };
-        let Some(committer) = slot.committer.as_ref() else {
-            return self.out.push(closed(token));
-        };
-        let seq = match self.snapshots.get(&snapshot) {
-            Some(&(owner, seq)) if owner == db && snapshot != 0 => seq,
-            _ => return self.out.push(snapshot_closed(token)),
-        };
-        // Kept until the committer has checked the reads, whenever the caller closes its own.
-        slot.db.read().retain_snapshot(seq);
-        let reads = strata_engine::ReadSet {
-            seq,
-            keys,
-            release: true,
-        };
-        if committer
-            .sender()
-            .commit(batch, token, sync, reads)
-            .is_err()
-        {
-            slot.db.read().release_snapshot(seq);
-            self.out.push(closed(token));
+        if snapshot != 0 && database_handle(snapshot) != db {
+            return self.out.push(snapshot_closed(token));
+        }
+        if let Some(c) = slot.db.commit(snapshot, batch, keys, sync, token) {
+            self.out.push(c);
         }
     }
 
