@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/strata-db/strata/internal/latency"
@@ -129,6 +130,10 @@ type Row struct {
 	P50Micros   float64 `json:"p50_us"`
 	P99Micros   float64 `json:"p99_us"`
 	MaxMicros   float64 `json:"max_us"`
+	// CPUMicrosPerOp is the process's CPU time (user and system, every thread: the engine's
+	// own and its background work included) over the timed region, per operation: what an
+	// operation costs the machine, whichever threads did the work.
+	CPUMicrosPerOp float64 `json:"cpu_us_per_op"`
 	// CloseSecs is the time to close after a fill (memtables flushed), not part of Secs.
 	CloseSecs float64 `json:"close_secs,omitempty"`
 	// PeakRSSBytes is the process's peak resident memory from opening the store to closing
@@ -213,8 +218,8 @@ func Run(cfg Config) ([]Row, error) {
 // progressLine is a row of the table Run writes to Config.Progress: ops/s and latencies,
 // quiet and, when measured, loaded.
 func progressLine(row Row) string {
-	line := fmt.Sprintf("  %-19s %-7s %12.0f ops/s  p50 %8.1f us  p99 %9.1f us",
-		row.Label(), row.Engine, row.OpsPerSec, row.P50Micros, row.P99Micros)
+	line := fmt.Sprintf("  %-19s %-7s %12.0f ops/s  p50 %8.1f us  p99 %9.1f us  cpu %6.2f us/op",
+		row.Label(), row.Engine, row.OpsPerSec, row.P50Micros, row.P99Micros, row.CPUMicrosPerOp)
 	if row.Workload == "txnrmw" {
 		line += fmt.Sprintf("  retries/txn %.3f", retryRate(row.Retries, row.Ops))
 	}
@@ -615,7 +620,18 @@ type unit func(i int) (tally, error)
 type measurement struct {
 	tally
 	elapsed time.Duration
+	// cpu is the process's CPU time over the same region.
+	cpu     time.Duration
 	latency latency.Histogram
+}
+
+// selfCPU is the CPU time (user and system) this process has used so far, every thread.
+func selfCPU() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 // timed runs units 0 to n-1 on threads goroutines (unit i on goroutine i % threads), timing
@@ -631,6 +647,7 @@ func timed(threads, n int, newUnit func() unit) (measurement, error) {
 		units[w] = newUnit()
 	}
 	var wg sync.WaitGroup
+	cpu := selfCPU()
 	start := time.Now()
 	for w := range parts {
 		wg.Add(1)
@@ -649,7 +666,7 @@ func timed(threads, n int, newUnit func() unit) (measurement, error) {
 		}(&parts[w], units[w])
 	}
 	wg.Wait()
-	total := measurement{elapsed: time.Since(start)}
+	total := measurement{elapsed: time.Since(start), cpu: selfCPU() - cpu}
 	var errs []error
 	for i := range parts {
 		errs = append(errs, parts[i].err)
@@ -671,6 +688,9 @@ func (m *measurement) row(e Engine, workload string, threads int, mode Mode, lat
 	if secs > 0 {
 		row.OpsPerSec = float64(m.ops) / secs
 		row.MBPerSec = float64(m.bytes) / 1e6 / secs
+	}
+	if m.ops > 0 {
+		row.CPUMicrosPerOp = micros(m.cpu) / float64(m.ops)
 	}
 	return row
 }

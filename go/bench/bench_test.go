@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/hex"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,6 +96,12 @@ func TestEveryWorkloadOnEveryEngine(t *testing.T) {
 			}
 			if r.OpsPerSec <= 0 || r.P50Micros <= 0 || r.P99Micros < r.P50Micros || r.Bytes <= 0 {
 				t.Errorf("%s %s: implausible numbers %+v", e.Name, w.label, r)
+			}
+			// The process did some work, and no more than its cores could in the time
+			// (with a millisecond of slack for the clocks' granularity).
+			ceiling := (float64(runtime.NumCPU())*r.Secs*1e6 + 1000) / float64(r.Ops)
+			if r.CPUMicrosPerOp <= 0 || r.CPUMicrosPerOp > ceiling {
+				t.Errorf("%s %s: %.3f us of CPU per op, want above 0 and at most %.3f", e.Name, w.label, r.CPUMicrosPerOp, ceiling)
 			}
 			// bbolt's one writer never conflicts; only transactions retry.
 			if r.Retries < 0 || (r.Retries > 0 && (r.Workload != "txnrmw" || e.Name == "bbolt")) {

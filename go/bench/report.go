@@ -35,6 +35,9 @@ type NativeRow struct {
 	LatencyUnit string  `json:"latency_unit"`
 	P50Micros   float64 `json:"p50_us"`
 	P99Micros   float64 `json:"p99_us"`
+	// CPUMicrosPerOp is the process's CPU time per operation (0 from a rust/bench that
+	// predates it).
+	CPUMicrosPerOp float64 `json:"cpu_us_per_op"`
 }
 
 // Label is the row's workload as the report names it.
@@ -261,8 +264,8 @@ func (r *Report) Markdown() string {
 	r.skipped(w)
 
 	w("### Results\n\n")
-	w("| workload | engine | mode | ops/s | p50 µs | p99 µs | per | peak RSS MiB |\n")
-	w("| --- | --- | --- | ---: | ---: | ---: | --- | ---: |\n")
+	w("| workload | engine | mode | ops/s | p50 µs | p99 µs | per | CPU µs/op | peak RSS MiB |\n")
+	w("| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: |\n")
 	for _, label := range r.labels {
 		for _, row := range g.Rows {
 			if row.Label() != label {
@@ -272,14 +275,17 @@ func (r *Report) Markdown() string {
 			if row.PeakRSSBytes > 0 {
 				rss = fmt.Sprintf("%.0f", float64(row.PeakRSSBytes)/(1<<20))
 			}
-			w("| %s | %s | %s | %.0f | %.1f | %.1f | %s | %s |\n",
-				label, row.Engine, row.Mode, row.OpsPerSec, row.P50Micros, row.P99Micros, row.LatencyUnit, rss)
+			w("| %s | %s | %s | %.0f | %.1f | %.1f | %s | %.2f | %s |\n",
+				label, row.Engine, row.Mode, row.OpsPerSec, row.P50Micros, row.P99Micros, row.LatencyUnit, row.CPUMicrosPerOp, rss)
 		}
 		if n, ok := r.nativeRow(strataEngine.Name, label); ok {
-			w("| %s | strata native | | %.0f | %.1f | %.1f | %s | |\n", label, n.OpsPerSec, n.P50Micros, n.P99Micros, n.LatencyUnit)
+			w("| %s | strata native | | %.0f | %.1f | %.1f | %s | %.2f | |\n",
+				label, n.OpsPerSec, n.P50Micros, n.P99Micros, n.LatencyUnit, n.CPUMicrosPerOp)
 		}
 	}
-	w("\n`strata native` is rust/bench driving the engine directly in the same run (no cgo, no runtime thread).\n\n")
+	w("\n`strata native` is rust/bench driving the engine directly in the same run (no cgo, no runtime thread). " +
+		"CPU µs/op is the process's CPU time (every thread, background flushes and compactions included) over the " +
+		"timed region, per operation (per key for the batched fills).\n\n")
 
 	w("### Ratios (ops/s of strata through Go over each)\n\n")
 	w("| workload |")
