@@ -243,16 +243,15 @@ impl Request {
     }
 
     /// Point reads: served by the database's reader thread, beside its own thread.
-    /// Served by a reader thread: point reads, and the steps of a transaction (its snapshot,
-    /// its commit, which a reader hands to the committer), so a transaction's requests find
-    /// a thread that is still awake from the one before.
+    /// Served by a reader thread: point reads, and snapshot opens, so a transaction's first
+    /// read finds the reader still awake from opening its snapshot. A commit stays on the
+    /// database's own thread, behind any snapshot close sent before it (closes go there, so
+    /// that a Stats sent after a close counts it gone): a commit naming a snapshot its caller
+    /// closed first must fail as closed.
     fn is_read(&self) -> bool {
         matches!(
             self,
-            Request::Get { .. }
-                | Request::GetWait { .. }
-                | Request::SnapshotOpen { .. }
-                | Request::Commit { .. }
+            Request::Get { .. } | Request::GetWait { .. } | Request::SnapshotOpen { .. }
         )
     }
 
@@ -438,7 +437,7 @@ struct DbCell {
     /// The next iterator or snapshot handle: the database's number in the upper half, so
     /// requests naming it reach this database's threads, and a count that never repeats.
     next_handle: AtomicU64,
-    /// Where transactions' commits go once a reader has resolved their snapshot.
+    /// Where transactions' commits go once their snapshot is resolved.
     writes: CommitSender,
 }
 
@@ -638,15 +637,7 @@ fn read_guarded(
                 Some(cell.get(snapshot, &key, token, buffers, &shared.completions))
             }
             Request::SnapshotOpen { .. } => Some(cell.snapshot_open(token)),
-            // Answered by the committer, unless the snapshot is already closed.
-            Request::Commit {
-                snapshot,
-                batch,
-                reads,
-                sync,
-                ..
-            } => cell.commit(snapshot, batch, reads, sync, token),
-            _ => unreachable!("only reads, snapshot opens and commits reach a reader"),
+            _ => unreachable!("only reads and snapshot opens reach a reader"),
         }
     };
     // AssertUnwindSafe: after a panic the database is poisoned, as on its own thread.
@@ -1249,8 +1240,7 @@ impl State {
         }
     }
 
-    /// A commit that reached this thread rather than a reader: one naming no open database
-    /// (the front thread answers those), or none at all in practice.
+    /// A transaction's commit: resolves its snapshot and hands it to the committer.
     fn commit(
         &mut self,
         db: u64,
