@@ -6,7 +6,7 @@ use std::ops::Bound;
 mod common;
 
 use common::{scan, TempDir};
-use strata_engine::wal::{self, RECORD_HEADER_LEN};
+use strata_engine::wal;
 use strata_engine::{Batch, Db, Error, Options};
 
 fn put(db: &mut Db, k: &[u8], v: &[u8]) {
@@ -218,22 +218,7 @@ fn corrupted_middle_fails_open_with_the_file_named() {
 #[test]
 fn torn_tail_loses_only_the_torn_record() {
     let dir = TempDir::new("torn");
-    {
-        let mut db = Db::open(&dir.0, Options::default()).unwrap();
-        for i in 0..10u8 {
-            put(&mut db, &[b'k', i], &[i; 32]);
-        }
-        db.close().unwrap();
-    }
-    let wal = dir.0.join("000001.wal");
-    let len = std::fs::metadata(&wal).unwrap().len();
-    // Past the seal close wrote (a record header with no payload) and into the last record.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&wal)
-        .unwrap()
-        .set_len(len - RECORD_HEADER_LEN as u64 - 7)
-        .unwrap();
+    common::torn_wal_fixture(&dir.0);
     {
         let mut db = Db::open(&dir.0, Options::default()).unwrap();
         assert_eq!(db.get(&[b'k', 9]).unwrap(), None);

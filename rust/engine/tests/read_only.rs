@@ -8,7 +8,6 @@ use std::path::Path;
 mod common;
 
 use common::{scan, TempDir};
-use strata_engine::wal::RECORD_HEADER_LEN;
 use strata_engine::{Batch, Db, Error, Options};
 
 fn read_only() -> Options {
@@ -115,22 +114,7 @@ fn a_read_only_open_sees_tables_and_log_and_changes_nothing() {
 #[test]
 fn a_torn_tail_is_cut_in_memory_only() {
     let dir = TempDir::new("ro-torn");
-    {
-        let mut db = Db::open(&dir.0, Options::default()).unwrap();
-        for i in 0..10u8 {
-            put(&mut db, &[b'k', i], &[i; 32]);
-        }
-        db.close().unwrap();
-    }
-    let wal = dir.0.join("000001.wal");
-    let len = std::fs::metadata(&wal).unwrap().len();
-    let torn = len - RECORD_HEADER_LEN as u64 - 7;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&wal)
-        .unwrap()
-        .set_len(torn)
-        .unwrap();
+    let (wal, torn) = common::torn_wal_fixture(&dir.0);
     let before = snapshot_dir(&dir.0);
     let db = Db::open(&dir.0, read_only()).unwrap();
     assert_eq!(db.get(&[b'k', 9]).unwrap(), None);

@@ -1137,17 +1137,37 @@ pub unsafe extern "C" fn strata_db_compact(
     token: u64,
 ) -> i32 {
     guard("strata_db_compact", || {
-        // SAFETY: the caller guarantees both pointers are readable for their lengths.
-        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        submit(Request::Compact {
-            db,
-            lower,
-            upper,
-            token,
-        })
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            submit_with_bounds(start, start_len, end, end_len, |lower, upper| {
+                Request::Compact {
+                    db,
+                    lower,
+                    upper,
+                    token,
+                }
+            })
+        }
     })
+}
+
+/// Copies the range bounds (see [`copy_bounds`]) and submits the request `make` builds from
+/// them; `STRATA_ERR_INVALID_ARGUMENT` when a bound is refused.
+///
+/// # Safety
+/// As for [`copy_bounds`].
+unsafe fn submit_with_bounds(
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    make: impl FnOnce(Option<Box<[u8]>>, Option<Box<[u8]>>) -> Request,
+) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    match unsafe { copy_bounds(start, start_len, end, end_len) } {
+        Some((lower, upper)) => submit(make(lower, upper)),
+        None => STRATA_ERR_INVALID_ARGUMENT,
+    }
 }
 
 /// Estimates how many bytes of `db`'s table files hold the keys in `[start, end)` (empty or
@@ -1166,16 +1186,17 @@ pub unsafe extern "C" fn strata_db_estimate_disk_usage(
     token: u64,
 ) -> i32 {
     guard("strata_db_estimate_disk_usage", || {
-        // SAFETY: the caller guarantees both pointers are readable for their lengths.
-        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        submit(Request::EstimateDiskUsage {
-            db,
-            lower,
-            upper,
-            token,
-        })
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            submit_with_bounds(start, start_len, end, end_len, |lower, upper| {
+                Request::EstimateDiskUsage {
+                    db,
+                    lower,
+                    upper,
+                    token,
+                }
+            })
+        }
     })
 }
 

@@ -120,3 +120,29 @@ pub fn for_each_seed(one: &str, many: &str, default: u64, test: impl Fn(u64)) {
         }
     }
 }
+
+/// A closed database in `dir` holding ten puts (keys `k0`..`k9`, values of 32 copies of the
+/// key's number), whose WAL was then cut past the seal close wrote and into its last record:
+/// what a crash in the middle of writing that record leaves. Returns the WAL's path and new
+/// length.
+pub fn torn_wal_fixture(dir: &Path) -> (PathBuf, u64) {
+    {
+        let mut db = Db::open(dir, Options::default()).unwrap();
+        for i in 0..10u8 {
+            let mut b = strata_engine::Batch::new();
+            b.put(&[b'k', i], &[i; 32]).unwrap();
+            db.write(b).unwrap();
+        }
+        db.close().unwrap();
+    }
+    let wal = dir.join("000001.wal");
+    let len = std::fs::metadata(&wal).unwrap().len();
+    let torn = len - strata_engine::wal::RECORD_HEADER_LEN as u64 - 7;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(torn)
+        .unwrap();
+    (wal, torn)
+}
