@@ -90,8 +90,9 @@ func (db *DB) Checkpoint(ctx context.Context, dir string) error {
 	return err
 }
 
-// Check verifies every checksum of the database in dir, which must not be open (ErrLocked
-// otherwise, in this process or another), and returns its report: one line per file, "ok NAME:
+// Check verifies every checksum of the database in dir, which must not be open for writing
+// (ErrLocked otherwise, in this process or another; read-only handles, Options.ReadOnly, may
+// hold it meanwhile), and returns its report: one line per file, "ok NAME:
 // summary" or "damaged NAME: why". It changes nothing in dir, and also checks checkpoints.
 // When any file is damaged it returns the whole report and an error that wraps ErrCorruption
 // and names the damaged files; a directory that holds no strata database fails with

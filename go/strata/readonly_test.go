@@ -115,3 +115,29 @@ func TestReadOnlyOpenCreatesNothing(t *testing.T) {
 		t.Fatalf("a read-only Open created %s (%v)", missing, err)
 	}
 }
+
+// TestCheckRunsBesideReadOnlyHandles: Check only reads, so it shares a database with read-only
+// handles, and is still locked out by a writer.
+func TestCheckRunsBesideReadOnlyHandles(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, w, "k", "v")
+	if _, err := Check(dir); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Check beside a writer: %v, want ErrLocked", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := Check(dir); err != nil {
+		t.Fatalf("Check beside a read-only handle: %v", err)
+	}
+	wantValue(t, r, "k", "v")
+}
