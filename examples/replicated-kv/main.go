@@ -37,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // peer is one member of the cluster, as -peer names it: "id,raftaddr,httpaddr".
@@ -64,9 +66,11 @@ type config struct {
 	peers     peerList
 	dir       string
 	bootstrap bool
-	// snapshotThreshold is raft's SnapshotThreshold: how many entries after the last
-	// snapshot make the next one. The test lowers it so snapshots happen during the run.
+	// Raft's snapshot settings (raft.Config fields of the same names). The test lowers them
+	// so that snapshots are taken, and a restarted node catches up from one, during its run.
 	snapshotThreshold uint64
+	snapshotInterval  time.Duration
+	trailingLogs      uint64
 }
 
 func main() {
@@ -100,7 +104,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.dir, "dir", "", "data directory: raft log, snapshots, key-value database (required)")
 	fs.Var(&cfg.peers, "peer", "another node, id,raftaddr,httpaddr (repeat for each)")
 	fs.BoolVar(&cfg.bootstrap, "bootstrap", false, "on first start, bootstrap a cluster of this node and every -peer")
-	fs.Uint64Var(&cfg.snapshotThreshold, "snapshot-threshold", 8192, "log entries after which raft takes a snapshot")
+	defaults := raft.DefaultConfig()
+	fs.Uint64Var(&cfg.snapshotThreshold, "snapshot-threshold", defaults.SnapshotThreshold, "log entries after which raft takes a snapshot")
+	fs.DurationVar(&cfg.snapshotInterval, "snapshot-interval", defaults.SnapshotInterval, "how often raft checks whether to take a snapshot (randomized up to twice that)")
+	fs.Uint64Var(&cfg.trailingLogs, "trailing-logs", defaults.TrailingLogs, "log entries kept behind a snapshot, for followers that lag")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

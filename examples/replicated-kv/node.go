@@ -68,6 +68,8 @@ func startNode(cfg config, logOutput io.Writer) (_ *node, err error) {
 	conf.LocalID = raft.ServerID(cfg.self.id)
 	conf.Logger = logger
 	conf.SnapshotThreshold = cfg.snapshotThreshold
+	conf.SnapshotInterval = cfg.snapshotInterval
+	conf.TrailingLogs = cfg.trailingLogs
 	// The FSM's database survives restarts: raft need not restore a snapshot it already holds.
 	if conf.NoSnapshotRestoreOnStart, err = n.fsm.CoversSnapshots(snaps); err != nil {
 		return nil, err
