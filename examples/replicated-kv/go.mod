@@ -7,6 +7,7 @@ replace github.com/strata-db/strata => ../..
 replace github.com/strata-db/strata/go/raftstore => ../../go/raftstore
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/raft v1.8.0
 	github.com/strata-db/strata v0.0.0-00010101000000-000000000000
