@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -34,11 +35,12 @@ func buildBinary(t *testing.T) string {
 // nil while it is down.
 type process struct {
 	peer
-	dir  string
-	args []string
-	log  string // stdout and stderr of every run, appended
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	dir    string
+	args   []string
+	log    string // stdout and stderr of every run, appended
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when cmd has exited
+	paused bool          // stopped by SIGSTOP
 }
 
 type cluster struct {
@@ -141,6 +143,24 @@ func (c *cluster) kill(n *process) {
 	n.cmd = nil
 }
 
+// pause stops n with SIGSTOP: it keeps its sockets but answers nothing, as a node in a
+// long garbage-collection pause or a partition would; the kernel queues what clients send.
+func (c *cluster) pause(n *process) {
+	if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		c.t.Fatalf("pause %s: %v", n.id, err)
+	}
+	n.paused = true
+}
+
+// resume continues n after pause. It then runs the requests queued meanwhile, possibly
+// before it learns that another node leads.
+func (c *cluster) resume(n *process) {
+	if err := n.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		c.t.Fatalf("resume %s: %v", n.id, err)
+	}
+	n.paused = false
+}
+
 // leader polls until one running node serves a read itself (a follower redirects) and
 // returns it.
 func (c *cluster) leader() *process {
@@ -148,7 +168,7 @@ func (c *cluster) leader() *process {
 	var leader *process
 	waitFor(c.t, 30*time.Second, func() bool {
 		for _, n := range c.nodes {
-			if n.cmd != nil && c.serves(n) {
+			if n.cmd != nil && !n.paused && c.serves(n) {
 				leader = n
 				return true
 			}
@@ -172,7 +192,7 @@ func (c *cluster) follower(not ...*process) *process {
 	leader := c.leader()
 	var found *process
 	for _, n := range c.nodes {
-		if n != leader && n.cmd != nil && (found == nil || slices.Contains(not, found)) {
+		if n != leader && n.cmd != nil && !n.paused && (found == nil || slices.Contains(not, found)) {
 			found = n
 		}
 	}

@@ -21,7 +21,8 @@ import (
 )
 
 // Clients run random PUT, GET and DELETE on a few keys against a three-node cluster while the
-// leader, then a follower, are killed with SIGKILL and restarted. Every operation is recorded
+// leader is paused (SIGSTOP) until another is elected, then resumed; then the leader, then a
+// follower, are killed with SIGKILL and restarted. Every operation is recorded
 // with its start and end time; the history must be linearizable against a key-value model
 // (porcupine), final reads of every key included, so no acknowledged write may be lost and
 // no read may see a stale or invented value.
@@ -62,8 +63,17 @@ func TestLinearizableAcrossCrashes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	progress("before any crash")
+	progress("before any fault")
 	leader := c.leader()
+	c.pause(leader)
+	t.Logf("paused leader %s", leader.id)
+	if next := c.leader(); next == leader {
+		t.Fatalf("%s still leads while paused", leader.id)
+	}
+	c.resume(leader)
+	c.rejoined(leader)
+	progress("after pausing the leader")
+	leader = c.leader()
 	c.kill(leader)
 	t.Logf("killed leader %s", leader.id)
 	progress("after killing the leader")
