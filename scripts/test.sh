@@ -56,13 +56,13 @@ go test -c -tags strata_failpoints -o target/checked/strata-failpoints.test ./go
 (cd go/strata && STRATA_REQUIRE_SYMBOLS=1 ../../target/checked/strata-failpoints.test \
   -test.count=1 -test.timeout=300s -test.run 'Panic|SIGPIPE|Fault|NilDereference')
 
-step "go: raft log store, Prometheus collector, benchmark harness, release tools (modules of their own)"
-unformatted=$(gofmt -l go/raftstore go/prometheus go/bench scripts/tools)
+step "go: raft log store, Prometheus collector, benchmark harness, release tools, replicated-kv example (modules of their own)"
+unformatted=$(gofmt -l go/raftstore go/prometheus go/bench scripts/tools examples/replicated-kv)
 if [ -n "$unformatted" ]; then
   echo "gofmt needed on: $unformatted" >&2
   exit 1
 fi
-for module in go/raftstore go/prometheus go/bench scripts/tools; do
+for module in go/raftstore go/prometheus go/bench scripts/tools examples/replicated-kv; do
   (cd "$module" && go vet ./... && go test -count=1 ./...)
 done
 # raft's own benchmark package against the store, once each: it must run as shipped.
