@@ -263,10 +263,12 @@ func fuzzLaterOp(t *testing.T, ctx context.Context, db *DB, op byte, p *program,
 			t.Fatalf("step %d: synced put %q: %v", step, k, err)
 		}
 		model[k] = v
-	case op < 32:
+	case op < 30:
 		if err := db.Sync(ctx); err != nil {
 			t.Fatalf("step %d: sync: %v", step, err)
 		}
+	case op < 33:
+		fuzzTransaction(t, ctx, db, p, model, step)
 	default:
 		start, end := p.bound(), p.bound()
 		part, err := db.EstimateDiskUsage(ctx, []byte(start), []byte(end))
@@ -275,6 +277,90 @@ func fuzzLaterOp(t *testing.T, ctx context.Context, db *DB, op byte, p *program,
 		}
 		if all, err := db.EstimateDiskUsage(ctx, nil, nil); err != nil || part > all {
 			t.Fatalf("step %d: estimate [%q, %q) = %d, of everything %d (%v)", step, start, end, part, all, err)
+		}
+	}
+}
+
+// fuzzTransaction runs one read-write transaction: a few Gets (checked against the model, the
+// transaction's own writes included), writes, and meanwhile direct writes to the database;
+// its Commit must fail with ErrConflict exactly when it wrote something and a direct write
+// changed the value or presence of a key it read from its snapshot, and otherwise apply all
+// of its writes.
+func fuzzTransaction(t *testing.T, ctx context.Context, db *DB, p *program, model map[string]string, step int) {
+	tx, err := db.NewTransaction(true)
+	if err != nil {
+		t.Fatalf("step %d: transaction: %v", step, err)
+	}
+	defer tx.Discard()
+	begin := maps.Clone(model)
+	own := map[string]*string{} // the transaction's writes: a value, or nil for a delete
+	read := map[string]bool{}   // keys read from the snapshot
+	for range 1 + p.next()%6 {
+		switch k := p.key(); p.next() % 4 {
+		case 0, 1:
+			want, ok := begin[k]
+			if w, mine := own[k]; mine {
+				want, ok = "", w != nil
+				if w != nil {
+					want = *w
+				}
+			} else {
+				read[k] = true
+			}
+			v, err := tx.Get(ctx, []byte(k))
+			if ok != (err == nil) || (ok && string(v) != want) || (!ok && !errors.Is(err, ErrNotFound)) {
+				t.Fatalf("step %d: tx get %q = %q, %v; want %q (present %v)", step, k, v, err, want, ok)
+			}
+		case 2:
+			v := p.value(step)
+			if err := tx.Put([]byte(k), []byte(v)); err != nil {
+				t.Fatalf("step %d: tx put: %v", step, err)
+			}
+			own[k] = &v
+		default:
+			if err := tx.Delete([]byte(k)); err != nil {
+				t.Fatalf("step %d: tx delete: %v", step, err)
+			}
+			own[k] = nil
+		}
+		if p.next()%3 == 0 { // a write committed meanwhile, outside the transaction
+			k, v := p.key(), p.value(step)
+			if p.next()%4 == 0 {
+				v = model[k] // sometimes the value it already has: no change
+			}
+			if _, present := model[k]; v == "" && !present {
+				continue
+			}
+			if err := db.Put(ctx, []byte(k), []byte(v)); err != nil {
+				t.Fatalf("step %d: put %q: %v", step, k, err)
+			}
+			model[k] = v
+		}
+	}
+	// A transaction that wrote nothing commits as of its snapshot, which it read whole: it
+	// never conflicts.
+	conflict := false
+	for k := range read {
+		if len(own) == 0 {
+			break
+		}
+		then, was := begin[k]
+		now, is := model[k]
+		conflict = conflict || was != is || then != now
+	}
+	err = tx.Commit(ctx)
+	switch {
+	case conflict && !errors.Is(err, ErrConflict):
+		t.Fatalf("step %d: commit after a read key changed: %v, want ErrConflict", step, err)
+	case !conflict && err != nil:
+		t.Fatalf("step %d: commit with unchanged reads: %v", step, err)
+	case !conflict:
+		for k, w := range own {
+			if w == nil {
+				delete(model, k)
+			} else {
+				model[k] = *w
+			}
 		}
 	}
 }
