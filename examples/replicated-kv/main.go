@@ -71,6 +71,11 @@ type config struct {
 	snapshotThreshold uint64
 	snapshotInterval  time.Duration
 	trailingLogs      uint64
+	// Raft's failure detection (raft.Config fields of the same names). The stale-read test
+	// shortens them so that it can depose many leaders within its run.
+	heartbeatTimeout   time.Duration
+	electionTimeout    time.Duration
+	leaderLeaseTimeout time.Duration
 }
 
 func main() {
@@ -108,6 +113,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Uint64Var(&cfg.snapshotThreshold, "snapshot-threshold", defaults.SnapshotThreshold, "log entries after which raft takes a snapshot")
 	fs.DurationVar(&cfg.snapshotInterval, "snapshot-interval", defaults.SnapshotInterval, "how often raft checks whether to take a snapshot (randomized up to twice that)")
 	fs.Uint64Var(&cfg.trailingLogs, "trailing-logs", defaults.TrailingLogs, "log entries kept behind a snapshot, for followers that lag")
+	fs.DurationVar(&cfg.heartbeatTimeout, "heartbeat-timeout", defaults.HeartbeatTimeout, "how long a follower waits to hear from the leader before it stands for election")
+	fs.DurationVar(&cfg.electionTimeout, "election-timeout", defaults.ElectionTimeout, "how long a candidate waits for votes before it tries again")
+	fs.DurationVar(&cfg.leaderLeaseTimeout, "leader-lease-timeout", defaults.LeaderLeaseTimeout, "how long a leader leads without hearing from a quorum (at most -heartbeat-timeout)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -70,6 +70,9 @@ func startNode(cfg config, logOutput io.Writer) (_ *node, err error) {
 	conf.SnapshotThreshold = cfg.snapshotThreshold
 	conf.SnapshotInterval = cfg.snapshotInterval
 	conf.TrailingLogs = cfg.trailingLogs
+	conf.HeartbeatTimeout = cfg.heartbeatTimeout
+	conf.ElectionTimeout = cfg.electionTimeout
+	conf.LeaderLeaseTimeout = cfg.leaderLeaseTimeout
 	// The FSM's database survives restarts: raft need not restore a snapshot it already holds.
 	if conf.NoSnapshotRestoreOnStart, err = n.fsm.CoversSnapshots(snaps); err != nil {
 		return nil, err
