@@ -64,7 +64,7 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-// stagingDir makes a new temporary directory beside dir (so hard links and renames stay on
+// stagingDir makes a new temporary directory beside dir (so a checkpoint's hard links stay on
 // its file system), or in the system's temporary directory when dir's parent takes none.
 func stagingDir(dir, what string) (string, error) {
 	staging, err := os.MkdirTemp(filepath.Dir(dir), ".strata-"+what+"-*")
@@ -167,9 +167,10 @@ func Restore(ctx context.Context, dir string, r io.Reader) error {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return fmt.Errorf("strata: restore %s: %w", abs, err)
 	}
-	staging, err := stagingDir(abs, "restore")
+	// Beside dir, not in the system's temporary directory: its files are linked into dir.
+	staging, err := os.MkdirTemp(filepath.Dir(abs), ".strata-restore-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("strata: restore %s: %w", abs, err)
 	}
 	defer os.RemoveAll(staging)
 	if err := readBackup(ctx, staging, r); err != nil {
@@ -284,27 +285,37 @@ func restoreFile(ctx context.Context, dir string, hdr *tar.Header, tr io.Reader)
 	return backupFile{Name: hdr.Name, Size: n, CRC32C: sum.Sum32()}, f.Close()
 }
 
-// moveInto moves the files of staging into dir (creating it if needed) and syncs dir.
+// moveInto puts the files of staging into dir (creating it if needed) and syncs dir. Each is
+// hard-linked in, which fails rather than replace a file of the same name that appeared in dir
+// since Restore found it empty (a rename would overwrite it); if any link fails, the links
+// already made are removed, so dir is left as it was. The staging copies go with staging.
 func moveInto(staging, dir string) error {
+	fail := func(err error) error { return fmt.Errorf("strata: restore %s: %w", dir, err) }
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("strata: restore %s: %w", dir, err)
+		return fail(err)
 	}
 	entries, err := os.ReadDir(staging)
 	if err != nil {
-		return fmt.Errorf("strata: restore %s: %w", dir, err)
+		return fail(err)
 	}
 	// The MANIFEST last: a directory of tables without one is not a database, so a restore
 	// cut short here is never mistaken for one.
 	slices.SortFunc(entries, func(a, b os.DirEntry) int {
 		return boolCompare(a.Name() == "MANIFEST", b.Name() == "MANIFEST")
 	})
-	for _, e := range entries {
-		if err := os.Rename(filepath.Join(staging, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("strata: restore %s: %w", dir, err)
+	for i, e := range entries {
+		if err := os.Link(filepath.Join(staging, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			for _, linked := range entries[:i] {
+				os.Remove(filepath.Join(dir, linked.Name()))
+			}
+			if errors.Is(err, os.ErrExist) {
+				err = fmt.Errorf("%w: %s appeared in the directory during the restore", ErrInvalidArgument, e.Name())
+			}
+			return fail(err)
 		}
 	}
 	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("strata: restore %s: %w", dir, err)
+		return fail(err)
 	}
 	return nil
 }

@@ -165,3 +165,24 @@ func TestRestoreRefusesWhatIsNotAnIntactBackup(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// TestRestoreReplacesNoFileThatAppeared: a file that appeared in the target after Restore
+// found it empty is neither replaced nor left beside a partial restore.
+func TestRestoreReplacesNoFileThatAppeared(t *testing.T) {
+	staging, dir := t.TempDir(), t.TempDir()
+	for _, name := range []string{"000003.sst", "000004.sst", "MANIFEST"} {
+		if err := os.WriteFile(filepath.Join(staging, name), []byte("restored "+name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "000004.sst"), []byte("someone else's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := moveInto(staging, dir); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("moveInto over an existing file: %v, want ErrInvalidArgument", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if got, _ := os.ReadFile(filepath.Join(dir, "000004.sst")); len(entries) != 1 || string(got) != "someone else's" {
+		t.Fatalf("after a refused restore the directory holds %d entries, 000004.sst = %q", len(entries), got)
+	}
+}
