@@ -45,6 +45,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/hashicorp/raft"
 	"github.com/strata-db/strata/go/strata"
@@ -79,7 +80,9 @@ type ApplyFunc func(l *raft.Log, db *strata.DB, b *Batch) (any, error)
 // FSM is a raft.FSM over a strata database. raft calls Apply, Snapshot and Restore from one
 // goroutine; DB, View, AppliedIndex and Err may be called from any goroutine.
 type FSM struct {
-	dir   string
+	dir string
+	// lock holds an flock on dir for as long as the FSM is open (see lockDir).
+	lock  *os.File
 	opts  *strata.Options
 	apply ApplyFunc
 
@@ -108,12 +111,20 @@ func Open(dir string, opts *strata.Options, apply ApplyFunc) (*FSM, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftfsm: open %s: %w", dir, err)
 	}
-	if err := recoverSwap(dir); err != nil {
+	// Locked before anything in dir is renamed or removed: db.next and the staging
+	// directories may be another FSM's restore in progress, not leftovers.
+	lock, err := lockDir(dir)
+	if err != nil {
 		return nil, fmt.Errorf("raftfsm: open %s: %w", dir, err)
 	}
-	f := &FSM{dir: dir, opts: opts, apply: apply}
+	if err := recoverSwap(dir); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("raftfsm: open %s: %w", dir, err)
+	}
+	f := &FSM{dir: dir, lock: lock, opts: opts, apply: apply}
 	db, pos, err := f.openDB()
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	f.db = db
@@ -157,7 +168,27 @@ func encodeApplied(p position) []byte {
 func (f *FSM) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.db.Close()
+	err := f.db.Close()
+	f.lock.Close() // releases the directory's lock
+	return err
+}
+
+// lockDir takes an exclusive, non-blocking flock on dir itself, held by the returned file
+// until it is closed. Another FSM on dir, in this process or another, fails with
+// strata.ErrLocked.
+func lockDir(dir string) (*os.File, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		d.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: another FSM holds the directory", strata.ErrLocked)
+		}
+		return nil, err
+	}
+	return d, nil
 }
 
 // DB returns the current database handle. A Restore closes it and opens another: a handle

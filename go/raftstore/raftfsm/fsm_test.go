@@ -170,3 +170,33 @@ type memorySink struct {
 func (s *memorySink) ID() string    { return "memory" }
 func (s *memorySink) Close() error  { s.closed = true; return nil }
 func (s *memorySink) Cancel() error { s.cancelled = true; return nil }
+
+// TestASecondFSMOnADirectoryIsLockedOut: a second Open of a directory an FSM holds fails with
+// strata.ErrLocked before touching anything, so a restore the first has in progress
+// (db.next) survives; once the first closes, the directory opens again.
+func TestASecondFSMOnADirectoryIsLockedOut(t *testing.T) {
+	dir := t.TempDir()
+	apply := func(*raft.Log, *strata.DB, *Batch) (any, error) { return nil, nil }
+	first, err := Open(dir, &strata.Options{NoSync: true}, apply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := filepath.Join(dir, nextName)
+	if err := os.Mkdir(next, 0o755); err != nil { // as if first were restoring
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, nil, apply); !errors.Is(err, strata.ErrLocked) {
+		t.Fatalf("a second Open: %v, want strata.ErrLocked", err)
+	}
+	if _, err := os.Stat(next); err != nil {
+		t.Fatalf("the second Open touched the first's db.next: %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(dir, nil, apply)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	again.Close()
+}
