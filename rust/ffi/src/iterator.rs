@@ -167,9 +167,10 @@ mod tests {
         keys
     }
 
-    #[test]
-    fn chunks_cover_the_range_exactly_once_in_both_directions() {
-        let dir = std::env::temp_dir().join(format!("strata-ffi-iter-{}", std::process::id()));
+    /// A fresh NoSync database in a temporary directory named after `test` (removed first),
+    /// holding `keys` as keys with the value "v".
+    fn db_with(test: &str, keys: impl Iterator<Item = String>) -> (std::path::PathBuf, Db) {
+        let dir = std::env::temp_dir().join(format!("strata-ffi-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut db = Db::open(
             &dir,
@@ -180,10 +181,16 @@ mod tests {
         )
         .unwrap();
         let mut b = Batch::new();
-        for i in 0..1000u32 {
-            b.put(format!("k{i:04}").as_bytes(), b"v").unwrap();
+        for k in keys {
+            b.put(k.as_bytes(), b"v").unwrap();
         }
         db.write(b).unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn chunks_cover_the_range_exactly_once_in_both_directions() {
+        let (dir, db) = db_with("iter", (0..1000u32).map(|i| format!("k{i:04}")));
         for reverse in [false, true] {
             let seq = db.acquire_snapshot();
             let mut it = IterState::new(
@@ -220,21 +227,7 @@ mod tests {
 
     #[test]
     fn seeks_start_where_they_say_in_bounds_both_ways() {
-        let dir = std::env::temp_dir().join(format!("strata-ffi-seek-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut db = Db::open(
-            &dir,
-            Options {
-                no_sync: true,
-                ..Options::default()
-            },
-        )
-        .unwrap();
-        let mut b = Batch::new();
-        for i in (0..100u32).map(|i| i * 2) {
-            b.put(format!("k{i:03}").as_bytes(), b"v").unwrap();
-        }
-        db.write(b).unwrap();
+        let (dir, db) = db_with("seek", (0..100u32).map(|i| format!("k{:03}", i * 2)));
         let seq = db.acquire_snapshot();
         let key = |i: u32| -> Box<[u8]> { format!("k{i:03}").into_bytes().into() };
         let keys = |from: u32, to: u32, step: i32| -> Vec<Vec<u8>> {
