@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,27 +21,20 @@ var backupUsage = usage{
 
 // runBackup implements `strata backup`.
 func runBackup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := backupUsage.flags()
-	dir := dirFlag(fs)
-	if code, ok := backupUsage.parse(fs, args, -1, stdout, stderr); !ok {
+	dir, name, code, ok := parseStream(backupUsage, args, stdout, stderr)
+	if !ok {
 		return code
-	}
-	if *dir == "" {
-		return backupUsage.usageError(stderr, errNoDir)
-	}
-	if fs.NArg() > 1 {
-		return backupUsage.usageError(stderr, fmt.Errorf("want at most one FILE, got %d", fs.NArg()))
 	}
 	var out io.Writer = stdout
 	var file *os.File
-	if name := fs.Arg(0); name != "" && name != "-" {
+	if name != "" {
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
 			return fail(stderr, err)
 		}
 		file, out = f, f
 	}
-	err := withDB(*dir, readWrite, func(db *strata.DB) error {
+	err := withDB(dir, readWrite, func(db *strata.DB) error {
 		return db.Backup(ctx, out)
 	})
 	if file != nil {
@@ -77,19 +69,12 @@ var restoreUsage = usage{
 
 // runRestore implements `strata restore`.
 func runRestore(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := restoreUsage.flags()
-	dir := dirFlag(fs)
-	if code, ok := restoreUsage.parse(fs, args, -1, stdout, stderr); !ok {
+	dir, name, code, ok := parseStream(restoreUsage, args, stdout, stderr)
+	if !ok {
 		return code
 	}
-	if *dir == "" {
-		return restoreUsage.usageError(stderr, errNoDir)
-	}
-	if fs.NArg() > 1 {
-		return restoreUsage.usageError(stderr, errors.New("want at most one FILE"))
-	}
 	in := stdin
-	if name := fs.Arg(0); name != "" && name != "-" {
+	if name != "" {
 		f, err := os.Open(name)
 		if err != nil {
 			return fail(stderr, err)
@@ -97,12 +82,33 @@ func runRestore(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		defer f.Close()
 		in = f
 	}
-	if err := strata.Restore(ctx, *dir, in); err != nil {
+	if err := strata.Restore(ctx, dir, in); err != nil {
 		if ctx.Err() != nil {
 			return stopped(ctx, stderr, "nothing was restored")
 		}
 		return fail(stderr, err)
 	}
-	fmt.Fprintf(stdout, "restored %s\n", *dir)
+	fmt.Fprintf(stdout, "restored %s\n", dir)
 	return exitOK
+}
+
+// parseStream parses the command line of backup and restore: --dir and at most one FILE.
+// file is "" for the standard stream (no FILE, or "-"). ok is false when the command must stop,
+// with code its exit status.
+func parseStream(u usage, args []string, stdout, stderr io.Writer) (dir, file string, code int, ok bool) {
+	fs := u.flags()
+	dirArg := dirFlag(fs)
+	if code, ok := u.parse(fs, args, -1, stdout, stderr); !ok {
+		return "", "", code, false
+	}
+	switch {
+	case *dirArg == "":
+		return "", "", u.usageError(stderr, errNoDir), false
+	case fs.NArg() > 1:
+		return "", "", u.usageError(stderr, fmt.Errorf("want at most one FILE, got %d", fs.NArg())), false
+	}
+	if file = fs.Arg(0); file == "-" {
+		file = ""
+	}
+	return *dirArg, file, exitOK, true
 }
