@@ -437,8 +437,6 @@ struct DbCell {
     /// The next iterator or snapshot handle: the database's number in the upper half, so
     /// requests naming it reach this database's threads, and a count that never repeats.
     next_handle: AtomicU64,
-    /// Where transactions' commits go once their snapshot is resolved.
-    writes: CommitSender,
 }
 
 impl DbCell {
@@ -474,41 +472,6 @@ impl DbCell {
         if let Some(seq) = self.snapshots_mut().remove(&snapshot) {
             self.read().release_snapshot(seq);
         }
-    }
-
-    /// Hands a transaction's commit to the committer, its snapshot's versions retained until
-    /// the committer has checked the reads; fails it at once when the snapshot is closed.
-    fn commit(
-        &self,
-        snapshot: u64,
-        batch: Batch,
-        keys: Vec<Box<[u8]>>,
-        sync: bool,
-        token: u64,
-    ) -> Option<Completion> {
-        let seq = match snapshot {
-            0 => None,
-            _ => self
-                .snapshots
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&snapshot)
-                .copied(),
-        };
-        let Some(seq) = seq else {
-            return Some(snapshot_closed(token));
-        };
-        self.read().retain_snapshot(seq);
-        let reads = strata_engine::ReadSet {
-            seq,
-            keys,
-            release: true,
-        };
-        if self.writes.commit(batch, token, sync, reads).is_err() {
-            self.read().release_snapshot(seq);
-            return Some(closed(token));
-        }
-        None
     }
 
     /// The sequence number a read of `snapshot` reads at (0: the latest state); `None` when
@@ -622,34 +585,39 @@ fn read_guarded(
     buffers: &mut Vec<Vec<u8>>,
     shared: &Shared,
 ) {
-    let token = request.token().unwrap_or(0);
-    let db = request.db_handle();
-    let waiter = match &request {
-        Request::GetWait { waiter, .. } => Some(Arc::clone(waiter)),
-        _ => None,
+    // (snapshot, key) for a point read, None for a snapshot open.
+    let (db, token, waiter, read) = match request {
+        Request::Get {
+            db,
+            snapshot,
+            key,
+            token,
+        } => (db, token, None, Some((snapshot, key))),
+        Request::GetWait {
+            db,
+            snapshot,
+            key,
+            waiter,
+        } => (db, 0, Some(waiter), Some((snapshot, key))),
+        Request::SnapshotOpen { db, token } => (db, token, None, None),
+        _ => unreachable!("only point reads and snapshot opens reach a reader"),
     };
-    let read = || {
-        if db != Some(cell.handle) {
-            return Some(closed(token));
+    let serve = || {
+        if db != cell.handle {
+            return closed(token);
         }
-        match request {
-            Request::Get { snapshot, key, .. } | Request::GetWait { snapshot, key, .. } => {
-                Some(cell.get(snapshot, &key, token, buffers, &shared.completions))
-            }
-            Request::SnapshotOpen { .. } => Some(cell.snapshot_open(token)),
-            _ => unreachable!("only reads and snapshot opens reach a reader"),
+        match read {
+            Some((snapshot, key)) => cell.get(snapshot, &key, token, buffers, &shared.completions),
+            None => cell.snapshot_open(token),
         }
     };
     // AssertUnwindSafe: after a panic the database is poisoned, as on its own thread.
-    let result = catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|payload| {
+    let result = catch_unwind(AssertUnwindSafe(serve)).unwrap_or_else(|payload| {
         let why = format!("panic in strata: {}", panic_message(&*payload));
         tracing::error!(reason = %why, "read panicked");
         cell.write().poison(why.clone());
-        Some(Completion::err(token, ErrorCode::Internal as i32, why))
+        Completion::err(token, ErrorCode::Internal as i32, why)
     });
-    let Some(result) = result else {
-        return;
-    };
     match waiter {
         Some(waiter) => woken.push((waiter, result)),
         None => out.push(result),
@@ -947,7 +915,6 @@ impl State {
             db: Arc::new(RwLock::new(db)),
             snapshots: RwLock::new(HashMap::new()),
             next_handle: AtomicU64::new(handle + 1),
-            writes: writes.clone(),
         });
         let (reads, read_inbox) = crossbeam_channel::unbounded();
         let count = readers();
@@ -1240,7 +1207,9 @@ impl State {
         }
     }
 
-    /// A transaction's commit: resolves its snapshot and hands it to the committer.
+    /// A transaction's commit: resolves its snapshot, retains its versions until the
+    /// committer has checked the reads (the caller may close its own snapshot first), and
+    /// hands both to the committer; fails at once when the snapshot is closed.
     fn commit(
         &mut self,
         db: u64,
@@ -1253,11 +1222,29 @@ impl State {
         let Some(slot) = self.dbs.get(&db) else {
             return self.out.push(closed(token));
         };
-        if snapshot != 0 && database_handle(snapshot) != db {
+        let Some(committer) = slot.committer.as_ref() else {
+            return self.out.push(closed(token));
+        };
+        let seq = match snapshot {
+            0 => None,
+            _ => self.snapshot_seq(db, snapshot),
+        };
+        let Some(seq) = seq else {
             return self.out.push(snapshot_closed(token));
-        }
-        if let Some(c) = slot.db.commit(snapshot, batch, keys, sync, token) {
-            self.out.push(c);
+        };
+        slot.db.read().retain_snapshot(seq);
+        let reads = strata_engine::ReadSet {
+            seq,
+            keys,
+            release: true,
+        };
+        if committer
+            .sender()
+            .commit(batch, token, sync, reads)
+            .is_err()
+        {
+            slot.db.read().release_snapshot(seq);
+            self.out.push(closed(token));
         }
     }
 
