@@ -4,9 +4,14 @@
 //! the C ABI copies it in, and the write-ahead log stores it verbatim as a record payload.
 //!
 //! ```text
-//! entry  := kind:u8 key_len:u32le key [value_len:u32le value]   (value only when kind = PUT)
+//! entry  := kind:u8 key_len:u32le key [value_len:u32le value]   (value only when kind = PUT
+//!                                                                 or DELETE_RANGE)
 //! batch  := entry*
 //! ```
+//!
+//! A DELETE_RANGE entry deletes every key in `[key, value)`: its key is the range's start, its
+//! "value" the range's end, both checked like keys (a start after the end is refused; an
+//! empty range, start = end, deletes nothing).
 //!
 //! A batch is validated once, when it is built or decoded; everything after that (WAL append,
 //! replay, memtable apply) can iterate it without re-checking.
@@ -24,24 +29,38 @@ pub const MAX_BATCH_LEN: usize = 256 << 20;
 pub const KIND_PUT: u8 = 1;
 /// The encoded kind of a delete (also the C ABI's `STRATA_BATCH_DELETE`).
 pub const KIND_DELETE: u8 = 2;
+/// The encoded kind of a range delete (also the C ABI's `STRATA_BATCH_DELETE_RANGE`).
+pub const KIND_DELETE_RANGE: u8 = 3;
 
 /// One operation inside a batch, borrowing the batch's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchOp<'a> {
-    Put { key: &'a [u8], value: &'a [u8] },
-    Delete { key: &'a [u8] },
+    Put {
+        key: &'a [u8],
+        value: &'a [u8],
+    },
+    Delete {
+        key: &'a [u8],
+    },
+    /// Deletes every key in `[start, end)`.
+    DeleteRange {
+        start: &'a [u8],
+        end: &'a [u8],
+    },
 }
 
 impl<'a> BatchOp<'a> {
-    /// The key this operation writes.
+    /// The key this operation writes (a range delete's start).
     pub fn key(&self) -> &'a [u8] {
         match self {
             BatchOp::Put { key, .. } | BatchOp::Delete { key } => key,
+            BatchOp::DeleteRange { start, .. } => start,
         }
     }
 }
 
-/// An ordered list of puts and deletes applied atomically with consecutive sequence numbers.
+/// An ordered list of puts, deletes and range deletes applied atomically with consecutive
+/// sequence numbers (one per operation).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
     data: Vec<u8>,
@@ -58,6 +77,18 @@ pub fn check_key(key: &[u8]) -> Result<()> {
             "key is {} bytes, the limit is {MAX_KEY_LEN}",
             key.len()
         )));
+    }
+    Ok(())
+}
+
+/// Checks a range delete's bounds: both valid keys, the start not after the end.
+pub fn check_range(start: &[u8], end: &[u8]) -> Result<()> {
+    check_key(start)?;
+    check_key(end)?;
+    if start > end {
+        return Err(Error::InvalidArgument(
+            "range delete's start sorts after its end".into(),
+        ));
     }
     Ok(())
 }
@@ -101,6 +132,18 @@ impl Batch {
         Ok(())
     }
 
+    /// Appends a delete of every key in `[start, end)`. Fails if either key breaks a limit,
+    /// `start` sorts after `end`, or the batch grows too large. `start == end` deletes nothing.
+    pub fn delete_range(&mut self, start: &[u8], end: &[u8]) -> Result<()> {
+        check_range(start, end)?;
+        self.reserve(9 + start.len() + end.len())?;
+        self.data.push(KIND_DELETE_RANGE);
+        put_chunk(&mut self.data, start);
+        put_chunk(&mut self.data, end);
+        self.count += 1;
+        Ok(())
+    }
+
     fn reserve(&mut self, extra: usize) -> Result<()> {
         if self.data.len() + extra > MAX_BATCH_LEN {
             return Err(Error::InvalidArgument(format!(
@@ -126,9 +169,13 @@ impl Batch {
         let mut rest = &data[..];
         while !rest.is_empty() {
             let (op, tail) = decode_op(rest)?;
-            check_key(op.key())?;
-            if let BatchOp::Put { value, .. } = op {
-                check_value(value)?;
+            match op {
+                BatchOp::Put { key, value } => {
+                    check_key(key)?;
+                    check_value(value)?;
+                }
+                BatchOp::Delete { key } => check_key(key)?,
+                BatchOp::DeleteRange { start, end } => check_range(start, end)?,
             }
             rest = tail;
             count = count
@@ -205,6 +252,11 @@ fn decode_op(buf: &[u8]) -> Result<(BatchOp<'_>, &[u8])> {
             let (key, rest) = take_chunk(rest)?;
             Ok((BatchOp::Delete { key }, rest))
         }
+        KIND_DELETE_RANGE => {
+            let (start, rest) = take_chunk(rest)?;
+            let (end, rest) = take_chunk(rest)?;
+            Ok((BatchOp::DeleteRange { start, end }, rest))
+        }
         other => Err(Error::InvalidArgument(format!(
             "batch entry has unknown kind {other}"
         ))),
@@ -221,6 +273,7 @@ mod tests {
         b.put(b"a", b"1").unwrap();
         b.delete(b"b").unwrap();
         b.put(b"c", b"").unwrap();
+        b.delete_range(b"d", b"f").unwrap();
         let decoded = Batch::from_bytes(b.as_bytes().to_vec()).unwrap();
         assert_eq!(decoded, b);
         let ops: Vec<_> = decoded.iter().collect();
@@ -235,6 +288,10 @@ mod tests {
                 BatchOp::Put {
                     key: b"c",
                     value: b""
+                },
+                BatchOp::DeleteRange {
+                    start: b"d",
+                    end: b"f"
                 },
             ]
         );
@@ -253,16 +310,23 @@ mod tests {
             b.put(b"k", &vec![0; MAX_VALUE_LEN + 1]),
             Err(Error::InvalidArgument(_))
         ));
-        assert_eq!(b.count(), 1);
+        assert!(matches!(
+            b.delete_range(b"b", b"a"),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(b.delete_range(b"a", b"a").is_ok());
+        assert_eq!(b.count(), 2);
     }
 
     #[test]
     fn malformed_encodings_are_rejected() {
         for bad in [
-            vec![9u8],                 // unknown kind
-            vec![1, 5, 0, 0, 0, b'a'], // key shorter than its length
-            vec![2, 0, 0, 0, 0],       // empty key
-            vec![1, 1, 0, 0, 0, b'k'], // put without value length
+            vec![9u8],                                   // unknown kind
+            vec![1, 5, 0, 0, 0, b'a'],                   // key shorter than its length
+            vec![2, 0, 0, 0, 0],                         // empty key
+            vec![1, 1, 0, 0, 0, b'k'],                   // put without value length
+            vec![3, 1, 0, 0, 0, b'b', 1, 0, 0, 0, b'a'], // range start after its end
+            vec![3, 1, 0, 0, 0, b'a', 0, 0, 0, 0],       // range with an empty end
         ] {
             assert!(
                 matches!(

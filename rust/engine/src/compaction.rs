@@ -4,7 +4,9 @@
 //! merged with the L1 tables they overlap. Each deeper level has a byte target, `ratio` times
 //! the one above; a level over its target sends one table (round-robin through its key space)
 //! down, merged with the overlapping tables of the next level. Merging drops versions that no
-//! snapshot can see and tombstones that shadow nothing deeper.
+//! snapshot can see, versions a range tombstone deletes for every snapshot, tombstones that
+//! shadow nothing deeper, and range tombstones no other table needs (see
+//! [`crate::range_del`]).
 //!
 //! This module decides and computes; it never changes the live tree. The tree installs what a
 //! merge produced.
@@ -20,6 +22,7 @@ use crate::fs::FileSystem;
 use crate::iterator::{InternalIterator, MergingIter};
 use crate::key::{self, ValueKind};
 use crate::manifest::{table_name, FileMeta, NUM_LEVELS};
+use crate::range_del::{RangeDelSet, RangeTombstone};
 use crate::sstable::table::TableId;
 use crate::sstable::{TableBuilder, TableOptions, TableSummary};
 use crate::version::{covers, level_bytes, LevelIter, Levels};
@@ -220,8 +223,14 @@ pub struct MergeEnv<'a> {
     /// Live snapshots, ascending. Each keeps the newest version at or below its sequence
     /// number; current readers keep the newest version of all. Other versions go.
     pub snapshots: &'a [u64],
-    /// The tree below the output level, to tell whether a tombstone still shadows something.
+    /// The live tree, to tell whether a tombstone still shadows something.
     pub levels: &'a Levels,
+    /// The tables this merge reads (which the tree still lists while it runs).
+    pub inputs: &'a HashSet<u64>,
+    /// Range tombstones whose deletions the merge applies: only durable ones (in live tables,
+    /// or in the memtable being flushed, whose table will hold them too), so a crash can
+    /// never keep a dropped version's deleter from coming back.
+    pub range_dels: &'a RangeDelSet,
     /// Allocates a file number for each output table.
     pub next_number: &'a (dyn Fn() -> u64 + Sync),
     /// Set when the database closes: the merge stops and removes what it wrote.
@@ -272,18 +281,40 @@ fn write_tables(
                 has_current = true;
                 newer_stripe = None;
             }
-            // A newer version in the same stripe hides this one from every reader.
-            let shadowed = newer_stripe == Some(stripe(p.seq));
-            let leave_out = shadowed
-                || match drop {
-                    Drop::Shadowed => false,
-                    Drop::ShadowedAndDeadTombstones(base) => {
-                        p.kind == ValueKind::Delete
-                            && p.seq <= oldest_snapshot
-                            && !deeper_levels_cover(env.levels, base, p.user_key)
-                    }
+            let leave_out = if p.kind == ValueKind::RangeDelete {
+                // No version of its start key: it neither shadows nor is shadowed. It goes
+                // once it deletes nothing, or once every snapshot sees it and nothing it
+                // deletes is left (this merge drops what it deletes in its inputs).
+                let tomb = RangeTombstone {
+                    start: p.user_key.into(),
+                    end: source.value().into(),
+                    seq: p.seq,
                 };
-            newer_stripe = Some(stripe(p.seq));
+                tomb.is_empty()
+                    || (matches!(drop, Drop::ShadowedAndDeadTombstones(_))
+                        && p.seq <= oldest_snapshot
+                        && !others_hold_older(env, &tomb))
+            } else {
+                // A newer version in the same stripe hides this one from every reader, and
+                // so does a range tombstone with no snapshot between it and the version.
+                let shadowed = newer_stripe == Some(stripe(p.seq));
+                let range_deleted = env
+                    .range_dels
+                    .deleter_of(p.user_key, p.seq)
+                    .is_some_and(|t| stripe(t) == stripe(p.seq));
+                let leave = shadowed
+                    || range_deleted
+                    || match drop {
+                        Drop::Shadowed => false,
+                        Drop::ShadowedAndDeadTombstones(base) => {
+                            p.kind == ValueKind::Delete
+                                && p.seq <= oldest_snapshot
+                                && !deeper_levels_cover(env.levels, base, p.user_key)
+                        }
+                    };
+                newer_stripe = Some(stripe(p.seq));
+                leave
+            };
             if !leave_out {
                 // Cut only between user keys, so one key's versions stay in one table.
                 let full = builder
@@ -349,6 +380,7 @@ fn empty_meta() -> FileMeta {
         footer_crc: 0,
         smallest: Box::default(),
         largest: Box::default(),
+        range_dels: Vec::new(),
     }
 }
 
@@ -367,7 +399,24 @@ pub fn file_meta(number: u64, s: TableSummary) -> FileMeta {
         footer_crc: s.footer_crc,
         smallest: s.smallest.into(),
         largest: s.largest.into(),
+        range_dels: s.range_dels,
     }
+}
+
+/// True when a live table this merge does not read may hold a version `tomb` deletes: one
+/// over its range with anything older than it. (Memtables never do: everything in them is
+/// newer than every table.)
+fn others_hold_older(env: &MergeEnv<'_>, tomb: &RangeTombstone) -> bool {
+    env.levels.iter().flatten().any(|f| {
+        !env.inputs.contains(&f.number)
+            && f.smallest_seq < tomb.seq
+            && tomb.overlaps(key::user_key(&f.smallest), key::user_key(&f.largest))
+    })
+}
+
+/// The range tombstones of every table in `levels`.
+pub fn level_range_dels(levels: &Levels) -> RangeDelSet {
+    RangeDelSet::new(levels.iter().flatten().flat_map(|f| &f.range_dels))
 }
 
 /// True if a level below `base` may hold `user_key`.
@@ -417,8 +466,21 @@ pub fn merge_into_bottom(
 /// Writes a frozen memtable to L0, leaving out the versions no snapshot can see. Pass a
 /// `MergeEnv` with an unbounded `target_file_size`: one memtable makes one table, so L0 holds
 /// as few tables as possible.
+/// The memtable's range deletes travel as table entries, merged in key order with the rest.
+/// Pass `mem.range_dels()` as `env.range_dels`: they are durable together with what they
+/// delete.
 pub fn flush(env: &MergeEnv<'_>, mem: &crate::memtable::Memtable) -> Result<Vec<FileMeta>> {
-    let mut merged = MergingIter::new(vec![Box::new(mem.iter())], false);
+    let mut children: Vec<Box<dyn InternalIterator + '_>> = vec![Box::new(mem.iter())];
+    if !mem.range_tombstones().is_empty() {
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = mem
+            .range_tombstones()
+            .iter()
+            .map(|t| (t.internal_key(), t.end.to_vec()))
+            .collect();
+        entries.sort_by(|a, b| key::compare_internal(&a.0, &b.0));
+        children.push(Box::new(crate::iterator::VecIter::new(entries)));
+    }
+    let mut merged = MergingIter::new(children, false);
     write_tables(env, &mut merged, Drop::Shadowed)
 }
 
@@ -437,6 +499,7 @@ mod tests {
             footer_crc: 0,
             smallest: key::internal_key(lo.as_bytes(), 1, ValueKind::Put).into(),
             largest: key::internal_key(hi.as_bytes(), 1, ValueKind::Put).into(),
+            range_dels: Vec::new(),
         })
     }
 

@@ -49,6 +49,7 @@ use crate::iterator::{DbIter, MergingIter};
 use crate::key::{self, ValueKind};
 use crate::manifest::{self, parse_table_name, table_name, ManifestState};
 use crate::memtable::Memtable;
+use crate::range_del::Deletions;
 use crate::sstable::table::{check_file_identity, decode_header, HEADER_LEN};
 use crate::sstable::{Compression, TableOptions};
 use crate::threads::{self, enter_engine};
@@ -749,13 +750,23 @@ impl Db {
         enter_engine();
         crate::batch::check_key(key)?;
         failpoint::hit("db.get");
-        let visit = |kind, value: &[u8]| (kind == ValueKind::Put).then(|| f(value));
+        let mem_dels = self.mem.range_dels();
         let found = match self.mem.get(key, seq) {
-            Some((kind, value)) => Some(visit(kind, value)),
-            None => self
-                .tree
-                .view()
-                .get_with(&self.tree.tables, key, seq, visit)?,
+            // Every range tombstone outside the active memtable is older than its versions.
+            Some((kind, version, value)) => Some(
+                (kind == ValueKind::Put && mem_dels.covering_seq(key, seq) <= version)
+                    .then(|| f(value)),
+            ),
+            None => {
+                let view = self.tree.view();
+                let dels = Deletions {
+                    sets: [mem_dels, &view.range_dels],
+                    snapshot: seq,
+                };
+                view.get_with(&self.tree.tables, key, seq, |kind, version, value| {
+                    (kind == ValueKind::Put && !dels.deletes(key, version)).then(|| f(value))
+                })?
+            }
         };
         Ok(found.flatten())
     }
@@ -778,9 +789,13 @@ impl Db {
         enter_engine();
         let mut children = view.children(&self.tree.tables)?;
         children.insert(0, Box::new(self.mem.iter()));
+        let dels = Deletions {
+            sets: [self.mem.range_dels(), &view.range_dels],
+            snapshot: seq,
+        };
         Ok(DbIter::new(
             MergingIter::new(children, reverse),
-            seq,
+            dels,
             lower,
             upper,
         ))
@@ -1223,6 +1238,7 @@ fn apply_batch(mem: &mut Memtable, first_seq: u64, batch: &Batch) {
         match op {
             BatchOp::Put { key, value } => mem.insert(key, seq, Some(value)),
             BatchOp::Delete { key } => mem.insert(key, seq, None),
+            BatchOp::DeleteRange { start, end } => mem.delete_range(start, end, seq),
         }
     }
 }

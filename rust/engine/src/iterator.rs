@@ -5,6 +5,8 @@
 //! [`compare_internal`](crate::key::compare_internal). Reads combine sources by merging.
 
 use crate::error::Result;
+use crate::key::ValueKind;
+use crate::range_del::Deletions;
 
 /// A positioned cursor over entries ordered by internal key.
 ///
@@ -31,6 +33,63 @@ pub trait InternalIterator {
     fn value(&self) -> &[u8];
     /// The first error met, if any.
     fn status(&self) -> Result<()>;
+}
+
+/// A cursor over entries held in a vector, sorted by internal key.
+pub struct VecIter {
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Position; `entries.len()` when not positioned.
+    at: usize,
+}
+
+impl VecIter {
+    /// An unpositioned cursor over `entries`, which must be sorted by internal key.
+    pub fn new(entries: Vec<(Vec<u8>, Vec<u8>)>) -> VecIter {
+        let at = entries.len();
+        VecIter { entries, at }
+    }
+
+    fn position(&mut self, at: Option<usize>) {
+        self.at = at.unwrap_or(self.entries.len());
+    }
+}
+
+impl InternalIterator for VecIter {
+    fn valid(&self) -> bool {
+        self.at < self.entries.len()
+    }
+    fn seek_to_first(&mut self) {
+        self.at = 0;
+    }
+    fn seek_to_last(&mut self) {
+        self.position(self.entries.len().checked_sub(1));
+    }
+    fn seek(&mut self, target: &[u8]) {
+        self.at = self
+            .entries
+            .partition_point(|(k, _)| crate::key::compare_internal(k, target).is_lt());
+    }
+    fn seek_for_prev(&mut self, target: &[u8]) {
+        let after = self
+            .entries
+            .partition_point(|(k, _)| crate::key::compare_internal(k, target).is_le());
+        self.position(after.checked_sub(1));
+    }
+    fn next(&mut self) {
+        self.at += 1;
+    }
+    fn prev(&mut self) {
+        self.position(self.at.checked_sub(1));
+    }
+    fn key(&self) -> &[u8] {
+        &self.entries[self.at].0
+    }
+    fn value(&self) -> &[u8] {
+        &self.entries[self.at].1
+    }
+    fn status(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Merges children into one ordered stream, in one direction fixed at construction (reads
@@ -123,10 +182,11 @@ impl<'a> MergingIter<'a> {
 }
 
 /// What a user sees: the live keys of a snapshot within `[lower, upper)`, each once, with its
-/// newest visible value, tombstoned keys hidden.
+/// newest visible value, tombstoned and range-deleted keys hidden.
 pub struct DbIter<'a> {
     merged: MergingIter<'a>,
     seq: u64,
+    dels: Deletions<'a>,
     lower: Option<Box<[u8]>>,
     upper: Option<Box<[u8]>>,
     started: bool,
@@ -136,18 +196,19 @@ pub struct DbIter<'a> {
 }
 
 impl<'a> DbIter<'a> {
-    /// Iterates `merged` as of sequence `seq` within `[lower, upper)` (`None` = unbounded).
-    /// The direction is the merge's.
+    /// Iterates `merged` as of the snapshot `dels` reads at, within `[lower, upper)` (`None` =
+    /// unbounded), hiding what its range tombstones delete. The direction is the merge's.
     pub fn new(
         merged: MergingIter<'a>,
-        seq: u64,
+        dels: Deletions<'a>,
         lower: Option<&[u8]>,
         upper: Option<&[u8]>,
     ) -> DbIter<'a> {
         let empty = matches!((lower, upper), (Some(l), Some(u)) if l >= u);
         DbIter {
             merged,
-            seq,
+            seq: dels.snapshot,
+            dels,
             lower: lower.map(Box::from),
             upper: upper.map(Box::from),
             started: false,
@@ -198,14 +259,15 @@ impl<'a> DbIter<'a> {
             if self.upper.as_deref().is_some_and(|u| p.user_key >= u) {
                 return false;
             }
-            if p.seq > self.seq {
+            // Range tombstones are no version of their start key (`dels` applies them).
+            if p.seq > self.seq || p.kind == ValueKind::RangeDelete {
                 self.merged.advance();
                 continue;
             }
             // The newest visible version of this user key decides it.
             self.key.clear();
             self.key.extend_from_slice(p.user_key);
-            if p.kind == crate::key::ValueKind::Put {
+            if p.kind == ValueKind::Put && !self.dels.deletes(p.user_key, p.seq) {
                 self.value.clear();
                 self.value.extend_from_slice(self.merged.value());
                 return true;
@@ -247,10 +309,12 @@ impl<'a> DbIter<'a> {
             self.key.clear();
             self.key.extend_from_slice(ukey);
             let mut live = false;
+            let mut newest = 0;
             while self.merged.valid() && crate::key::user_key(self.merged.key()) == &self.key[..] {
                 if let Some(p) = crate::key::parse_internal(self.merged.key()) {
-                    if p.seq <= self.seq {
-                        live = p.kind == crate::key::ValueKind::Put;
+                    if p.seq <= self.seq && p.kind != ValueKind::RangeDelete {
+                        live = p.kind == ValueKind::Put;
+                        newest = p.seq;
                         if live {
                             self.value.clear();
                             self.value.extend_from_slice(self.merged.value());
@@ -259,7 +323,7 @@ impl<'a> DbIter<'a> {
                 }
                 self.merged.advance();
             }
-            if live {
+            if live && !self.dels.deletes(&self.key, newest) {
                 return true;
             }
         }
@@ -270,61 +334,9 @@ impl<'a> DbIter<'a> {
 mod tests {
     use super::*;
     use crate::key::{compare_internal, internal_key, ValueKind};
-    use std::cmp::Ordering;
 
     /// An internal key and its value.
     type Entry = (Vec<u8>, Vec<u8>);
-
-    /// A child over a sorted list of entries.
-    struct Entries {
-        entries: Vec<Entry>,
-        /// Position; `entries.len()` when not positioned.
-        at: usize,
-    }
-
-    impl Entries {
-        fn position(&mut self, at: Option<usize>) {
-            self.at = at.unwrap_or(self.entries.len());
-        }
-    }
-
-    impl InternalIterator for Entries {
-        fn valid(&self) -> bool {
-            self.at < self.entries.len()
-        }
-        fn seek_to_first(&mut self) {
-            self.at = 0;
-        }
-        fn seek_to_last(&mut self) {
-            self.position(self.entries.len().checked_sub(1));
-        }
-        fn seek(&mut self, target: &[u8]) {
-            self.at = self
-                .entries
-                .partition_point(|(k, _)| compare_internal(k, target) == Ordering::Less);
-        }
-        fn seek_for_prev(&mut self, target: &[u8]) {
-            let after = self
-                .entries
-                .partition_point(|(k, _)| compare_internal(k, target) != Ordering::Greater);
-            self.position(after.checked_sub(1));
-        }
-        fn next(&mut self) {
-            self.at += 1;
-        }
-        fn prev(&mut self) {
-            self.position(self.at.checked_sub(1));
-        }
-        fn key(&self) -> &[u8] {
-            &self.entries[self.at].0
-        }
-        fn value(&self) -> &[u8] {
-            &self.entries[self.at].1
-        }
-        fn status(&self) -> Result<()> {
-            Ok(())
-        }
-    }
 
     /// Children with runs of neighbouring keys in one child, keys spread over several, and
     /// identical internal keys in different children (the earlier child must win the tie).
@@ -373,10 +385,7 @@ mod tests {
         let boxed = children
             .iter()
             .map(|c| {
-                Box::new(Entries {
-                    entries: c.clone(),
-                    at: c.len(),
-                }) as Box<dyn InternalIterator>
+                Box::new(VecIter::new(c.clone())) as Box<dyn InternalIterator>
             })
             .collect();
         MergingIter::new(boxed, reverse)

@@ -24,6 +24,9 @@ pub enum ValueKind {
     Delete = 0,
     /// A value.
     Put = 1,
+    /// A range tombstone (see [`crate::range_del`]): the user key is the range's start, the
+    /// value its end. Never a version of its user key: point reads and iterators skip it.
+    RangeDelete = 2,
 }
 
 impl ValueKind {
@@ -32,6 +35,7 @@ impl ValueKind {
         match b {
             0 => Some(ValueKind::Delete),
             1 => Some(ValueKind::Put),
+            2 => Some(ValueKind::RangeDelete),
             _ => None,
         }
     }

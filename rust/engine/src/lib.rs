@@ -44,7 +44,8 @@ pub mod repair;
 pub mod threads;
 
 internal!(
-    cache, compaction, file_name, iterator, key, manifest, memtable, sstable, tree, version, wal,
+    cache, compaction, file_name, iterator, key, manifest, memtable, range_del, sstable, tree,
+    version, wal,
 );
 
 /// A simulated file system for crash and fault tests: only with the `testing` feature.

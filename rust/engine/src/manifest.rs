@@ -2,13 +2,17 @@
 //! write-ahead log has been flushed.
 //!
 //! ```text
-//! MANIFEST := "STRATMAN" version:u32le body_len:u32le body_crc:u32le body     (version = 2)
+//! MANIFEST := "STRATMAN" version:u32le body_len:u32le body_crc:u32le body     (version = 3)
 //! body     := db_id:u64 next_file_number:u64 last_seq:u64 log_number:u64 level_count:u32
 //!             (file_count:u32 file*)*                      one group per level
 //! file     := number:u64 size:u64 entries:u64 smallest_seq:u64 largest_seq:u64
 //!             footer_crc:u32
 //!             smallest_len:u32 smallest largest_len:u32 largest   (internal keys)
+//!             range_del_count:u32 range_del*                      (version 3 only)
+//! range_del := start_len:u32 start end_len:u32 end seq:u64
 //! ```
+//! A version 2 manifest (no range deletes yet) is read as one whose tables hold none; the
+//! next change writes version 3.
 //! All integers little-endian. The whole manifest is rewritten on every change, atomically:
 //! written to `MANIFEST.tmp`, fsynced, renamed over `MANIFEST`, and the directory fsynced. A
 //! crash leaves either the old or the new manifest, never a mix. `log_number` is the first WAL
@@ -25,9 +29,12 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fs::FileSystem;
+use crate::range_del::RangeTombstone;
 
 const MAGIC: &[u8; 8] = b"STRATMAN";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
+/// The previous version, still read: no `range_del` lists.
+const VERSION_2: u32 = 2;
 const HEADER_LEN: usize = 20;
 /// Name of the manifest file.
 pub const MANIFEST_FILE: &str = "MANIFEST";
@@ -50,6 +57,8 @@ pub struct FileMeta {
     pub smallest: Box<[u8]>,
     /// Largest internal key.
     pub largest: Box<[u8]>,
+    /// The range tombstones among its entries (see [`crate::range_del`]).
+    pub range_dels: Vec<RangeTombstone>,
 }
 
 /// Everything the manifest records.
@@ -130,6 +139,11 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 fn encode(state: &ManifestState) -> Vec<u8> {
+    encode_as(state, VERSION)
+}
+
+/// Encodes `state` in manifest `version` (3, or 2 for a state without range deletes).
+fn encode_as(state: &ManifestState, version: u32) -> Vec<u8> {
     let mut body = Vec::new();
     put_u64(&mut body, state.db_id);
     put_u64(&mut body, state.next_file_number);
@@ -145,11 +159,21 @@ fn encode(state: &ManifestState) -> Vec<u8> {
             body.extend_from_slice(&f.footer_crc.to_le_bytes());
             put_bytes(&mut body, &f.smallest);
             put_bytes(&mut body, &f.largest);
+            if version == VERSION_2 {
+                debug_assert!(f.range_dels.is_empty(), "version 2 has no range deletes");
+                continue;
+            }
+            body.extend_from_slice(&(f.range_dels.len() as u32).to_le_bytes());
+            for t in &f.range_dels {
+                put_bytes(&mut body, &t.start);
+                put_bytes(&mut body, &t.end);
+                put_u64(&mut body, t.seq);
+            }
         }
     }
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     out.extend_from_slice(&body);
@@ -181,7 +205,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn decode_body(body: &[u8]) -> Option<ManifestState> {
+fn decode_body(body: &[u8], version: u32) -> Option<ManifestState> {
     let mut r = Reader { buf: body, pos: 0 };
     let db_id = r.u64()?;
     let next_file_number = r.u64()?;
@@ -200,7 +224,7 @@ fn decode_body(body: &[u8]) -> Option<ManifestState> {
         }
         let mut files = Vec::with_capacity(n);
         for _ in 0..n {
-            files.push(Arc::new(FileMeta {
+            let mut meta = FileMeta {
                 number: r.u64()?,
                 size: r.u64()?,
                 entries: r.u64()?,
@@ -209,7 +233,24 @@ fn decode_body(body: &[u8]) -> Option<ManifestState> {
                 footer_crc: r.u32()?,
                 smallest: r.bytes()?.into(),
                 largest: r.bytes()?.into(),
-            }));
+                range_dels: Vec::new(),
+            };
+            if version != VERSION_2 {
+                let count = r.u32()? as usize;
+                // Each takes at least 16 bytes: a corrupted count cannot force a huge allocation.
+                if count > body.len() / 16 {
+                    return None;
+                }
+                meta.range_dels.reserve(count);
+                for _ in 0..count {
+                    meta.range_dels.push(RangeTombstone {
+                        start: r.bytes()?.into(),
+                        end: r.bytes()?.into(),
+                        seq: r.u64()?,
+                    });
+                }
+            }
+            files.push(Arc::new(meta));
         }
         levels.push(files);
     }
@@ -235,7 +276,7 @@ pub fn read(fs: &dyn FileSystem, dir: &Path) -> Result<Option<ManifestState>> {
         return Err(corrupt(0, "not a strata manifest (bad magic)"));
     }
     let version = u32::from_le_bytes(data[8..12].try_into().unwrap());
-    if version != VERSION {
+    if version != VERSION && version != VERSION_2 {
         return Err(corrupt(
             8,
             &format!("unsupported manifest version {version} (this strata reads {VERSION})"),
@@ -250,7 +291,7 @@ pub fn read(fs: &dyn FileSystem, dir: &Path) -> Result<Option<ManifestState>> {
     if crc32fast::hash(body) != crc {
         return Err(corrupt(HEADER_LEN as u64, "manifest checksum mismatch"));
     }
-    decode_body(body)
+    decode_body(body, version)
         .map(Some)
         .ok_or_else(|| corrupt(HEADER_LEN as u64, "manifest body is malformed"))
 }
@@ -296,6 +337,11 @@ mod tests {
             footer_crc: 0xabcd,
             smallest: b"a\0\0\0\0\0\0\0\x01".to_vec().into(),
             largest: b"z\0\0\0\0\0\0\0\x01".to_vec().into(),
+            range_dels: vec![RangeTombstone {
+                start: b"m".to_vec().into(),
+                end: b"p".to_vec().into(),
+                seq: 950,
+            }],
         }));
         s.levels[3].push(Arc::new(FileMeta {
             number: 7,
@@ -306,6 +352,7 @@ mod tests {
             footer_crc: 0x1234,
             smallest: vec![b'b'; 20].into(),
             largest: vec![b'y'; 20].into(),
+            range_dels: Vec::new(),
         }));
         s
     }
@@ -333,6 +380,24 @@ mod tests {
         }
         std::fs::write(&path, &good[..good.len() - 3]).unwrap();
         assert!(matches!(read(&RealFs, &dir), Err(Error::Corruption { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn version_2_manifests_read_as_tables_without_range_deletes() {
+        let dir = std::env::temp_dir().join(format!("strata-manifest-v2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut state = sample();
+        for level in &mut state.levels {
+            for f in level.iter_mut() {
+                Arc::make_mut(f).range_dels.clear();
+            }
+        }
+        std::fs::write(dir.join(MANIFEST_FILE), encode_as(&state, VERSION_2)).unwrap();
+        assert_eq!(read(&RealFs, &dir).unwrap(), Some(state.clone()));
+        // The same state written today is version 3, and differs in bytes.
+        assert_ne!(encode(&state), encode_as(&state, VERSION_2));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -25,6 +25,7 @@ use std::ptr::NonNull;
 use crate::error::Result;
 use crate::iterator::InternalIterator;
 use crate::key::{self, ValueKind};
+use crate::range_del::{RangeDelSet, RangeTombstone};
 
 /// Per-entry bookkeeping counted on top of key and value bytes, for the memory estimate.
 /// Kept at the value the map-of-boxes memtable used, so a memtable still freezes after the
@@ -261,6 +262,11 @@ pub struct Memtable {
     entries: BTreeSet<Handle>,
     arena: Arena,
     approx_bytes: usize,
+    /// Range deletes, in the order written; kept apart from the entries so point reads and
+    /// cursors never meet them.
+    range_dels: Vec<RangeTombstone>,
+    /// `range_dels` cut into fragments for reads (rebuilt on each range delete: they are few).
+    range_set: RangeDelSet,
 }
 
 impl std::fmt::Debug for Memtable {
@@ -307,15 +313,37 @@ impl Memtable {
         self.entries.replace(handle);
     }
 
-    /// The newest version of `user_key` with sequence number `<= seq`: its kind and value.
-    pub fn get(&self, user_key: &[u8], seq: u64) -> Option<(ValueKind, &[u8])> {
+    /// Records a delete of every key in `[start, end)` at `seq`.
+    pub fn delete_range(&mut self, start: &[u8], end: &[u8], seq: u64) {
+        self.approx_bytes += entry_bytes(start.len() + key::TRAILER_LEN, end.len());
+        self.range_dels.push(RangeTombstone {
+            start: start.into(),
+            end: end.into(),
+            seq,
+        });
+        self.range_set = RangeDelSet::new(&self.range_dels);
+    }
+
+    /// The range deletes, in the order written.
+    pub fn range_tombstones(&self) -> &[RangeTombstone] {
+        &self.range_dels
+    }
+
+    /// The range deletes, for reads.
+    pub fn range_dels(&self) -> &RangeDelSet {
+        &self.range_set
+    }
+
+    /// The newest version of `user_key` with sequence number `<= seq`: its kind, sequence
+    /// number and value.
+    pub fn get(&self, user_key: &[u8], seq: u64) -> Option<(ValueKind, u64, &[u8])> {
         let found = key::with_seek_key(user_key, seq, |target| {
             self.entries
                 .range((Bound::Included(Handle::probe(target)), Bound::Unbounded))
                 .next()
         })?;
         let parsed = key::parse_internal(found.key())?;
-        (parsed.user_key == user_key).then_some((parsed.kind, found.value()))
+        (parsed.user_key == user_key).then_some((parsed.kind, parsed.seq, found.value()))
     }
 
     /// Every entry in internal-key order (for flushing).
@@ -338,14 +366,14 @@ impl Memtable {
         self.approx_bytes
     }
 
-    /// Number of entries (values and tombstones, all versions).
+    /// Number of entries (values and tombstones, all versions; range deletes not counted).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// True when the memtable holds nothing.
+    /// True when the memtable holds nothing, range deletes included.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.range_dels.is_empty()
     }
 }
 
@@ -439,9 +467,9 @@ mod tests {
         m.insert(b"k", 2, None);
         m.insert(b"k", 3, Some(b"v3"));
         assert_eq!(m.get(b"k", 0), None);
-        assert_eq!(m.get(b"k", 1), Some((ValueKind::Put, &b"v1"[..])));
-        assert_eq!(m.get(b"k", 2), Some((ValueKind::Delete, &b""[..])));
-        assert_eq!(m.get(b"k", 9), Some((ValueKind::Put, &b"v3"[..])));
+        assert_eq!(m.get(b"k", 1), Some((ValueKind::Put, 1, &b"v1"[..])));
+        assert_eq!(m.get(b"k", 2), Some((ValueKind::Delete, 2, &b""[..])));
+        assert_eq!(m.get(b"k", 9), Some((ValueKind::Put, 3, &b"v3"[..])));
         assert_eq!(m.get(b"other", 9), None);
         assert_eq!(m.get(b"j", 9), None);
     }
@@ -456,7 +484,7 @@ mod tests {
         }
         assert_eq!(m.len(), 100);
         assert_eq!(m.approx_bytes(), 100 * one);
-        assert_eq!(m.get(b"k", 50), Some((ValueKind::Put, &b"value"[..])));
+        assert_eq!(m.get(b"k", 50), Some((ValueKind::Put, 50, &b"value"[..])));
     }
 
     #[test]
@@ -550,7 +578,7 @@ mod tests {
         }
         assert_eq!(m.len(), model.len());
         for (k, v) in &model {
-            assert_eq!(m.get(k, u64::MAX), Some((ValueKind::Put, &v[..])));
+            assert_eq!(m.get(k, u64::MAX).map(|(kind, _, v)| (kind, v)), Some((ValueKind::Put, &v[..])));
         }
         let flushed: Vec<_> = m
             .entries()

@@ -36,7 +36,8 @@ use crate::error::{Error, Result};
 use crate::fs::{FileSystem, RealFs};
 use crate::iterator::{InternalIterator, MergingIter};
 use crate::manifest::{self, parse_table_name, table_name, FileMeta, ManifestState, NUM_LEVELS};
-use crate::sstable::{Table, TableOptions};
+use crate::range_del::RangeDelSet;
+use crate::sstable::{Table, TableOptions, TableSummary};
 use crate::version::empty_levels;
 use crate::wal;
 
@@ -188,11 +189,17 @@ fn read_tables(
             .open_read(&path)
             .map_err(|e| Error::io(format!("open {}", path.display()), e))
             .and_then(|file| Table::open(file, path, number, None))
-            .and_then(|t| t.verify().map(|_| t));
+            .and_then(|t| t.verify_with_tombstones().map(|(_, dels)| (t, dels)));
         match table {
-            Ok(t) => found.push(Found {
+            Ok((t, range_dels)) => found.push(Found {
                 db_id: t.id().db_id,
-                meta: compaction::file_meta(number, t.summary()),
+                meta: compaction::file_meta(
+                    number,
+                    TableSummary {
+                        range_dels,
+                        ..t.summary()
+                    },
+                ),
             }),
             Err(e) => {
                 report.lossy = true;
@@ -335,6 +342,9 @@ fn merge(
     }
     let mut merged = MergingIter::new(children, false);
     let levels = empty_levels();
+    let inputs = std::collections::HashSet::new();
+    // Every tombstone applies; none is kept (nothing older lies outside the merge).
+    let range_dels = RangeDelSet::new(found.iter().flat_map(|f| &f.meta.range_dels));
     let cancel = AtomicBool::new(false);
     let next_number = || next.fetch_add(1, Ordering::Relaxed);
     let env = MergeEnv {
@@ -346,6 +356,8 @@ fn merge(
         target_file_size: TARGET_FILE_SIZE,
         snapshots: &[],
         levels: &levels,
+        inputs: &inputs,
+        range_dels: &range_dels,
         next_number: &next_number,
         cancel: &cancel,
     };

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::fs::{FileSystem, LockGuard};
 use crate::manifest::{self, table_name, FileMeta, ManifestState, NUM_LEVELS};
+use crate::range_del::RangeDelSet;
 use crate::sstable::TableOptions;
 use crate::version::{level_bytes, Frozen, Levels, ReadView};
 use crate::wal;
@@ -71,6 +72,8 @@ struct ManualCompaction {
 struct State {
     frozen: Vec<Arc<Frozen>>,
     levels: Arc<Levels>,
+    /// The range tombstones of `frozen` and `levels`, for readers.
+    range_dels: Arc<RangeDelSet>,
     next_file_number: u64,
     last_seq: u64,
     log_number: u64,
@@ -109,6 +112,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+impl State {
+    /// Rebuilds `range_dels` after `frozen` or `levels` changed (cheap without tombstones).
+    fn refresh_range_dels(&mut self) {
+        let frozen = self.frozen.iter().flat_map(|f| f.mem.range_tombstones());
+        let tables = self.levels.iter().flatten().flat_map(|f| &f.range_dels);
+        let mut all = frozen.chain(tables).peekable();
+        if all.peek().is_none() && self.range_dels.is_empty() {
+            return;
+        }
+        self.range_dels = Arc::new(RangeDelSet::new(all));
+    }
+}
+
 impl Tree {
     /// A tree over the recovered manifest state, in the directory `dir_lock` holds. `notify`
     /// runs (on a background thread) whenever background work finished, so a stalled writer
@@ -124,6 +140,7 @@ impl Tree {
         dir_lock: LockGuard,
         notify: Box<dyn Fn() + Send + Sync>,
     ) -> Tree {
+        let range_dels = Arc::new(crate::compaction::level_range_dels(&recovered.levels));
         Tree {
             dir: dir.to_owned(),
             fs,
@@ -134,6 +151,7 @@ impl Tree {
             state: Mutex::new(State {
                 frozen: Vec::new(),
                 levels: Arc::new(recovered.levels),
+                range_dels,
                 next_file_number: recovered.next_file_number,
                 last_seq: recovered.last_seq,
                 log_number: recovered.log_number,
@@ -193,6 +211,7 @@ impl Tree {
         ReadView {
             frozen: s.frozen.clone(),
             levels: Arc::clone(&s.levels),
+            range_dels: Arc::clone(&s.range_dels),
         }
     }
 
@@ -200,6 +219,7 @@ impl Tree {
     pub fn freeze(&self, frozen: Frozen, active_wal: u64) {
         let mut s = lock(&self.state);
         s.frozen.push(Arc::new(frozen));
+        s.refresh_range_dels();
         s.active_wal = active_wal;
         self.work.notify_all();
     }
@@ -357,9 +377,12 @@ impl Tree {
         (self.notify)();
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn env<'a>(
         &'a self,
         levels: &'a Levels,
+        inputs: &'a HashSet<u64>,
+        range_dels: &'a RangeDelSet,
         snapshots: &'a [u64],
         next: &'a (dyn Fn() -> u64 + Sync),
     ) -> MergeEnv<'a> {
@@ -372,6 +395,8 @@ impl Tree {
             target_file_size: self.opts.compaction.target_file_size,
             snapshots,
             levels,
+            inputs,
+            range_dels,
             next_number: next,
             cancel: &self.cancel,
         }
@@ -410,9 +435,16 @@ impl Tree {
         // A snapshot taken from now on reads at or above every version in the memtable, so the
         // live ones decide what the flush may leave out.
         let snapshots = self.snapshots();
+        let inputs = HashSet::new();
         let env = MergeEnv {
             target_file_size: u64::MAX,
-            ..self.env(&levels, &snapshots, &next)
+            ..self.env(
+                &levels,
+                &inputs,
+                frozen.mem.range_dels(),
+                &snapshots,
+                &next,
+            )
         };
         let outputs = compaction::flush(&env, &frozen.mem)?;
         let (tables, bytes) = (outputs.len(), outputs.iter().map(|o| o.size).sum::<u64>());
@@ -429,6 +461,7 @@ impl Tree {
             }
             s.levels = Arc::new(new_levels);
             s.frozen.retain(|f| !Arc::ptr_eq(f, frozen));
+            s.refresh_range_dels();
             s.log_number = s.frozen.first().map_or(s.active_wal, |f| f.wal_number);
             s.stats.flushes += 1;
             let waiters = if s.frozen.is_empty() {
@@ -551,7 +584,12 @@ impl Tree {
             // Same tables, one level down: no bytes to rewrite.
             Ok(c.inputs.iter().map(|f| FileMeta::clone(f)).collect())
         } else {
-            compaction::run(&self.env(levels, snapshots, &next), c)
+            let inputs: HashSet<u64> = c.file_numbers().collect();
+            let range_dels = compaction::level_range_dels(levels);
+            compaction::run(
+                &self.env(levels, &inputs, &range_dels, snapshots, &next),
+                c,
+            )
         };
         let outputs = match result {
             Ok(o) => o,
@@ -586,6 +624,7 @@ impl Tree {
             new_levels[out_level]
                 .sort_by(|a, b| crate::key::compare_internal(&a.smallest, &b.smallest));
             s.levels = Arc::new(new_levels);
+            s.refresh_range_dels();
             for n in &gone {
                 s.busy.remove(n);
             }

@@ -14,6 +14,7 @@ use crate::iterator::InternalIterator;
 use crate::key::{self, ValueKind};
 use crate::manifest::{FileMeta, NUM_LEVELS};
 use crate::memtable::Memtable;
+use crate::range_del::RangeDelSet;
 use crate::sstable::{Table, TableIter};
 
 /// Live tables per level. L0 tables may overlap and are ordered newest first; tables of deeper
@@ -27,12 +28,13 @@ pub struct Frozen {
     pub wal_number: u64,
 }
 
-/// What a reader needs besides the active memtable: frozen memtables (oldest first) and the
-/// live tables.
+/// What a reader needs besides the active memtable: frozen memtables (oldest first), the
+/// live tables, and the range tombstones of both.
 #[derive(Clone)]
 pub struct ReadView {
     pub frozen: Vec<Arc<Frozen>>,
     pub levels: Arc<Levels>,
+    pub range_dels: Arc<RangeDelSet>,
 }
 
 /// The user-key range a table covers.
@@ -53,26 +55,29 @@ fn find_file(files: &[Arc<FileMeta>], user_key: &[u8]) -> usize {
 }
 
 impl ReadView {
-    /// The newest version of `user_key` at `seq` in frozen memtables and tables: its kind and
-    /// value, handed to `f` (borrowed from the memtable or block) and what `f` returns.
+    /// The newest version of `user_key` at `seq` in frozen memtables and tables: its kind,
+    /// sequence number and value, handed to `f` (borrowed from the memtable or block) and what
+    /// `f` returns. Range tombstones are the caller's to apply.
     pub fn get_with<R>(
         &self,
         tables: &TableCache,
         user_key: &[u8],
         seq: u64,
-        f: impl FnOnce(ValueKind, &[u8]) -> R,
+        f: impl FnOnce(ValueKind, u64, &[u8]) -> R,
     ) -> Result<Option<R>> {
         for frozen in self.frozen.iter().rev() {
-            if let Some((kind, value)) = frozen.mem.get(user_key, seq) {
-                return Ok(Some(f(kind, value)));
+            if let Some((kind, version, value)) = frozen.mem.get(user_key, seq) {
+                return Ok(Some(f(kind, version, value)));
             }
         }
         // At most one table answers; `f` moves into the one that does.
         let mut visit = Some(f);
         let mut probe = |meta: &FileMeta| -> Result<Option<R>> {
-            let hit = tables.get(meta)?.get_with(user_key, seq, |kind, value| {
-                visit.take().map(|f| f(kind, value))
-            })?;
+            let hit = tables
+                .get(meta)?
+                .get_with(user_key, seq, |kind, version, value| {
+                    visit.take().map(|f| f(kind, version, value))
+                })?;
             Ok(hit.flatten())
         };
         for f in &self.levels[0] {

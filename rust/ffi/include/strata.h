@@ -158,6 +158,9 @@
 // `strata_db_write` batch encoding: an operation that deletes a key.
 #define STRATA_BATCH_DELETE 2
 
+// `strata_db_write` batch encoding: an operation that deletes every key in `[key, end)`.
+#define STRATA_BATCH_DELETE_RANGE 3
+
 // Log record field kind (`STRATA_COMPLETION_LOG`): a string (u32 length, UTF-8 bytes).
 #define STRATA_LOG_FIELD_STRING 0
 
@@ -385,8 +388,10 @@ int32_t strata_db_put(uint64_t db,
 int32_t strata_db_delete(uint64_t db, const uint8_t *key, size_t key_len, uint64_t token);
 
 // Applies an encoded batch atomically: all of its operations become visible and durable
-// together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (`STRATA_BATCH_PUT`, `STRATA_BATCH_DELETE`),
-// `key_len:u32le`, key, and for puts `value_len:u32le`, value.
+// together, or none do. An empty batch completes at once and is not counted in stats. Encoding, repeated per operation: `kind:u8` (`STRATA_BATCH_PUT`, `STRATA_BATCH_DELETE`,
+// `STRATA_BATCH_DELETE_RANGE`), `key_len:u32le`, key, and for puts `value_len:u32le`, value,
+// for range deletes `end_len:u32le`, end (every key in `[key, end)` is deleted; a key after
+// `end` is `STRATA_ERR_INVALID_ARGUMENT`, `key == end` deletes nothing).
 // `flags`: `STRATA_WRITE_SYNC` completes the write only once it is durable, also in a database
 // opened with `no_sync` (its group is fsynced); with an empty batch it completes once every
 // write submitted before it is durable. 0 follows the database's `no_sync`. Another bit is

@@ -107,6 +107,8 @@ pub const STRATA_OPTIONS_SIZE_V1: usize = 32;
 pub const STRATA_BATCH_PUT: u8 = 1;
 /// `strata_db_write` batch encoding: an operation that deletes a key.
 pub const STRATA_BATCH_DELETE: u8 = 2;
+/// `strata_db_write` batch encoding: an operation that deletes every key in `[key, end)`.
+pub const STRATA_BATCH_DELETE_RANGE: u8 = 3;
 
 /// Log record field kind (`STRATA_COMPLETION_LOG`): a string (u32 length, UTF-8 bytes).
 pub const STRATA_LOG_FIELD_STRING: u8 = 0;
@@ -122,6 +124,7 @@ pub const STRATA_LOG_FIELD_BOOL: u8 = 4;
 // The batch kinds are the engine's own encoding, copied by no one.
 const _: () = assert!(STRATA_BATCH_PUT == strata_engine::batch::KIND_PUT);
 const _: () = assert!(STRATA_BATCH_DELETE == strata_engine::batch::KIND_DELETE);
+const _: () = assert!(STRATA_BATCH_DELETE_RANGE == strata_engine::batch::KIND_DELETE_RANGE);
 
 /// Options for `strata_db_open`. Zero-initialized means defaults. The struct only grows, at its
 /// end, with fields whose zero means the default: a caller passes the size it was compiled

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fs::WritableFile;
-use crate::key::{compare_internal, parse_internal, user_key};
+use crate::key::{compare_internal, parse_internal, user_key, ValueKind};
+use crate::range_del::RangeTombstone;
 use crate::sstable::block::BlockBuilder;
 use crate::sstable::bloom::BloomBuilder;
 
@@ -37,6 +38,7 @@ pub struct TableBuilder {
     entries: u64,
     smallest_seq: u64,
     largest_seq: u64,
+    range_dels: Vec<RangeTombstone>,
     id: TableId,
     failed: bool,
 }
@@ -76,6 +78,7 @@ impl TableBuilder {
             entries: 0,
             smallest_seq: u64::MAX,
             largest_seq: 0,
+            range_dels: Vec::new(),
             id,
             failed: false,
         }
@@ -122,6 +125,13 @@ impl TableBuilder {
         }
         self.smallest_seq = self.smallest_seq.min(parsed.seq);
         self.largest_seq = self.largest_seq.max(parsed.seq);
+        if parsed.kind == ValueKind::RangeDelete {
+            self.range_dels.push(RangeTombstone {
+                start: parsed.user_key.into(),
+                end: value.into(),
+                seq: parsed.seq,
+            });
+        }
         self.data_block.add(internal_key, value);
         self.last_key.clear();
         self.last_key.extend_from_slice(internal_key);
@@ -183,6 +193,7 @@ impl TableBuilder {
             smallest_seq: self.smallest_seq,
             largest_seq: self.largest_seq,
             footer_crc: Footer::crc_of(&encoded),
+            range_dels: self.range_dels,
         })
     }
 

@@ -3,6 +3,7 @@
 //! encodings. The byte grammar is in [`crate::sstable`]; this module only turns those records
 //! into bytes and back, and never touches a file.
 
+use crate::range_del::RangeTombstone;
 use crate::sstable::block::{get_varint, put_varint, DEFAULT_RESTART_INTERVAL};
 use crate::sstable::bloom::DEFAULT_BITS_PER_KEY;
 
@@ -79,6 +80,8 @@ pub struct TableSummary {
     /// The footer's checksum: recorded in the manifest, it pins this exact file (its identity,
     /// layout and counts) to the name it is listed under.
     pub footer_crc: u32,
+    /// The range tombstones among the entries, in key order.
+    pub range_dels: Vec<RangeTombstone>,
 }
 
 /// Where a stored block lies: `size` counts the stored (possibly compressed) bytes, not the

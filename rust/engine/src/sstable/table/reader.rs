@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::iterator::InternalIterator;
 use crate::key::{compare_internal, parse_internal, with_seek_key, ValueKind};
+use crate::range_del::RangeTombstone;
 use crate::sstable::block::{Block, BlockIter};
 use crate::sstable::bloom::BloomFilter;
 
@@ -133,16 +134,16 @@ impl Table {
     /// The newest entry for `user_key` with sequence number `<= seq`, or `None` when this table
     /// has no visible version of it.
     pub fn get(&self, user_key: &[u8], seq: u64) -> Result<Option<(ValueKind, Vec<u8>)>> {
-        self.get_with(user_key, seq, |kind, value| (kind, value.to_vec()))
+        self.get_with(user_key, seq, |kind, _, value| (kind, value.to_vec()))
     }
 
-    /// [`Table::get`] that hands the entry's kind and value (borrowed from the block) to `f`
-    /// instead of copying the value, and returns what `f` returns.
+    /// [`Table::get`] that hands the entry's kind, sequence number and value (borrowed from
+    /// the block) to `f` instead of copying the value, and returns what `f` returns.
     pub fn get_with<R>(
         &self,
         user_key: &[u8],
         seq: u64,
-        f: impl FnOnce(ValueKind, &[u8]) -> R,
+        f: impl FnOnce(ValueKind, u64, &[u8]) -> R,
     ) -> Result<Option<R>> {
         if !self.filter.may_contain(user_key) {
             return Ok(None);
@@ -155,28 +156,36 @@ impl Table {
         &self,
         user_key: &[u8],
         target: &[u8],
-        f: impl FnOnce(ValueKind, &[u8]) -> R,
+        f: impl FnOnce(ValueKind, u64, &[u8]) -> R,
     ) -> Result<Option<R>> {
         let mut index = self.index.iter();
         index.seek(target);
-        if !index.valid() {
-            index.status()?;
-            return Ok(None);
-        }
-        // The first block whose last key is >= target holds the answer if any block does.
-        let handle = self.block_handle(&index)?;
-        let mut it = self.data_block(handle)?.iter();
-        it.seek(target);
-        if !it.valid() {
+        // The first block whose last key is >= target holds the answer if any block does,
+        // unless range tombstones starting at `user_key` come first: they are no version of
+        // it and are stepped over, into the next block if need be.
+        loop {
+            if !index.valid() {
+                index.status()?;
+                return Ok(None);
+            }
+            let handle = self.block_handle(&index)?;
+            let mut it = self.data_block(handle)?.iter();
+            it.seek(target);
+            while it.valid() {
+                let parsed = parse_internal(it.key()).ok_or_else(|| {
+                    self.corruption(handle.offset, "malformed internal key in block")
+                })?;
+                if parsed.user_key != user_key {
+                    return Ok(None);
+                }
+                if parsed.kind != ValueKind::RangeDelete {
+                    return Ok(Some(f(parsed.kind, parsed.seq, it.value())));
+                }
+                it.next();
+            }
             it.status()?;
-            return Ok(None);
+            index.next();
         }
-        let parsed = parse_internal(it.key())
-            .ok_or_else(|| self.corruption(handle.offset, "malformed internal key in block"))?;
-        if parsed.user_key != user_key {
-            return Ok(None);
-        }
-        Ok(Some(f(parsed.kind, it.value())))
     }
 
     /// About where in the file the entries of keys at or after `user_key` begin: the offset
@@ -202,6 +211,12 @@ impl Table {
     /// Reads every data block from disk (bypassing the cache), checking checksums, key order,
     /// the index and the footer's counts. Returns the number of entries.
     pub fn verify(&self) -> Result<u64> {
+        self.verify_with_tombstones().map(|(entries, _)| entries)
+    }
+
+    /// [`Table::verify`], also returning the range tombstones the table holds (what its
+    /// manifest entry lists: for a repair, which has no manifest to read them from).
+    pub fn verify_with_tombstones(&self) -> Result<(u64, Vec<RangeTombstone>)> {
         let mut index = self.index.iter();
         index.seek_to_first();
         let mut header = [0u8; HEADER_LEN as usize];
@@ -222,6 +237,7 @@ impl Table {
             entries: 0,
             next_offset: HEADER_LEN,
             prev_key: Vec::new(),
+            range_dels: Vec::new(),
         };
         while index.valid() {
             let handle = self.block_handle(&index)?;
@@ -248,7 +264,7 @@ impl Table {
                 ),
             ));
         }
-        Ok(check.entries)
+        Ok((check.entries, check.range_dels))
     }
 
     fn verify_block(
@@ -275,6 +291,16 @@ impl Table {
             if check.entries > 0 && compare_internal(&check.prev_key, it.key()) != Ordering::Less {
                 return Err(self.corruption(at, "keys out of order"));
             }
+            if parsed.kind == ValueKind::RangeDelete {
+                if it.value() < parsed.user_key {
+                    return Err(self.corruption(at, "range tombstone ends before it starts"));
+                }
+                check.range_dels.push(RangeTombstone {
+                    start: parsed.user_key.into(),
+                    end: it.value().into(),
+                    seq: parsed.seq,
+                });
+            }
             check.prev_key.clear();
             check.prev_key.extend_from_slice(it.key());
             check.entries += 1;
@@ -297,6 +323,8 @@ impl Table {
             smallest_seq: self.footer.smallest_seq,
             largest_seq: self.footer.largest_seq,
             footer_crc: self.footer_crc,
+            // Only a full read finds them: see [`Table::verify_with_tombstones`].
+            range_dels: Vec::new(),
         }
     }
 
@@ -404,6 +432,7 @@ struct VerifyState {
     entries: u64,
     next_offset: u64,
     prev_key: Vec<u8>,
+    range_dels: Vec<RangeTombstone>,
 }
 
 fn read_footer(file: &dyn RandomAccessFile, path: &Path, size: u64) -> Result<(Footer, u32)> {

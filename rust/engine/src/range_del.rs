@@ -1,0 +1,221 @@
+//! Range tombstones: one write that deletes every key in `[start, end)` older than it.
+//!
+//! A range delete is stored where the rest of its batch goes (the WAL, then the memtable) and
+//! flushed into a table as an ordinary entry of kind [`ValueKind::RangeDelete`] keyed by its
+//! start, with its end as the value; the table's manifest entry lists it too
+//! ([`FileMeta::range_dels`](crate::manifest::FileMeta)), so reads never search tables for
+//! tombstones, and a repair that rebuilds the manifest finds them in the tables. Point reads
+//! and iterators skip those entries; what a tombstone deletes is decided by a
+//! [`RangeDelSet`]: every live tombstone of the tree, cut into non-overlapping fragments, each
+//! with the sequence numbers of the tombstones over it. A version of key `k` at sequence `v`
+//! is deleted for a reader at snapshot `s` when a tombstone over `k` has a sequence in
+//! `(v, s]`. The level a tombstone sits at plays no part, so a tombstone works the same in a
+//! memtable, in L0 or at the bottom, and compactions may move it freely.
+//!
+//! Compaction drops a version a tombstone deletes for every snapshot (no snapshot between the
+//! version and the tombstone), and drops the tombstone itself once no other table over its
+//! range holds anything older than it (see [`crate::compaction`]).
+
+use crate::key::{self, ValueKind};
+
+/// One range delete: every key in `[start, end)` with a sequence below `seq` is deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeTombstone {
+    pub start: Box<[u8]>,
+    pub end: Box<[u8]>,
+    pub seq: u64,
+}
+
+impl RangeTombstone {
+    /// The tombstone stored as a table entry with internal key `ikey` and value `value`;
+    /// `None` for any other entry.
+    pub fn from_entry(ikey: &[u8], value: &[u8]) -> Option<RangeTombstone> {
+        let p = key::parse_internal(ikey)?;
+        (p.kind == ValueKind::RangeDelete).then(|| RangeTombstone {
+            start: p.user_key.into(),
+            end: value.into(),
+            seq: p.seq,
+        })
+    }
+
+    /// The internal key of its table entry (the value is [`RangeTombstone::end`]).
+    pub fn internal_key(&self) -> Vec<u8> {
+        key::internal_key(&self.start, self.seq, ValueKind::RangeDelete)
+    }
+
+    /// True when the range holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.start >= self.end
+    }
+
+    /// True when the user-key range `[lo, hi]` has a key in `[start, end)`.
+    pub fn overlaps(&self, lo: &[u8], hi: &[u8]) -> bool {
+        &*self.start <= hi && lo < &*self.end
+    }
+}
+
+/// Tombstones cut into sorted, non-overlapping fragments for lookups by key.
+///
+/// Fragment `i` is `[bounds[i], bounds[i + 1])`; `seqs[i]` lists, newest first, the sequence
+/// numbers of the tombstones over it (empty for a gap between tombstones). Built once per
+/// change of the tombstones it holds, read by many.
+#[derive(Debug, Default)]
+pub struct RangeDelSet {
+    bounds: Vec<Box<[u8]>>,
+    seqs: Vec<Vec<u64>>,
+}
+
+impl RangeDelSet {
+    /// The set of `tombstones` (empty ranges are left out).
+    pub fn new<'a>(tombstones: impl IntoIterator<Item = &'a RangeTombstone>) -> RangeDelSet {
+        let tombstones: Vec<&RangeTombstone> =
+            tombstones.into_iter().filter(|t| !t.is_empty()).collect();
+        if tombstones.is_empty() {
+            return RangeDelSet::default();
+        }
+        let mut bounds: Vec<&[u8]> = tombstones
+            .iter()
+            .flat_map(|t| [&*t.start, &*t.end])
+            .collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        let mut seqs = vec![Vec::new(); bounds.len() - 1];
+        for t in &tombstones {
+            let from = bounds.partition_point(|b| *b < &*t.start);
+            let to = bounds.partition_point(|b| *b < &*t.end);
+            for fragment in &mut seqs[from..to] {
+                fragment.push(t.seq);
+            }
+        }
+        for fragment in &mut seqs {
+            fragment.sort_unstable_by(|a, b| b.cmp(a));
+            fragment.dedup();
+        }
+        RangeDelSet {
+            bounds: bounds.into_iter().map(Box::from).collect(),
+            seqs,
+        }
+    }
+
+    /// True when no tombstone covers any key.
+    pub fn is_empty(&self) -> bool {
+        self.bounds.is_empty()
+    }
+
+    /// Sequence numbers of the tombstones over `key`, newest first.
+    fn over(&self, key: &[u8]) -> &[u64] {
+        let i = self.bounds.partition_point(|b| &**b <= key);
+        if i == 0 || i >= self.bounds.len() {
+            return &[];
+        }
+        &self.seqs[i - 1]
+    }
+
+    /// The newest tombstone over `key` a reader at `snapshot` sees, 0 when none: every
+    /// version of `key` older than it is deleted for that reader.
+    pub fn covering_seq(&self, key: &[u8], snapshot: u64) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let over = self.over(key);
+        let i = over.partition_point(|&s| s > snapshot);
+        over.get(i).copied().unwrap_or(0)
+    }
+
+    /// The oldest tombstone over `key` newer than `seq`, if any: the first write that deletes
+    /// the version of `key` at `seq`.
+    pub fn deleter_of(&self, key: &[u8], seq: u64) -> Option<u64> {
+        if self.is_empty() {
+            return None;
+        }
+        let over = self.over(key);
+        let i = over.partition_point(|&s| s > seq);
+        i.checked_sub(1).map(|i| over[i])
+    }
+}
+
+/// The tombstones a read combines: the active memtable's and the tree's.
+#[derive(Clone, Copy)]
+pub struct Deletions<'a> {
+    pub sets: [&'a RangeDelSet; 2],
+    pub snapshot: u64,
+}
+
+impl Deletions<'_> {
+    /// True when nothing is range-deleted (reads skip the lookups).
+    pub fn is_empty(&self) -> bool {
+        self.sets.iter().all(|s| s.is_empty())
+    }
+
+    /// True when the version of `key` at `seq` is deleted for this read.
+    pub fn deletes(&self, key: &[u8], seq: u64) -> bool {
+        self.sets
+            .iter()
+            .any(|s| s.covering_seq(key, self.snapshot) > seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(start: &str, end: &str, seq: u64) -> RangeTombstone {
+        RangeTombstone {
+            start: start.as_bytes().into(),
+            end: end.as_bytes().into(),
+            seq,
+        }
+    }
+
+    /// What the set answers, computed from the tombstones one by one.
+    fn covering_by_hand(ts: &[RangeTombstone], key: &[u8], snapshot: u64) -> u64 {
+        ts.iter()
+            .filter(|t| &*t.start <= key && key < &*t.end && t.seq <= snapshot)
+            .map(|t| t.seq)
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn fragments_answer_like_the_tombstones_one_by_one() {
+        let ts = vec![
+            t("b", "f", 5),
+            t("d", "h", 9),
+            t("a", "c", 2),
+            t("e", "e", 20), // empty: deletes nothing
+            t("g", "k", 7),
+            t("d", "h", 9), // a duplicate changes nothing
+            t("x", "z", 3),
+        ];
+        let set = RangeDelSet::new(&ts);
+        for key in ["", "a", "b", "bb", "c", "d", "e", "f", "g", "h", "j", "k", "w", "x", "y", "z"]
+        {
+            for snapshot in 0..12 {
+                assert_eq!(
+                    set.covering_seq(key.as_bytes(), snapshot),
+                    covering_by_hand(&ts, key.as_bytes(), snapshot),
+                    "key {key:?} at {snapshot}"
+                );
+            }
+            for seq in 0..12 {
+                let want = ts
+                    .iter()
+                    .filter(|t| !t.is_empty() && t.overlaps(key.as_bytes(), key.as_bytes()))
+                    .map(|t| t.seq)
+                    .filter(|&s| s > seq)
+                    .min();
+                assert_eq!(set.deleter_of(key.as_bytes(), seq), want, "{key:?} {seq}");
+            }
+        }
+        assert!(RangeDelSet::new(&[t("a", "a", 1)]).is_empty());
+    }
+
+    #[test]
+    fn tombstones_round_trip_through_table_entries() {
+        let tomb = t("from", "to", 42);
+        let entry = RangeTombstone::from_entry(&tomb.internal_key(), b"to");
+        assert_eq!(entry, Some(tomb));
+        let put = key::internal_key(b"from", 42, ValueKind::Put);
+        assert_eq!(RangeTombstone::from_entry(&put, b"to"), None);
+    }
+}
