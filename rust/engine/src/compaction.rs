@@ -282,18 +282,19 @@ fn write_tables(
                 newer_stripe = None;
             }
             let leave_out = if p.kind == ValueKind::RangeDelete {
-                // No version of its start key: it neither shadows nor is shadowed. It goes
-                // once it deletes nothing, or once every snapshot sees it and nothing it
-                // deletes is left (this merge drops what it deletes in its inputs).
+                // No version of its start key: it neither shadows nor is shadowed. A
+                // compaction drops it when it deletes nothing, or once every snapshot sees it
+                // and nothing it deletes is left (this merge drops what it deletes in its
+                // inputs). A flush keeps it, empty or not: the newest sequence number of the
+                // memtable must reach the table, where recovery looks for it.
                 let tomb = RangeTombstone {
                     start: p.user_key.into(),
                     end: source.value().into(),
                     seq: p.seq,
                 };
-                tomb.is_empty()
-                    || (matches!(drop, Drop::ShadowedAndDeadTombstones(_))
-                        && p.seq <= oldest_snapshot
-                        && !others_hold_older(env, &tomb))
+                matches!(drop, Drop::ShadowedAndDeadTombstones(_))
+                    && (tomb.is_empty()
+                        || (p.seq <= oldest_snapshot && !others_hold_older(env, &tomb)))
             } else {
                 // A newer version in the same stripe hides this one from every reader, and
                 // so does a range tombstone with no snapshot between it and the version.

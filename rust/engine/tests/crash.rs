@@ -21,13 +21,19 @@ use strata_engine::fs::FileSystem;
 use strata_engine::sim_fs::SimFs;
 use strata_engine::{Batch, Error};
 
-/// A random batch of puts and deletes over `k0000`..`k0599`, and `model` with it applied.
+/// A random batch of puts, deletes and range deletes over `k0000`..`k0599`, and `model` with
+/// it applied.
 fn random_batch(rng: &mut Rng, model: &Model, tag: &str) -> (Batch, Model) {
     let mut b = Batch::new();
     let mut staged = model.clone();
     for _ in 0..1 + rng.below(8) {
         let k = format!("k{:04}", rng.below(600)).into_bytes();
-        if rng.below(5) == 0 {
+        if rng.below(25) == 0 {
+            let end = format!("k{:04}", rng.below(600)).into_bytes();
+            let (start, end) = if k <= end { (k, end) } else { (end, k) };
+            b.delete_range(&start, &end).unwrap();
+            staged.retain(|key, _| !(key >= &start && key < &end));
+        } else if rng.below(5) == 0 {
             b.delete(&k).unwrap();
             staged.remove(&k);
         } else {

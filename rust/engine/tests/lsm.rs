@@ -151,6 +151,118 @@ fn a_snapshot_keeps_its_versions_through_compaction() {
     );
 }
 
+fn total_bytes(db: &Db) -> u64 {
+    db.stats().level_bytes.iter().sum()
+}
+
+fn listed_range_deletes(dir: &Path) -> usize {
+    let state = strata_engine::manifest::read(&strata_engine::fs::RealFs, dir)
+        .unwrap()
+        .unwrap();
+    state
+        .levels
+        .iter()
+        .flatten()
+        .map(|f| f.range_dels.len())
+        .sum()
+}
+
+#[test]
+fn a_range_delete_is_one_write_and_compaction_reclaims_its_space() {
+    let dir = TempDir::new("range-delete");
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    fill(&mut db, 20_000, "v");
+    db.compact_and_wait(None, None).unwrap();
+    let full = total_bytes(&db);
+    let snap = db.acquire_snapshot();
+    let seq_before = db.visible_seq();
+    let mut b = Batch::new();
+    b.delete_range(b"key00001000", b"key00019000").unwrap();
+    db.write(b).unwrap();
+    assert_eq!(
+        db.visible_seq(),
+        seq_before + 1,
+        "one write, one sequence number"
+    );
+    let value = |i: u32| Some(format!("v-{i}-{}", "x".repeat(80)).into_bytes());
+    assert_eq!(db.get(b"key00000999").unwrap(), value(999));
+    assert_eq!(db.get(b"key00001000").unwrap(), None);
+    assert_eq!(db.get(b"key00018999").unwrap(), None);
+    assert_eq!(db.get(b"key00019000").unwrap(), value(19_000));
+    assert_eq!(db.get_at(b"key00005000", snap).unwrap(), value(5_000));
+    let live = common::contents(&db);
+    assert_eq!(live.len(), 2_000);
+    // While the snapshot needs them, compaction keeps the deleted versions.
+    db.compact_and_wait(None, None).unwrap();
+    assert!(
+        total_bytes(&db) > full / 2,
+        "{} of {full}",
+        total_bytes(&db)
+    );
+    assert_eq!(db.get_at(b"key00005000", snap).unwrap(), value(5_000));
+    assert_eq!(
+        common::scan(&db, None, None, snap, true).len(),
+        20_000,
+        "the snapshot still sees every key"
+    );
+    assert_eq!(listed_range_deletes(&dir.0), 1);
+    // Released, the next compaction drops them and the tombstone with them.
+    db.release_snapshot(snap);
+    db.compact_and_wait(None, None).unwrap();
+    assert!(
+        total_bytes(&db) < full / 5,
+        "{} of {full} left",
+        total_bytes(&db)
+    );
+    assert_eq!(listed_range_deletes(&dir.0), 0);
+    assert_eq!(common::contents(&db), live);
+    // A put inside the range after the delete is live, and all of it survives a reopen.
+    let mut b = Batch::new();
+    b.put(b"key00002000", b"back").unwrap();
+    db.write(b).unwrap();
+    db.close().unwrap();
+    let db = Db::open(&dir.0, small()).unwrap();
+    assert_eq!(db.get(b"key00002000").unwrap(), Some(b"back".to_vec()));
+    assert_eq!(db.get(b"key00002001").unwrap(), None);
+    assert_eq!(common::contents(&db).len(), 2_001);
+}
+
+#[test]
+fn a_range_tombstone_outlives_the_compaction_of_its_own_table() {
+    // Two L0 tables of disjoint keys, then a tombstone over both in a third. Compacting the
+    // tombstone with one of them leaves older covered data in the other: the tombstone must
+    // stay until that data is gone too.
+    let dir = TempDir::new("range-delete-kept");
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    let put_range = |db: &mut Db, from: u32, to: u32| {
+        let mut b = Batch::new();
+        for i in from..to {
+            b.put(format!("key{i:08}").as_bytes(), b"v").unwrap();
+        }
+        db.write(b).unwrap();
+        db.flush_and_wait().unwrap();
+    };
+    put_range(&mut db, 2_000, 4_000);
+    put_range(&mut db, 0, 1_000);
+    let mut b = Batch::new();
+    b.delete_range(b"key00000000", b"key00004000").unwrap();
+    db.write(b).unwrap();
+    db.flush_and_wait().unwrap();
+    assert_eq!(db.stats().level_files[0], 3, "three L0 tables");
+    // Compacts the tombstone's table with the one of keys 0..1000 only.
+    db.compact_and_wait(Some(b"key00000000"), Some(b"key00000001"))
+        .unwrap();
+    assert_eq!(listed_range_deletes(&dir.0), 1, "the tombstone is kept");
+    assert_eq!(db.get(b"key00003999").unwrap(), None);
+    assert_eq!(common::contents(&db).len(), 0);
+    db.close().unwrap();
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    assert_eq!(db.get(b"key00003000").unwrap(), None);
+    db.compact_and_wait(None, None).unwrap();
+    assert!(common::contents(&db).is_empty());
+    assert_eq!(listed_range_deletes(&dir.0), 0, "nothing left to delete");
+}
+
 #[test]
 fn checkpoint_is_an_openable_copy_at_that_moment() {
     let dir = TempDir::new("ckpt");

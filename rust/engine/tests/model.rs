@@ -1,5 +1,5 @@
-//! The model test: random sequences of writes, reads, snapshots, iterations, flushes,
-//! compactions and reopens, checked step by step against a `BTreeMap`.
+//! The model test: random sequences of writes (range deletes among them), reads, snapshots,
+//! iterations, flushes, compactions and reopens, checked step by step against a `BTreeMap`.
 //!
 //! Options are shrunk so a few thousand operations go through many memtable rotations, flushes
 //! and compactions. Each seed is independent; a failure names its seed, and
@@ -46,6 +46,20 @@ fn key(rng: &mut Rng) -> Vec<u8> {
     format!("key{n:05}").into_bytes()
 }
 
+/// A range to delete: mostly short (nothing, one key, a few), sometimes wide.
+fn range(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
+    let from = rng.below(3000);
+    let span = [0, 1, 3, 12, 40, 400][rng.below(6) as usize];
+    (
+        format!("key{from:05}").into_bytes(),
+        format!("key{:05}", from + span).into_bytes(),
+    )
+}
+
+fn delete_range(m: &mut Model, start: &[u8], end: &[u8]) {
+    m.retain(|k, _| !(&k[..] >= start && &k[..] < end));
+}
+
 fn value(rng: &mut Rng, step: u64) -> Vec<u8> {
     let len = [0, 8, 100, 700][rng.below(4) as usize];
     let mut v = format!("v{step}-").into_bytes();
@@ -86,19 +100,31 @@ fn run_seed(seed: u64, ops: u64, dir: &PathBuf) {
                 db.write(b).unwrap();
                 model.insert(k, v);
             }
-            40..=49 => {
+            40..=46 => {
                 let k = key(&mut rng);
                 let mut b = Batch::new();
                 b.delete(&k).unwrap();
                 db.write(b).unwrap();
                 model.remove(&k);
             }
+            47..=49 => {
+                let (start, end) = range(&mut rng);
+                let mut b = Batch::new();
+                b.delete_range(&start, &end).unwrap();
+                db.write(b).unwrap();
+                delete_range(&mut model, &start, &end);
+            }
             50..=59 => {
                 let mut b = Batch::new();
                 let mut staged = model.clone();
                 for _ in 0..1 + rng.below(20) {
                     let k = key(&mut rng);
-                    if rng.below(3) == 0 {
+                    if rng.below(10) == 0 {
+                        // Within a batch, order matters: it deletes what came before it.
+                        let (start, end) = range(&mut rng);
+                        b.delete_range(&start, &end).unwrap();
+                        delete_range(&mut staged, &start, &end);
+                    } else if rng.below(3) == 0 {
                         b.delete(&k).unwrap();
                         staged.remove(&k);
                     } else {

@@ -23,7 +23,7 @@ fn small() -> Options {
     }
 }
 
-/// Writes `n` random puts and deletes (over 800 keys, with overwrites), flushing and
+/// Writes `n` random puts, deletes and range deletes (over 800 keys, with overwrites), flushing and
 /// compacting along the way, then leaves the last `tail` writes in the WAL only. Returns what
 /// the database holds.
 fn fill(dir: &Path, seed: u64, n: u64, tail: u64) -> Model {
@@ -33,7 +33,12 @@ fn fill(dir: &Path, seed: u64, n: u64, tail: u64) -> Model {
     for i in 0..n {
         let key = format!("k{:04}", rng.below(800)).into_bytes();
         let mut b = Batch::new();
-        if rng.below(6) == 0 {
+        if rng.below(60) == 0 {
+            let end = format!("k{:04}", rng.below(800)).into_bytes();
+            let (start, end) = if key <= end { (key, end) } else { (end, key) };
+            b.delete_range(&start, &end).unwrap();
+            model.retain(|k, _| !(k >= &start && k < &end));
+        } else if rng.below(6) == 0 {
             b.delete(&key).unwrap();
             model.remove(&key);
         } else {
