@@ -415,6 +415,28 @@ fn others_hold_older(env: &MergeEnv<'_>, tomb: &RangeTombstone) -> bool {
     })
 }
 
+/// True when one range tombstone of a live table deletes every entry of `f` for every
+/// reader: it spans `f`'s keys, is newer than all of them, and no snapshot lies between `f`'s
+/// oldest entry and it. A table holding range tombstones itself is never left out (they may
+/// delete more than it holds).
+fn wholly_deleted(env: &MergeEnv<'_>, f: &FileMeta) -> bool {
+    if !f.range_dels.is_empty() {
+        return false;
+    }
+    let (lo, hi) = (key::user_key(&f.smallest), key::user_key(&f.largest));
+    let stripe = |seq: u64| env.snapshots.partition_point(|&s| s < seq);
+    env.levels
+        .iter()
+        .flatten()
+        .flat_map(|t| &t.range_dels)
+        .any(|t| {
+            &*t.start <= lo
+                && hi < &*t.end
+                && f.largest_seq < t.seq
+                && stripe(f.smallest_seq) == stripe(t.seq)
+        })
+}
+
 /// The range tombstones of every table in `levels`.
 pub fn level_range_dels(levels: &Levels) -> RangeDelSet {
     RangeDelSet::new(levels.iter().flatten().flat_map(|f| &f.range_dels))
@@ -428,23 +450,27 @@ fn deeper_levels_cover(levels: &Levels, base: usize, user_key: &[u8]) -> bool {
 }
 
 /// Runs compaction `c`, returning the new tables for its output level.
+/// Inputs a range tombstone deletes whole are left out of the merge unread: the merge would
+/// drop every entry of them (see [`wholly_deleted`]), and they go with the other inputs.
 pub fn run(env: &MergeEnv<'_>, c: &Compaction) -> Result<Vec<FileMeta>> {
+    let read = |files: &[Arc<FileMeta>]| -> Vec<Arc<FileMeta>> {
+        files
+            .iter()
+            .filter(|f| !wholly_deleted(env, f))
+            .cloned()
+            .collect()
+    };
+    let (inputs, next) = (read(&c.inputs), read(&c.next));
     let mut children: Vec<Box<dyn InternalIterator + '_>> = Vec::new();
     if c.level == 0 {
-        for f in &c.inputs {
+        for f in &inputs {
             children.push(Box::new(env.tables.get(f)?.iter()));
         }
-    } else {
-        children.push(Box::new(LevelIter::new(
-            Arc::clone(env.tables),
-            c.inputs.clone(),
-        )));
+    } else if !inputs.is_empty() {
+        children.push(Box::new(LevelIter::new(Arc::clone(env.tables), inputs)));
     }
-    if !c.next.is_empty() {
-        children.push(Box::new(LevelIter::new(
-            Arc::clone(env.tables),
-            c.next.clone(),
-        )));
+    if !next.is_empty() {
+        children.push(Box::new(LevelIter::new(Arc::clone(env.tables), next)));
     }
     let mut merged = MergingIter::new(children, false);
     write_tables(

@@ -264,6 +264,53 @@ fn a_range_tombstone_outlives_the_compaction_of_its_own_table() {
 }
 
 #[test]
+fn tables_a_range_delete_covers_whole_are_dropped_unread() {
+    let dir = TempDir::new("range-delete-unread");
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    fill(&mut db, 20_000, "v");
+    db.compact_and_wait(None, None).unwrap();
+    let mut b = Batch::new();
+    b.delete_range(b"key00001000", b"key00019000").unwrap();
+    db.write(b).unwrap();
+    db.flush_and_wait().unwrap();
+    db.close().unwrap();
+    // Damage the data of every table the range covers whole: reading one would fail.
+    let state = strata_engine::manifest::read(&strata_engine::fs::RealFs, &dir.0)
+        .unwrap()
+        .unwrap();
+    let inside = |k: &[u8]| {
+        let user = &k[..k.len() - 8];
+        user >= &b"key00001000"[..] && user < &b"key00019000"[..]
+    };
+    let covered: Vec<String> = state
+        .levels
+        .iter()
+        .flatten()
+        .filter(|f| f.range_dels.is_empty() && inside(&f.smallest) && inside(&f.largest))
+        .map(|f| strata_engine::manifest::table_name(f.number))
+        .collect();
+    assert!(
+        covered.len() >= 2,
+        "{} tables inside the range",
+        covered.len()
+    );
+    for name in &covered {
+        let path = dir.0.join(name);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[64] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let mut db = Db::open(&dir.0, small()).unwrap();
+    db.compact_and_wait(None, None).unwrap();
+    assert_eq!(common::contents(&db).len(), 2_000);
+    let left = files(&dir.0, ".sst");
+    assert!(
+        covered.iter().all(|name| !left.contains(name)),
+        "covered tables were deleted"
+    );
+}
+
+#[test]
 fn checkpoint_is_an_openable_copy_at_that_moment() {
     let dir = TempDir::new("ckpt");
     let copy = TempDir::new("ckpt-copy");
