@@ -494,8 +494,7 @@ pub fn merge_into_bottom(
 /// `MergeEnv` with an unbounded `target_file_size`: one memtable makes one table, so L0 holds
 /// as few tables as possible.
 /// The memtable's range deletes travel as table entries, merged in key order with the rest.
-/// Pass `mem.range_dels()` as `env.range_dels`: they are durable together with what they
-/// delete.
+/// Pass them (alone) as `env.range_dels`: they are durable together with what they delete.
 pub fn flush(env: &MergeEnv<'_>, mem: &crate::memtable::Memtable) -> Result<Vec<FileMeta>> {
     let mut children: Vec<Box<dyn InternalIterator + '_>> = vec![Box::new(mem.iter())];
     if !mem.range_tombstones().is_empty() {

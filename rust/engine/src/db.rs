@@ -760,7 +760,8 @@ impl Db {
             None => {
                 let view = self.tree.view();
                 let dels = Deletions {
-                    sets: [mem_dels, &view.range_dels],
+                    mem: mem_dels,
+                    tree: &view.range_dels,
                     snapshot: seq,
                 };
                 view.get_with(&self.tree.tables, key, seq, |kind, version, value| {
@@ -790,7 +791,8 @@ impl Db {
         let mut children = view.children(&self.tree.tables)?;
         children.insert(0, Box::new(self.mem.iter()));
         let dels = Deletions {
-            sets: [self.mem.range_dels(), &view.range_dels],
+            mem: self.mem.range_dels(),
+            tree: &view.range_dels,
             snapshot: seq,
         };
         Ok(DbIter::new(

@@ -25,7 +25,7 @@ use std::ptr::NonNull;
 use crate::error::Result;
 use crate::iterator::InternalIterator;
 use crate::key::{self, ValueKind};
-use crate::range_del::{RangeDelSet, RangeTombstone};
+use crate::range_del::{GrowingRangeDels, RangeTombstone};
 
 /// Per-entry bookkeeping counted on top of key and value bytes, for the memory estimate.
 /// Kept at the value the map-of-boxes memtable used, so a memtable still freezes after the
@@ -262,11 +262,8 @@ pub struct Memtable {
     entries: BTreeSet<Handle>,
     arena: Arena,
     approx_bytes: usize,
-    /// Range deletes, in the order written; kept apart from the entries so point reads and
-    /// cursors never meet them.
-    range_dels: Vec<RangeTombstone>,
-    /// `range_dels` cut into fragments for reads (rebuilt on each range delete: they are few).
-    range_set: RangeDelSet,
+    /// Range deletes; kept apart from the entries so point reads and cursors never meet them.
+    range_dels: GrowingRangeDels,
 }
 
 impl std::fmt::Debug for Memtable {
@@ -321,17 +318,16 @@ impl Memtable {
             end: end.into(),
             seq,
         });
-        self.range_set = RangeDelSet::new(&self.range_dels);
     }
 
     /// The range deletes, in the order written.
     pub fn range_tombstones(&self) -> &[RangeTombstone] {
-        &self.range_dels
+        self.range_dels.all()
     }
 
     /// The range deletes, for reads.
-    pub fn range_dels(&self) -> &RangeDelSet {
-        &self.range_set
+    pub fn range_dels(&self) -> &GrowingRangeDels {
+        &self.range_dels
     }
 
     /// The newest version of `user_key` with sequence number `<= seq`: its kind, sequence

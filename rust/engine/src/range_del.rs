@@ -134,24 +134,65 @@ impl RangeDelSet {
     }
 }
 
+/// A growing list of tombstones (a memtable's), cheap to add to and to query: the older ones
+/// are cut into a [`RangeDelSet`], the newest few are searched one by one, and the set is
+/// rebuilt once that tail outgrows the square root of the whole. So each range delete costs
+/// about `sqrt(n) log n` and each lookup `log n + sqrt(n)`, never a rebuild per write.
+#[derive(Debug, Default)]
+pub struct GrowingRangeDels {
+    all: Vec<RangeTombstone>,
+    /// The fragments of `all[..built]`.
+    set: RangeDelSet,
+    built: usize,
+}
+
+impl GrowingRangeDels {
+    /// Adds a tombstone.
+    pub fn push(&mut self, tomb: RangeTombstone) {
+        self.all.push(tomb);
+        let tail = self.all.len() - self.built;
+        if tail * tail > self.all.len().max(256) {
+            self.set = RangeDelSet::new(&self.all);
+            self.built = self.all.len();
+        }
+    }
+
+    /// Every tombstone, in the order added.
+    pub fn all(&self) -> &[RangeTombstone] {
+        &self.all
+    }
+
+    /// True when no tombstone was added.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// As [`RangeDelSet::covering_seq`].
+    pub fn covering_seq(&self, key: &[u8], snapshot: u64) -> u64 {
+        if self.all.is_empty() {
+            return 0;
+        }
+        self.all[self.built..]
+            .iter()
+            .filter(|t| t.seq <= snapshot && &*t.start <= key && key < &*t.end)
+            .map(|t| t.seq)
+            .fold(self.set.covering_seq(key, snapshot), u64::max)
+    }
+}
+
 /// The tombstones a read combines: the active memtable's and the tree's.
 #[derive(Clone, Copy)]
 pub struct Deletions<'a> {
-    pub sets: [&'a RangeDelSet; 2],
+    pub mem: &'a GrowingRangeDels,
+    pub tree: &'a RangeDelSet,
     pub snapshot: u64,
 }
 
 impl Deletions<'_> {
-    /// True when nothing is range-deleted (reads skip the lookups).
-    pub fn is_empty(&self) -> bool {
-        self.sets.iter().all(|s| s.is_empty())
-    }
-
     /// True when the version of `key` at `seq` is deleted for this read.
     pub fn deletes(&self, key: &[u8], seq: u64) -> bool {
-        self.sets
-            .iter()
-            .any(|s| s.covering_seq(key, self.snapshot) > seq)
+        self.tree.covering_seq(key, self.snapshot) > seq
+            || self.mem.covering_seq(key, self.snapshot) > seq
     }
 }
 
@@ -208,6 +249,36 @@ mod tests {
             }
         }
         assert!(RangeDelSet::new(&[t("a", "a", 1)]).is_empty());
+    }
+
+    #[test]
+    fn a_growing_list_answers_like_the_tombstones_one_by_one() {
+        let mut grown = GrowingRangeDels::default();
+        let mut ts = Vec::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for seq in 1..=700u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let from = x % 500;
+            let to = from + x % 40;
+            let tomb = t(&format!("{from:03}"), &format!("{to:03}"), seq);
+            grown.push(tomb.clone());
+            ts.push(tomb);
+            if seq % 50 == 0 {
+                for probe in (0..540).step_by(7) {
+                    let key = format!("{probe:03}");
+                    for snapshot in [0, seq / 3, seq / 2, seq] {
+                        assert_eq!(
+                            grown.covering_seq(key.as_bytes(), snapshot),
+                            covering_by_hand(&ts, key.as_bytes(), snapshot),
+                            "{key} at {snapshot} after {seq}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(grown.built > 0 && grown.built < ts.len(), "both parts are used");
     }
 
     #[test]

@@ -436,12 +436,13 @@ impl Tree {
         // live ones decide what the flush may leave out.
         let snapshots = self.snapshots();
         let inputs = HashSet::new();
+        let range_dels = RangeDelSet::new(frozen.mem.range_tombstones());
         let env = MergeEnv {
             target_file_size: u64::MAX,
             ..self.env(
                 &levels,
                 &inputs,
-                frozen.mem.range_dels(),
+                &range_dels,
                 &snapshots,
                 &next,
             )
