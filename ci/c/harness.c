@@ -399,6 +399,18 @@ static void model_delete(struct model *m, const void *key, size_t key_len)
     e->present = false;
 }
 
+/* Deletes every modelled key in [start, end), as a STRATA_BATCH_DELETE_RANGE does. */
+static void model_delete_range(struct model *m, const void *start, size_t start_len,
+                               const void *end, size_t end_len)
+{
+    for (size_t i = 0; i < m->len; i++) {
+        struct model_entry *e = &m->entries[i];
+        if (key_cmp(e->key, e->key_len, start, start_len) >= 0 &&
+            key_cmp(e->key, e->key_len, end, end_len) < 0)
+            model_delete(m, e->key, e->key_len);
+    }
+}
+
 /* A deep copy: what a snapshot or a checkpoint must go on showing. */
 static struct model model_copy(const struct model *m)
 {
@@ -888,6 +900,17 @@ static void batch_delete(struct batch *b, const void *key, size_t key_len)
     batch_append(b, &kind, 1);
     batch_u32(b, key_len);
     batch_append(b, key, key_len);
+}
+
+static void batch_delete_range(struct batch *b, const void *start, size_t start_len,
+                               const void *end, size_t end_len)
+{
+    uint8_t kind = STRATA_BATCH_DELETE_RANGE;
+    batch_append(b, &kind, 1);
+    batch_u32(b, start_len);
+    batch_append(b, start, start_len);
+    batch_u32(b, end_len);
+    batch_append(b, end, end_len);
 }
 
 static void batch_free(struct batch *b)
@@ -1403,6 +1426,88 @@ static void test_write_batches(struct db *a)
         uint64_t token = next_rejected_token++;                                            \
         check((call) == STRATA_ERR_INVALID_ARGUMENT, "%s -> INVALID_ARGUMENT", what);      \
     } while (0)
+
+/* STRATA_BATCH_DELETE_RANGE: a batch deletes [start, end) in order with its other operations
+ * (what it put in the range before is deleted, what it puts there after is not); gets and
+ * iterators skip the range, in the memtable and once flushed; an inverted range or an empty
+ * bound is refused and changes nothing, and start == end deletes nothing. */
+static void test_range_deletes(struct db *r)
+{
+    if (!open_db(r, NULL, "open the range-delete db"))
+        return;
+    static const char *const keys[] = { "r/a", "r/b", "r/b1", "r/c", "r/cz", "r/d", "r/e" };
+    struct batch b = { 0 };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        batch_put(&b, keys[i], strlen(keys[i]), "v", 1);
+        model_set(&r->model, keys[i], strlen(keys[i]), "v", 1);
+    }
+    expect_code(write_batch(r, b.bytes, b.len), STRATA_OK, "write the keys to range-delete");
+    batch_free(&b);
+
+    batch_put(&b, "r/b0", 4, "before", 6);
+    batch_delete_range(&b, "r/b", 3, "r/d", 3);
+    batch_put(&b, "r/c1", 4, "after", 5);
+    expect_code(write_batch(r, b.bytes, b.len), STRATA_OK,
+                "write a batch: put, delete range [r/b, r/d), put");
+    batch_free(&b);
+    model_set(&r->model, "r/b0", 4, "before", 6);
+    model_delete_range(&r->model, "r/b", 3, "r/d", 3);
+    model_set(&r->model, "r/c1", 4, "after", 5);
+
+    expect_code(get(r->handle, "r/c", 3), STRATA_ERR_NOT_FOUND,
+                "get of a key inside the deleted range");
+    expect_code(get(r->handle, "r/b", 3), STRATA_ERR_NOT_FOUND,
+                "get of the deleted range's start");
+    expect_code(get(r->handle, "r/b0", 4), STRATA_ERR_NOT_FOUND,
+                "get of a key the batch put before its range delete");
+    struct result g = get(r->handle, "r/d", 3);
+    check(g.code == STRATA_OK && g.len == 1 && g.data[0] == 'v',
+          "get of the deleted range's end -> OK, its value (got %s)", code_name(g.code));
+    result_free(&g);
+    g = get(r->handle, "r/c1", 4);
+    check(g.code == STRATA_OK && g.len == 5 && memcmp(g.data, "after", 5) == 0,
+          "get of a key the batch put after its range delete -> OK, its value (got %s)",
+          code_name(g.code));
+    result_free(&g);
+    /* Forward and reverse iterations equal the model: r/a, r/c1, r/d, r/e, nothing else. */
+    check_db(r, "after a range delete");
+    struct range inside = { "r/b", 3, "r/d\xff", 4 };
+    check_iter_model(r->handle, 0, &r->model, &inside, false,
+                     "range-delete: forward scan starting inside the range");
+    check_iter_model(r->handle, 0, &r->model, &inside, true,
+                     "range-delete: reverse scan ending inside the range");
+
+    /* Refused synchronously: nothing of the batch is applied, its put included. */
+    uint64_t db = r->handle;
+    batch_put(&b, "r/x", 3, "x", 1);
+    batch_delete_range(&b, "r/d", 3, "r/b", 3);
+    EXPECT_INVALID(strata_db_write(db, b.bytes, b.len, 0, token),
+                   "write a range delete whose start sorts after its end");
+    batch_free(&b);
+    batch_delete_range(&b, "r/e", 3, "r/e\x00", 4);
+    batch_delete_range(&b, "r/e1", 4, "r/e", 3); /* "r/e" is a prefix of "r/e1": after it */
+    EXPECT_INVALID(strata_db_write(db, b.bytes, b.len, 0, token),
+                   "write a range delete whose end is a prefix of its start");
+    batch_free(&b);
+    batch_delete_range(&b, "", 0, "r/b", 3);
+    EXPECT_INVALID(strata_db_write(db, b.bytes, b.len, 0, token),
+                   "write a range delete with an empty start");
+    batch_free(&b);
+    batch_delete_range(&b, "r/a", 3, "", 0);
+    EXPECT_INVALID(strata_db_write(db, b.bytes, b.len, 0, token),
+                   "write a range delete with an empty end");
+    batch_free(&b);
+    batch_delete_range(&b, "r/a", 3, "r/a", 3);
+    expect_code(write_batch(r, b.bytes, b.len), STRATA_OK,
+                "write a range delete whose start equals its end");
+    batch_free(&b);
+    check_db(r, "after refused range deletes and an empty one");
+
+    /* The tombstone keeps hiding the range from a table. */
+    expect_code(flush_db(r->handle), STRATA_OK, "flush the range tombstone");
+    check_db(r, "after flushing the range tombstone");
+    check_stats(r, "after range deletes");
+}
 
 static void test_rejected_arguments(struct db *a)
 {
@@ -2899,6 +3004,7 @@ int main(void)
     struct db bulk = { .name = "bulk", .path = path_join(dir, "bulk") };
     struct db damaged = { .name = "damaged", .path = path_join(dir, "damaged") };
     struct db logged = { .name = "logged", .path = path_join(dir, "logged") };
+    struct db ranges = { .name = "ranges", .path = path_join(dir, "ranges") };
     scratch_dir = dir;
 
     test_version();
@@ -2910,6 +3016,7 @@ int main(void)
     test_get_wait(&a);
     test_write_batches(&a);
     test_rejected_arguments(&a);
+    test_range_deletes(&ranges);
     test_iterators(&b);
     test_options(&a, &b);
     check_stats(&a, "before close");
@@ -2933,11 +3040,13 @@ int main(void)
     expect_code(close_db(d.handle), STRATA_OK, "close threads db at the end");
     expect_code(close_db(snap.handle), STRATA_OK, "close the snapshot db at the end");
     expect_code(close_db(lsm.handle), STRATA_OK, "close the lsm db at the end");
+    expect_code(close_db(ranges.handle), STRATA_OK, "close the range-delete db at the end");
     check(stash.len == 0, "no unclaimed completions left (%zu)", stash.len);
 
     close(event_fd);
     stash_free();
-    struct db *all[] = { &a, &b, &d, &snap, &lsm, &ckpt, &lz4, &plain, &bulk, &damaged, &logged };
+    struct db *all[] = { &a,   &b,     &d,    &snap,    &lsm,    &ckpt,
+                         &lz4, &plain, &bulk, &damaged, &logged, &ranges };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         db_free(all[i]);
     if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

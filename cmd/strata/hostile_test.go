@@ -126,6 +126,7 @@ func TestHostileEveryCommandRefusesALostManifest(t *testing.T) {
 		"put":        {"k", "v"},
 		"get":        {"a"},
 		"del":        {"a"},
+		"del-range":  {"a", "z"},
 		"scan":       {},
 		"stats":      {},
 		"flush":      {},

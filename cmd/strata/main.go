@@ -4,6 +4,7 @@
 //	strata put --dir DIR KEY VALUE      set a key
 //	strata get --dir DIR KEY            print a key's value
 //	strata del --dir DIR KEY            delete a key
+//	strata del-range --dir DIR S E      delete the keys in [S, E)
 //	strata scan --dir DIR [flags]       print keys and values in order
 //	strata stats --dir DIR [--json]     print the database's counters
 //	strata flush --dir DIR              write the memtable to a table
@@ -85,6 +86,7 @@ var commands = []command{
 	{usage: putUsage, run: runPut},
 	{usage: getUsage, run: runGet},
 	{usage: delUsage, run: runDel},
+	{usage: delRangeUsage, run: runDelRange},
 	{usage: scanUsage, run: runScan, long: true},
 	{usage: statsUsage, run: streamsOnly(runStats)},
 	{usage: flushUsage, run: runFlush},

@@ -136,6 +136,7 @@ func TestEveryCommandReportsFailure(t *testing.T) {
 		"put":        {[]string{"--dir", locked, "k", "v"}, "locked"},
 		"get":        {[]string{"--dir", missing, "k"}, "no database directory"},
 		"del":        {[]string{"--dir", missing, "k"}, "no database directory"},
+		"del-range":  {[]string{"--dir", locked, "a", "b"}, "locked"},
 		"scan":       {[]string{"--dir", missing}, "no database directory"},
 		"stats":      {[]string{"--dir", missing}, "no database directory"},
 		"flush":      {[]string{"--dir", locked}, "locked"},
@@ -263,6 +264,8 @@ func TestUnknownCommandSuggestsTheClosest(t *testing.T) {
 		{"compcat", "compact"},
 		{"hlep", "help"},
 		{"gets", "get"},
+		{"delrange", "del-range"},
+		{"del_range", "del-range"},
 	} {
 		stdout, stderr, code := runCLI(t, tc.typed)
 		want := fmt.Sprintf("Error: unknown command %q; did you mean %q?\n\n", tc.typed, tc.want)

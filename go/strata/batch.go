@@ -10,8 +10,8 @@ import (
 	"fmt"
 )
 
-// Batch collects puts and deletes that DB.Write applies atomically, in order: a later
-// operation on the same key wins. A Batch holds its own copy of every key and value, up to
+// Batch collects puts, deletes and range deletes that DB.Write applies atomically, in order:
+// a later operation on the same key wins. A Batch holds its own copy of every key and value, up to
 // MaxBatchSize bytes in all. A Batch is not safe for concurrent use. Invalid input (an empty
 // or oversized key, say) is remembered, later operations are ignored, and DB.Write reports the
 // error (wrapping ErrInvalidArgument) and writes nothing. DB.Write leaves the batch as it was:
@@ -26,8 +26,9 @@ type Batch struct {
 }
 
 const (
-	kindPut    = C.STRATA_BATCH_PUT
-	kindDelete = C.STRATA_BATCH_DELETE
+	kindPut         = C.STRATA_BATCH_PUT
+	kindDelete      = C.STRATA_BATCH_DELETE
+	kindDeleteRange = C.STRATA_BATCH_DELETE_RANGE
 )
 
 // NewBatch returns an empty batch. The zero Batch is empty too and ready to use.
@@ -73,6 +74,35 @@ func (b *Batch) Delete(key []byte) {
 	b.data = append(b.data, kindDelete)
 	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(key)))
 	b.data = append(b.data, key...)
+	b.count++
+}
+
+// DeleteRange adds a delete of every key in the half-open range [start, end): start itself
+// is deleted, end is not. start == end deletes nothing; a start after end (in bytes.Compare
+// order) or an empty start or end is invalid. It deletes what the batch's earlier operations
+// put in the range, not what its later ones put there. It copies both bounds: the caller may
+// reuse them at once.
+//
+// It is one operation whatever the range holds: the engine writes one range tombstone, in
+// O(1), and reads skip what it covers. The deleted entries keep their space until compaction
+// drops them, which the engine does in time as levels fill; db.Compact(ctx, start, end)
+// reclaims it at once.
+func (b *Batch) DeleteRange(start, end []byte) {
+	if b.err != nil {
+		return
+	}
+	if err := checkRange(start, end); err != nil {
+		b.fail(err)
+		return
+	}
+	if !b.grow(9 + len(start) + len(end)) {
+		return
+	}
+	b.data = append(b.data, kindDeleteRange)
+	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(start)))
+	b.data = append(b.data, start...)
+	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(end)))
+	b.data = append(b.data, end...)
 	b.count++
 }
 

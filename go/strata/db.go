@@ -6,6 +6,7 @@ package strata
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -95,6 +96,26 @@ func checkKey(key []byte) error {
 		return fmt.Errorf("%w: key is empty", ErrInvalidArgument)
 	case len(key) > MaxKeySize:
 		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrInvalidArgument, len(key), MaxKeySize)
+	}
+	return nil
+}
+
+// checkRange validates the bounds of a range delete against the engine's rules: each one a
+// valid key, and start not after end.
+func checkRange(start, end []byte) error {
+	for _, bound := range []struct {
+		name string
+		key  []byte
+	}{{"start", start}, {"end", end}} {
+		switch {
+		case len(bound.key) == 0:
+			return fmt.Errorf("%w: range delete %s is empty", ErrInvalidArgument, bound.name)
+		case len(bound.key) > MaxKeySize:
+			return fmt.Errorf("%w: range delete %s is %d bytes, the limit is %d", ErrInvalidArgument, bound.name, len(bound.key), MaxKeySize)
+		}
+	}
+	if bytes.Compare(start, end) > 0 {
+		return fmt.Errorf("%w: range delete start %q sorts after its end %q", ErrInvalidArgument, start, end)
 	}
 	return nil
 }
@@ -229,16 +250,45 @@ func (db *DB) Write(ctx context.Context, b *Batch, opts ...WriteOptions) error {
 	if b.err != nil {
 		return b.err
 	}
+	return db.writeBatch(ctx, "write", b, opts)
+}
+
+// DeleteRange deletes every key in the half-open range [start, end): start itself is
+// deleted, end is not. start == end deletes nothing; a start after end (in bytes.Compare
+// order) or an empty start or end fails with ErrInvalidArgument. It is durable as Put is.
+//
+// It is one write whatever the range holds, O(1): the engine records one range tombstone,
+// which reads, iterators and snapshots taken later apply (a snapshot taken before still
+// sees the keys). The deleted entries keep their disk space until compaction drops them;
+// db.Compact(ctx, start, end) reclaims it at once. A Batch takes range deletes too
+// (Batch.DeleteRange), to combine one atomically with other writes. Transactions have none:
+// a transaction's reads of its own writes would have to apply the range as well.
+func (db *DB) DeleteRange(ctx context.Context, start, end []byte, opts ...WriteOptions) error {
+	if err := checkRange(start, end); err != nil {
+		return err
+	}
+	b := batchPool.Get().(*Batch)
+	b.Reset()
+	b.DeleteRange(start, end)
+	err := db.writeBatch(ctx, "delete range", b, opts)
+	if cap(b.data) <= maxPooledBatch {
+		batchPool.Put(b)
+	}
+	return err
+}
+
+// writeBatch writes a valid batch for Write and DeleteRange; op names the caller in errors.
+func (db *DB) writeBatch(ctx context.Context, op string, b *Batch, opts []WriteOptions) error {
 	if syncRequested(opts) {
-		return db.writeSynced(ctx, "write", b)
+		return db.writeSynced(ctx, op, b)
 	}
 	if b.count == 0 {
 		if db.isClosed() {
-			return opError("write", ErrClosed)
+			return opError(op, ErrClosed)
 		}
 		return ctx.Err()
 	}
-	err := db.write(ctx, "write", b, nil, func(token C.uint64_t) C.int32_t {
+	err := db.write(ctx, op, b, nil, func(token C.uint64_t) C.int32_t {
 		p, n := bytesArg(b.data)
 		return C.strata_db_write(C.uint64_t(db.handle), p, n, 0, token)
 	})
@@ -327,7 +377,8 @@ func (db *DB) write(ctx context.Context, op string, batch *Batch, fill func(*Bat
 var noSyncWrites pathChooser
 
 // batchPool holds the batches a lone caller's Put and Delete are encoded into for
-// strata_db_write_wait; one larger than maxPooledBatch bytes is dropped, not kept.
+// strata_db_write_wait, and every DeleteRange's (the C API has no call of its own for one);
+// one larger than maxPooledBatch bytes is dropped, not kept.
 var batchPool = sync.Pool{New: func() any { return new(Batch) }}
 
 const maxPooledBatch = 64 << 10

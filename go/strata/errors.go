@@ -24,9 +24,10 @@ var (
 	// Retrying does not help; see Check and docs/debugging.md.
 	ErrCorruption = errors.New("strata: corruption")
 	// ErrInvalidArgument means an argument breaks a documented rule: an empty key, a key,
-	// value or batch over MaxKeySize, MaxValueSize or MaxBatchSize, a negative size in
-	// Options, an empty directory path, a Checkpoint into a non-empty directory, a Check of a
-	// directory that holds no database. Nothing was changed.
+	// value or batch over MaxKeySize, MaxValueSize or MaxBatchSize, a range delete whose
+	// start sorts after its end, a negative size in Options, an empty directory path, a
+	// Checkpoint into a non-empty directory, a Check of a directory that holds no database.
+	// Nothing was changed.
 	ErrInvalidArgument = errors.New("strata: invalid argument")
 	// ErrIO means an operating-system I/O call failed (the message names the file and the
 	// OS error). A write that fails with it was not acknowledged; after a failed fsync the

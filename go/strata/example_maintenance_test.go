@@ -60,8 +60,9 @@ func ExampleDB_Checkpoint() {
 	// c=before
 }
 
-// strata has no range delete: delete the keys of a range in a batch, then Compact the range
-// to reclaim their space at once instead of when the engine's own compactions reach it.
+// Deleted keys keep their space until a compaction drops them: Compact the range to reclaim
+// it at once instead of when the engine's own compactions reach it. Here the keys a scan
+// finds are deleted one by one; ExampleDB_DeleteRange deletes a whole range in one write.
 func ExampleDB_Compact() {
 	dir, _ := os.MkdirTemp("", "strata-example")
 	defer os.RemoveAll(dir)
@@ -113,6 +114,53 @@ func ExampleDB_Compact() {
 	}
 	fmt.Println("deleted:", b.Len(), "bytes left in tables:", tableBytes)
 	// Output: deleted: 1000 bytes left in tables: 0
+}
+
+// DeleteRange deletes every key in [start, end) with one write, however many keys the range
+// holds; Compact over the range then reclaims their space.
+func ExampleDB_DeleteRange() {
+	dir, _ := os.MkdirTemp("", "strata-example")
+	defer os.RemoveAll(dir)
+	db, err := strata.Open(dir, &strata.Options{NoSync: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+
+	for i := range 1000 {
+		if err := db.Put(ctx, fmt.Appendf(nil, "log/%04d", i), []byte("entry")); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := db.Put(ctx, []byte("meta"), []byte("kept")); err != nil {
+		log.Fatal(err)
+	}
+
+	// The keys with the prefix "log/": from "log/" up to, not including, the prefix's end.
+	start := []byte("log/")
+	if err := db.DeleteRange(ctx, start, strata.PrefixEnd(start)); err != nil {
+		log.Fatal(err)
+	}
+	_, err = db.Get(ctx, []byte("log/0500"))
+	fmt.Println("log/0500 deleted:", errors.Is(err, strata.ErrNotFound))
+	for k, v := range db.All(ctx, nil) {
+		fmt.Printf("left: %s=%s\n", k, v)
+	}
+
+	// Until a compaction drops them, the deleted entries keep their place in the tables.
+	if err := db.Compact(ctx, start, strata.PrefixEnd(start)); err != nil {
+		log.Fatal(err)
+	}
+	part, err := db.EstimateDiskUsage(ctx, start, strata.PrefixEnd(start))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("table bytes of the range after Compact:", part)
+	// Output:
+	// log/0500 deleted: true
+	// left: meta=kept
+	// table bytes of the range after Compact: 0
 }
 
 func ExampleDB_Stats() {

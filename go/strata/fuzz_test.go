@@ -108,7 +108,8 @@ func FuzzOps(f *testing.F) {
 			// Reads and writes are common; flushes, compactions and reopens (each a few fsyncs)
 			// rarer, so an input does more of what they are there to disturb. Bytes from 220
 			// up select the later operations (positioned iterators, prefixes, synced writes,
-			// disk-usage estimates), so an input saved before they existed means what it did.
+			// range deletes, transactions, disk-usage estimates), so an input saved before
+			// they existed means what it did.
 			op := p.next()
 			if op >= 220 {
 				fuzzLaterOp(t, ctx, db, op-220, p, pick, model, step)
@@ -257,12 +258,14 @@ func fuzzLaterOp(t *testing.T, ctx context.Context, db *DB, op byte, p *program,
 		if got := collectIter(t, it, err); !slices.Equal(got, want) {
 			t.Fatalf("step %d: %s prefix %q from %q reverse %v:\n got %v\nwant %v", step, r.name, prefix, start, reverse, got, want)
 		}
-	case op < 28:
+	case op < 24:
 		k, v := p.key(), p.value(step)
 		if err := db.Put(ctx, []byte(k), []byte(v), Sync); err != nil {
 			t.Fatalf("step %d: synced put %q: %v", step, k, err)
 		}
 		model[k] = v
+	case op < 28:
+		fuzzDeleteRange(t, ctx, db, p, model, step)
 	case op < 30:
 		if err := db.Sync(ctx); err != nil {
 			t.Fatalf("step %d: sync: %v", step, err)
@@ -278,6 +281,47 @@ func fuzzLaterOp(t *testing.T, ctx context.Context, db *DB, op byte, p *program,
 		if all, err := db.EstimateDiskUsage(ctx, nil, nil); err != nil || part > all {
 			t.Fatalf("step %d: estimate [%q, %q) = %d, of everything %d (%v)", step, start, end, part, all, err)
 		}
+	}
+}
+
+// fuzzDeleteRange deletes a range of keys, alone, in a batch between two puts (which the
+// range deletes or not by their order) or synced, and applies it to the model. A range
+// whose start sorts after its end must fail with ErrInvalidArgument and write nothing, the
+// batch's puts included; one whose start equals its end deletes nothing. (Range deletes
+// took four of the synced puts' bytes, 244 to 247, which no saved input used as an
+// operation.)
+func fuzzDeleteRange(t *testing.T, ctx context.Context, db *DB, p *program, model map[string]string, step int) {
+	start, end := p.key(), p.key()
+	staged := maps.Clone(model)
+	var err error
+	switch form := p.next() % 4; form {
+	case 0, 1, 2:
+		var opts []WriteOptions
+		if form == 2 {
+			opts = append(opts, Sync)
+		}
+		err = db.DeleteRange(ctx, []byte(start), []byte(end), opts...)
+		deleteFromModel(staged, start, end)
+	default:
+		before, after := p.key(), p.key()
+		vBefore, vAfter := p.value(step)+"<", p.value(step)+">"
+		b := NewBatch()
+		b.Put([]byte(before), []byte(vBefore))
+		b.DeleteRange([]byte(start), []byte(end))
+		b.Put([]byte(after), []byte(vAfter))
+		err = db.Write(ctx, b)
+		staged[before] = vBefore
+		deleteFromModel(staged, start, end)
+		staged[after] = vAfter
+	}
+	switch {
+	case start > end && !errors.Is(err, ErrInvalidArgument):
+		t.Fatalf("step %d: delete range [%q, %q): %v, want ErrInvalidArgument", step, start, end, err)
+	case start <= end && err != nil:
+		t.Fatalf("step %d: delete range [%q, %q): %v", step, start, end, err)
+	case start <= end:
+		clear(model)
+		maps.Copy(model, staged)
 	}
 }
 
