@@ -788,13 +788,13 @@ impl Db {
         reverse: bool,
     ) -> Result<DbIter<'a>> {
         enter_engine();
-        let mut children = view.children(&self.tree.tables)?;
-        children.insert(0, Box::new(self.mem.iter()));
         let dels = Deletions {
             mem: self.mem.range_dels(),
             tree: &view.range_dels,
             snapshot: seq,
         };
+        let mut children = view.children(&self.tree.tables, dels)?;
+        children.insert(0, Box::new(self.mem.iter()));
         Ok(DbIter::new(
             MergingIter::new(children, reverse),
             dels,

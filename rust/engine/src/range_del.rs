@@ -17,6 +17,7 @@
 //! range holds anything older than it (see [`crate::compaction`]).
 
 use crate::key::{self, ValueKind};
+use crate::manifest::FileMeta;
 
 /// One range delete: every key in `[start, end)` with a sequence below `seq` is deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,27 @@ impl RangeDelSet {
         over.get(i).copied().unwrap_or(0)
     }
 
+    /// True when tombstones a reader at `snapshot` sees, each newer than `newer_than`, cover
+    /// every key of `[lo, hi]`.
+    pub fn covers_span(&self, lo: &[u8], hi: &[u8], newer_than: u64, snapshot: u64) -> bool {
+        // The fragment holding `lo`, then each next one until one reaches past `hi`.
+        let Some(mut i) = self.bounds.partition_point(|b| &**b <= lo).checked_sub(1) else {
+            return false;
+        };
+        while i + 1 < self.bounds.len() {
+            let over = &self.seqs[i];
+            let seen = over.partition_point(|&s| s > snapshot);
+            if over.get(seen).is_none_or(|&s| s <= newer_than) {
+                return false;
+            }
+            if hi < &*self.bounds[i + 1] {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+
     /// The oldest tombstone over `key` newer than `seq`, if any: the first write that deletes
     /// the version of `key` at `seq`.
     pub fn deleter_of(&self, key: &[u8], seq: u64) -> Option<u64> {
@@ -167,6 +189,15 @@ impl GrowingRangeDels {
         self.all.is_empty()
     }
 
+    /// As [`RangeDelSet::covers_span`] (a span the two parts cover only together counts as
+    /// not covered: the answer is a shortcut, never needed for correctness).
+    pub fn covers_span(&self, lo: &[u8], hi: &[u8], newer_than: u64, snapshot: u64) -> bool {
+        self.set.covers_span(lo, hi, newer_than, snapshot)
+            || self.all[self.built..].iter().any(|t| {
+                newer_than < t.seq && t.seq <= snapshot && &*t.start <= lo && hi < &*t.end
+            })
+    }
+
     /// As [`RangeDelSet::covering_seq`].
     pub fn covering_seq(&self, key: &[u8], snapshot: u64) -> u64 {
         if self.all.is_empty() {
@@ -193,6 +224,15 @@ impl Deletions<'_> {
     pub fn deletes(&self, key: &[u8], seq: u64) -> bool {
         self.tree.covering_seq(key, self.snapshot) > seq
             || self.mem.covering_seq(key, self.snapshot) > seq
+    }
+
+    /// True when this read sees none of `f`'s entries: tombstones newer than all of them cover
+    /// its whole key range. An iterator skips such a table unread (its own range tombstones
+    /// included: reads apply those from the manifest, never from the entries).
+    pub fn hides_table(&self, f: &FileMeta) -> bool {
+        let (lo, hi) = (key::user_key(&f.smallest), key::user_key(&f.largest));
+        self.tree.covers_span(lo, hi, f.largest_seq, self.snapshot)
+            || self.mem.covers_span(lo, hi, f.largest_seq, self.snapshot)
     }
 }
 
@@ -249,6 +289,50 @@ mod tests {
             }
         }
         assert!(RangeDelSet::new(&[t("a", "a", 1)]).is_empty());
+    }
+
+    #[test]
+    fn spans_are_covered_where_every_key_of_them_is() {
+        let ts = vec![
+            t("b", "f", 5),
+            t("d", "h", 9),
+            t("h", "k", 7),
+            t("x", "z", 3),
+        ];
+        let set = RangeDelSet::new(&ts);
+        let mut grown = GrowingRangeDels::default();
+        ts.iter().for_each(|tomb| grown.push(tomb.clone()));
+        // Seqs are constant between bounds, so a span is covered when its start and every
+        // bound inside it are.
+        let bounds = ["b", "d", "f", "h", "k", "x", "z"];
+        let covered = |key: &str, newer: u64, snapshot: u64| {
+            ts.iter().any(|t| {
+                newer < t.seq && t.seq <= snapshot && t.overlaps(key.as_bytes(), key.as_bytes())
+            })
+        };
+        let keys = ["a", "b", "c", "d", "e", "f", "g", "h", "j", "k", "m", "x", "y", "z"];
+        for lo in keys {
+            for hi in keys.iter().filter(|hi| **hi >= lo) {
+                for (newer, snapshot) in [(0, 10), (4, 10), (6, 10), (0, 6), (2, 8), (8, 9)] {
+                    let want = covered(lo, newer, snapshot)
+                        && bounds
+                            .iter()
+                            .filter(|b| **b > lo && *b <= hi)
+                            .all(|b| covered(b, newer, snapshot));
+                    let (l, h) = (lo.as_bytes(), hi.as_bytes());
+                    assert_eq!(
+                        set.covers_span(l, h, newer, snapshot),
+                        want,
+                        "[{lo}, {hi}] newer than {newer} at {snapshot}"
+                    );
+                    // The growing list has everything in its tail: single tombstones only.
+                    let single = ts.iter().any(|t| {
+                        newer < t.seq && t.seq <= snapshot && &*t.start <= l && h < &*t.end
+                    });
+                    assert_eq!(grown.covers_span(l, h, newer, snapshot), single);
+                }
+            }
+        }
     }
 
     #[test]

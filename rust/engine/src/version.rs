@@ -14,7 +14,7 @@ use crate::iterator::InternalIterator;
 use crate::key::{self, ValueKind};
 use crate::manifest::{FileMeta, NUM_LEVELS};
 use crate::memtable::Memtable;
-use crate::range_del::RangeDelSet;
+use crate::range_del::{Deletions, RangeDelSet};
 use crate::sstable::{Table, TableIter};
 
 /// Live tables per level. L0 tables may overlap and are ordered newest first; tables of deeper
@@ -100,10 +100,12 @@ impl ReadView {
         Ok(None)
     }
 
-    /// Cursors over every frozen memtable and table, for a merge.
+    /// Cursors over every frozen memtable and table, for a merge that reads as `dels` say:
+    /// tables they hide whole are left out, unread.
     pub fn children<'a>(
         &'a self,
         tables: &'a Arc<TableCache>,
+        dels: Deletions<'a>,
     ) -> Result<Vec<Box<dyn InternalIterator + 'a>>> {
         // One cursor per frozen memtable, per L0 table and per non-empty deeper level, plus one
         // slot for the active memtable the caller puts in front.
@@ -114,15 +116,16 @@ impl ReadView {
             out.push(Box::new(frozen.mem.iter()));
         }
         for f in &self.levels[0] {
-            out.push(Box::new(tables.get(f)?.iter()));
+            if !dels.hides_table(f) {
+                out.push(Box::new(tables.get(f)?.iter()));
+            }
         }
         for level in 1..self.levels.len() {
             if !self.levels[level].is_empty() {
-                out.push(Box::new(LevelIter::for_level(
-                    Arc::clone(tables),
-                    Arc::clone(&self.levels),
-                    level,
-                )));
+                out.push(Box::new(LevelIter {
+                    hidden: Some(dels),
+                    ..LevelIter::for_level(Arc::clone(tables), Arc::clone(&self.levels), level)
+                }));
             }
         }
         Ok(out)
@@ -140,7 +143,7 @@ pub fn empty_levels() -> Levels {
 }
 
 /// A cursor over one sorted, non-overlapping level that opens one table at a time.
-pub struct LevelIter {
+pub struct LevelIter<'a> {
     tables: Arc<TableCache>,
     /// The tree the level belongs to, shared rather than copied: a read creates one cursor
     /// per level and should not clone the level's file list each time.
@@ -149,17 +152,19 @@ pub struct LevelIter {
     index: usize,
     current: Option<TableIter>,
     error: Option<crate::error::Error>,
+    /// For a read: the range tombstones it applies, to step over tables they hide whole.
+    hidden: Option<Deletions<'a>>,
 }
 
-impl LevelIter {
+impl<'a> LevelIter<'a> {
     /// A cursor over `files` (sorted by key, non-overlapping).
-    pub fn new(tables: Arc<TableCache>, files: Vec<Arc<FileMeta>>) -> LevelIter {
+    pub fn new(tables: Arc<TableCache>, files: Vec<Arc<FileMeta>>) -> LevelIter<'a> {
         LevelIter::for_level(tables, Arc::new(vec![files]), 0)
     }
 
     /// A cursor over `levels[level]`, which must be sorted by key and non-overlapping (any
     /// level of a tree but L0).
-    pub fn for_level(tables: Arc<TableCache>, levels: Arc<Levels>, level: usize) -> LevelIter {
+    pub fn for_level(tables: Arc<TableCache>, levels: Arc<Levels>, level: usize) -> LevelIter<'a> {
         LevelIter {
             tables,
             levels,
@@ -167,11 +172,36 @@ impl LevelIter {
             index: 0,
             current: None,
             error: None,
+            hidden: None,
         }
     }
 
     fn files(&self) -> &[Arc<FileMeta>] {
         &self.levels[self.level]
+    }
+
+    /// True when table `index` exists and the read sees none of it.
+    fn hidden(&self, index: usize) -> bool {
+        let dels = self.hidden.as_ref();
+        self.files()
+            .get(index)
+            .is_some_and(|f| dels.is_some_and(|d| d.hides_table(f)))
+    }
+
+    /// Opens table `index`, or the first one after it (`forward`) or before it the read does
+    /// not skip.
+    fn open_visible(&mut self, mut index: usize, forward: bool) -> bool {
+        while self.hidden(index) {
+            if forward {
+                index += 1;
+            } else if index == 0 {
+                self.current = None;
+                return false;
+            } else {
+                index -= 1;
+            }
+        }
+        self.open(index)
     }
 
     fn open(&mut self, index: usize) -> bool {
@@ -199,7 +229,7 @@ impl LevelIter {
             .as_ref()
             .is_some_and(|c| !c.valid() && c.status().is_ok())
         {
-            if !self.open(self.index + 1) {
+            if !self.open_visible(self.index + 1, true) {
                 return;
             }
             self.current.as_mut().unwrap().seek_to_first();
@@ -213,7 +243,7 @@ impl LevelIter {
             .as_ref()
             .is_some_and(|c| !c.valid() && c.status().is_ok())
         {
-            if self.index == 0 || !self.open(self.index - 1) {
+            if self.index == 0 || !self.open_visible(self.index - 1, false) {
                 self.current = None;
                 return;
             }
@@ -222,13 +252,13 @@ impl LevelIter {
     }
 }
 
-impl InternalIterator for LevelIter {
+impl InternalIterator for LevelIter<'_> {
     fn valid(&self) -> bool {
         self.current.as_ref().is_some_and(|c| c.valid())
     }
 
     fn seek_to_first(&mut self) {
-        if self.open(0) {
+        if self.open_visible(0, true) {
             self.current.as_mut().unwrap().seek_to_first();
             self.skip_forward();
         }
@@ -236,7 +266,7 @@ impl InternalIterator for LevelIter {
 
     fn seek_to_last(&mut self) {
         let count = self.files().len();
-        if count > 0 && self.open(count - 1) {
+        if count > 0 && self.open_visible(count - 1, false) {
             self.current.as_mut().unwrap().seek_to_last();
             self.skip_backward();
         }
@@ -246,7 +276,7 @@ impl InternalIterator for LevelIter {
         let i = self
             .files()
             .partition_point(|f| key::compare_internal(&f.largest, target) == Ordering::Less);
-        if self.open(i) {
+        if self.open_visible(i, true) {
             self.current.as_mut().unwrap().seek(target);
             self.skip_forward();
         }
@@ -261,7 +291,7 @@ impl InternalIterator for LevelIter {
             self.current = None;
             return;
         }
-        if self.open(i - 1) {
+        if self.open_visible(i - 1, false) {
             self.current.as_mut().unwrap().seek_for_prev(target);
             self.skip_backward();
         }

@@ -264,7 +264,7 @@ fn a_range_tombstone_outlives_the_compaction_of_its_own_table() {
 }
 
 #[test]
-fn tables_a_range_delete_covers_whole_are_dropped_unread() {
+fn tables_a_range_delete_covers_whole_are_skipped_by_scans_and_dropped_unread() {
     let dir = TempDir::new("range-delete-unread");
     let mut db = Db::open(&dir.0, small()).unwrap();
     fill(&mut db, 20_000, "v");
@@ -301,6 +301,10 @@ fn tables_a_range_delete_covers_whole_are_dropped_unread() {
         std::fs::write(&path, bytes).unwrap();
     }
     let mut db = Db::open(&dir.0, small()).unwrap();
+    // Scans step over them too, both ways.
+    assert_eq!(common::contents(&db).len(), 2_000);
+    let seq = db.visible_seq();
+    assert_eq!(common::scan(&db, None, None, seq, true).len(), 2_000);
     db.compact_and_wait(None, None).unwrap();
     assert_eq!(common::contents(&db).len(), 2_000);
     let left = files(&dir.0, ".sst");
