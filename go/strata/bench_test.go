@@ -263,6 +263,27 @@ func BenchmarkSeekGENext10(b *testing.B) {
 	}
 }
 
+// BenchmarkPutGetSequential: one goroutine alternates a Put and a Get of the same key on a
+// NoSync database, the shape of a request handler; ns/op is the pair. Reads and writes that
+// land on different strata threads, each asleep by the time its next request comes, cost a
+// wake-up each; served by one thread they do not.
+func BenchmarkPutGetSequential(b *testing.B) {
+	db := benchDB(b, &Options{NoSync: true})
+	ctx := context.Background()
+	var key [8]byte
+	value := make([]byte, 100)
+	b.ResetTimer()
+	for i := range b.N {
+		binary.BigEndian.PutUint64(key[:], uint64(i*7919)%benchKeys)
+		if err := db.Put(ctx, key[:], value); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Get(ctx, key[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkUpdateSequential: one goroutine runs read-modify-write transactions (Get a counter,
 // Put it back incremented) with DB.Update on a NoSync database; ns/op is one transaction.
 func BenchmarkUpdateSequential(b *testing.B) {

@@ -15,6 +15,13 @@
 //! that prepared the group, so no hand-off to a separate syncer and back sits between a write
 //! and its answer. Writes that arrive during an fsync form the next group.
 //!
+//! A caller that waits for its write anyway, and finds the committer with nothing to do, may
+//! skip it: [`CommitSender::write_now`] runs the same steps on the calling thread (one of
+//! strata's own, serving that caller), which saves the committer's wake-up and keeps the work
+//! on a thread that is already running. Only for writes with no fsync to wait for (`no_sync`,
+//! no `sync`): an fsync on the calling thread would hold the database's lock, or leave the
+//! committer's group and this one syncing at once.
+//!
 //! While the tree stalls writes ([`Stall`]), the committer holds them in arrival order: all of
 //! them on [`Stall::Stop`] until background work reports progress, one group per [`SLOWDOWN`]
 //! on [`Stall::Slow`]. A panic while committing poisons the database: the write being prepared
@@ -97,7 +104,11 @@ impl ReadSet {
 
 /// The way writes reach a committer. Cheap to clone; every clone feeds the same committer.
 #[derive(Clone)]
-pub struct CommitSender(Sender<Message>);
+pub struct CommitSender {
+    messages: Sender<Message>,
+    /// Writes sent and not yet answered.
+    in_flight: Arc<AtomicU64>,
+}
 
 impl CommitSender {
     /// Queues `batch` to commit, answered with `token`; with `sync`, only once it is durable,
@@ -131,17 +142,62 @@ impl CommitSender {
         })
     }
 
+    /// Commits `batch` (with `reads`, a transaction's, validated first) on the calling thread
+    /// when the committer has nothing in hand and no fsync is asked for: `no_sync`, no `sync`,
+    /// no write sent to the committer unanswered or prepared, and the tree not stalling
+    /// writes. Returns the write's outcome, or gives `batch` and `reads` back for
+    /// [`CommitSender::write`] or [`CommitSender::commit`] when it cannot go now. Writes
+    /// answered before it are ordered before it; one still in the committer makes it wait its
+    /// turn there, so a caller's writes never overtake each other.
+    #[allow(clippy::type_complexity)]
+    pub fn write_now(
+        &self,
+        db: &SharedDb,
+        batch: Batch,
+        sync: bool,
+        reads: Option<ReadSet>,
+    ) -> std::result::Result<Result<()>, (Batch, Option<ReadSet>)> {
+        let mut db = db.write().unwrap_or_else(|e| e.into_inner());
+        let now = !sync
+            && db.options().no_sync
+            && self.in_flight.load(Ordering::Acquire) == 0
+            && !db.needs_commit()
+            && db.write_stall() == Stall::None;
+        if !now {
+            return Err((batch, reads));
+        }
+        if let Some(reads) = reads {
+            let valid = validate(&db, &reads);
+            reads.release(&db);
+            if let Err(e) = valid {
+                return Ok(Err(e));
+            }
+        }
+        Ok(db.prepare(batch).and_then(|_| match db.write_pending()? {
+            None => Ok(()),
+            Some(_) => Err(Error::Internal(
+                "a write without fsync left a point to sync".into(),
+            )),
+        }))
+    }
+
     fn send(&self, queued: Queued) -> std::result::Result<(), Batch> {
-        self.0.send(Message::Write(queued)).map_err(|e| match e.0 {
-            Message::Write(queued) => queued.batch,
-            _ => unreachable!("a write was sent"),
-        })
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.messages
+            .send(Message::Write(queued))
+            .map_err(|e| match e.0 {
+                Message::Write(queued) => {
+                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    queued.batch
+                }
+                _ => unreachable!("a write was sent"),
+            })
     }
 
     /// The callback for [`Db::open_with`]: wakes the committer when a flush or compaction
     /// finishes, so writes it holds may go.
     pub fn notifier(&self) -> Box<dyn Fn() + Send + Sync> {
-        let to = self.0.clone();
+        let to = self.messages.clone();
         Box::new(move || {
             let _ = to.send(Message::Progress);
         })
@@ -158,7 +214,10 @@ pub struct CommitInbox {
 /// callback ([`CommitSender::notifier`]) can reach the committer.
 pub fn channel() -> (CommitSender, CommitInbox) {
     let (tx, rx) = crossbeam_channel::unbounded();
-    let sender = CommitSender(tx);
+    let sender = CommitSender {
+        messages: tx,
+        in_flight: Arc::new(AtomicU64::new(0)),
+    };
     let inbox = CommitInbox {
         messages: rx,
         sender: sender.clone(),
@@ -187,7 +246,10 @@ impl Committer {
         let mut pipeline = Pipeline {
             db,
             messages,
-            replies,
+            replies: Counted {
+                replies,
+                in_flight: Arc::clone(&sender.in_flight),
+            },
             spin,
             held: Arc::clone(&held),
             queued: VecDeque::new(),
@@ -225,10 +287,28 @@ impl Committer {
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        let _ = self.sender.0.send(Message::End);
+        let _ = self.sender.messages.send(Message::End);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// The committer's replies, each also counted off the senders' writes in flight (every write
+/// sent is answered exactly once).
+struct Counted<R> {
+    replies: R,
+    in_flight: Arc<AtomicU64>,
+}
+
+impl<R: Replies> Counted<R> {
+    fn reply(&mut self, token: u64, result: std::result::Result<(), &Error>) {
+        self.replies.reply(token, result);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn deliver(&mut self) {
+        self.replies.deliver();
     }
 }
 
@@ -236,7 +316,7 @@ impl Drop for Committer {
 struct Pipeline<R> {
     db: SharedDb,
     messages: Receiver<Message>,
-    replies: R,
+    replies: Counted<R>,
     spin: Duration,
     held: Arc<AtomicU64>,
     /// Writes received and not yet prepared, in arrival order.

@@ -374,3 +374,106 @@ fn transactions_conflict_exactly_when_what_they_read_changed() {
     let db = db.read().unwrap();
     assert_eq!(db.get(b"out").unwrap(), Some(b"6".to_vec()), "only 6 wrote");
 }
+
+/// Replies that each wait for a release first: a write the committer answers stays in flight
+/// until the test lets the answer through.
+struct Gated {
+    gate: Receiver<()>,
+    answers: Sender<(u64, ErrorCode)>,
+}
+
+impl Replies for Gated {
+    fn reply(&mut self, token: u64, result: Result<(), &Error>) {
+        let _ = self.gate.recv();
+        let code = result.map_or_else(Error::code, |()| ErrorCode::Ok);
+        let _ = self.answers.send((token, code));
+    }
+    fn deliver(&mut self) {}
+}
+
+/// A write goes on the calling thread (`write_now`) only when that cannot reorder it against
+/// the committer's: `no_sync`, no fsync asked for, nothing sent to the committer unanswered.
+/// Otherwise the batch comes back for the committer. A transaction's reads are checked there
+/// as the committer checks them.
+#[test]
+fn writes_commit_on_the_calling_thread_only_when_the_committer_has_nothing_in_hand() {
+    let fs = SimFs::new(6);
+    let opts = Options {
+        no_sync: true,
+        ..common::sim_options()
+    };
+    let db = Db::open_with(
+        Path::new("/db"),
+        opts,
+        Arc::new(fs.clone()),
+        Box::new(|| {}),
+    );
+    let db: SharedDb = Arc::new(RwLock::new(db.expect("open")));
+    let (sender, inbox) = commit::channel();
+    let (release, gate) = crossbeam_channel::unbounded();
+    let (answers_tx, answers) = crossbeam_channel::unbounded();
+    let replies = Gated {
+        gate,
+        answers: answers_tx,
+    };
+    let committer =
+        Committer::start(inbox, Arc::clone(&db), replies, Duration::ZERO).expect("start");
+    // Bound after the committer, so dropped before it: a failing assertion opens the gate
+    // and the committer can end, instead of hanging the test.
+    let release = release;
+    let get = |key: &str| db.read().unwrap().get(key.as_bytes()).unwrap();
+
+    // Nothing in hand: written here, visible on return.
+    assert!(matches!(
+        sender.write_now(&db, put("a", "1"), false, None),
+        Ok(Ok(()))
+    ));
+    assert_eq!(get("a"), Some(b"1".to_vec()));
+    // Asked to be durable: the committer's to fsync.
+    assert!(matches!(
+        sender.write_now(&db, put("b", "1"), true, None),
+        Err((_, None))
+    ));
+    // A write sent to the committer and not answered holds back the writes after it.
+    assert!(sender.write(put("c", "1"), 1, false).is_ok());
+    let Err((batch, None)) = sender.write_now(&db, put("c", "2"), false, None) else {
+        panic!("a write went ahead of one still in the committer");
+    };
+    release.send(()).unwrap();
+    assert_eq!(
+        answers.recv_timeout(Duration::from_secs(10)),
+        Ok((1, ErrorCode::Ok))
+    );
+    assert!(matches!(
+        sender.write_now(&db, batch, false, None),
+        Ok(Ok(()))
+    ));
+    assert_eq!(get("c"), Some(b"2".to_vec()));
+
+    // A transaction whose read changed since its snapshot conflicts and writes nothing; one
+    // whose reads held commits.
+    let snap = db.read().unwrap().acquire_snapshot();
+    assert!(matches!(
+        sender.write_now(&db, put("k", "1"), false, None),
+        Ok(Ok(()))
+    ));
+    match sender.write_now(&db, put("out", "x"), false, Some(reads(snap, &["k"]))) {
+        Ok(Err(e)) => assert_eq!(e.code(), ErrorCode::Conflict),
+        other => panic!("a changed read committed: {:?}", other.map_err(|_| ())),
+    }
+    assert_eq!(get("out"), None);
+    let held = sender.write_now(&db, put("out", "y"), false, Some(reads(snap, &["a"])));
+    assert!(matches!(held, Ok(Ok(()))));
+    assert_eq!(get("out"), Some(b"y".to_vec()));
+    db.read().unwrap().release_snapshot(snap);
+    committer.finish();
+
+    // A database that syncs every write: always the committer's.
+    let durable = SimFs::new(7);
+    let run = start(&durable, Vec::new());
+    assert!(matches!(
+        run.sender.write_now(&run.db, put("d", "1"), false, None),
+        Err((_, None))
+    ));
+    run.committer.finish();
+}

@@ -282,6 +282,7 @@ pub unsafe extern "C" fn strata_db_put(
             batch,
             token,
             sync: false,
+            here: false,
         })
     })
 }
@@ -311,6 +312,7 @@ pub unsafe extern "C" fn strata_db_delete(
             batch,
             token,
             sync: false,
+            here: false,
         })
     })
 }
@@ -336,7 +338,7 @@ pub unsafe extern "C" fn strata_db_write(
 ) -> i32 {
     guard("strata_db_write", || {
         // SAFETY: forwarded from this function's contract.
-        match unsafe { write_request(db, batch, batch_len, flags, token) } {
+        match unsafe { write_request(db, batch, batch_len, flags, token, false) } {
             Ok(request) => submit(request),
             Err(code) => code,
         }
@@ -353,6 +355,7 @@ unsafe fn write_request(
     batch_len: usize,
     flags: u32,
     token: u64,
+    here: bool,
 ) -> Result<Request, i32> {
     if flags & !STRATA_WRITE_SYNC != 0 {
         return Err(STRATA_ERR_INVALID_ARGUMENT);
@@ -365,6 +368,7 @@ unsafe fn write_request(
         batch,
         token,
         sync: flags & STRATA_WRITE_SYNC != 0,
+        here,
     })
 }
 
@@ -464,7 +468,7 @@ unsafe fn commit_request(
 ) -> Result<Request, i32> {
     // SAFETY: forwarded from this function's contract.
     let Request::Write { batch, sync, .. } =
-        (unsafe { write_request(db, batch, batch_len, flags, token) })?
+        (unsafe { write_request(db, batch, batch_len, flags, token, false) })?
     else {
         unreachable!("write_request makes a write");
     };
@@ -529,7 +533,9 @@ pub unsafe extern "C" fn strata_db_write_wait(
             return STRATA_ERR_INVALID_ARGUMENT;
         };
         // SAFETY: forwarded from this function's contract.
-        let request = match unsafe { write_request(db, batch, batch_len, flags, token) } {
+        // Its caller waits in the call: served on the database's own thread, which writes it
+        // there at once when the committer has nothing in hand (one thread woken, not two).
+        let request = match unsafe { write_request(db, batch, batch_len, flags, token, true) } {
             Ok(request) => request,
             Err(code) => return code,
         };
