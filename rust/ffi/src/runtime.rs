@@ -337,6 +337,9 @@ struct Route {
     inbox: Sender<Request>,
     reads: Sender<Request>,
     writes: CommitSender,
+    /// The database skips fsyncs: a write its caller waits for may be written by the
+    /// database's own thread, which the committer's idle moments allow.
+    no_sync: bool,
 }
 
 impl Route {
@@ -348,24 +351,25 @@ impl Route {
     #[allow(clippy::result_large_err)]
     fn send(&self, request: Request) -> Result<(), Request> {
         match request {
+            // A write that will need an fsync goes to the committer, here or not: the
+            // database's thread would only pass it on.
             Request::Write {
                 db,
                 batch,
                 token,
                 sync,
-                here: false,
-            } if db == self.handle => {
-                self.writes
-                    .write(batch, token, sync)
-                    .map_err(|batch| Request::Write {
-                        db,
-                        batch,
-                        token,
-                        sync,
-                        here: false,
-                    })
-            }
-            Request::Write { here: false, .. } => Err(request),
+                here,
+            } if db == self.handle && (!here || sync || !self.no_sync) => self
+                .writes
+                .write(batch, token, sync)
+                .map_err(|batch| Request::Write {
+                    db,
+                    batch,
+                    token,
+                    sync,
+                    here,
+                }),
+            Request::Write { db, .. } if db != self.handle => Err(request),
             r if r.is_read() => self.reads.send(r).map_err(|SendError(r)| r),
             r => self.inbox.send(r).map_err(|SendError(r)| r),
         }
@@ -928,6 +932,7 @@ impl State {
         // Made first: finished flushes and compactions wake the committer, which holds
         // stalled writes.
         let (writes, commit_inbox) = commit::channel();
+        let no_sync = opts.no_sync;
         let db = match Db::open_with(&path, opts, Arc::new(RealFs), writes.notifier()) {
             Ok(db) => db,
             Err(e) => return self.out.push(failure(token, &e)),
@@ -993,6 +998,7 @@ impl State {
             inbox: self.to_self.clone(),
             reads,
             writes,
+            no_sync,
         };
         self.shared.inboxes_mut().insert(self.number, route);
         let mut c = Completion::ok(token, Vec::new());
