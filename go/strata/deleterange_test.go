@@ -36,6 +36,19 @@ func fillRangeKeys(t *testing.T, db *DB) map[string]string {
 }
 
 // deleteFromModel removes the keys of model in [start, end), as a range delete does.
+// rangeDeleted opens a database holding rangeKeys with [rangeStart, rangeEnd) deleted, and
+// its model.
+func rangeDeleted(t *testing.T) (*DB, map[string]string) {
+	t.Helper()
+	db := openTest(t, nil)
+	model := fillRangeKeys(t, db)
+	if err := db.DeleteRange(context.Background(), []byte(rangeStart), []byte(rangeEnd)); err != nil {
+		t.Fatal(err)
+	}
+	deleteFromModel(model, rangeStart, rangeEnd)
+	return db, model
+}
+
 func deleteFromModel(model map[string]string, start, end string) {
 	for k := range model {
 		if k >= start && k < end {
@@ -98,13 +111,8 @@ func TestDeleteRangeOfEqualBoundsDeletesNothing(t *testing.T) {
 }
 
 func TestPutAfterDeleteRangeIsVisible(t *testing.T) {
-	db := openTest(t, nil)
-	model := fillRangeKeys(t, db)
+	db, model := rangeDeleted(t)
 	ctx := context.Background()
-	if err := db.DeleteRange(ctx, []byte(rangeStart), []byte(rangeEnd)); err != nil {
-		t.Fatal(err)
-	}
-	deleteFromModel(model, rangeStart, rangeEnd)
 	for _, k := range []string{"b", "c"} {
 		mustPut(t, db, k, "again-"+k)
 		model[k] = "again-" + k
@@ -160,13 +168,8 @@ func TestSnapshotBeforeDeleteRangeSeesTheKeys(t *testing.T) {
 }
 
 func TestPositionedIteratorSkipsADeletedRange(t *testing.T) {
-	db := openTest(t, nil)
-	model := fillRangeKeys(t, db)
+	db, model := rangeDeleted(t)
 	ctx := context.Background()
-	if err := db.DeleteRange(ctx, []byte(rangeStart), []byte(rangeEnd)); err != nil {
-		t.Fatal(err)
-	}
-	deleteFromModel(model, rangeStart, rangeEnd)
 	it, err := db.NewIterator(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
