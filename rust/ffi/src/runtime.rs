@@ -560,17 +560,17 @@ impl Replies for Answers {
     }
 }
 
-/// A database's reader thread: serves point reads in groups, as the database's own thread
-/// serves everything else, until the database closes (its inbox disconnects).
+/// A database's reader thread: serves point reads through the completion queue in groups, as
+/// the database's own thread serves everything else, until the database closes (its inbox
+/// disconnects).
 fn serve_reads(cell: Arc<DbCell>, reads: Receiver<Request>, shared: Arc<Shared>) {
     let mut out = Vec::new();
-    let mut woken = Vec::new();
     let mut buffers = Vec::new();
     while let Some(first) = threads::recv_spinning(&reads, SPIN) {
         let mut next = Some(first);
         let mut served = 0;
         while let Some(request) = next {
-            read_guarded(&cell, request, &mut out, &mut woken, &mut buffers, &shared);
+            out.push(read_guarded(&cell, request, &mut buffers, &shared));
             served += 1;
             next = if served < MAX_GROUP {
                 reads.try_recv().ok()
@@ -580,9 +580,6 @@ fn serve_reads(cell: Arc<DbCell>, reads: Receiver<Request>, shared: Arc<Shared>)
         }
         shared.expected.route(&mut out);
         shared.completions.publish(&mut out);
-        for (waiter, result) in woken.drain(..) {
-            waiter.deliver(result);
-        }
     }
 }
 
@@ -591,48 +588,31 @@ fn serve_reads(cell: Arc<DbCell>, reads: Receiver<Request>, shared: Arc<Shared>)
 fn read_guarded(
     cell: &DbCell,
     request: Request,
-    out: &mut Vec<Completion>,
-    woken: &mut Vec<(Arc<Waiter>, Completion)>,
     buffers: &mut Vec<Vec<u8>>,
     shared: &Shared,
-) {
-    // (snapshot, key) for a point read, None for a snapshot open.
-    let (db, token, waiter, read) = match request {
-        Request::Get {
-            db,
-            snapshot,
-            key,
-            token,
-        } => (db, token, None, Some((snapshot, key))),
-        Request::GetWait {
-            db,
-            snapshot,
-            key,
-            waiter,
-        } => (db, 0, Some(waiter), Some((snapshot, key))),
-        Request::SnapshotOpen { db, token } => (db, token, None, None),
-        _ => unreachable!("only point reads and snapshot opens reach a reader"),
+) -> Completion {
+    let Request::Get {
+        db,
+        snapshot,
+        key,
+        token,
+    } = request
+    else {
+        unreachable!("only point reads through the queue reach a reader");
     };
     let serve = || {
         if db != cell.handle {
             return closed(token);
         }
-        match read {
-            Some((snapshot, key)) => cell.get(snapshot, &key, token, buffers, &shared.completions),
-            None => cell.snapshot_open(token),
-        }
+        cell.get(snapshot, &key, token, buffers, &shared.completions)
     };
     // AssertUnwindSafe: after a panic the database is poisoned, as on its own thread.
-    let result = catch_unwind(AssertUnwindSafe(serve)).unwrap_or_else(|payload| {
+    catch_unwind(AssertUnwindSafe(serve)).unwrap_or_else(|payload| {
         let why = format!("panic in strata: {}", panic_message(&*payload));
         tracing::error!(reason = %why, "read panicked");
         cell.write().poison(why.clone());
         Completion::err(token, ErrorCode::Internal as i32, why)
-    });
-    match waiter {
-        Some(waiter) => woken.push((waiter, result)),
-        None => out.push(result),
-    }
+    })
 }
 
 /// How many reader threads each open database has: one per two cores the process may use
