@@ -201,8 +201,11 @@ func newCluster(t *testing.T, commands, commandSize int) *cluster {
 	return c
 }
 
-func (c *cluster) logger(id raft.ServerID) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: string(id), Level: hclog.Warn, Output: c.logs})
+func (c *cluster) logger(id raft.ServerID) hclog.Logger { return clusterLogger(id, c.logs) }
+
+// clusterLogger is a node's raft logger: warnings and errors, to out.
+func clusterLogger(id raft.ServerID, out io.Writer) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: string(id), Level: hclog.Warn, Output: out})
 }
 
 func (c *cluster) openStore(n *node) {
@@ -216,18 +219,7 @@ func (c *cluster) openStore(n *node) {
 // start runs raft on n's store with a new, empty state machine and connects it to the other
 // running nodes.
 func (c *cluster) start(n *node) {
-	conf := raft.DefaultConfig()
-	conf.LocalID = n.id
-	conf.Logger = c.logger(n.id)
-	// Short timeouts keep elections quick, but not so short that a busy two-core machine
-	// makes leadership flap.
-	conf.HeartbeatTimeout = 300 * time.Millisecond
-	conf.ElectionTimeout = 300 * time.Millisecond
-	conf.LeaderLeaseTimeout = 150 * time.Millisecond
-	conf.CommitTimeout = 5 * time.Millisecond
-	// Buffer Apply calls so the leader appends them in batches (up to MaxAppendEntries per
-	// StoreLogs); unbuffered, each pipelined command would cost a sync of its own.
-	conf.BatchApplyCh = true
+	conf := clusterConfig(n.id, c.logger(n.id))
 	// Snapshot every eighth of the run and keep five eighths of it as trailing logs: the
 	// leader compacts its log (DeleteRange) yet still holds every entry the stopped follower
 	// misses, so that follower catches up from the log.
@@ -249,6 +241,24 @@ func (c *cluster) start(n *node) {
 			n.trans.Connect(peer.trans.LocalAddr(), peer.trans)
 		}
 	}
+}
+
+// clusterConfig is raft's default configuration for a node of a cluster in this process,
+// with the timeouts shortened. The cluster tests and the cluster benchmark share it.
+func clusterConfig(id raft.ServerID, logger hclog.Logger) *raft.Config {
+	conf := raft.DefaultConfig()
+	conf.LocalID = id
+	conf.Logger = logger
+	// Short timeouts keep elections quick, but not so short that a busy two-core machine
+	// makes leadership flap.
+	conf.HeartbeatTimeout = 300 * time.Millisecond
+	conf.ElectionTimeout = 300 * time.Millisecond
+	conf.LeaderLeaseTimeout = 150 * time.Millisecond
+	conf.CommitTimeout = 5 * time.Millisecond
+	// Buffer Apply calls so the leader appends them in batches (up to MaxAppendEntries per
+	// StoreLogs); unbuffered, each pipelined command would cost a sync of its own.
+	conf.BatchApplyCh = true
+	return conf
 }
 
 func (c *cluster) bootstrap() {
