@@ -126,6 +126,22 @@ func (c appliedCounter) Apply(l *raft.Log) any {
 	return resp
 }
 
+// batchCounter is appliedCounter for a state machine that takes groups of entries.
+type batchCounter struct {
+	raft.BatchingFSM
+	n *atomic.Int64
+}
+
+func (c batchCounter) ApplyBatch(logs []*raft.Log) []any {
+	resps := c.BatchingFSM.ApplyBatch(logs)
+	for _, l := range logs {
+		if l.Type == raft.LogCommand {
+			c.n.Add(1)
+		}
+	}
+	return resps
+}
+
 // benchNode is one server of a benchmark cluster.
 type benchNode struct {
 	id      raft.ServerID
@@ -139,9 +155,10 @@ type benchNode struct {
 }
 
 // benchConfigs are the configurations under comparison, as store+state machine: the two
-// issue 18 asks for, and strata's log store with the map, which tells what the log store
-// costs apart from the state machine.
-var benchConfigs = []string{"strata+raftfsm", "boltdb+map", "strata+map"}
+// issue 18 asks for, strata's log store with the map, which tells what the log store costs
+// apart from the state machine, and raftfsm applying raft's groups of entries with one write
+// each (FSM.Batching).
+var benchConfigs = []string{"strata+raftfsm", "boltdb+map", "strata+map", "strata+raftfsm-batching"}
 
 // startBenchCluster starts and bootstraps three nodes of configuration config, each in its own
 // directories, over TCP on loopback, and returns them once one is leader (the first).
@@ -190,18 +207,21 @@ func startBenchCluster(t *testing.T, config string) []*benchNode {
 		}
 		var fsm raft.FSM
 		switch _, machine, _ := strings.Cut(config, "+"); machine {
-		case "raftfsm":
+		case "raftfsm", "raftfsm-batching":
 			f, err := raftfsm.Open(filepath.Join(dir, "fsm"), nil, putCommand)
 			if err != nil {
 				closeStore()
 				t.Fatal(err)
 			}
-			fsm = f
+			fsm = appliedCounter{f, &n.applied}
+			if machine == "raftfsm-batching" {
+				fsm = batchCounter{f.Batching(), &n.applied}
+			}
 			n.check = func(commands int, samples [][]byte) error { return checkFSM(f, commands, samples) }
 			n.close = func() error { return errors.Join(f.Close(), closeStore()) }
 		case "map":
 			f := &mapFSM{m: map[string][]byte{}}
-			fsm = f
+			fsm = appliedCounter{f, &n.applied}
 			n.check = func(commands int, samples [][]byte) error { return checkMap(f, commands, samples) }
 			n.close = closeStore
 		default:
@@ -216,7 +236,7 @@ func startBenchCluster(t *testing.T, config string) []*benchNode {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.raft, err = raft.NewRaft(clusterConfig(n.id, logger), appliedCounter{fsm, &n.applied}, logStore, stable, snaps, n.trans)
+		n.raft, err = raft.NewRaft(clusterConfig(n.id, logger), fsm, logStore, stable, snaps, n.trans)
 		if err != nil {
 			t.Fatalf("start %s: %v", n.id, err)
 		}

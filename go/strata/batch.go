@@ -106,6 +106,24 @@ func (b *Batch) DeleteRange(start, end []byte) {
 	b.count++
 }
 
+// Append adds other's operations after b's, in order, as if each had been added to b (b
+// takes over other's remembered error, if any, and fails as a Put would past MaxBatchSize).
+// It copies them: other may be reused at once.
+func (b *Batch) Append(other *Batch) {
+	if b.err != nil || other == nil {
+		return
+	}
+	if other.err != nil {
+		b.err = other.err
+		return
+	}
+	if !b.grow(len(other.data)) {
+		return
+	}
+	b.data = append(b.data, other.data...)
+	b.count += other.count
+}
+
 // Len is the number of operations in the batch, not counting the invalid one remembered.
 func (b *Batch) Len() int { return b.count }
 

@@ -126,6 +126,42 @@ func TestGetAppend(t *testing.T) {
 	}
 }
 
+// Append adds another batch's operations in order after the batch's own, copied, and takes
+// over its remembered error.
+func TestBatchAppend(t *testing.T) {
+	db := openTest(t, nil)
+	ctx := context.Background()
+	mustPut(t, db, "gone", "x")
+	first, second := NewBatch(), NewBatch()
+	first.Put([]byte("k1"), []byte("v1"))
+	second.Delete([]byte("gone"))
+	second.Put([]byte("k1"), []byte("v1-later")) // after first's put: it wins
+	second.Put([]byte("k2"), []byte("v2"))
+	first.Append(second)
+	second.Reset() // first holds its own copy
+	second.Put([]byte("k3"), []byte("not appended"))
+	if first.Len() != 4 {
+		t.Fatalf("Len = %d, want 4", first.Len())
+	}
+	if err := db.Write(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, db, "k1", "v1-later")
+	wantValue(t, db, "k2", "v2")
+	wantNotFound(t, db, "gone")
+	wantNotFound(t, db, "k3")
+
+	bad := NewBatch()
+	bad.Put(nil, []byte("refused"))
+	ok := NewBatch()
+	ok.Put([]byte("k4"), []byte("v4"))
+	ok.Append(bad)
+	if err := db.Write(ctx, ok); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("Write after appending an invalid batch = %v, want ErrInvalidArgument", err)
+	}
+	wantNotFound(t, db, "k4")
+}
+
 func TestBatchIsAtomicAndOrdered(t *testing.T) {
 	db := openTest(t, nil)
 	ctx := context.Background()

@@ -260,6 +260,19 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if l.Index <= f.AppliedIndex() {
 		return nil
 	}
+	resp := f.applyEntry(l)
+	pos := position{l.Index, l.Term}
+	f.batch.b.Put(appliedKey, encodeApplied(pos))
+	if err := f.db.Write(context.Background(), &f.batch.b); err != nil {
+		return f.fail(fmt.Errorf("apply entry %d: %w", l.Index, err))
+	}
+	f.applied.Store(&pos)
+	return resp
+}
+
+// applyEntry runs the application's function for l into f.batch (emptied first, and again
+// when the entry is refused) and returns the entry's response.
+func (f *FSM) applyEntry(l *raft.Log) any {
 	b := &f.batch
 	b.reset()
 	resp, err := f.apply(l, f.db, b)
@@ -268,13 +281,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	if err != nil {
 		b.reset()
-		resp = err
+		return err
 	}
-	pos := position{l.Index, l.Term}
-	b.b.Put(appliedKey, encodeApplied(pos))
-	if err := f.db.Write(context.Background(), &b.b); err != nil {
-		return f.fail(fmt.Errorf("apply entry %d: %w", l.Index, err))
-	}
-	f.applied.Store(&pos)
 	return resp
 }
