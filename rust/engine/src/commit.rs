@@ -157,13 +157,14 @@ impl CommitSender {
         sync: bool,
         reads: Option<ReadSet>,
     ) -> std::result::Result<Result<()>, (Batch, Option<ReadSet>)> {
+        // The checks that need no lock first: while the committer is busy (many writers), a
+        // write goes to it without taking the lock readers share. The count falls only once a
+        // write is answered, so a write sent before this check is seen by it.
+        if sync || self.in_flight.load(Ordering::Acquire) != 0 {
+            return Err((batch, reads));
+        }
         let mut db = db.write().unwrap_or_else(|e| e.into_inner());
-        let now = !sync
-            && db.options().no_sync
-            && self.in_flight.load(Ordering::Acquire) == 0
-            && !db.needs_commit()
-            && db.write_stall() == Stall::None;
-        if !now {
+        if !db.options().no_sync || db.needs_commit() || db.write_stall() != Stall::None {
             return Err((batch, reads));
         }
         if let Some(reads) = reads {
