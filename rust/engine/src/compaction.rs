@@ -287,11 +287,7 @@ fn write_tables(
                 // and nothing it deletes is left (this merge drops what it deletes in its
                 // inputs). A flush keeps it, empty or not: the newest sequence number of the
                 // memtable must reach the table, where recovery looks for it.
-                let tomb = RangeTombstone {
-                    start: p.user_key.into(),
-                    end: source.value().into(),
-                    seq: p.seq,
-                };
+                let tomb = RangeTombstone::of(&p, source.value());
                 matches!(drop, Drop::ShadowedAndDeadTombstones(_))
                     && (tomb.is_empty()
                         || (p.seq <= oldest_snapshot && !others_hold_older(env, &tomb)))

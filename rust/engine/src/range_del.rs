@@ -32,11 +32,17 @@ impl RangeTombstone {
     /// `None` for any other entry.
     pub fn from_entry(ikey: &[u8], value: &[u8]) -> Option<RangeTombstone> {
         let p = key::parse_internal(ikey)?;
-        (p.kind == ValueKind::RangeDelete).then(|| RangeTombstone {
-            start: p.user_key.into(),
-            end: value.into(),
-            seq: p.seq,
-        })
+        (p.kind == ValueKind::RangeDelete).then(|| RangeTombstone::of(&p, value))
+    }
+
+    /// The tombstone of a parsed entry of kind [`ValueKind::RangeDelete`] whose value is `end`.
+    pub fn of(entry: &key::ParsedKey<'_>, end: &[u8]) -> RangeTombstone {
+        debug_assert_eq!(entry.kind, ValueKind::RangeDelete);
+        RangeTombstone {
+            start: entry.user_key.into(),
+            end: end.into(),
+            seq: entry.seq,
+        }
     }
 
     /// The internal key of its table entry (the value is [`RangeTombstone::end`]).

@@ -126,11 +126,7 @@ impl TableBuilder {
         self.smallest_seq = self.smallest_seq.min(parsed.seq);
         self.largest_seq = self.largest_seq.max(parsed.seq);
         if parsed.kind == ValueKind::RangeDelete {
-            self.range_dels.push(RangeTombstone {
-                start: parsed.user_key.into(),
-                end: value.into(),
-                seq: parsed.seq,
-            });
+            self.range_dels.push(RangeTombstone::of(&parsed, value));
         }
         self.data_block.add(internal_key, value);
         self.last_key.clear();

@@ -295,11 +295,7 @@ impl Table {
                 if it.value() < parsed.user_key {
                     return Err(self.corruption(at, "range tombstone ends before it starts"));
                 }
-                check.range_dels.push(RangeTombstone {
-                    start: parsed.user_key.into(),
-                    end: it.value().into(),
-                    seq: parsed.seq,
-                });
+                check.range_dels.push(RangeTombstone::of(&parsed, it.value()));
             }
             check.prev_key.clear();
             check.prev_key.extend_from_slice(it.key());
