@@ -63,16 +63,9 @@ func TestRaftClusterOnStrata(t *testing.T) {
 	c.start(f)
 
 	leader := c.waitLeader()
-	if err := leader.raft.Barrier(time.Minute).Error(); err != nil {
-		t.Fatalf("barrier on %s: %v", leader.id, err)
-	}
-	want := leader.fsm.state()
+	want := c.waitApplied(leader, c.nodes...)
 	if want.distinct != commands {
 		t.Fatalf("leader %s applied %d distinct commands, want %d", leader.id, want.distinct, commands)
-	}
-	for _, n := range c.nodes {
-		waitFor(t, 2*time.Minute, func() bool { return n.fsm.state() == want },
-			func() string { return fmt.Sprintf("%s's state machine: %+v, leader's: %+v", n.id, n.fsm.state(), want) })
 	}
 
 	// Snapshots let raft compact the log through DeleteRange: the leader's log no longer
@@ -113,16 +106,9 @@ func TestRaftFollowerCatchesUpAcrossBatches(t *testing.T) {
 	c.start(f)
 
 	leader := c.waitLeader()
-	if err := leader.raft.Barrier(time.Minute).Error(); err != nil {
-		t.Fatalf("barrier on %s: %v", leader.id, err)
-	}
-	want := leader.fsm.state()
+	want := c.waitApplied(leader, c.nodes...)
 	if want.distinct != commands {
 		t.Fatalf("leader %s applied %d distinct commands, want %d", leader.id, want.distinct, commands)
-	}
-	for _, n := range c.nodes {
-		waitFor(t, 2*time.Minute, func() bool { return n.fsm.state() == want },
-			func() string { return fmt.Sprintf("%s's state machine: %+v, leader's: %+v", n.id, n.fsm.state(), want) })
 	}
 	if largest := f.largestAppend.Load(); largest <= int64(limits.batch) {
 		t.Fatalf("%s caught up through StoreLogs calls of at most %d bytes; the test means calls larger than a batch (%d)",
@@ -333,15 +319,33 @@ func (c *cluster) waitLeader() *node {
 	return leader
 }
 
+// follower returns a follower that has applied everything the leader has. Commands commit
+// once a majority stores them, so a follower may lag; one stopped while it still lacked
+// early entries would make the leader catch it up from a snapshot, not from its log.
 func (c *cluster) follower() *node {
 	leader := c.waitLeader()
 	for _, n := range c.nodes {
 		if n != leader && n.raft != nil {
+			c.waitApplied(leader, n)
 			return n
 		}
 	}
 	c.t.Fatal("no follower")
 	return nil
+}
+
+// waitApplied waits until every one of nodes has applied everything the leader has once a
+// barrier through it completes, and returns that state.
+func (c *cluster) waitApplied(leader *node, nodes ...*node) fsmState {
+	if err := leader.raft.Barrier(time.Minute).Error(); err != nil {
+		c.t.Fatalf("barrier on %s: %v", leader.id, err)
+	}
+	want := leader.fsm.state()
+	for _, n := range nodes {
+		waitFor(c.t, 2*time.Minute, func() bool { return n.fsm.state() == want },
+			func() string { return fmt.Sprintf("%s's state machine: %+v, leader's: %+v", n.id, n.fsm.state(), want) })
+	}
+	return want
 }
 
 // apply commits the commands with ids [from, to) through the leader, pipelined: all are
