@@ -134,6 +134,12 @@ var statMetrics = []statMetric{
 	gauge("stalled_writes",
 		"Writes held back right now because compaction is behind.",
 		func(s *strata.Stats) uint64 { return s.StalledWrites }),
+	gauge("mapped_table_bytes",
+		"Size of the table files mapped into memory: address space, not memory.",
+		func(s *strata.Stats) uint64 { return s.MappedBytes }),
+	gauge("mapped_table_resident_bytes",
+		"Bytes of the mapped table files resident in memory now: file-backed page cache, outside the block cache.",
+		func(s *strata.Stats) uint64 { return s.MappedResidentBytes }),
 }
 
 // The per-level fields of strata.Stats, each a gauge with a "level" label.

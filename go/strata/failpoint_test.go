@@ -50,6 +50,50 @@ func init() {
 	os.Exit(0)
 }
 
+// truncatedTableChildEnv makes the test binary a child that reads a mapped table another
+// program cut short (see init).
+const truncatedTableChildEnv = "STRATA_TRUNCATED_TABLE_CHILD"
+
+func init() {
+	if os.Getenv(truncatedTableChildEnv) == "" {
+		return
+	}
+	dir := os.Getenv(childDirEnv)
+	fail := func(code int, err error) {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(code)
+	}
+	db, err := Open(dir, &Options{NoSync: true, Compression: CompressionNone})
+	if err != nil {
+		fail(3, err)
+	}
+	ctx := context.Background()
+	value := bytes.Repeat([]byte("v"), 100)
+	for i := range 1000 {
+		if err := db.Put(ctx, fmt.Appendf(nil, "k%04d", i), value); err != nil {
+			fail(4, err)
+		}
+	}
+	if err := db.Flush(ctx); err != nil {
+		fail(5, err)
+	}
+	// The first read opens and maps the table.
+	if _, err := db.Get(ctx, []byte("k0000")); err != nil {
+		fail(6, err)
+	}
+	tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if len(tables) != 1 {
+		fail(7, fmt.Errorf("tables %v, want one", tables))
+	}
+	if err := os.Truncate(tables[0], 4096); err != nil {
+		fail(8, err)
+	}
+	// The last key's block lies past the cut: its page is gone from under the map.
+	v, err := db.Get(ctx, []byte("k0999"))
+	fmt.Fprintf(os.Stderr, "survived the fault: %q, %v\n", v, err)
+	os.Exit(0)
+}
+
 func armed(t *testing.T, point string, action FailpointAction) {
 	t.Helper()
 	if err := ArmFailpoint(point, action); err != nil {
@@ -256,5 +300,40 @@ func TestFaultOnAStrataThreadReportsTheRustFrames(t *testing.T) {
 				t.Errorf("the process kept running after a fault on a strata thread")
 			}
 		})
+	}
+}
+
+// A table file cut short by another program while strata has it mapped: the next read of a
+// lost page faults (SIGBUS), and the process dies with a report naming the signal, its likely
+// cause and the Rust frames of the read, never returning wrong data.
+func TestTruncatedMappedTableFaultsWithAReport(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), truncatedTableChildEnv+"=1", childDirEnv+"="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	out := stderr.String()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("child exited with %v; want death by SIGBUS. stderr:\n%s", err, out)
+	}
+	if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGBUS {
+		t.Errorf("child ended with %v; want it killed by SIGBUS. stderr:\n%s", exit, out)
+	}
+	want := []string{
+		`strata: fatal SIGBUS (bus error) at address 0x`,
+		`memory-mapped table file that another program truncated`,
+	}
+	if hasSymbols(t, exe) {
+		want = append(want, "strata_engine::sstable::table::reader::Table::data_block")
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("stderr lacks %q; stderr:\n%s", w, out)
+		}
 	}
 }

@@ -80,6 +80,13 @@ type Stats struct {
 	LevelFiles [NumLevels]uint64 `json:"level_files"`
 	// LevelBytes is the size of the tables in each level, L0 first.
 	LevelBytes [NumLevels]uint64 `json:"level_bytes"`
+	// MappedBytes is the size of the table files mapped into memory (0 with Options.NoMmap):
+	// address space, not memory.
+	MappedBytes uint64 `json:"mapped_bytes"`
+	// MappedResidentBytes is how much of the mapped table files is resident in memory now:
+	// file-backed pages of the kernel's page cache, which the kernel reclaims under memory
+	// pressure, counted outside BlockCacheSize (and in the process's RSS as RssFile).
+	MappedResidentBytes uint64 `json:"mapped_resident_bytes"`
 }
 
 // NumLevels is the number of levels in a database's tree, L0 to L6 (7, strata.h's
@@ -151,6 +158,8 @@ func (db *DB) Stats() (Stats, error) {
 		CacheMisses:            uint64(s.cache_misses),
 		CacheBytes:             uint64(s.cache_bytes),
 		StalledWrites:          uint64(s.stalled_writes),
+		MappedBytes:            uint64(s.mapped_bytes),
+		MappedResidentBytes:    uint64(s.mapped_resident_bytes),
 	}
 	for i := range NumLevels {
 		st.LevelFiles[i] = uint64(s.level_files[i])

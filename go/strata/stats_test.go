@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -52,10 +53,10 @@ func TestStatsJSONNames(t *testing.T) {
 	}
 }
 
-// Reads from tables go through the block cache: the first read of a block misses, a repeated
-// read hits.
+// Reads from tables go through the block cache when tables are not mapped: the first read of
+// a block misses, a repeated read hits.
 func TestStatsCountBlockCache(t *testing.T) {
-	db := openTest(t, &Options{NoSync: true})
+	db := openTest(t, &Options{NoSync: true, NoMmap: true})
 	ctx := context.Background()
 	for i := range 100 {
 		mustPut(t, db, fmt.Sprintf("k%03d", i), "v")
@@ -74,6 +75,41 @@ func TestStatsCountBlockCache(t *testing.T) {
 	}
 	if r := hit.CacheHitRate(); r <= 0 || r > 1 {
 		t.Fatalf("CacheHitRate %v, want in (0, 1]", r)
+	}
+}
+
+// Mapped tables are reported, and what a read touched of them is resident; uncompressed
+// blocks read from a map skip the block cache. With NoMmap nothing is mapped.
+func TestStatsReportMappedTables(t *testing.T) {
+	ctx := context.Background()
+	for _, noMmap := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoMmap=%v", noMmap), func(t *testing.T) {
+			db := openTest(t, &Options{NoSync: true, Compression: CompressionNone, NoMmap: noMmap})
+			for i := range 1000 {
+				mustPut(t, db, fmt.Sprintf("k%04d", i), strings.Repeat("v", 100))
+			}
+			if err := db.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			wantValue(t, db, "k0420", strings.Repeat("v", 100))
+			s := mustStats(t, db)
+			tables := s.LevelBytes[0] + s.LevelBytes[1]
+			if noMmap {
+				if s.MappedBytes != 0 || s.MappedResidentBytes != 0 || s.CacheMisses == 0 {
+					t.Fatalf("NoMmap: mapped %d bytes (%d resident), %d cache misses; want nothing mapped and reads through the cache",
+						s.MappedBytes, s.MappedResidentBytes, s.CacheMisses)
+				}
+				return
+			}
+			if s.MappedBytes != tables || s.MappedResidentBytes == 0 || s.MappedResidentBytes > s.MappedBytes {
+				t.Fatalf("mapped %d bytes (%d resident) of %d table bytes; want the table mapped and some of it resident",
+					s.MappedBytes, s.MappedResidentBytes, tables)
+			}
+			if s.CacheHits+s.CacheMisses != 0 || s.CacheBytes != 0 {
+				t.Fatalf("%d cache hits, %d misses, %d bytes cached; want uncompressed blocks read from the map",
+					s.CacheHits, s.CacheMisses, s.CacheBytes)
+			}
+		})
 	}
 }
 

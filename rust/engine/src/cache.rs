@@ -190,6 +190,11 @@ impl<K: Copy + Eq + Hash, V: Clone> Lru<K, V> {
         self.map.len()
     }
 
+    /// Every value, in no particular order.
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.slots.iter().flatten().map(|n| &n.value)
+    }
+
     /// Lowers the budget to `capacity` and evicts from the cold end until it holds.
     fn shrink_to(&mut self, capacity: usize) {
         self.capacity = self.capacity.min(capacity);
@@ -337,6 +342,8 @@ pub struct TableCache {
     db_id: u64,
     block_cache: Arc<BlockCache>,
     tables: Mutex<Lru<u64, Arc<Table>>>,
+    /// Whether tables are mapped into memory when opened (see [`Table::open_mapped`]).
+    map_tables: bool,
 }
 
 impl fmt::Debug for TableCache {
@@ -364,7 +371,25 @@ impl TableCache {
             db_id,
             block_cache,
             tables: Mutex::new(Lru::new(max_open_files)),
+            map_tables: false,
         }
+    }
+
+    /// Whether tables are mapped into memory when opened (see [`Table::open_mapped`]); off unless
+    /// asked for.
+    pub fn map_tables(mut self, on: bool) -> TableCache {
+        self.map_tables = on;
+        self
+    }
+
+    /// Bytes of the open tables mapped into memory, and of those resident now.
+    pub fn mapped(&self) -> (u64, u64) {
+        let open: Vec<Arc<Table>> = lock(&self.tables).values().cloned().collect();
+        open.iter()
+            .filter(|t| t.is_mapped())
+            .fold((0, 0), |(bytes, resident), t| {
+                (bytes + t.size(), resident + t.mapped_resident_bytes() as u64)
+            })
     }
 
     /// The open table `meta` lists, opening `dir/{number:06}.sst` on a miss and checking it is
@@ -393,7 +418,12 @@ impl TableCache {
             other => other,
         }
         .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
-        let table = Table::open(file, path, meta.number, Some(Arc::clone(&self.block_cache)))?;
+        let cache = Some(Arc::clone(&self.block_cache));
+        let table = if self.map_tables {
+            Table::open_mapped(file, path, meta.number, cache)?
+        } else {
+            Table::open(file, path, meta.number, cache)?
+        };
         table.check_identity(self.db_id, meta.size, meta.footer_crc)?;
         Ok(table)
     }

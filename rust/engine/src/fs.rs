@@ -46,6 +46,94 @@ pub trait RandomAccessFile: Send + Sync {
     }
     /// The file length in bytes.
     fn size(&self) -> io::Result<u64>;
+    /// The first `len` bytes of the file mapped read-only into memory, or `None` where the
+    /// file cannot be mapped (the default: simulated files, which must see every read).
+    fn map(&self, len: u64) -> io::Result<Option<Arc<Mapping>>> {
+        let _ = len;
+        Ok(None)
+    }
+}
+
+/// A read-only, shared memory map of a file that is never written again (a finished table).
+///
+/// The pages are the kernel's page cache: reading them copies nothing and makes no system
+/// call once they are resident. Bytes past the file's end, should the file shrink under the
+/// map (only another program could do that), fault with SIGBUS when touched: the fault
+/// handler reports it as a crash with the faulting frames, never as data.
+pub struct Mapping {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the map is read-only and never remapped while it lives; shared reads of it from
+// any thread are reads of immutable memory.
+unsafe impl Send for Mapping {}
+// SAFETY: as for Send: nothing mutates the mapped bytes through this handle.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// The mapped bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes until `self` is dropped.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// How many of the mapped bytes are resident in memory now (the page cache's pages this
+    /// map would read without a disk access), from `mincore`.
+    pub fn resident_bytes(&self) -> usize {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let mut pages = vec![0u8; self.len.div_ceil(page)];
+        // SAFETY: `ptr` is page aligned (mmap returned it) and maps `len` bytes; `pages` has a
+        // byte per page of that range, as mincore writes.
+        let rc = unsafe {
+            libc::mincore(
+                self.ptr.as_ptr().cast(),
+                self.len,
+                pages.as_mut_ptr().cast(),
+            )
+        };
+        if rc != 0 {
+            return 0;
+        }
+        let resident = pages.iter().filter(|&&p| p & 1 != 0).count();
+        (resident * page).min(self.len)
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` and `len` are exactly what mmap returned, unmapped once, here; no
+        // borrow of the bytes outlives `self`.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Maps the first `len` bytes of `file` read-only, shared; `None` for an empty range.
+fn map_file(file: &File, len: u64) -> io::Result<Option<Arc<Mapping>>> {
+    let len = usize::try_from(len)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: a fresh read-only shared mapping of an open descriptor: it aliases no Rust
+    // memory, and the descriptor may close afterwards (the map keeps the file referenced).
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let ptr = std::ptr::NonNull::new(ptr.cast::<u8>())
+        .ok_or_else(|| io::Error::other("mmap returned a null address"))?;
+    Ok(Some(Arc::new(Mapping { ptr, len })))
 }
 
 /// A held lock on a database directory; dropping the last reference releases it.
@@ -198,6 +286,10 @@ impl RandomAccessFile for RealReadFile {
 
     fn size(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
+    }
+
+    fn map(&self, len: u64) -> io::Result<Option<Arc<Mapping>>> {
+        map_file(&self.0, len)
     }
 }
 

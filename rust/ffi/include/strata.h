@@ -146,6 +146,10 @@
 // while no writer holds the database.
 #define STRATA_OPEN_READ_ONLY 1
 
+// `strata_options.flags`: read every table block with `pread` through the block cache instead
+// of mapping table files into memory (the default, which reads uncompressed blocks in place).
+#define STRATA_OPEN_NO_MMAP 2
+
 // `strata_db_write` flag: complete only once the write is durable, also with `no_sync`.
 #define STRATA_WRITE_SYNC 1
 
@@ -321,6 +325,11 @@ typedef struct strata_stats {
   uint64_t level_files[STRATA_NUM_LEVELS];
   // Table bytes per level.
   uint64_t level_bytes[STRATA_NUM_LEVELS];
+  // Bytes of table files mapped into memory (0 with `STRATA_OPEN_NO_MMAP`).
+  uint64_t mapped_bytes;
+  // Bytes of the mapped table files resident in memory now: the kernel's page cache, which
+  // it may reclaim, outside the block cache's budget.
+  uint64_t mapped_resident_bytes;
 } strata_stats;
 
 #ifdef __cplusplus

@@ -96,6 +96,9 @@ pub const STRATA_MAX_BATCH_LEN: usize = 268435456;
 /// `STRATA_ERR_READ_ONLY`; the lock is shared, so read-only opens (in any processes) coexist
 /// while no writer holds the database.
 pub const STRATA_OPEN_READ_ONLY: u32 = 1;
+/// `strata_options.flags`: read every table block with `pread` through the block cache instead
+/// of mapping table files into memory (the default, which reads uncompressed blocks in place).
+pub const STRATA_OPEN_NO_MMAP: u32 = 2;
 
 /// `strata_db_write` flag: complete only once the write is durable, also with `no_sync`.
 pub const STRATA_WRITE_SYNC: u32 = 1;
@@ -259,6 +262,11 @@ pub struct strata_stats {
     pub level_files: [u64; STRATA_NUM_LEVELS],
     /// Table bytes per level.
     pub level_bytes: [u64; STRATA_NUM_LEVELS],
+    /// Bytes of table files mapped into memory (0 with `STRATA_OPEN_NO_MMAP`).
+    pub mapped_bytes: u64,
+    /// Bytes of the mapped table files resident in memory now: the kernel's page cache, which
+    /// it may reclaim, outside the block cache's budget.
+    pub mapped_resident_bytes: u64,
 }
 
 /// Rust heap use of the whole process, filled in by `strata_memory`.

@@ -191,10 +191,11 @@ fn engine_options(c: &strata_options) -> Option<Options> {
         STRATA_COMPRESSION_NONE => Compression::None,
         _ => return None,
     };
-    if c.flags & !STRATA_OPEN_READ_ONLY != 0 {
+    if c.flags & !(STRATA_OPEN_READ_ONLY | STRATA_OPEN_NO_MMAP) != 0 {
         return None;
     }
     o.read_only = c.flags & STRATA_OPEN_READ_ONLY != 0;
+    o.map_tables = c.flags & STRATA_OPEN_NO_MMAP == 0;
     if c.memtable_budget != 0 {
         o.memtable_budget = usize::try_from(c.memtable_budget).ok()?;
     }

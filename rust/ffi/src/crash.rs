@@ -103,11 +103,19 @@ fn report(sig: libc::c_int, info: *mut libc::siginfo_t) {
     let thread = std::thread::current();
     let _ = write!(
         header,
-        "\nstrata: fatal {} at address {addr:#x} on strata thread {:?}\nstrata: backtrace of the faulting thread (innermost first):\n",
+        "\nstrata: fatal {} at address {addr:#x} on strata thread {:?}\n",
         signal_name(sig),
         thread.name().unwrap_or("?"),
     );
     write_stderr(header.as_bytes());
+    if sig == libc::SIGBUS {
+        write_stderr(
+            b"strata: SIGBUS here is most likely a read of a memory-mapped table file that another \
+program truncated, or whose disk failed to return a page (NoMmap in the options reads tables \
+with pread instead, turning a failed read into an error)\n",
+        );
+    }
+    write_stderr(b"strata: backtrace of the faulting thread (innermost first):\n");
     let trace = std::backtrace::Backtrace::force_capture();
     let mut out = StderrText;
     let _ = write!(out, "{trace}");

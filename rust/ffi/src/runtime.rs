@@ -1094,6 +1094,8 @@ impl State {
             stalled_writes: slot.committer.as_ref().map_or(0, Committer::held),
             level_files,
             level_bytes,
+            mapped_bytes: s.mapped_bytes,
+            mapped_resident_bytes: s.mapped_resident_bytes,
         };
         // SAFETY: strata_stats is repr(C) plain u64 fields with no padding; viewing it as bytes
         // reads initialized memory of exactly its size.

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::fs::Mapping;
 use crate::iterator::InternalIterator;
 use crate::key::{compare_internal, KeyBuf};
 
@@ -167,7 +168,7 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 /// it freely; entries are checked as they are decoded.
 #[derive(Debug)]
 pub struct Block {
-    data: Vec<u8>,
+    data: Bytes,
     /// Where the restart array begins: entries live in `data[..restarts_offset]`.
     restarts_offset: usize,
     num_restarts: usize,
@@ -176,9 +177,58 @@ pub struct Block {
     offset: u64,
 }
 
+/// Where a block's bytes live: a buffer of its own (read from the file, or decompressed), or
+/// a range of a table's memory map.
+enum Bytes {
+    Owned(Vec<u8>),
+    Mapped { map: Arc<Mapping>, start: usize, len: usize },
+}
+
+impl Bytes {
+    fn get(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped { map, start, len } => &map.bytes()[*start..*start + *len],
+        }
+    }
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bytes::Owned(v) => write!(f, "{} owned bytes", v.len()),
+            Bytes::Mapped { start, len, .. } => write!(f, "{len} mapped bytes at {start}"),
+        }
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.get()
+    }
+}
+
 impl Block {
     /// Validates the restart array of `data`, the block stored at `offset` in `file`.
     pub fn new(data: Vec<u8>, file: Arc<Path>, offset: u64) -> Result<Block> {
+        Block::validate(Bytes::Owned(data), file, offset)
+    }
+
+    /// [`Block::new`] over `len` bytes of `map` from `start`, copying nothing. The caller has
+    /// checked the range lies inside the map.
+    pub fn mapped(
+        map: Arc<Mapping>,
+        start: usize,
+        len: usize,
+        file: Arc<Path>,
+        offset: u64,
+    ) -> Result<Block> {
+        Block::validate(Bytes::Mapped { map, start, len }, file, offset)
+    }
+
+    fn validate(data: Bytes, file: Arc<Path>, offset: u64) -> Result<Block> {
         let bad = |detail: String| Error::corruption(file.to_path_buf(), offset, detail);
         let len = data.len();
         if len < 4 {
@@ -226,6 +276,11 @@ impl Block {
     /// The block's size in bytes (what a cache charges for it).
     pub fn size(&self) -> usize {
         self.data.len()
+    }
+
+    /// Number of restart points (for an index block, whose every entry is one: its entries).
+    pub fn restarts(&self) -> usize {
+        self.num_restarts
     }
 
     /// The block's offset in its file.
@@ -318,6 +373,12 @@ impl BlockIter {
         self.key.clear();
         self.value = (0, 0);
         self.mark_end();
+    }
+
+    /// The restart interval holding the current entry: in a block whose every entry is a
+    /// restart point (an index block), the entry's position.
+    pub fn restart_index(&self) -> usize {
+        self.restart_index
     }
 
     fn mark_end(&mut self) {
@@ -691,7 +752,7 @@ mod tests {
     fn bad_restart_counts_are_errors() {
         let block = build(&model(10), 4);
         let file: Arc<Path> = Arc::from(Path::new("bad.sst"));
-        let mut data = block.data.clone();
+        let mut data = block.data.to_vec();
         let len = data.len();
         for count in [0u32, 1000, u32::MAX] {
             data[len - 4..].copy_from_slice(&count.to_le_bytes());
@@ -714,7 +775,7 @@ mod tests {
         let probe = internal_key(b"user/0010/suffix", 25, ValueKind::Put);
         for i in 0..block.data.len() {
             for flip in [0x01u8, 0x80, 0xff] {
-                let mut data = block.data.clone();
+                let mut data = block.data.to_vec();
                 data[i] ^= flip;
                 let Ok(b) = Block::new(data, Arc::clone(&file), 0) else {
                     continue;

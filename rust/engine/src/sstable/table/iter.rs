@@ -71,7 +71,7 @@ impl TableIter {
         if self.data.is_some() && self.data_offset == handle.offset {
             return true;
         }
-        match self.table.data_block(handle) {
+        match self.table.data_block(handle, self.index.restart_index()) {
             Ok(block) => {
                 // Reuse the cursor (and its key buffer) from the previous block.
                 match &mut self.data {

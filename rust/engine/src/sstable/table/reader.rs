@@ -9,11 +9,12 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
-use crate::fs::RandomAccessFile;
+use crate::fs::{Mapping, RandomAccessFile};
 use crate::iterator::InternalIterator;
 use crate::key::{compare_internal, parse_internal, with_seek_key, ValueKind};
 use crate::range_del::RangeTombstone;
@@ -45,6 +46,12 @@ pub struct Table {
     footer_crc: u32,
     smallest: Vec<u8>,
     largest: Vec<u8>,
+    /// The file mapped into memory, once [`Table::open_mapped`] mapped it: uncompressed data blocks
+    /// are then read in place, without a copy, a system call or the block cache.
+    map: Option<Arc<Mapping>>,
+    /// One bit per data block (by its position in the index): set once the block's checksum
+    /// has been verified in the map, so each block is checked on its first read only.
+    verified: Box<[AtomicU64]>,
 }
 
 impl fmt::Debug for Table {
@@ -63,6 +70,35 @@ impl Table {
     /// table says it is number `file_number`, and loads the index and filter. Data blocks go
     /// through `cache`, keyed by `file_number`.
     pub fn open(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        file_number: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Table> {
+        let mut table = Table::open_unbounded(file, path, file_number, cache)?;
+        table.load_bounds()?;
+        Ok(table)
+    }
+
+    /// [`Table::open`], then maps the file into memory where the file system can (a real
+    /// file): uncompressed data blocks are then read in place and each block's checksum is
+    /// verified the first time it is read; compressed blocks are read from the map and go
+    /// through the block cache. A table whose index does not name one block per restart point
+    /// (never written by strata) stays unmapped, as does one the system refuses to map.
+    pub fn open_mapped(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        file_number: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Table> {
+        let mut table = Table::open_unbounded(file, path, file_number, cache)?;
+        table.map();
+        table.load_bounds()?;
+        Ok(table)
+    }
+
+    /// [`Table::open`] short of reading the first data block for the smallest key.
+    fn open_unbounded(
         file: Arc<dyn RandomAccessFile>,
         path: PathBuf,
         file_number: u64,
@@ -91,7 +127,7 @@ impl Table {
         let filter = BloomFilter::decode(filter).map_err(|detail| {
             Error::corruption(path.to_path_buf(), footer.filter.offset, detail)
         })?;
-        let mut table = Table {
+        Ok(Table {
             file,
             path,
             file_number,
@@ -104,9 +140,51 @@ impl Table {
             footer_crc,
             smallest: Vec::new(),
             largest: Vec::new(),
-        };
-        table.load_bounds()?;
-        Ok(table)
+            map: None,
+            verified: Box::default(),
+        })
+    }
+
+    /// Maps the file into memory (see [`Table::open_mapped`]).
+    fn map(&mut self) {
+        let blocks = self.index.restarts();
+        let mut index = self.index.iter();
+        index.seek_to_first();
+        // Blocks are known by their index entry's restart point, which must be theirs alone.
+        let mut entries = 0;
+        while index.valid() {
+            if index.restart_index() != entries {
+                return;
+            }
+            entries += 1;
+            index.next();
+        }
+        if entries != blocks {
+            return;
+        }
+        match self.file.map(self.size) {
+            Ok(Some(map)) => {
+                self.map = Some(map);
+                self.verified = (0..blocks.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                table = %self.path.display(),
+                error = %e,
+                "could not map the table: its blocks are read with pread"
+            ),
+        }
+    }
+
+    /// True when the table is mapped into memory.
+    pub fn is_mapped(&self) -> bool {
+        self.map.is_some()
+    }
+
+    /// Bytes of the mapped file resident in memory now (0 when not mapped): file-backed
+    /// memory the page cache can reclaim, which the block cache's budget does not count.
+    pub fn mapped_resident_bytes(&self) -> usize {
+        self.map.as_ref().map_or(0, |m| m.resident_bytes())
     }
 
     /// Finds the smallest and largest keys: the first key of the first block and the index key
@@ -121,7 +199,7 @@ impl Table {
         self.largest = index.key().to_vec();
         index.seek_to_first();
         let handle = self.block_handle(&index)?;
-        let mut first = self.data_block(handle)?.iter();
+        let mut first = self.data_block(handle, index.restart_index())?.iter();
         first.seek_to_first();
         if !first.valid() {
             first.status()?;
@@ -169,7 +247,7 @@ impl Table {
                 return Ok(None);
             }
             let handle = self.block_handle(&index)?;
-            let mut it = self.data_block(handle)?.iter();
+            let mut it = self.data_block(handle, index.restart_index())?.iter();
             it.seek(target);
             while it.valid() {
                 let parsed = parse_internal(it.key()).ok_or_else(|| {
@@ -406,8 +484,31 @@ impl Table {
         })
     }
 
-    /// The decoded data block at `handle`, from the cache when possible.
-    pub(super) fn data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
+    /// The decoded data block at `handle`, the `ordinal`-th of the table: in place in the
+    /// map when mapped and uncompressed, else from the cache when possible.
+    pub(super) fn data_block(&self, handle: BlockHandle, ordinal: usize) -> Result<Arc<Block>> {
+        let stored = match &self.map {
+            Some(map) => Some(self.mapped_stored(map, handle)?),
+            None => None,
+        };
+        if let Some((start, len)) = stored {
+            let map = self.map.as_ref().expect("stored bytes come from the map");
+            let bytes = &map.bytes()[start..start + len + BLOCK_TRAILER_LEN as usize];
+            if bytes[len] == TYPE_NONE {
+                if !self.is_verified(ordinal) {
+                    check_stored(bytes, &self.path, handle)?;
+                    self.set_verified(ordinal);
+                }
+                let block = Block::mapped(
+                    Arc::clone(map),
+                    start,
+                    len,
+                    Arc::clone(&self.path),
+                    handle.offset,
+                )?;
+                return Ok(Arc::new(block));
+            }
+        }
         if let Some(block) = self
             .cache
             .as_ref()
@@ -415,12 +516,49 @@ impl Table {
         {
             return Ok(block);
         }
-        let contents = read_block_contents(self.file.as_ref(), &self.path, handle, self.data_end)?;
+        let contents = match (stored, &self.map) {
+            (Some((start, len)), Some(map)) => {
+                let bytes = &map.bytes()[start..start + len + BLOCK_TRAILER_LEN as usize];
+                check_stored(bytes, &self.path, handle)?;
+                decode_stored(&bytes[..len], bytes[len], &self.path, handle)?
+            }
+            _ => read_block_contents(self.file.as_ref(), &self.path, handle, self.data_end)?,
+        };
         let block = Arc::new(Block::new(contents, Arc::clone(&self.path), handle.offset)?);
         if let Some(cache) = &self.cache {
             cache.insert(self.file_number, handle.offset, Arc::clone(&block));
         }
         Ok(block)
+    }
+}
+
+impl Table {
+    /// Where the stored block at `handle` (contents, then trailer) lies in `map`, checked
+    /// against the data region as [`read_block_contents`] checks it.
+    fn mapped_stored(&self, map: &Mapping, handle: BlockHandle) -> Result<(usize, usize)> {
+        check_in_region(&self.path, handle, self.data_end)?;
+        let start = usize::try_from(handle.offset);
+        let len = usize::try_from(handle.size);
+        match (start, len) {
+            (Ok(start), Ok(len))
+                if start + len + (BLOCK_TRAILER_LEN as usize) <= map.bytes().len() =>
+            {
+                Ok((start, len))
+            }
+            _ => Err(self.corruption(handle.offset, "block lies outside the mapped file")),
+        }
+    }
+
+    fn is_verified(&self, ordinal: usize) -> bool {
+        self.verified
+            .get(ordinal / 64)
+            .is_some_and(|w| w.load(AtomicOrdering::Relaxed) & (1 << (ordinal % 64)) != 0)
+    }
+
+    fn set_verified(&self, ordinal: usize) {
+        if let Some(w) = self.verified.get(ordinal / 64) {
+            w.fetch_or(1 << (ordinal % 64), AtomicOrdering::Relaxed);
+        }
     }
 }
 
@@ -553,34 +691,61 @@ fn read_block_contents(
     handle: BlockHandle,
     limit: u64,
 ) -> Result<Vec<u8>> {
-    let bad = |detail: String| Error::corruption(path, handle.offset, detail);
-    let in_bounds = handle.end().is_some_and(|end| end <= limit);
-    if !in_bounds {
-        return Err(bad(format!(
-            "block of {} bytes at {} runs past its region (ends at {limit})",
-            handle.size, handle.offset
-        )));
-    }
+    check_in_region(path, handle, limit)?;
     // In bounds of the file, so the allocation is bounded by the file size.
-    let len = usize::try_from(handle.size + BLOCK_TRAILER_LEN)
-        .map_err(|_| bad("block does not fit in memory".into()))?;
+    let len = usize::try_from(handle.size + BLOCK_TRAILER_LEN).map_err(|_| {
+        Error::corruption(path, handle.offset, "block does not fit in memory")
+    })?;
     let mut buf = file
         .read_vec_at(handle.offset, len)
         .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    check_stored(&buf, path, handle)?;
     let body_len = handle.size as usize;
-    let trailer = &buf[body_len..];
-    let kind = trailer[0];
+    let kind = buf[body_len];
+    match kind {
+        // Drop the trailer in place rather than splitting it off into a second allocation.
+        TYPE_NONE => {
+            buf.truncate(body_len);
+            Ok(buf)
+        }
+        _ => decode_stored(&buf[..body_len], kind, path, handle),
+    }
+}
+
+/// Fails unless the block at `handle` ends at or before `limit` (the end of its region).
+fn check_in_region(path: &Path, handle: BlockHandle, limit: u64) -> Result<()> {
+    if handle.end().is_some_and(|end| end <= limit) {
+        return Ok(());
+    }
+    Err(Error::corruption(
+        path,
+        handle.offset,
+        format!(
+            "block of {} bytes at {} runs past its region (ends at {limit})",
+            handle.size, handle.offset
+        ),
+    ))
+}
+
+/// Checks the trailer checksum of `stored`: the block's contents, then its 5-byte trailer.
+fn check_stored(stored: &[u8], path: &Path, handle: BlockHandle) -> Result<()> {
+    let body_len = stored.len() - BLOCK_TRAILER_LEN as usize;
+    let trailer = &stored[body_len..];
     let stored_crc = u32::from_le_bytes([trailer[1], trailer[2], trailer[3], trailer[4]]);
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&buf[..body_len + 1]);
+    crc.update(&stored[..body_len + 1]);
     if crc.finalize() != stored_crc {
-        return Err(bad("block checksum mismatch".into()));
+        return Err(Error::corruption(path, handle.offset, "block checksum mismatch"));
     }
-    // Drop the trailer in place rather than splitting it off into a second allocation.
-    buf.truncate(body_len);
+    Ok(())
+}
+
+/// The raw contents of a checksummed block stored as `body` with compression `kind`.
+fn decode_stored(body: &[u8], kind: u8, path: &Path, handle: BlockHandle) -> Result<Vec<u8>> {
+    let bad = |detail: String| Error::corruption(path, handle.offset, detail);
     match kind {
-        TYPE_NONE => Ok(buf),
-        TYPE_LZ4 => decompress(&buf).map_err(bad),
+        TYPE_NONE => Ok(body.to_vec()),
+        TYPE_LZ4 => decompress(body).map_err(bad),
         other => Err(bad(format!("unknown block compression type {other}"))),
     }
 }
@@ -609,7 +774,8 @@ mod tests {
     use crate::fs::{FileSystem, RealFs};
     use crate::key::MAX_SEQ;
     use crate::sstable::table::tests::{
-        build, ikey, make_model, model_get, model_key, open, test_id, Model, TEST_DB,
+        build, ikey, make_model, model_get, model_key, open, open_mapped, test_id, Model,
+        TEST_DB,
     };
     use crate::sstable::table::{Compression, TableOptions};
     use crate::test_dir::TempDir;
@@ -698,10 +864,27 @@ mod tests {
 
     #[test]
     fn flipped_data_byte_is_reported_by_reads() {
+        flipped_data_byte_is_reported(Compression::None, false);
+    }
+
+    /// A mapped table checks a block's checksum on its first read from the map, and keeps
+    /// refusing a damaged block on every later read; compressed blocks are checked as they
+    /// are copied out of the map.
+    #[test]
+    fn flipped_data_byte_is_reported_by_mapped_reads() {
+        flipped_data_byte_is_reported(Compression::None, true);
+        flipped_data_byte_is_reported(Compression::Lz4, true);
+    }
+
+    fn flipped_data_byte_is_reported(compression: Compression, mapped: bool) {
         let dir = TempDir::new("sst-flip-data");
-        let (model, data) = small_table(&dir, Compression::None);
+        let (model, data) = small_table(&dir, compression);
         let path = dir.0.join("small.sst");
-        let table = open(&path, 1, None).unwrap();
+        let open = |path: &Path| match mapped {
+            true => open_mapped(path, 1, Some(BlockCache::new(1 << 20))),
+            false => open(path, 1, None),
+        };
+        let table = open(&path).unwrap();
         // Damage the middle of the second data block.
         let mut index = table.index.iter();
         index.seek_to_first();
@@ -710,7 +893,12 @@ mod tests {
         let mut damaged = data.clone();
         damaged[(handle.offset + handle.size / 2) as usize] ^= 0x10;
         std::fs::write(&path, &damaged).unwrap();
-        let table = open(&path, 1, None).unwrap();
+        let table = open(&path).unwrap();
+        // Read the damaged block (and fail) before anything else reads it.
+        let in_block = model_key(index.key());
+        for _ in 0..2 {
+            assert_corruption(table.get(&in_block.0, in_block.1 .0), &path);
+        }
         assert_corruption(table.verify(), &path);
         assert_corruption(scan_status(&table), &path);
         // Point reads into the damaged block fail; others still work.
@@ -721,7 +909,6 @@ mod tests {
             table.get(&first_key.0, MAX_SEQ).unwrap(),
             model_get(&model, &first_key.0, MAX_SEQ)
         );
-        let in_block = model_key(index.key());
         assert_corruption(table.get(&in_block.0, in_block.1 .0), &path);
         it.seek(&ikey(&in_block));
         assert!(!it.valid());
