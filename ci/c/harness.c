@@ -1041,7 +1041,7 @@ static void test_process_wide(struct db *logged)
 /* Open misuse is refused synchronously; the valid opens are returned in *a and *b. */
 static void test_open(const char *dir, struct db *a, struct db *b)
 {
-    strata_options bad_flags = { .no_sync = 0, .flags = STRATA_OPEN_READ_ONLY << 1 };
+    strata_options bad_flags = { .no_sync = 0, .flags = STRATA_OPEN_NO_MMAP << 1 };
     strata_options bad_flags_high = { .flags = 0x80000000u };
     strata_options bad_compression = { .compression = 99 };
     strata_options next_compression = { .compression = STRATA_COMPRESSION_LZ4 + 1 };
@@ -1059,7 +1059,7 @@ static void test_open(const char *dir, struct db *a, struct db *b)
         const strata_options *opts;
         size_t opts_size;
     } cases[] = {
-        { "open with an unknown flag (STRATA_OPEN_READ_ONLY << 1)", (const uint8_t *)a->path,
+        { "open with an unknown flag (STRATA_OPEN_NO_MMAP << 1)", (const uint8_t *)a->path,
           strlen(a->path), &bad_flags, sizeof bad_flags },
         { "open with an unknown flag (1 << 31)", (const uint8_t *)a->path, strlen(a->path),
           &bad_flags_high, sizeof bad_flags_high },
@@ -2899,12 +2899,29 @@ static void test_background_work(struct db *k)
     if (read_stats(k->handle, &st)) {
         diag("bulk db: cache hits %" PRIu64 ", misses %" PRIu64 ", %" PRIu64 " bytes",
              st.cache_hits, st.cache_misses, st.cache_bytes);
-        check(st.cache_misses > 0 && st.cache_bytes > 0 && st.cache_bytes <= BULK_CACHE,
-              "reads went through a block cache holding at most block_cache_bytes");
+        /* Uncompressed blocks are read from the mapped tables, past the cache. */
+        check(st.cache_bytes <= BULK_CACHE, "the block cache holds at most block_cache_bytes");
+        diag("bulk db: %" PRIu64 " table bytes mapped, %" PRIu64 " resident", st.mapped_bytes,
+             st.mapped_resident_bytes);
+        check(st.mapped_bytes > 0 && st.mapped_bytes <= total_bytes(&st) &&
+                  st.mapped_resident_bytes <= st.mapped_bytes,
+              "the open tables are mapped, resident bytes within the mapped bytes");
     }
     check_stats(k, "after bulk writes");
 
     expect_code(close_db(k->handle), STRATA_OK, "close the bulk db");
+    strata_options no_mmap = small;
+    no_mmap.flags = STRATA_OPEN_NO_MMAP;
+    if (reopen_db(k, &no_mmap, "reopen the bulk db with STRATA_OPEN_NO_MMAP")) {
+        check_db(k, "after a reopen without maps");
+        if (read_stats(k->handle, &st))
+            check(st.mapped_bytes == 0 && st.mapped_resident_bytes == 0 && st.cache_misses > 0 &&
+                      st.cache_bytes > 0 && st.cache_bytes <= BULK_CACHE,
+                  "STRATA_OPEN_NO_MMAP maps no table (%" PRIu64 " bytes mapped) and reads "
+                  "through a block cache holding at most block_cache_bytes",
+                  st.mapped_bytes);
+        expect_code(close_db(k->handle), STRATA_OK, "close the bulk db opened without maps");
+    }
     if (reopen_db(k, &small, "reopen the bulk db")) {
         check_db(k, "after reopen");
         expect_code(close_db(k->handle), STRATA_OK, "close the bulk db again");
