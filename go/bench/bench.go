@@ -139,6 +139,12 @@ type Row struct {
 	// PeakRSSBytes is the process's peak resident memory from opening the store to closing
 	// it (0 where the kernel cannot reset the peak).
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	// AnonRSSBytes and FileRSSBytes split the resident memory at the end of the timed region,
+	// before the store closes: anonymous memory (heaps, caches an engine allocates) and
+	// file-backed pages (files an engine maps: strata's tables, bbolt's file), which the
+	// kernel can reclaim. 0 where /proc/self/status lacks them.
+	AnonRSSBytes int64 `json:"anon_rss_bytes,omitempty"`
+	FileRSSBytes int64 `json:"file_rss_bytes,omitempty"`
 	// Retries counts txnrmw's transaction runs beyond the first, after conflicts.
 	Retries int64 `json:"retries,omitempty"`
 	// ReadWhileWriting is readwhilewriting's readers and solo writer; nil for other workloads.
@@ -222,6 +228,9 @@ func progressLine(row Row) string {
 		row.Label(), row.Engine, row.OpsPerSec, row.P50Micros, row.P99Micros, row.CPUMicrosPerOp)
 	if row.Workload == "txnrmw" {
 		line += fmt.Sprintf("  retries/txn %.3f", retryRate(row.Retries, row.Ops))
+	}
+	if row.AnonRSSBytes > 0 || row.FileRSSBytes > 0 {
+		line += fmt.Sprintf("  rss anon/file %.0f/%.0f MiB", float64(row.AnonRSSBytes)/(1<<20), float64(row.FileRSSBytes)/(1<<20))
 	}
 	if l := row.Loaded; l != nil {
 		line += fmt.Sprintf("  | busy %10.0f ops/s  p50 %8.1f us  p99 %9.1f us  loaded/quiet %.2f (busy: %.1f cores)",
@@ -437,6 +446,7 @@ func (r *runner) fill(e Engine, workload string) (Row, error) {
 			return tally{ops: int64(len(entries)), bytes: int64(len(entries)) * ks.EntryBytes()}, nil
 		}
 	})
+	anon, file := residentNow()
 	t := time.Now()
 	err = errors.Join(err, s.Close())
 	closeSecs := time.Since(t).Seconds()
@@ -446,6 +456,7 @@ func (r *runner) fill(e Engine, workload string) (Row, error) {
 	row := m.row(e, workload, 1, Fast, "batch")
 	row.CloseSecs = closeSecs
 	row.PeakRSSBytes = rss.peak()
+	row.AnonRSSBytes, row.FileRSSBytes = anon, file
 	if workload == "fillrandom" {
 		r.filled[e.Name] = true
 	} else if err := os.RemoveAll(dir); err != nil {
@@ -472,11 +483,13 @@ func (r *runner) onFilled(e Engine, workload string, threads int) (Row, error) {
 	case "mix":
 		m, err = timed(threads, r.cfg.MixOps, func() unit { return r.mixer(s) })
 	}
+	anon, file := residentNow()
 	if err = errors.Join(err, s.Close()); err != nil {
 		return Row{}, err
 	}
 	row := m.row(e, workload, threads, Fast, "op")
 	row.PeakRSSBytes = rss.peak()
+	row.AnonRSSBytes, row.FileRSSBytes = anon, file
 	return row, nil
 }
 
@@ -714,17 +727,32 @@ func (p peakRSS) peak() int64 {
 	if !p.reset {
 		return 0
 	}
+	return statusBytes("VmHWM")[0]
+}
+
+// residentNow is the process's anonymous and file-backed resident memory now (RssAnon and
+// RssFile), in bytes.
+func residentNow() (anon, file int64) {
+	b := statusBytes("RssAnon", "RssFile")
+	return b[0], b[1]
+}
+
+// statusBytes reads the named kB fields of /proc/self/status, in bytes (0 for one missing).
+func statusBytes(fields ...string) []int64 {
+	out := make([]int64, len(fields))
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0
+		return out
 	}
 	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
-				return kb << 10
+		for i, f := range fields {
+			if rest, ok := strings.CutPrefix(line, f+":"); ok {
+				var kb int64
+				if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+					out[i] = kb << 10
+				}
 			}
 		}
 	}
-	return 0
+	return out
 }

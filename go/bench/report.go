@@ -264,8 +264,8 @@ func (r *Report) Markdown() string {
 	r.skipped(w)
 
 	w("### Results\n\n")
-	w("| workload | engine | mode | ops/s | p50 µs | p99 µs | per | CPU µs/op | peak RSS MiB |\n")
-	w("| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: |\n")
+	w("| workload | engine | mode | ops/s | p50 µs | p99 µs | per | CPU µs/op | peak RSS MiB | anon / file RSS MiB |\n")
+	w("| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n")
 	for _, label := range r.labels {
 		for _, row := range g.Rows {
 			if row.Label() != label {
@@ -275,11 +275,15 @@ func (r *Report) Markdown() string {
 			if row.PeakRSSBytes > 0 {
 				rss = fmt.Sprintf("%.0f", float64(row.PeakRSSBytes)/(1<<20))
 			}
-			w("| %s | %s | %s | %.0f | %.1f | %.1f | %s | %.2f | %s |\n",
-				label, row.Engine, row.Mode, row.OpsPerSec, row.P50Micros, row.P99Micros, row.LatencyUnit, row.CPUMicrosPerOp, rss)
+			split := "-"
+			if row.AnonRSSBytes > 0 || row.FileRSSBytes > 0 {
+				split = fmt.Sprintf("%.0f / %.0f", float64(row.AnonRSSBytes)/(1<<20), float64(row.FileRSSBytes)/(1<<20))
+			}
+			w("| %s | %s | %s | %.0f | %.1f | %.1f | %s | %.2f | %s | %s |\n",
+				label, row.Engine, row.Mode, row.OpsPerSec, row.P50Micros, row.P99Micros, row.LatencyUnit, row.CPUMicrosPerOp, rss, split)
 		}
 		if n, ok := r.nativeRow(strataEngine.Name, label); ok {
-			w("| %s | strata native | | %.0f | %.1f | %.1f | %s | %.2f | |\n",
+			w("| %s | strata native | | %.0f | %.1f | %.1f | %s | %.2f | | |\n",
 				label, n.OpsPerSec, n.P50Micros, n.P99Micros, n.LatencyUnit, n.CPUMicrosPerOp)
 		}
 	}
