@@ -13,7 +13,7 @@ import (
 // native numbers of rust/bench.
 var strataEngine = Engine{
 	Name: "strata",
-	Settings: "Options{BlockCacheSize: 64 MiB, MemtableBudget: 64 MiB (the defaults), NoSync: true in fast mode}; " +
+	Settings: "Options{BlockCacheSize: 64 MiB, MemtableBudget: 64 MiB, tables memory-mapped (the defaults), NoSync: true in fast mode}; " +
 		"Write(batch), Put, GetAppend into a pooled buffer, NewIterator{Start} per scan; Flush before Close; " +
 		"txnrmw: DB.Update (Tx.Get, Tx.Put; it retries conflicts itself); seekprev: one NewIterator, SeekGE + Prev",
 	Open: openStrata,
