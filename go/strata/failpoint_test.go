@@ -269,21 +269,7 @@ func TestFaultOnAStrataThreadReportsTheRustFrames(t *testing.T) {
 		"flush":  "strata_engine::tree::Tree::flush",
 	} {
 		t.Run(point, func(t *testing.T) {
-			cmd := exec.Command(exe, "-test.run=^$")
-			cmd.Env = append(os.Environ(), faultChildEnv+"="+point, childDirEnv+"="+t.TempDir())
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			err = cmd.Run()
-			out := stderr.String()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
-				t.Fatalf("child exited with %v; want death by the fault. stderr:\n%s", err, out)
-			}
-			// The Go runtime ends a process whose non-Go thread faulted by re-raising the signal
-			// with its default action (a core dump where enabled), printing nothing itself.
-			if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGSEGV {
-				t.Errorf("child ended with %v; want it killed by SIGSEGV", exit)
-			}
+			out := faultingChild(t, exe, syscall.SIGSEGV, faultChildEnv+"="+point)
 			want := []string{`strata: fatal SIGSEGV (segmentation violation) at address 0x0 on strata thread "strata-`}
 			if symbols {
 				// The Rust function that faulted, and the engine function that called it.
@@ -311,19 +297,7 @@ func TestTruncatedMappedTableFaultsWithAReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), truncatedTableChildEnv+"=1", childDirEnv+"="+t.TempDir())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err = cmd.Run()
-	out := stderr.String()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
-		t.Fatalf("child exited with %v; want death by SIGBUS. stderr:\n%s", err, out)
-	}
-	if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGBUS {
-		t.Errorf("child ended with %v; want it killed by SIGBUS. stderr:\n%s", exit, out)
-	}
+	out := faultingChild(t, exe, syscall.SIGBUS, truncatedTableChildEnv+"=1")
 	want := []string{
 		`strata: fatal SIGBUS (bus error) at address 0x`,
 		`memory-mapped table file that another program truncated`,
@@ -336,4 +310,26 @@ func TestTruncatedMappedTableFaultsWithAReport(t *testing.T) {
 			t.Errorf("stderr lacks %q; stderr:\n%s", w, out)
 		}
 	}
+}
+
+// faultingChild runs the test binary exe as a child with env added (and a database directory
+// of its own), which must die by sig; it returns the child's stderr.
+func faultingChild(t *testing.T, exe string, sig syscall.Signal, env string) string {
+	t.Helper()
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), env, childDirEnv+"="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	out := stderr.String()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("child exited with %v; want death by %v. stderr:\n%s", err, sig, out)
+	}
+	// The Go runtime ends a process whose non-Go thread faulted by re-raising the signal with
+	// its default action (a core dump where enabled), printing nothing itself.
+	if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != sig {
+		t.Errorf("child ended with %v; want it killed by %v. stderr:\n%s", exit, sig, out)
+	}
+	return out
 }

@@ -342,7 +342,7 @@ pub struct TableCache {
     db_id: u64,
     block_cache: Arc<BlockCache>,
     tables: Mutex<Lru<u64, Arc<Table>>>,
-    /// Whether tables are mapped into memory when opened (see [`Table::open_mapped`]).
+    /// Whether tables are mapped into memory when opened (see [`Table::mapped`]).
     map_tables: bool,
 }
 
@@ -375,7 +375,7 @@ impl TableCache {
         }
     }
 
-    /// Whether tables are mapped into memory when opened (see [`Table::open_mapped`]); off unless
+    /// Whether tables are mapped into memory when opened (see [`Table::mapped`]); off unless
     /// asked for.
     pub fn map_tables(mut self, on: bool) -> TableCache {
         self.map_tables = on;
@@ -418,14 +418,9 @@ impl TableCache {
             other => other,
         }
         .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
-        let cache = Some(Arc::clone(&self.block_cache));
-        let table = if self.map_tables {
-            Table::open_mapped(file, path, meta.number, cache)?
-        } else {
-            Table::open(file, path, meta.number, cache)?
-        };
+        let table = Table::open(file, path, meta.number, Some(Arc::clone(&self.block_cache)))?;
         table.check_identity(self.db_id, meta.size, meta.footer_crc)?;
-        Ok(table)
+        Ok(if self.map_tables { table.mapped() } else { table })
     }
 
     /// Closes the colder half of the open tables and keeps the cache that small from now on.

@@ -46,7 +46,7 @@ pub struct Table {
     footer_crc: u32,
     smallest: Vec<u8>,
     largest: Vec<u8>,
-    /// The file mapped into memory, once [`Table::open_mapped`] mapped it: uncompressed data blocks
+    /// The file mapped into memory, once [`Table::mapped`] mapped it: uncompressed data blocks
     /// are then read in place, without a copy, a system call or the block cache.
     map: Option<Arc<Mapping>>,
     /// One bit per data block (by its position in the index): set once the block's checksum
@@ -75,35 +75,6 @@ impl Table {
         file_number: u64,
         cache: Option<Arc<BlockCache>>,
     ) -> Result<Table> {
-        let mut table = Table::open_unbounded(file, path, file_number, cache)?;
-        table.load_bounds()?;
-        Ok(table)
-    }
-
-    /// [`Table::open`], then maps the file into memory where the file system can (a real
-    /// file): uncompressed data blocks are then read in place and each block's checksum is
-    /// verified the first time it is read; compressed blocks are read from the map and go
-    /// through the block cache. A table whose index does not name one block per restart point
-    /// (never written by strata) stays unmapped, as does one the system refuses to map.
-    pub fn open_mapped(
-        file: Arc<dyn RandomAccessFile>,
-        path: PathBuf,
-        file_number: u64,
-        cache: Option<Arc<BlockCache>>,
-    ) -> Result<Table> {
-        let mut table = Table::open_unbounded(file, path, file_number, cache)?;
-        table.map();
-        table.load_bounds()?;
-        Ok(table)
-    }
-
-    /// [`Table::open`] short of reading the first data block for the smallest key.
-    fn open_unbounded(
-        file: Arc<dyn RandomAccessFile>,
-        path: PathBuf,
-        file_number: u64,
-        cache: Option<Arc<BlockCache>>,
-    ) -> Result<Table> {
         let path: Arc<Path> = Arc::from(path);
         let size = file
             .size()
@@ -127,7 +98,7 @@ impl Table {
         let filter = BloomFilter::decode(filter).map_err(|detail| {
             Error::corruption(path.to_path_buf(), footer.filter.offset, detail)
         })?;
-        Ok(Table {
+        let mut table = Table {
             file,
             path,
             file_number,
@@ -142,11 +113,17 @@ impl Table {
             largest: Vec::new(),
             map: None,
             verified: Box::default(),
-        })
+        };
+        table.load_bounds()?;
+        Ok(table)
     }
 
-    /// Maps the file into memory (see [`Table::open_mapped`]).
-    fn map(&mut self) {
+    /// The table with its file mapped into memory where the file system can (a real file):
+    /// uncompressed data blocks are then read in place and each block's checksum is verified
+    /// the first time it is read; compressed blocks are read from the map and go through the
+    /// block cache. A table whose index does not name one block per restart point (never
+    /// written by strata) stays unmapped, as does one the system refuses to map.
+    pub fn mapped(mut self) -> Table {
         let blocks = self.index.restarts();
         let mut index = self.index.iter();
         index.seek_to_first();
@@ -154,13 +131,13 @@ impl Table {
         let mut entries = 0;
         while index.valid() {
             if index.restart_index() != entries {
-                return;
+                return self;
             }
             entries += 1;
             index.next();
         }
         if entries != blocks {
-            return;
+            return self;
         }
         match self.file.map(self.size) {
             Ok(Some(map)) => {
@@ -174,6 +151,7 @@ impl Table {
                 "could not map the table: its blocks are read with pread"
             ),
         }
+        self
     }
 
     /// True when the table is mapped into memory.
@@ -198,8 +176,11 @@ impl Table {
         }
         self.largest = index.key().to_vec();
         index.seek_to_first();
+        // Read past the cache: a table opened to be mapped must not leave its first block
+        // there, where its reads never look.
         let handle = self.block_handle(&index)?;
-        let mut first = self.data_block(handle, index.restart_index())?.iter();
+        let contents = read_block_contents(self.file.as_ref(), &self.path, handle, self.data_end)?;
+        let mut first = Arc::new(Block::new(contents, Arc::clone(&self.path), handle.offset)?).iter();
         first.seek_to_first();
         if !first.valid() {
             first.status()?;

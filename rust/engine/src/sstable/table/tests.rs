@@ -167,7 +167,7 @@ pub(super) fn open_mapped(
     cache: Option<Arc<BlockCache>>,
 ) -> Result<Arc<Table>> {
     let file = RealFs.open_read(path).unwrap();
-    let table = Table::open_mapped(file, path.to_path_buf(), number, cache).map(Arc::new)?;
+    let table = Arc::new(Table::open(file, path.to_path_buf(), number, cache)?.mapped());
     assert!(table.is_mapped(), "{} is not mapped", path.display());
     Ok(table)
 }
