@@ -378,8 +378,9 @@ func (c *completer) doWaiting(ctx context.Context, op string, kind opKind, dst [
 type submitWaiting func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t
 
 // execWaiting is doWaiting in one cgo call rather than three (strata_expect, the submission,
-// strata_wait): for a lone caller, through an export that submits and waits.
-func (db *DB) execWaiting(ctx context.Context, op string, kind opKind, submit submitWaiting) (result, error) {
+// strata_wait): for a lone caller, through an export that submits and waits. The result's data
+// is appended to dst (nil: a new slice).
+func (db *DB) execWaiting(ctx context.Context, op string, kind opKind, dst []byte, submit submitWaiting) (result, error) {
 	if err := ctx.Err(); err != nil {
 		return result{}, err
 	}
@@ -392,7 +393,7 @@ func (db *DB) execWaiting(ctx context.Context, op string, kind opKind, submit su
 	callsWaited.Add(1)
 	w := waitPool.Get().(*waitCall)
 	defer waitPool.Put(w)
-	room, roomPtr := w.room(nil)
+	room, roomPtr := w.room(dst)
 	token := C.uint64_t(c.token.Add(1))
 	limit := C.uint64_t(0)
 	if ctx.Done() != nil {
@@ -409,12 +410,12 @@ func (db *DB) execWaiting(ctx context.Context, op string, kind opKind, submit su
 	runtime.KeepAlive(db)
 	switch {
 	case code == C.STRATA_INTERRUPTED:
-		return c.await(ctx, token, kind, nil, w, false)
+		return c.await(ctx, token, kind, dst, w, false)
 	case code != C.STRATA_OK && out.len == 0:
 		// Refused before it reached a strata thread (which always says why).
 		return result{}, submitError(op, code)
 	default:
-		return waitedResult(code, nil, room, out)
+		return waitedResult(code, dst, room, out)
 	}
 }
 

@@ -321,7 +321,7 @@ func (db *DB) writeOne(ctx context.Context, op string, fill func(*Batch)) error 
 func (db *DB) writeSynced(ctx context.Context, op string, b *Batch) error {
 	var err error
 	if completions != nil && completions.alone() {
-		_, err = db.execWaiting(ctx, op, opSync, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
+		_, err = db.execWaiting(ctx, op, opSync, nil, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
 			p, n := bytesArg(b.data)
 			return C.strata_db_write_wait(C.uint64_t(db.handle), p, n, C.STRATA_WRITE_SYNC, token, spin, limit, room, roomLen, out)
 		})
@@ -358,7 +358,7 @@ func (db *DB) write(ctx context.Context, op string, batch *Batch, fill func(*Bat
 			b.Reset()
 			fill(b)
 		}
-		_, err = db.execWaiting(ctx, op, db.writeKind, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
+		_, err = db.execWaiting(ctx, op, db.writeKind, nil, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
 			p, n := bytesArg(b.data)
 			return C.strata_db_write_wait(C.uint64_t(db.handle), p, n, 0, token, spin, limit, room, roomLen, out)
 		})

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"sync"
 )
 
 // IterOptions bound an iterator to keys in [Start, End). A nil or empty bound is unbounded.
@@ -58,7 +59,9 @@ type Iterator struct {
 	ctx     context.Context
 	cleanup runtime.Cleanup
 
-	chunk      []byte // current chunk, encoded as strata_iter_next documents
+	chunk []byte // current chunk, encoded as strata_iter_next documents
+	// pooled is the chunkPool entry whose buffer the chunks are read into; Close returns it.
+	pooled     *[]byte
 	pos        int
 	lastChunk  bool
 	key, value []byte
@@ -106,35 +109,39 @@ func (db *DB) newIterator(ctx context.Context, op string, snapshot uint64, opts 
 	}
 	var cl result
 	var err error
+	pooled := chunkPool.Get().(*[]byte)
+	dst := (*pooled)[:0]
 	if completions != nil && completions.alone() {
 		// A lone caller: in its own call or through the queue, whichever was faster lately.
 		waiting, started := iterOpens.choose()
 		if waiting {
-			cl, err = db.execWaiting(ctx, op, opOpenIter, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
+			cl, err = db.execWaiting(ctx, op, opOpenIter, dst, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
 				s, sn := bytesArg(opts.Start)
 				e, en := bytesArg(opts.End)
 				return C.strata_iter_open_wait(C.uint64_t(db.handle), C.uint64_t(snapshot), s, sn, e, en, flags, token, spin, limit, room, roomLen, out)
 			})
 		} else {
-			cl, err = db.openIterQueued(ctx, op, snapshot, opts, flags)
+			cl, err = db.openIterQueued(ctx, op, snapshot, opts, flags, dst)
 		}
 		iterOpens.record(waiting, started)
 	} else {
-		cl, err = db.openIterQueued(ctx, op, snapshot, opts, flags)
+		cl, err = db.openIterQueued(ctx, op, snapshot, opts, flags, dst)
 	}
 	if err != nil {
+		chunkPool.Put(pooled)
 		return nil, err
 	}
-	it := &Iterator{db: db, handle: cl.handle, ctx: ctx, chunk: cl.data, lastChunk: cl.flags&C.STRATA_ITER_DONE != 0,
-		reverse: opts.Reverse, down: opts.Reverse}
+	it := &Iterator{db: db, handle: cl.handle, ctx: ctx, chunk: cl.data, pooled: pooled,
+		lastChunk: cl.flags&C.STRATA_ITER_DONE != 0, reverse: opts.Reverse, down: opts.Reverse}
 	it.lower, it.upper = copyBounds(opts.Start, opts.End)
 	it.cleanup = runtime.AddCleanup(it, func(h uint64) { C.strata_iter_close(C.uint64_t(h)) }, cl.handle)
 	return it, nil
 }
 
-// openIterQueued submits an iterator open through the completion queue.
-func (db *DB) openIterQueued(ctx context.Context, op string, snapshot uint64, opts *IterOptions, flags C.uint32_t) (result, error) {
-	return db.exec(ctx, op, opOpenIter, func(token C.uint64_t) C.int32_t {
+// openIterQueued submits an iterator open through the completion queue; the first chunk is
+// appended to dst.
+func (db *DB) openIterQueued(ctx context.Context, op string, snapshot uint64, opts *IterOptions, flags C.uint32_t, dst []byte) (result, error) {
+	return db.execAppend(ctx, op, opOpenIter, dst, func(token C.uint64_t) C.int32_t {
 		s, sn := bytesArg(opts.Start)
 		e, en := bytesArg(opts.End)
 		return C.strata_iter_open(C.uint64_t(db.handle), C.uint64_t(snapshot), s, sn, e, en, flags, token)
@@ -309,7 +316,9 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 		it.key, it.value = nil, nil
 		return false
 	}
-	cl, err := it.db.exec(it.ctx, "iterator seek", opChunk, func(token C.uint64_t) C.int32_t {
+	// The new chunk goes into the buffer of the one it replaces: Key and Value are valid only
+	// until the next move (key, which the call copies, may be one of them).
+	cl, err := it.db.execAppend(it.ctx, "iterator seek", opChunk, it.chunk[:0], func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		s, sn := bytesArg(it.lower)
 		e, en := bytesArg(it.upper)
@@ -348,7 +357,8 @@ func (it *Iterator) step() bool {
 
 // fetch loads the next chunk; false on error.
 func (it *Iterator) fetch() bool {
-	cl, err := it.db.exec(it.ctx, "iterator next", opChunk, func(token C.uint64_t) C.int32_t {
+	// Into the buffer of the chunk it replaces, as seek does.
+	cl, err := it.db.execAppend(it.ctx, "iterator next", opChunk, it.chunk[:0], func(token C.uint64_t) C.int32_t {
 		return C.strata_iter_next(C.uint64_t(it.handle), token)
 	})
 	runtime.KeepAlive(it)
@@ -382,7 +392,26 @@ func (it *Iterator) Close() error {
 		it.cleanup.Stop()
 		C.strata_iter_close(C.uint64_t(it.handle))
 		runtime.KeepAlive(it)
+		if it.pooled != nil {
+			if cap(it.chunk) > 0 && cap(it.chunk) <= maxPooledChunk {
+				*it.pooled = it.chunk[:0]
+			}
+			chunkPool.Put(it.pooled)
+			it.pooled = nil
+		}
 		it.key, it.value, it.chunk = nil, nil, nil
 	}
 	return it.err
 }
+
+// chunkPool holds the buffers iterators read their chunks into, which Close returns: a short
+// scan then allocates no chunk (a scan of 10 entries allocated 2.3 KB, and the collections
+// that caused slowed every strata thread sharing the cores with the collector).
+var chunkPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4<<10)
+	return &b
+}}
+
+// maxPooledChunk is the largest chunk buffer Close returns to chunkPool (a long scan's chunks
+// reach 256 KiB, strata_iter_next's target, plus the entry that crosses it).
+const maxPooledChunk = 512 << 10
