@@ -78,28 +78,53 @@ impl Mapping {
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
-    /// How many of the mapped bytes are resident in memory now (the page cache's pages this
-    /// map would read without a disk access), from `mincore`.
+    /// About how many of the mapped bytes are resident in memory now (pages of the page cache
+    /// this map would read without a disk access), from `mincore`: counted page by page for a
+    /// map of up to [`RESIDENCY_RUNS`] x [`RESIDENCY_RUN_PAGES`] pages, and for a larger one
+    /// estimated from that many pages in evenly spaced runs, so a statistics call costs at
+    /// most a few system calls per table however large the table.
     pub fn resident_bytes(&self) -> usize {
         // SAFETY: sysconf has no preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-        let mut pages = vec![0u8; self.len.div_ceil(page)];
-        // SAFETY: `ptr` is page aligned (mmap returned it) and maps `len` bytes; `pages` has a
-        // byte per page of that range, as mincore writes.
-        let rc = unsafe {
-            libc::mincore(
-                self.ptr.as_ptr().cast(),
-                self.len,
-                pages.as_mut_ptr().cast(),
-            )
-        };
-        if rc != 0 {
+        let pages = self.len.div_ceil(page);
+        let runs = pages.div_ceil(RESIDENCY_RUN_PAGES).min(RESIDENCY_RUNS);
+        let tiled = pages <= RESIDENCY_RUNS * RESIDENCY_RUN_PAGES;
+        let mut flags = [0u8; RESIDENCY_RUN_PAGES];
+        let (mut sampled, mut resident) = (0, 0);
+        for run in 0..runs {
+            // Runs tile a small map; over a larger one they start evenly spaced.
+            let first = match tiled {
+                true => run * RESIDENCY_RUN_PAGES,
+                false => run * pages / runs,
+            };
+            let count = RESIDENCY_RUN_PAGES.min(pages - first);
+            let len = (count * page).min(self.len - first * page);
+            // SAFETY: the range starts on a page boundary inside the map (mmap returned a
+            // page-aligned `ptr`) and ends within it; `flags` has a byte for each of its
+            // `count` pages, as mincore writes.
+            let rc = unsafe {
+                libc::mincore(
+                    self.ptr.as_ptr().add(first * page).cast(),
+                    len,
+                    flags.as_mut_ptr().cast(),
+                )
+            };
+            if rc != 0 {
+                return 0;
+            }
+            sampled += count;
+            resident += flags[..count].iter().filter(|&&f| f & 1 != 0).count();
+        }
+        if sampled == 0 {
             return 0;
         }
-        let resident = pages.iter().filter(|&&p| p & 1 != 0).count();
-        (resident * page).min(self.len)
+        (resident * pages / sampled * page).min(self.len)
     }
 }
+
+/// Runs of pages [`Mapping::resident_bytes`] asks `mincore` about, at most, and pages per run.
+pub const RESIDENCY_RUNS: usize = 8;
+pub const RESIDENCY_RUN_PAGES: usize = 256;
 
 impl Drop for Mapping {
     fn drop(&mut self) {
@@ -435,5 +460,35 @@ mod tests {
         }
         let err = file.read_vec_at(9_000, 1_001).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    /// A map holds the file's bytes; a file just written is all in the page cache, so every
+    /// mapped byte counts as resident, whether the pages are counted one by one (a small map)
+    /// or estimated from runs of them (a map over RESIDENCY_RUNS x RESIDENCY_RUN_PAGES pages).
+    #[test]
+    fn maps_hold_the_file_and_count_resident_pages() {
+        let dir = TempDir::new("fs-map");
+        let big = (RESIDENCY_RUNS * RESIDENCY_RUN_PAGES + 3) * 4096 + 123;
+        for len in [1, 4095, 4096 * 3 + 17, big] {
+            let path = dir.0.join(format!("f{len}"));
+            let bytes: Vec<u8> = (0..len as u32)
+                .map(|i| (i * 131 + i / 4096) as u8)
+                .collect();
+            std::fs::write(&path, &bytes).unwrap();
+            let file = RealFs.open_read(&path).unwrap();
+            let map = file.map(len as u64).unwrap().expect("a real file maps");
+            assert!(
+                map.bytes() == &bytes[..],
+                "{len} mapped bytes differ from the file"
+            );
+            assert_eq!(
+                map.resident_bytes(),
+                len,
+                "resident bytes of a {len}-byte map"
+            );
+        }
+        let path = dir.0.join("empty");
+        std::fs::write(&path, b"").unwrap();
+        assert!(RealFs.open_read(&path).unwrap().map(0).unwrap().is_none());
     }
 }
