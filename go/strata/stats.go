@@ -80,12 +80,13 @@ type Stats struct {
 	LevelFiles [NumLevels]uint64 `json:"level_files"`
 	// LevelBytes is the size of the tables in each level, L0 first.
 	LevelBytes [NumLevels]uint64 `json:"level_bytes"`
-	// MappedBytes is the size of the table files mapped into memory (0 with Options.NoMmap):
-	// address space, not memory.
+	// MappedBytes is the size of the table files mapped into memory, those open now (a table
+	// opens at its first read; 0 with Options.NoMmap): address space, not memory.
 	MappedBytes uint64 `json:"mapped_bytes"`
 	// MappedResidentBytes is how much of the mapped table files is resident in memory now:
 	// file-backed pages of the kernel's page cache, which the kernel reclaims under memory
-	// pressure, counted outside BlockCacheSize (and in the process's RSS as RssFile).
+	// pressure, counted outside BlockCacheSize (and in the process's RSS as RssFile). Exact
+	// for tables up to 8 MiB, estimated from sampled pages for larger ones.
 	MappedResidentBytes uint64 `json:"mapped_resident_bytes"`
 }
 
