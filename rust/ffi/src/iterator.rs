@@ -18,7 +18,12 @@
 use strata_engine::{Db, Result};
 
 const FIRST_CHUNK_ENTRIES: usize = 16;
-const MAX_CHUNK_ENTRIES: usize = 1024;
+/// Chunks double up to this many entries, or CHUNK_TARGET_BYTES, whichever comes first. Each
+/// chunk costs a round trip, and on two cores often a sleep and a wake-up on each side: with
+/// 1,024 a long scan of 116-byte entries crossed every 120 KB, with 8,192 the byte target
+/// binds (a Go scan of 100,000 entries: 5.3-6.7M -> 8.9-9.2M entries/s; a 1 MiB target
+/// instead of 256 KiB added 7% more, not worth four times the buffer).
+const MAX_CHUNK_ENTRIES: usize = 8192;
 /// A chunk stops after the entry that crosses this many bytes.
 const CHUNK_TARGET_BYTES: usize = 256 << 10;
 
