@@ -125,7 +125,8 @@ impl IterState {
         let view = db.read_view();
         let mut entries = db.iter(&view, lower, upper, self.seq, self.reverse)?;
 
-        let mut chunk = Vec::new();
+        // Sized for entries of about 128 bytes, so a long scan's chunk rarely grows by copying.
+        let mut chunk = Vec::with_capacity((self.next_entries * 128).min(CHUNK_TARGET_BYTES));
         let mut last: Option<Box<[u8]>> = None;
         let mut count = 0;
         let mut exhausted = true;
