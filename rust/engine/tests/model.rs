@@ -11,7 +11,7 @@ use std::path::PathBuf;
 mod common;
 
 use common::{for_each_seed, scan, Model, Rng};
-use strata_engine::{Batch, Db, Options};
+use strata_engine::{Batch, Compression, Db, Options};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -20,8 +20,16 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn small_options() -> Options {
+/// Small budgets, so a few thousand operations flush and compact often. The seed picks how
+/// tables are read: the values here compress well, so odd seeds store blocks uncompressed (read
+/// in place from mapped tables), and seeds 2 mod 4 read every block with pread.
+fn small_options(seed: u64) -> Options {
     Options {
+        compression: match seed % 2 {
+            1 => Compression::None,
+            _ => Compression::Lz4,
+        },
+        map_tables: seed % 4 != 2,
         no_sync: true,
         memtable_budget: 128 << 10, // 64 KiB write buffer
         block_cache_bytes: 256 << 10,
@@ -87,7 +95,7 @@ fn model_scan(
 fn run_seed(seed: u64, ops: u64, dir: &PathBuf) {
     let _ = std::fs::remove_dir_all(dir);
     let mut rng = Rng::new(seed);
-    let mut db = Db::open(dir, small_options()).unwrap();
+    let mut db = Db::open(dir, small_options(seed)).unwrap();
     let mut model = Model::new();
     let mut snapshots: Vec<(u64, Model)> = Vec::new();
     for step in 0..ops {
@@ -199,7 +207,7 @@ fn run_seed(seed: u64, ops: u64, dir: &PathBuf) {
                     db.release_snapshot(seq);
                 }
                 db.close().unwrap();
-                db = Db::open(dir, small_options()).unwrap();
+                db = Db::open(dir, small_options(seed)).unwrap();
             }
         }
     }
@@ -208,7 +216,7 @@ fn run_seed(seed: u64, ops: u64, dir: &PathBuf) {
         db.release_snapshot(seq);
     }
     db.close().unwrap();
-    let db = Db::open(dir, small_options()).unwrap();
+    let db = Db::open(dir, small_options(seed)).unwrap();
     assert_eq!(
         scan(&db, None, None, db.visible_seq(), false),
         model_scan(&model, None, None, false),
@@ -218,6 +226,14 @@ fn run_seed(seed: u64, ops: u64, dir: &PathBuf) {
     assert!(
         s.flushes + s.level_files.iter().sum::<u64>() > 0 || ops < 200,
         "seed {seed}: no table was ever written"
+    );
+    // The final scan opened every table: mapped, unless this seed reads with pread.
+    let tables = s.level_files.iter().sum::<u64>();
+    assert_eq!(
+        s.mapped_bytes > 0,
+        tables > 0 && small_options(seed).map_tables,
+        "seed {seed}: {} bytes mapped with {tables} tables",
+        s.mapped_bytes
     );
     db.close().unwrap();
     let _ = std::fs::remove_dir_all(dir);
