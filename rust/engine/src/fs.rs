@@ -57,16 +57,18 @@ pub trait RandomAccessFile: Send + Sync {
 /// A read-only, shared memory map of a file that is never written again (a finished table).
 ///
 /// The pages are the kernel's page cache: reading them copies nothing and makes no system
-/// call once they are resident. Bytes past the file's end, should the file shrink under the
-/// map (only another program could do that), fault with SIGBUS when touched: the fault
-/// handler reports it as a crash with the faulting frames, never as data.
+/// call once they are resident. Only another program could change the file under the map:
+/// bytes it rewrites change under the reader (a block's checksum catches that only on the
+/// block's first read), and bytes past the end of a file it shrinks fault with SIGBUS when
+/// touched, which the fault handler reports as a crash with the faulting frames.
 pub struct Mapping {
     ptr: std::ptr::NonNull<u8>,
     len: usize,
 }
 
-// SAFETY: the map is read-only and never remapped while it lives; shared reads of it from
-// any thread are reads of immutable memory.
+// SAFETY: the map is read-only and never remapped while it lives; strata never writes a
+// finished table, so shared reads of it from any thread read memory nothing in this process
+// mutates.
 unsafe impl Send for Mapping {}
 // SAFETY: as for Send: nothing mutates the mapped bytes through this handle.
 unsafe impl Sync for Mapping {}
