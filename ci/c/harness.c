@@ -883,34 +883,39 @@ static void batch_u32(struct batch *b, size_t v)
     batch_append(b, le, sizeof le);
 }
 
+/* An operation's kind byte. */
+static void batch_kind(struct batch *b, uint8_t kind)
+{
+    batch_append(b, &kind, 1);
+}
+
+/* A key, value or range bound: its length (u32le), then its bytes. */
+static void batch_field(struct batch *b, const void *p, size_t len)
+{
+    batch_u32(b, len);
+    batch_append(b, p, len);
+}
+
 static void batch_put(struct batch *b, const void *key, size_t key_len, const void *value,
                       size_t value_len)
 {
-    uint8_t kind = STRATA_BATCH_PUT;
-    batch_append(b, &kind, 1);
-    batch_u32(b, key_len);
-    batch_append(b, key, key_len);
-    batch_u32(b, value_len);
-    batch_append(b, value, value_len);
+    batch_kind(b, STRATA_BATCH_PUT);
+    batch_field(b, key, key_len);
+    batch_field(b, value, value_len);
 }
 
 static void batch_delete(struct batch *b, const void *key, size_t key_len)
 {
-    uint8_t kind = STRATA_BATCH_DELETE;
-    batch_append(b, &kind, 1);
-    batch_u32(b, key_len);
-    batch_append(b, key, key_len);
+    batch_kind(b, STRATA_BATCH_DELETE);
+    batch_field(b, key, key_len);
 }
 
 static void batch_delete_range(struct batch *b, const void *start, size_t start_len,
                                const void *end, size_t end_len)
 {
-    uint8_t kind = STRATA_BATCH_DELETE_RANGE;
-    batch_append(b, &kind, 1);
-    batch_u32(b, start_len);
-    batch_append(b, start, start_len);
-    batch_u32(b, end_len);
-    batch_append(b, end, end_len);
+    batch_kind(b, STRATA_BATCH_DELETE_RANGE);
+    batch_field(b, start, start_len);
+    batch_field(b, end, end_len);
 }
 
 static void batch_free(struct batch *b)

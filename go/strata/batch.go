@@ -50,11 +50,7 @@ func (b *Batch) Put(key, value []byte) {
 	if !b.grow(9 + len(key) + len(value)) {
 		return
 	}
-	b.data = append(b.data, kindPut)
-	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(key)))
-	b.data = append(b.data, key...)
-	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(value)))
-	b.data = append(b.data, value...)
+	b.data = appendField(appendField(append(b.data, kindPut), key), value)
 	b.count++
 }
 
@@ -71,9 +67,7 @@ func (b *Batch) Delete(key []byte) {
 	if !b.grow(5 + len(key)) {
 		return
 	}
-	b.data = append(b.data, kindDelete)
-	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(key)))
-	b.data = append(b.data, key...)
+	b.data = appendField(append(b.data, kindDelete), key)
 	b.count++
 }
 
@@ -98,12 +92,15 @@ func (b *Batch) DeleteRange(start, end []byte) {
 	if !b.grow(9 + len(start) + len(end)) {
 		return
 	}
-	b.data = append(b.data, kindDeleteRange)
-	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(start)))
-	b.data = append(b.data, start...)
-	b.data = binary.LittleEndian.AppendUint32(b.data, uint32(len(end)))
-	b.data = append(b.data, end...)
+	b.data = appendField(appendField(append(b.data, kindDeleteRange), start), end)
 	b.count++
+}
+
+// appendField appends f after its length (u32le), as the encoding lays out keys, values and
+// range bounds.
+func appendField(data, f []byte) []byte {
+	data = binary.LittleEndian.AppendUint32(data, uint32(len(f)))
+	return append(data, f...)
 }
 
 // Append adds other's operations after b's, in order, as if each had been added to b (b
