@@ -20,7 +20,7 @@ use common::{contents, for_each_seed, open_sim, Model, Rng};
 use crossbeam_channel::{Receiver, Sender};
 use strata_engine::commit::{self, Committer, Replies, SharedDb};
 use strata_engine::sim_fs::{FaultOn, SimFs};
-use strata_engine::{Batch, Db, Error, ErrorCode, Options};
+use strata_engine::{Batch, Error, ErrorCode, Options};
 
 /// Replies as (token, error code), one message per answer; `deliver` counts groups.
 struct Collect {
@@ -196,12 +196,7 @@ fn power_cut_run_with(seed: u64, no_sync: bool) {
         no_sync,
         ..common::sim_options()
     };
-    let db = Db::open_with(
-        Path::new("/db"),
-        opts,
-        Arc::new(fs.clone()),
-        Box::new(|| {}),
-    );
+    let db = common::open_sim_with(&fs, Path::new("/db"), opts);
     let run = start_on(Arc::new(RwLock::new(db.expect("open"))), Vec::new());
     fs.cut_power_after(rng.below(2000));
     // Every write sent, as its puts, in order; the answers acknowledge a prefix of them.
@@ -402,12 +397,7 @@ fn writes_commit_on_the_calling_thread_only_when_the_committer_has_nothing_in_ha
         no_sync: true,
         ..common::sim_options()
     };
-    let db = Db::open_with(
-        Path::new("/db"),
-        opts,
-        Arc::new(fs.clone()),
-        Box::new(|| {}),
-    );
+    let db = common::open_sim_with(&fs, Path::new("/db"), opts);
     let db: SharedDb = Arc::new(RwLock::new(db.expect("open")));
     let (sender, inbox) = commit::channel();
     let (release, gate) = crossbeam_channel::unbounded();

@@ -96,7 +96,12 @@ pub fn open_sim(fs: &SimFs) -> strata_engine::Result<Db> {
 
 /// Opens the database at `dir` of a simulated file system.
 pub fn open_sim_at(fs: &SimFs, dir: &Path) -> strata_engine::Result<Db> {
-    Db::open_with(dir, sim_options(), Arc::new(fs.clone()), Box::new(|| {}))
+    open_sim_with(fs, dir, sim_options())
+}
+
+/// Opens the database at `dir` of a simulated file system with `opts`.
+pub fn open_sim_with(fs: &SimFs, dir: &Path, opts: Options) -> strata_engine::Result<Db> {
+    Db::open_with(dir, opts, Arc::new(fs.clone()), Box::new(|| {}))
 }
 
 /// Runs `test` for each seed: only `<one>` when that variable is set, else 1 to `<many>`

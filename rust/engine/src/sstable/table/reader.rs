@@ -468,13 +468,13 @@ impl Table {
     /// The decoded data block at `handle`, the `ordinal`-th of the table: in place in the
     /// map when mapped and uncompressed, else from the cache when possible.
     pub(super) fn data_block(&self, handle: BlockHandle, ordinal: usize) -> Result<Arc<Block>> {
+        // From a map: the block's contents and trailer, and where they start.
         let stored = match &self.map {
-            Some(map) => Some(self.mapped_stored(map, handle)?),
+            Some(map) => Some((map, self.mapped_stored(map, handle)?)),
             None => None,
         };
-        if let Some((start, len)) = stored {
-            let map = self.map.as_ref().expect("stored bytes come from the map");
-            let bytes = &map.bytes()[start..start + len + BLOCK_TRAILER_LEN as usize];
+        let len = handle.size as usize;
+        if let Some((map, (start, bytes))) = stored {
             if bytes[len] == TYPE_NONE {
                 if !self.is_verified(ordinal) {
                     check_stored(bytes, &self.path, handle)?;
@@ -497,13 +497,12 @@ impl Table {
         {
             return Ok(block);
         }
-        let contents = match (stored, &self.map) {
-            (Some((start, len)), Some(map)) => {
-                let bytes = &map.bytes()[start..start + len + BLOCK_TRAILER_LEN as usize];
+        let contents = match stored {
+            Some((_, (_, bytes))) => {
                 check_stored(bytes, &self.path, handle)?;
                 decode_stored(&bytes[..len], bytes[len], &self.path, handle)?
             }
-            _ => read_block_contents(self.file.as_ref(), &self.path, handle, self.data_end)?,
+            None => read_block_contents(self.file.as_ref(), &self.path, handle, self.data_end)?,
         };
         let block = Arc::new(Block::new(contents, Arc::clone(&self.path), handle.offset)?);
         if let Some(cache) = &self.cache {
@@ -514,20 +513,15 @@ impl Table {
 }
 
 impl Table {
-    /// Where the stored block at `handle` (contents, then trailer) lies in `map`, checked
+    /// The stored block at `handle` in `map` (contents, then trailer) and its offset, checked
     /// against the data region as [`read_block_contents`] checks it.
-    fn mapped_stored(&self, map: &Mapping, handle: BlockHandle) -> Result<(usize, usize)> {
+    fn mapped_stored<'m>(&self, map: &'m Mapping, handle: BlockHandle) -> Result<(usize, &'m [u8])> {
         check_in_region(&self.path, handle, self.data_end)?;
-        let start = usize::try_from(handle.offset);
-        let len = usize::try_from(handle.size);
-        match (start, len) {
-            (Ok(start), Ok(len))
-                if start + len + (BLOCK_TRAILER_LEN as usize) <= map.bytes().len() =>
-            {
-                Ok((start, len))
-            }
-            _ => Err(self.corruption(handle.offset, "block lies outside the mapped file")),
-        }
+        let range = usize::try_from(handle.offset).ok().and_then(|start| {
+            let end = usize::try_from(handle.size).ok()? + start + BLOCK_TRAILER_LEN as usize;
+            Some((start, map.bytes().get(start..end)?))
+        });
+        range.ok_or_else(|| self.corruption(handle.offset, "block lies outside the mapped file"))
     }
 
     fn is_verified(&self, ordinal: usize) -> bool {
