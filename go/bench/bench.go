@@ -139,10 +139,12 @@ type Row struct {
 	// PeakRSSBytes is the process's peak resident memory from opening the store to closing
 	// it (0 where the kernel cannot reset the peak).
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
-	// AnonRSSBytes and FileRSSBytes split the resident memory at the end of the timed region,
-	// before the store closes: anonymous memory (heaps, caches an engine allocates) and
-	// file-backed pages (files an engine maps: strata's tables, bbolt's file), which the
-	// kernel can reclaim. 0 where /proc/self/status lacks them.
+	// AnonRSSBytes and FileRSSBytes split the process's resident memory at the end of the
+	// timed region, before the store closes: anonymous memory (heaps, caches an engine
+	// allocates) and file-backed pages (files an engine maps: strata's tables, bbolt's file),
+	// which the kernel can reclaim. They are the whole process's: engines that ran earlier in
+	// it may still hold heap the Go runtime has not returned. 0 where /proc/self/status lacks
+	// them.
 	AnonRSSBytes int64 `json:"anon_rss_bytes,omitempty"`
 	FileRSSBytes int64 `json:"file_rss_bytes,omitempty"`
 	// Retries counts txnrmw's transaction runs beyond the first, after conflicts.
