@@ -1236,6 +1236,49 @@ static void test_get_wait(struct db *a)
           "iter_open_wait on an unknown handle -> CLOSED with a message");
     strata_value_free(out.data, out.len);
 
+    /* strata_iter_seek_wait and strata_iter_next_wait: seeks and the chunk after one, each in
+     * the call. From "wait-big" up the chunk holds that 5000-byte entry (handed over); within
+     * [empty, empty\x01) it is the one 13-byte entry "empty" (copied into dst). */
+    rc = strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, 0, new_token(), 0, 0, NULL, 0, &out);
+    uint64_t waited_iter = out.handle;
+    check(rc == STRATA_OK && waited_iter != 0, "iter_open_wait without a first chunk");
+    rc = strata_iter_seek_wait(waited_iter, STRATA_SEEK_GE, BYTES("wait-big"), 8, NULL, 0, NULL, 0,
+                               new_token(), 1000, 0, dst, sizeof dst, &out);
+    check(rc == STRATA_OK && out.data != NULL && out.len >= 8 + 8 + sizeof big &&
+              memcmp(out.data + 8, "wait-big", 8) == 0,
+          "iter_seek_wait hands over a chunk that does not fit, from the key sought");
+    strata_value_free(out.data, out.len);
+    rc = strata_iter_seek_wait(waited_iter, STRATA_SEEK_FIRST, NULL, 0, BYTES("empty"), 5,
+                               BYTES("empty\x01"), 6, new_token(), 0, 0, dst, sizeof dst, &out);
+    check(rc == STRATA_OK && out.data == NULL && out.len == 8 + 5 &&
+              (out.flags & STRATA_ITER_DONE) != 0 && memcmp(dst + 8, "empty", 5) == 0,
+          "iter_seek_wait within new bounds copies the one entry in them into dst, and DONE");
+    rc = strata_iter_next_wait(waited_iter, new_token(), 0, 0, dst, sizeof dst, &out);
+    check(rc == STRATA_OK && out.len == 0 && (out.flags & STRATA_ITER_DONE) != 0,
+          "iter_next_wait past the bounds: an empty chunk and STRATA_ITER_DONE");
+    check(strata_iter_seek_wait(waited_iter, STRATA_SEEK_LT + 1, NULL, 0, NULL, 0, NULL, 0,
+                                new_token(), 0, 0, NULL, 0, &out) == STRATA_ERR_INVALID_ARGUMENT,
+          "iter_seek_wait with an unknown mode -> INVALID_ARGUMENT");
+    check(strata_iter_seek_wait(waited_iter, STRATA_SEEK_GE, NULL, 1, NULL, 0, NULL, 0,
+                                new_token(), 0, 0, NULL, 0, &out) == STRATA_ERR_INVALID_ARGUMENT,
+          "iter_seek_wait with a NULL key of non-zero length -> INVALID_ARGUMENT");
+    check(strata_iter_next_wait(waited_iter, 0, 0, 0, NULL, 0, &out) ==
+              STRATA_ERR_INVALID_ARGUMENT,
+          "iter_next_wait without a token -> INVALID_ARGUMENT");
+    check(strata_iter_next_wait(waited_iter, new_token(), 0, 0, NULL, 4, &out) ==
+              STRATA_ERR_INVALID_ARGUMENT,
+          "iter_next_wait with a NULL buffer of non-zero capacity -> INVALID_ARGUMENT");
+    check(strata_iter_close(waited_iter) == STRATA_OK, "close the iterator moved waiting");
+    rc = strata_iter_next_wait(waited_iter, new_token(), 0, 0, NULL, 0, &out);
+    check(rc == STRATA_ERR_CLOSED && out.data != NULL && out.len > 0,
+          "iter_next_wait on a closed iterator -> CLOSED with a message");
+    strata_value_free(out.data, out.len);
+    rc = strata_iter_seek_wait(waited_iter, STRATA_SEEK_FIRST, NULL, 0, NULL, 0, NULL, 0,
+                               new_token(), 0, 0, NULL, 0, &out);
+    check(rc == STRATA_ERR_CLOSED && out.data != NULL && out.len > 0,
+          "iter_seek_wait on a closed iterator -> CLOSED with a message");
+    strata_value_free(out.data, out.len);
+
     /* strata_db_write_wait: a batch applied, its result in the call. */
     struct batch wb = { 0 };
     batch_put(&wb, "write-waited", 12, "yes", 3);

@@ -318,13 +318,17 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 	}
 	// The new chunk goes into the buffer of the one it replaces: Key and Value are valid only
 	// until the next move (key, which the call copies, may be one of them).
-	cl, err := it.db.execAppend(it.ctx, "iterator seek", opChunk, it.chunk[:0], func(token C.uint64_t) C.int32_t {
+	cl, err := it.chunkRequest("iterator seek", func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
+		k, kn := bytesArg(key)
+		s, sn := bytesArg(it.lower)
+		e, en := bytesArg(it.upper)
+		return C.strata_iter_seek_wait(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, token, spin, limit, room, roomLen, out)
+	}, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		s, sn := bytesArg(it.lower)
 		e, en := bytesArg(it.upper)
 		return C.strata_iter_seek(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, token)
 	})
-	runtime.KeepAlive(it)
 	it.key, it.value = nil, nil
 	if err != nil {
 		it.err = err
@@ -358,10 +362,11 @@ func (it *Iterator) step() bool {
 // fetch loads the next chunk; false on error.
 func (it *Iterator) fetch() bool {
 	// Into the buffer of the chunk it replaces, as seek does.
-	cl, err := it.db.execAppend(it.ctx, "iterator next", opChunk, it.chunk[:0], func(token C.uint64_t) C.int32_t {
+	cl, err := it.chunkRequest("iterator next", func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
+		return C.strata_iter_next_wait(C.uint64_t(it.handle), token, spin, limit, room, roomLen, out)
+	}, func(token C.uint64_t) C.int32_t {
 		return C.strata_iter_next(C.uint64_t(it.handle), token)
 	})
-	runtime.KeepAlive(it)
 	if err != nil {
 		it.err = err
 		return false
@@ -370,6 +375,32 @@ func (it *Iterator) fetch() bool {
 	it.lastChunk = cl.flags&C.STRATA_ITER_DONE != 0
 	return true
 }
+
+// chunkRequest makes a request that brings a chunk (a seek or a next), the chunk read into the
+// buffer of the one it replaces: a lone caller waits in its own call (wait) or goes through
+// the completion queue (queued), whichever was faster lately (iterMoves), as opens choose;
+// concurrent callers take the queue.
+func (it *Iterator) chunkRequest(op string, wait submitWaiting, queued func(token C.uint64_t) C.int32_t) (result, error) {
+	defer runtime.KeepAlive(it)
+	dst := it.chunk[:0]
+	if completions == nil || !completions.alone() {
+		return it.db.execAppend(it.ctx, op, opChunk, dst, queued)
+	}
+	waiting, started := iterMoves.choose()
+	var cl result
+	var err error
+	if waiting {
+		cl, err = it.db.execWaiting(it.ctx, op, opChunk, dst, wait)
+	} else {
+		cl, err = it.db.execAppend(it.ctx, op, opChunk, dst, queued)
+	}
+	iterMoves.record(waiting, started)
+	return cl, err
+}
+
+// iterMoves picks how a lone caller's iterator seeks and fetches its next chunks, as iterOpens
+// picks for opens.
+var iterMoves pathChooser
 
 // Key returns the current key, or nil before the first Next and after Next returned false.
 // The slice is valid until the next call to Next or Close and must not be modified; copy it to

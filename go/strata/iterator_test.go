@@ -133,6 +133,72 @@ func TestIteratorAbandonedHalfWayIsReleasedByClose(t *testing.T) {
 	}
 }
 
+// TestIteratorMovesWaitingInTheirOwnCall: a lone caller's seeks and chunk fetches wait in one
+// cgo call (strata_iter_seek_wait, strata_iter_next_wait) and read what the same moves read
+// through the queue: seeks either way, turning around, chunks past the first (larger than the
+// call's scratch buffer), bounds changed by SetBounds, and a seek refused for a key over
+// MaxKeySize.
+func TestIteratorMovesWaitingInTheirOwnCall(t *testing.T) {
+	db := openTest(t, &Options{NoSync: true})
+	big := strings.Repeat("v", 1000) // 32 entries of a second chunk: past the 4 KiB scratch
+	for i := range 60 {
+		mustPut(t, db, fmt.Sprintf("k%02d", i), big+fmt.Sprintf("k%02d", i))
+	}
+	// moves runs the same moves on a fresh iterator and says what each found; waited counts
+	// the moves that waited in their own call.
+	moves := func(force int32) (found []string, waited int64) {
+		iterMoves.force.Store(force)
+		defer iterMoves.force.Store(0)
+		it, err := db.NewIterator(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		at := func(what string, ok bool) {
+			completions.sharedAt.Store(-int64(time.Hour))
+			if ok && string(it.Value()) != big+string(it.Key()) {
+				t.Fatalf("%s: value of %q is wrong (%d bytes)", what, it.Key(), len(it.Value()))
+			}
+			found = append(found, fmt.Sprintf("%s=%s/%v", what, it.Key(), ok))
+		}
+		before := callsWaited.Load()
+		for ok := it.Next(); ok; ok = it.Next() {
+			at("next", ok)
+		}
+		at("seekge k20", it.SeekGE([]byte("k20")))
+		at("prev", it.Prev()) // turning around: a seek below k20
+		at("prev", it.Prev())
+		at("next", it.Next()) // and back up
+		at("seeklt k05", it.SeekLT([]byte("k05")))
+		for ok := it.Prev(); ok; ok = it.Prev() {
+			at("prev", ok)
+		}
+		at("last", it.Last())
+		at("first", it.First())
+		it.SetBounds([]byte("k30"), []byte("k33"))
+		for ok := it.Next(); ok; ok = it.Next() {
+			at("bounded next", ok)
+		}
+		if it.SeekGE(make([]byte, MaxKeySize+1)) || !errors.Is(it.Err(), ErrInvalidArgument) {
+			t.Fatalf("a seek past MaxKeySize: %v, want ErrInvalidArgument", it.Err())
+		}
+		return found, callsWaited.Load() - before
+	}
+	completions.sharedAt.Store(-int64(time.Hour))
+	queued, none := moves(2)
+	completions.sharedAt.Store(-int64(time.Hour))
+	waiting, waited := moves(1)
+	if !slices.Equal(waiting, queued) {
+		t.Fatalf("waiting in the call read\n%v\nthrough the queue\n%v", waiting, queued)
+	}
+	if none != 0 || waited < 8 {
+		t.Fatalf("%d moves waited in their own call through the queue, %d when made to wait, want 0 and at least 8", none, waited)
+	}
+	if len(queued) != 60+4+5+2+3 {
+		t.Fatalf("the moves found %d positions, want %d: %v", len(queued), 60+4+5+2+3, queued)
+	}
+}
+
 // TestIteratorOpensWaitingInTheirOwnCall: a lone caller's iterator opens wait in one cgo call
 // (strata_iter_open_wait) and behave as through the queue: forward, reverse and bounded
 // scans read the same entries, a first chunk larger than the call's scratch buffer comes back

@@ -627,6 +627,24 @@ int32_t strata_iter_open_wait(uint64_t db,
 // Threads: may be called from any thread, one request per iterator at a time.
 int32_t strata_iter_next(uint64_t iter, uint64_t token);
 
+// Requests the next chunk of iterator `iter` as `strata_iter_next` does, but waits for it in
+// this call, as `strata_iter_open_wait` waits for an open: for a caller with nothing else in
+// flight (a scan past its first chunk then costs one call per chunk). `token`, `spin_ns`,
+// `limit_ns`, `STRATA_INTERRUPTED` and the result in `dst` or `out` are as for
+// `strata_iter_open_wait`; the result's `flags` carry `STRATA_ITER_DONE`.
+// Ownership: the caller keeps `dst`; strata writes `dst` and `out` only on this thread, before
+// returning. A non-NULL `out->data` belongs to the caller: release it with
+// `strata_value_free`.
+// Threads: may be called from any thread, one request per iterator at a time; the thread
+// blocks until the chunk comes.
+int32_t strata_iter_next_wait(uint64_t iter,
+                              uint64_t token,
+                              uint64_t spin_ns,
+                              uint64_t limit_ns,
+                              uint8_t *dst,
+                              size_t dst_cap,
+                              struct strata_waited *out);
+
 // Repositions iterator `iter` within the bounds `[start, end)` (empty or NULL: unbounded),
 // which replace those it had: `mode` is one of `STRATA_SEEK_*` and says where it starts and
 // which way it reads from there (`STRATA_SEEK_FIRST`/`_GE`/`_GT` up, `_LAST`/`_LE`/`_LT`
@@ -647,6 +665,31 @@ int32_t strata_iter_seek(uint64_t iter,
                          const uint8_t *end,
                          size_t end_len,
                          uint64_t token);
+
+// Repositions iterator `iter` as `strata_iter_seek` does, but waits for the first chunk from
+// there in this call, as `strata_iter_open_wait` waits for an open. `token`, `spin_ns`,
+// `limit_ns`, `STRATA_INTERRUPTED` and the result in `dst` or `out` are as for
+// `strata_iter_open_wait`; the result's `flags` carry `STRATA_ITER_DONE`. Arguments
+// `strata_iter_seek` refuses are `STRATA_ERR_INVALID_ARGUMENT` here too.
+// Ownership: the caller keeps `key`, `start`, `end` and `dst`; strata copies the key and
+// bounds before submitting and writes `dst` and `out` only on this thread, before returning.
+// A non-NULL `out->data` belongs to the caller: release it with `strata_value_free`.
+// Threads: may be called from any thread, one request per iterator at a time; the thread
+// blocks until the chunk comes.
+int32_t strata_iter_seek_wait(uint64_t iter,
+                              uint32_t mode,
+                              const uint8_t *key,
+                              size_t key_len,
+                              const uint8_t *start,
+                              size_t start_len,
+                              const uint8_t *end,
+                              size_t end_len,
+                              uint64_t token,
+                              uint64_t spin_ns,
+                              uint64_t limit_ns,
+                              uint8_t *dst,
+                              size_t dst_cap,
+                              struct strata_waited *out);
 
 // Closes iterator `iter` and releases its snapshot. No completion follows. Closing a closed or
 // unknown handle does nothing and returns `STRATA_OK`.

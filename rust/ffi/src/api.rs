@@ -1029,6 +1029,37 @@ pub extern "C" fn strata_iter_next(iter: u64, token: u64) -> i32 {
     })
 }
 
+/// Requests the next chunk of iterator `iter` as `strata_iter_next` does, but waits for it in
+/// this call, as `strata_iter_open_wait` waits for an open: for a caller with nothing else in
+/// flight (a scan past its first chunk then costs one call per chunk). `token`, `spin_ns`,
+/// `limit_ns`, `STRATA_INTERRUPTED` and the result in `dst` or `out` are as for
+/// `strata_iter_open_wait`; the result's `flags` carry `STRATA_ITER_DONE`.
+/// Ownership: the caller keeps `dst`; strata writes `dst` and `out` only on this thread, before
+/// returning. A non-NULL `out->data` belongs to the caller: release it with
+/// `strata_value_free`.
+/// Threads: may be called from any thread, one request per iterator at a time; the thread
+/// blocks until the chunk comes.
+#[no_mangle]
+pub unsafe extern "C" fn strata_iter_next_wait(
+    iter: u64,
+    token: u64,
+    spin_ns: u64,
+    limit_ns: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: *mut strata_waited,
+) -> i32 {
+    guard("strata_iter_next_wait", || {
+        // SAFETY: forwarded from this function's contract.
+        let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
+            return STRATA_ERR_INVALID_ARGUMENT;
+        };
+        let request = Request::IterNext { iter, token };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { submit_and_wait(request, token, spin_ns, limit_ns, dst, dst_cap, out) }
+    })
+}
+
 /// Repositions iterator `iter` within the bounds `[start, end)` (empty or NULL: unbounded),
 /// which replace those it had: `mode` is one of `STRATA_SEEK_*` and says where it starts and
 /// which way it reads from there (`STRATA_SEEK_FIRST`/`_GE`/`_GT` up, `_LAST`/`_LE`/`_LT`
@@ -1054,34 +1085,94 @@ pub unsafe extern "C" fn strata_iter_seek(
     token: u64,
 ) -> i32 {
     guard("strata_iter_seek", || {
-        // SAFETY: the caller guarantees the pointers are readable for their lengths.
-        let Some(key) = (unsafe { caller_bytes(key, key_len) }) else {
-            return STRATA_ERR_INVALID_ARGUMENT;
-        };
-        if key.len() > STRATA_MAX_KEY_LEN {
-            return STRATA_ERR_INVALID_ARGUMENT;
+        // SAFETY: forwarded from this function's contract.
+        let bytes = [(key, key_len), (start, start_len), (end, end_len)];
+        match unsafe { iter_seek_request(iter, mode, bytes, token) } {
+            Ok(request) => submit(request),
+            Err(code) => code,
         }
-        let key: Box<[u8]> = Box::from(key);
-        let seek = match mode {
-            STRATA_SEEK_FIRST if key.is_empty() => Seek::First,
-            STRATA_SEEK_LAST if key.is_empty() => Seek::Last,
-            STRATA_SEEK_GE => Seek::Ge(key),
-            STRATA_SEEK_GT => Seek::Gt(key),
-            STRATA_SEEK_LE => Seek::Le(key),
-            STRATA_SEEK_LT => Seek::Lt(key),
-            _ => return STRATA_ERR_INVALID_ARGUMENT,
-        };
-        // SAFETY: the caller guarantees both pointers are readable for their lengths.
-        let Some((lower, upper)) = (unsafe { copy_bounds(start, start_len, end, end_len) }) else {
+    })
+}
+
+/// The seek request for this mode, key and bounds (`[key, start, end]`, each a pointer and a
+/// length), copied and validated.
+///
+/// # Safety
+/// Each pointer must be readable for its length (it may be NULL only when the length is 0).
+unsafe fn iter_seek_request(
+    iter: u64,
+    mode: u32,
+    [(key, key_len), (start, start_len), (end, end_len)]: [(*const u8, usize); 3],
+    token: u64,
+) -> Result<Request, i32> {
+    // SAFETY: forwarded from this function's contract.
+    let key = unsafe { caller_bytes(key, key_len) }.ok_or(STRATA_ERR_INVALID_ARGUMENT)?;
+    if key.len() > STRATA_MAX_KEY_LEN {
+        return Err(STRATA_ERR_INVALID_ARGUMENT);
+    }
+    let key: Box<[u8]> = Box::from(key);
+    let seek = match mode {
+        STRATA_SEEK_FIRST if key.is_empty() => Seek::First,
+        STRATA_SEEK_LAST if key.is_empty() => Seek::Last,
+        STRATA_SEEK_GE => Seek::Ge(key),
+        STRATA_SEEK_GT => Seek::Gt(key),
+        STRATA_SEEK_LE => Seek::Le(key),
+        STRATA_SEEK_LT => Seek::Lt(key),
+        _ => return Err(STRATA_ERR_INVALID_ARGUMENT),
+    };
+    // SAFETY: forwarded from this function's contract.
+    let (lower, upper) = unsafe { copy_bounds(start, start_len, end, end_len) }
+        .ok_or(STRATA_ERR_INVALID_ARGUMENT)?;
+    Ok(Request::IterSeek {
+        iter,
+        seek,
+        lower,
+        upper,
+        token,
+    })
+}
+
+/// Repositions iterator `iter` as `strata_iter_seek` does, but waits for the first chunk from
+/// there in this call, as `strata_iter_open_wait` waits for an open. `token`, `spin_ns`,
+/// `limit_ns`, `STRATA_INTERRUPTED` and the result in `dst` or `out` are as for
+/// `strata_iter_open_wait`; the result's `flags` carry `STRATA_ITER_DONE`. Arguments
+/// `strata_iter_seek` refuses are `STRATA_ERR_INVALID_ARGUMENT` here too.
+/// Ownership: the caller keeps `key`, `start`, `end` and `dst`; strata copies the key and
+/// bounds before submitting and writes `dst` and `out` only on this thread, before returning.
+/// A non-NULL `out->data` belongs to the caller: release it with `strata_value_free`.
+/// Threads: may be called from any thread, one request per iterator at a time; the thread
+/// blocks until the chunk comes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn strata_iter_seek_wait(
+    iter: u64,
+    mode: u32,
+    key: *const u8,
+    key_len: usize,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    token: u64,
+    spin_ns: u64,
+    limit_ns: u64,
+    dst: *mut u8,
+    dst_cap: usize,
+    out: *mut strata_waited,
+) -> i32 {
+    guard("strata_iter_seek_wait", || {
+        // SAFETY: forwarded from this function's contract.
+        let Some(out) = (unsafe { waited_out(dst, dst_cap, out) }) else {
             return STRATA_ERR_INVALID_ARGUMENT;
         };
-        submit(Request::IterSeek {
-            iter,
-            seek,
-            lower,
-            upper,
-            token,
-        })
+        let bytes = [(key, key_len), (start, start_len), (end, end_len)];
+        // SAFETY: forwarded from this function's contract.
+        let request = match unsafe { iter_seek_request(iter, mode, bytes, token) } {
+            Ok(request) => request,
+            Err(code) => return code,
+        };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { submit_and_wait(request, token, spin_ns, limit_ns, dst, dst_cap, out) }
     })
 }
 
