@@ -194,7 +194,15 @@ func BenchmarkPutDurableParallel16(b *testing.B) {
 
 // BenchmarkScan10Sequential: one goroutine opens an iterator at a random key, reads 10
 // entries and closes it; ns/op is the latency of a short scan.
-func BenchmarkScan10Sequential(b *testing.B) {
+func BenchmarkScan10Sequential(b *testing.B) { scanSequential(b, 10) }
+
+// BenchmarkScan100Sequential: as Scan10Sequential, 100 entries per iterator: beyond the first
+// chunk, so a scan takes more than one round trip.
+func BenchmarkScan100Sequential(b *testing.B) { scanSequential(b, 100) }
+
+// scanSequential opens an iterator at a key `n*7919` keys on, reads `entries` entries and
+// closes it, one goroutine at a time.
+func scanSequential(b *testing.B, entries int) {
 	db := benchDB(b, &Options{NoSync: true})
 	ctx := context.Background()
 	var start [8]byte
@@ -206,7 +214,12 @@ func BenchmarkScan10Sequential(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for n := 0; n < 10 && it.Next(); n++ {
+		n := 0
+		for n < entries && it.Next() {
+			n++
+		}
+		if n != entries && binary.BigEndian.Uint64(start[:]) < benchKeys-uint64(entries) {
+			b.Fatalf("read %d entries from %x: %v", n, start, it.Err())
 		}
 		if err := it.Close(); err != nil {
 			b.Fatal(err)
