@@ -546,7 +546,7 @@ static struct result iter_open_at(uint64_t handle, uint64_t snapshot, const void
 {
     uint64_t t = new_token();
     return complete(
-        strata_iter_open(handle, snapshot, start, start_len, end, end_len, flags, t), t);
+        strata_iter_open(handle, snapshot, start, start_len, end, end_len, flags, 0, t), t);
 }
 
 static struct result iter_open(uint64_t handle, const void *start, size_t start_len,
@@ -720,6 +720,18 @@ static int chunk_entry(const struct result *r, size_t *off, const uint8_t **key,
     *value_len = v;
     *off += 8 + k + v;
     return 1;
+}
+
+/* The number of entries in a well-framed chunk; SIZE_MAX for bad framing. */
+static size_t chunk_len(const struct result *r)
+{
+    size_t off = 0, n = 0;
+    const uint8_t *key, *value;
+    size_t key_len, value_len;
+    int got;
+    while ((got = chunk_entry(r, &off, &key, &key_len, &value, &value_len)) == 1)
+        n++;
+    return got == 0 ? n : SIZE_MAX;
 }
 
 /* A key range; an empty side is unbounded, as for strata_iter_open. */
@@ -951,7 +963,7 @@ static void test_before_runtime(void)
     check(strata_db_stats(1, next_rejected_token++) != STRATA_OK,
           "a submission before the runtime starts is refused synchronously");
     check(strata_db_get(1, 0, BYTES("k"), 1, next_rejected_token++) != STRATA_OK &&
-              strata_iter_open(1, 0, NULL, 0, NULL, 0, 0, next_rejected_token++) != STRATA_OK &&
+              strata_iter_open(1, 0, NULL, 0, NULL, 0, 0, 0, next_rejected_token++) != STRATA_OK &&
               strata_snapshot_open(1, next_rejected_token++) != STRATA_OK &&
               strata_db_flush(1, next_rejected_token++) != STRATA_OK &&
               strata_db_compact(1, NULL, 0, NULL, 0, next_rejected_token++) != STRATA_OK &&
@@ -1212,26 +1224,26 @@ static void test_get_wait(struct db *a)
     /* strata_iter_open_wait: the open and its first chunk in the call. The chunk of up to 16
      * entries (one holds 5000 bytes) does not fit in dst: strata hands it over. */
     uint64_t it_token = new_token();
-    rc = strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, STRATA_ITER_FIRST_CHUNK, it_token,
+    rc = strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, STRATA_ITER_FIRST_CHUNK, 0, it_token,
                                1000, 0, dst, sizeof dst, &out);
     check(rc == STRATA_OK && out.handle != 0 && out.data != NULL && out.len > sizeof big,
           "iter_open_wait opens an iterator and hands over a first chunk that does not fit");
     strata_value_free(out.data, out.len);
     check(strata_iter_close(out.handle) == STRATA_OK, "close the iterator opened waiting");
     rc = strata_iter_open_wait(a->handle, 0, BYTES("wait-big"), 8, BYTES("wait-big\x01"), 9,
-                               STRATA_ITER_FIRST_CHUNK, new_token(), 0, 0, NULL, 0, &out);
+                               STRATA_ITER_FIRST_CHUNK, 0, new_token(), 0, 0, NULL, 0, &out);
     check(rc == STRATA_OK && out.data != NULL && (out.flags & STRATA_ITER_DONE) != 0 &&
               out.len == 8 + 8 + sizeof big,
           "iter_open_wait over one key: that entry and STRATA_ITER_DONE");
     strata_value_free(out.data, out.len);
     strata_iter_close(out.handle);
-    check(strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, 0, &out) ==
+    check(strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, &out) ==
               STRATA_ERR_INVALID_ARGUMENT,
           "iter_open_wait without a token -> INVALID_ARGUMENT");
-    check(strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, 1u << 30, new_token(), 0, 0, NULL,
+    check(strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, 1u << 30, 0, new_token(), 0, 0, NULL,
                                 0, &out) == STRATA_ERR_INVALID_ARGUMENT,
           "iter_open_wait with an unknown flag -> INVALID_ARGUMENT");
-    rc = strata_iter_open_wait(987654321, 0, NULL, 0, NULL, 0, 0, new_token(), 0, 0, NULL, 0, &out);
+    rc = strata_iter_open_wait(987654321, 0, NULL, 0, NULL, 0, 0, 0, new_token(), 0, 0, NULL, 0, &out);
     check(rc == STRATA_ERR_CLOSED && out.data != NULL && out.len > 0,
           "iter_open_wait on an unknown handle -> CLOSED with a message");
     strata_value_free(out.data, out.len);
@@ -1239,27 +1251,27 @@ static void test_get_wait(struct db *a)
     /* strata_iter_seek_wait and strata_iter_next_wait: seeks and the chunk after one, each in
      * the call. From "wait-big" up the chunk holds that 5000-byte entry (handed over); within
      * [empty, empty\x01) it is the one 13-byte entry "empty" (copied into dst). */
-    rc = strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, 0, new_token(), 0, 0, NULL, 0, &out);
+    rc = strata_iter_open_wait(a->handle, 0, NULL, 0, NULL, 0, 0, 0, new_token(), 0, 0, NULL, 0, &out);
     uint64_t waited_iter = out.handle;
     check(rc == STRATA_OK && waited_iter != 0, "iter_open_wait without a first chunk");
-    rc = strata_iter_seek_wait(waited_iter, STRATA_SEEK_GE, BYTES("wait-big"), 8, NULL, 0, NULL, 0,
+    rc = strata_iter_seek_wait(waited_iter, STRATA_SEEK_GE, BYTES("wait-big"), 8, NULL, 0, NULL, 0, 0,
                                new_token(), 1000, 0, dst, sizeof dst, &out);
     check(rc == STRATA_OK && out.data != NULL && out.len >= 8 + 8 + sizeof big &&
               memcmp(out.data + 8, "wait-big", 8) == 0,
           "iter_seek_wait hands over a chunk that does not fit, from the key sought");
     strata_value_free(out.data, out.len);
     rc = strata_iter_seek_wait(waited_iter, STRATA_SEEK_FIRST, NULL, 0, BYTES("empty"), 5,
-                               BYTES("empty\x01"), 6, new_token(), 0, 0, dst, sizeof dst, &out);
+                               BYTES("empty\x01"), 6, 0, new_token(), 0, 0, dst, sizeof dst, &out);
     check(rc == STRATA_OK && out.data == NULL && out.len == 8 + 5 &&
               (out.flags & STRATA_ITER_DONE) != 0 && memcmp(dst + 8, "empty", 5) == 0,
           "iter_seek_wait within new bounds copies the one entry in them into dst, and DONE");
     rc = strata_iter_next_wait(waited_iter, new_token(), 0, 0, dst, sizeof dst, &out);
     check(rc == STRATA_OK && out.len == 0 && (out.flags & STRATA_ITER_DONE) != 0,
           "iter_next_wait past the bounds: an empty chunk and STRATA_ITER_DONE");
-    check(strata_iter_seek_wait(waited_iter, STRATA_SEEK_LT + 1, NULL, 0, NULL, 0, NULL, 0,
+    check(strata_iter_seek_wait(waited_iter, STRATA_SEEK_LT + 1, NULL, 0, NULL, 0, NULL, 0, 0,
                                 new_token(), 0, 0, NULL, 0, &out) == STRATA_ERR_INVALID_ARGUMENT,
           "iter_seek_wait with an unknown mode -> INVALID_ARGUMENT");
-    check(strata_iter_seek_wait(waited_iter, STRATA_SEEK_GE, NULL, 1, NULL, 0, NULL, 0,
+    check(strata_iter_seek_wait(waited_iter, STRATA_SEEK_GE, NULL, 1, NULL, 0, NULL, 0, 0,
                                 new_token(), 0, 0, NULL, 0, &out) == STRATA_ERR_INVALID_ARGUMENT,
           "iter_seek_wait with a NULL key of non-zero length -> INVALID_ARGUMENT");
     check(strata_iter_next_wait(waited_iter, 0, 0, 0, NULL, 0, &out) ==
@@ -1273,7 +1285,7 @@ static void test_get_wait(struct db *a)
     check(rc == STRATA_ERR_CLOSED && out.data != NULL && out.len > 0,
           "iter_next_wait on a closed iterator -> CLOSED with a message");
     strata_value_free(out.data, out.len);
-    rc = strata_iter_seek_wait(waited_iter, STRATA_SEEK_FIRST, NULL, 0, NULL, 0, NULL, 0,
+    rc = strata_iter_seek_wait(waited_iter, STRATA_SEEK_FIRST, NULL, 0, NULL, 0, NULL, 0, 0,
                                new_token(), 0, 0, NULL, 0, &out);
     check(rc == STRATA_ERR_CLOSED && out.data != NULL && out.len > 0,
           "iter_seek_wait on a closed iterator -> CLOSED with a message");
@@ -1588,15 +1600,15 @@ static void test_rejected_arguments(struct db *a)
     EXPECT_INVALID(strata_db_delete(db, BYTES("k"), 0, token), "delete with a zero-length key");
     EXPECT_INVALID(strata_db_delete(db, long_key, too_long, token),
                    "delete with a key of STRATA_MAX_KEY_LEN+1 bytes");
-    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 4, token),
+    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 4, 0, token),
                    "iter_open with unknown flag bit 4");
-    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 0x80000000u, token),
+    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 0, 0x80000000u, 0, token),
                    "iter_open with unknown flag bit 31");
-    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 1, NULL, 0, 0, token),
+    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 1, NULL, 0, 0, 0, token),
                    "iter_open with a NULL start of length 1");
-    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 1, 0, token),
+    EXPECT_INVALID(strata_iter_open(db, 0, NULL, 0, NULL, 1, 0, 0, token),
                    "iter_open with a NULL end of length 1");
-    EXPECT_INVALID(strata_iter_open(db, 0, long_key, too_long, NULL, 0, 0, token),
+    EXPECT_INVALID(strata_iter_open(db, 0, long_key, too_long, NULL, 0, 0, 0, token),
                    "iter_open with a start of STRATA_MAX_KEY_LEN+1 bytes");
     EXPECT_INVALID(strata_db_compact(db, NULL, 1, NULL, 0, token),
                    "compact with a NULL start of length 1");
@@ -1789,7 +1801,7 @@ static void check_seek(uint64_t iter, uint32_t mode, int at, int lo, int hi, int
     uint8_t *k = key_len ? dup_bytes(key, key_len) : NULL;
     uint8_t *s = dup_bytes(start, start_len), *e = dup_bytes(end, end_len);
     uint64_t t = new_token();
-    int32_t rc = strata_iter_seek(iter, mode, k, key_len, s, start_len, e, end_len, t);
+    int32_t rc = strata_iter_seek(iter, mode, k, key_len, s, start_len, e, end_len, 0, t);
     free(k);
     free(s);
     free(e);
@@ -1878,7 +1890,7 @@ static void test_iterators(struct db *b)
     uint8_t *start = dup_bytes("key00010", 8);
     uint8_t *end = dup_bytes("key00020", 8);
     uint64_t t = new_token();
-    int32_t rc = strata_iter_open(b->handle, 0, start, 8, end, 8, 0, t);
+    int32_t rc = strata_iter_open(b->handle, 0, start, 8, end, 8, 0, 0, t);
     free(start);
     free(end);
     struct result r = complete(rc, t);
@@ -1891,7 +1903,7 @@ static void test_iterators(struct db *b)
     /* STRATA_ITER_FIRST_CHUNK: the open's completion already holds the first chunk. */
     t = new_token();
     r = complete(strata_iter_open(b->handle, 0, BYTES("key00010"), 8, BYTES("key00020"), 8,
-                                  STRATA_ITER_FIRST_CHUNK, t),
+                                  STRATA_ITER_FIRST_CHUNK, 0, t),
                  t);
     size_t entries = 0, off = 0;
     bool well_formed = true;
@@ -1920,6 +1932,29 @@ static void test_iterators(struct db *b)
         result_free(&r);
     }
 
+    /* chunk_entries: the first chunk after an open or a seek holds that many entries, the
+     * chunks after it twice as many each. */
+    t = new_token();
+    r = complete(strata_iter_open(b->handle, 0, NULL, 0, NULL, 0, STRATA_ITER_FIRST_CHUNK, 3, t),
+                 t);
+    check(r.code == STRATA_OK && chunk_len(&r) == 3, "iter_open asking for 3 entries gets 3");
+    uint64_t sized = r.handle;
+    result_free(&r);
+    r = iter_next(sized);
+    check(r.code == STRATA_OK && chunk_len(&r) == 6, "the next chunk after 3 entries holds 6");
+    result_free(&r);
+    t = new_token();
+    r = complete(strata_iter_seek(sized, STRATA_SEEK_GE, BYTES("key00500"), 8, NULL, 0, NULL, 0,
+                                  100, t),
+                 t);
+    check(r.code == STRATA_OK && chunk_len(&r) == 100, "iter_seek asking for 100 entries gets 100");
+    result_free(&r);
+    t = new_token();
+    r = complete(strata_iter_seek(sized, STRATA_SEEK_LAST, NULL, 0, NULL, 0, NULL, 0, 0, t), t);
+    check(r.code == STRATA_OK && chunk_len(&r) == 16, "iter_seek asking for 0 entries gets 16");
+    result_free(&r);
+    strata_iter_close(sized);
+
     /* strata_iter_seek: an open iterator repositioned within new bounds, either way. */
     iter = open_range(b->handle, 0, ITER_KEYS, false, 0);
     if (iter != 0) {
@@ -1930,19 +1965,19 @@ static void test_iterators(struct db *b)
         check_seek(iter, STRATA_SEEK_FIRST, -1, 100, 1900, 100, 1, "iter_seek FIRST");
         check_seek(iter, STRATA_SEEK_LAST, -1, 100, 1900, 1899, -1, "iter_seek LAST");
         check_seek(iter, STRATA_SEEK_GE, 50, 100, 1900, 100, 1, "iter_seek GE below the bounds");
-        EXPECT_INVALID(strata_iter_seek(iter, 0, NULL, 0, NULL, 0, NULL, 0, token),
+        EXPECT_INVALID(strata_iter_seek(iter, 0, NULL, 0, NULL, 0, NULL, 0, 0, token),
                        "iter_seek with mode 0");
         EXPECT_INVALID(
-            strata_iter_seek(iter, STRATA_SEEK_LT + 1, NULL, 0, NULL, 0, NULL, 0, token),
+            strata_iter_seek(iter, STRATA_SEEK_LT + 1, NULL, 0, NULL, 0, NULL, 0, 0, token),
             "iter_seek with mode STRATA_SEEK_LT + 1");
         EXPECT_INVALID(
-            strata_iter_seek(iter, STRATA_SEEK_FIRST, BYTES("k"), 1, NULL, 0, NULL, 0, token),
+            strata_iter_seek(iter, STRATA_SEEK_FIRST, BYTES("k"), 1, NULL, 0, NULL, 0, 0, token),
             "iter_seek FIRST with a key");
-        EXPECT_INVALID(strata_iter_seek(iter, STRATA_SEEK_GE, NULL, 1, NULL, 0, NULL, 0, token),
+        EXPECT_INVALID(strata_iter_seek(iter, STRATA_SEEK_GE, NULL, 1, NULL, 0, NULL, 0, 0, token),
                        "iter_seek with a NULL key of length 1");
         strata_iter_close(iter);
         t = new_token();
-        expect_error(complete(strata_iter_seek(iter, STRATA_SEEK_FIRST, NULL, 0, NULL, 0, NULL, 0,
+        expect_error(complete(strata_iter_seek(iter, STRATA_SEEK_FIRST, NULL, 0, NULL, 0, NULL, 0, 0,
                                                t),
                               t),
                      STRATA_ERR_CLOSED, "iter_seek after iter_close");

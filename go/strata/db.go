@@ -30,6 +30,10 @@ type DB struct {
 	closeErr  error
 	closed    chan struct{}
 	cleanup   runtime.Cleanup
+
+	// scanEntries is how many entries the first chunk after an iterator's open or seek asks
+	// for (0: minChunk), learned from how far this database's iterators read (learnScan).
+	scanEntries atomic.Uint32
 }
 
 // dbRelease is what the cleanup of a DB dropped without Close needs.

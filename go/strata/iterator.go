@@ -76,6 +76,13 @@ type Iterator struct {
 	lower, upper []byte
 	// unpositioned: SetBounds was called; the next move starts at an end.
 	unpositioned bool
+
+	// asked is how many entries the first chunk after the last open or seek asked for, read
+	// how many entries were moved onto since, and ended whether that chunk was the range's
+	// last: what learnScan learns from.
+	asked uint32
+	read  int
+	ended bool
 }
 
 // NewIterator opens an iterator over the latest state. opts may be nil (all keys, ascending).
@@ -109,6 +116,7 @@ func (db *DB) newIterator(ctx context.Context, op string, snapshot uint64, opts 
 	}
 	var cl result
 	var err error
+	entries := db.scanChunk()
 	pooled := chunkPool.Get().(*[]byte)
 	dst := (*pooled)[:0]
 	if completions != nil && completions.alone() {
@@ -118,34 +126,73 @@ func (db *DB) newIterator(ctx context.Context, op string, snapshot uint64, opts 
 			cl, err = db.execWaiting(ctx, op, opOpenIter, dst, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
 				s, sn := bytesArg(opts.Start)
 				e, en := bytesArg(opts.End)
-				return C.strata_iter_open_wait(C.uint64_t(db.handle), C.uint64_t(snapshot), s, sn, e, en, flags, token, spin, limit, room, roomLen, out)
+				return C.strata_iter_open_wait(C.uint64_t(db.handle), C.uint64_t(snapshot), s, sn, e, en, flags, entries, token, spin, limit, room, roomLen, out)
 			})
 		} else {
-			cl, err = db.openIterQueued(ctx, op, snapshot, opts, flags, dst)
+			cl, err = db.openIterQueued(ctx, op, snapshot, opts, flags, entries, dst)
 		}
 		iterOpens.record(waiting, started)
 	} else {
-		cl, err = db.openIterQueued(ctx, op, snapshot, opts, flags, dst)
+		cl, err = db.openIterQueued(ctx, op, snapshot, opts, flags, entries, dst)
 	}
 	if err != nil {
 		chunkPool.Put(pooled)
 		return nil, err
 	}
+	done := cl.flags&C.STRATA_ITER_DONE != 0
 	it := &Iterator{db: db, handle: cl.handle, ctx: ctx, chunk: cl.data, pooled: pooled,
-		lastChunk: cl.flags&C.STRATA_ITER_DONE != 0, reverse: opts.Reverse, down: opts.Reverse}
+		lastChunk: done, reverse: opts.Reverse, down: opts.Reverse, asked: uint32(entries), ended: done}
 	it.lower, it.upper = copyBounds(opts.Start, opts.End)
 	it.cleanup = runtime.AddCleanup(it, func(h uint64) { C.strata_iter_close(C.uint64_t(h)) }, cl.handle)
 	return it, nil
 }
 
-// openIterQueued submits an iterator open through the completion queue; the first chunk is
-// appended to dst.
-func (db *DB) openIterQueued(ctx context.Context, op string, snapshot uint64, opts *IterOptions, flags C.uint32_t, dst []byte) (result, error) {
+// openIterQueued submits an iterator open through the completion queue; the first chunk, of up
+// to entries entries, is appended to dst.
+func (db *DB) openIterQueued(ctx context.Context, op string, snapshot uint64, opts *IterOptions, flags, entries C.uint32_t, dst []byte) (result, error) {
 	return db.execAppend(ctx, op, opOpenIter, dst, func(token C.uint64_t) C.int32_t {
 		s, sn := bytesArg(opts.Start)
 		e, en := bytesArg(opts.End)
-		return C.strata_iter_open(C.uint64_t(db.handle), C.uint64_t(snapshot), s, sn, e, en, flags, token)
+		return C.strata_iter_open(C.uint64_t(db.handle), C.uint64_t(snapshot), s, sn, e, en, flags, entries, token)
 	})
+}
+
+// The first chunk after an iterator's open or seek holds between minChunk entries (strata's
+// default, what a scan of 10 needs) and maxChunk (about 30 KB of 100-byte values, and what a
+// short scan wastes at most when a long one set the size).
+const (
+	minChunk = 16
+	maxChunk = 256
+)
+
+// scanChunk is how many entries the first chunk after an open or a seek asks for.
+func (db *DB) scanChunk() C.uint32_t {
+	return C.uint32_t(max(db.scanEntries.Load(), minChunk))
+}
+
+// learnScan sizes the first chunk of the database's next opens and seeks from how far the
+// reader of the last one went: it asked for asked entries and moved onto read of them (ended:
+// the range ended within the chunk). A reader that went past the chunk paid a round trip per
+// further chunk (a scan of 100 entries took three), so the next first chunk holds what it read,
+// rounded up to a power of two; one that read under a quarter of a chunk the range had more
+// for halves it, so a short scan after long ones wastes little and not for long. Iterators of
+// one database race on the size harmlessly: it is a hint.
+func (db *DB) learnScan(asked uint32, read int, ended bool) {
+	switch {
+	case read > int(asked):
+		db.scanEntries.Store(uint32(min(max(nextPow2(read), minChunk), maxChunk)))
+	case !ended && read*4 < int(asked):
+		db.scanEntries.Store(max(asked/2, minChunk))
+	}
+}
+
+// nextPow2 is the smallest power of two at least n (n >= 1).
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
 }
 
 // iterOpens picks how a lone caller opens iterators. Neither way wins everywhere (measured
@@ -316,18 +363,20 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 		it.key, it.value = nil, nil
 		return false
 	}
+	it.learned()
+	entries := it.db.scanChunk()
 	// The new chunk goes into the buffer of the one it replaces: Key and Value are valid only
 	// until the next move (key, which the call copies, may be one of them).
 	cl, err := it.chunkRequest("iterator seek", func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
 		k, kn := bytesArg(key)
 		s, sn := bytesArg(it.lower)
 		e, en := bytesArg(it.upper)
-		return C.strata_iter_seek_wait(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, token, spin, limit, room, roomLen, out)
+		return C.strata_iter_seek_wait(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, entries, token, spin, limit, room, roomLen, out)
 	}, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		s, sn := bytesArg(it.lower)
 		e, en := bytesArg(it.upper)
-		return C.strata_iter_seek(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, token)
+		return C.strata_iter_seek(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, entries, token)
 	})
 	it.key, it.value = nil, nil
 	if err != nil {
@@ -338,7 +387,17 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 	it.down = mode == C.STRATA_SEEK_LAST || mode == C.STRATA_SEEK_LE || mode == C.STRATA_SEEK_LT
 	it.chunk, it.pos = cl.data, 0
 	it.lastChunk = cl.flags&C.STRATA_ITER_DONE != 0
+	it.asked, it.read, it.ended = uint32(entries), 0, it.lastChunk
 	return it.step()
+}
+
+// learned tells the database how far the iterator read since its last open or seek (learnScan),
+// once.
+func (it *Iterator) learned() {
+	if it.asked != 0 {
+		it.db.learnScan(it.asked, it.read, it.ended)
+		it.asked = 0
+	}
 }
 
 // step moves to the next entry of the chunks arriving, fetching the next chunk when this one
@@ -350,6 +409,7 @@ func (it *Iterator) step() bool {
 			return false
 		}
 	}
+	it.read++
 	rest := it.chunk[it.pos:]
 	kl := int(binary.LittleEndian.Uint32(rest))
 	vl := int(binary.LittleEndian.Uint32(rest[4:]))
@@ -420,6 +480,7 @@ func (it *Iterator) Err() error { return it.err }
 func (it *Iterator) Close() error {
 	if !it.closed && it.db != nil {
 		it.closed = true
+		it.learned()
 		it.cleanup.Stop()
 		C.strata_iter_close(C.uint64_t(it.handle))
 		runtime.KeepAlive(it)

@@ -3,6 +3,7 @@ package strata
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -133,6 +134,85 @@ func TestIteratorAbandonedHalfWayIsReleasedByClose(t *testing.T) {
 	}
 }
 
+// TestScanChunkFollowsHowFarIteratorsRead: the first chunk after an open or a seek grows to
+// what the database's iterators read past it (a scan of 100 then crosses once), shrinks when
+// they read much less than it holds, stays put when the range, not the reader, ended the scan,
+// and keeps between minChunk and maxChunk entries.
+func TestScanChunkFollowsHowFarIteratorsRead(t *testing.T) {
+	db := openTest(t, &Options{NoSync: true})
+	b := NewBatch()
+	for i := range 2000 {
+		b.Put(fmt.Appendf(nil, "k%04d", i), []byte("v"))
+	}
+	if err := db.Write(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	// scan opens an iterator over opts, reads up to n entries, and returns how many entries
+	// the open's first chunk held.
+	scan := func(opts *IterOptions, n int) int {
+		it, err := db.NewIterator(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := chunkEntries(it.chunk)
+		for i := 0; i < n && it.Next(); i++ {
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return first
+	}
+	steps := []struct {
+		what       string
+		opts       *IterOptions
+		read       int
+		wantChunk  int    // entries in the open's first chunk
+		wantLearnt uint32 // scanEntries after the scan
+	}{
+		{"a scan of 10", nil, 10, minChunk, 0},
+		{"a scan of 100", nil, 100, minChunk, 128},
+		{"a scan of 100 again: one chunk", nil, 100, 128, 128},
+		{"a scan of 20: under a quarter", nil, 20, 128, 64},
+		{"a scan of 20 again", nil, 20, 64, 64},
+		{"a range of 3 read whole: the range ended it", &IterOptions{Prefix: []byte("k000")}, 3, 10, 64},
+		{"a long scan", nil, 1500, 64, maxChunk},
+		{"a scan of 1", nil, 1, maxChunk, maxChunk / 2},
+		{"a scan of 1 again", nil, 1, maxChunk / 2, maxChunk / 4},
+	}
+	for _, st := range steps {
+		if got := scan(st.opts, st.read); got != st.wantChunk {
+			t.Fatalf("%s: the first chunk held %d entries, want %d", st.what, got, st.wantChunk)
+		}
+		if got := db.scanEntries.Load(); got != st.wantLearnt {
+			t.Fatalf("%s: the next first chunk asks for %d entries, want %d", st.what, got, st.wantLearnt)
+		}
+	}
+	// Seeks learn and ask alike: a seek read 200 entries past, the next one's chunk holds 256.
+	it, err := db.NewIterator(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	it.SeekGE([]byte("k0100"))
+	for i := 1; i < 200 && it.Next(); i++ {
+	}
+	it.SeekGE([]byte("k0500"))
+	if got := chunkEntries(it.chunk); got != maxChunk || string(it.Key()) != "k0500" {
+		t.Fatalf("after a seek that read 200: the next seek's chunk held %d entries from %q, want %d from k0500", got, it.Key(), maxChunk)
+	}
+}
+
+// chunkEntries counts the entries of a chunk as strata_iter_next encodes it.
+func chunkEntries(chunk []byte) int {
+	n := 0
+	for pos := 0; pos < len(chunk); n++ {
+		kl := int(binary.LittleEndian.Uint32(chunk[pos:]))
+		vl := int(binary.LittleEndian.Uint32(chunk[pos+4:]))
+		pos += 8 + kl + vl
+	}
+	return n
+}
+
 // TestIteratorMovesWaitingInTheirOwnCall: a lone caller's seeks and chunk fetches wait in one
 // cgo call (strata_iter_seek_wait, strata_iter_next_wait) and read what the same moves read
 // through the queue: seeks either way, turning around, chunks past the first (larger than the
@@ -149,6 +229,7 @@ func TestIteratorMovesWaitingInTheirOwnCall(t *testing.T) {
 	moves := func(force int32) (found []string, waited int64) {
 		iterMoves.force.Store(force)
 		defer iterMoves.force.Store(0)
+		db.scanEntries.Store(0) // both runs ask for the same chunks
 		it, err := db.NewIterator(context.Background(), nil)
 		if err != nil {
 			t.Fatal(err)

@@ -579,7 +579,10 @@ int32_t strata_db_stats(uint64_t db, uint64_t token);
 // `STRATA_ITER_REVERSE` and `STRATA_ITER_FIRST_CHUNK`. The completion's `handle` is the iterator
 // handle; close it with `strata_iter_close`. With `STRATA_ITER_FIRST_CHUNK` its `data` and
 // `flags` are also the first chunk, as for `strata_iter_next`; if reading it fails, the
-// completion carries that error and no iterator remains open.
+// completion carries that error and no iterator remains open. That chunk holds up to
+// `chunk_entries` entries (0: strata's default, 16; more than a chunk's cap, 8,192, is the
+// cap), and the chunks after it twice as many each time, up to the cap: a caller that knows
+// how far it will read asks for that many and crosses once.
 // Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 // Threads: may be called from any thread.
 int32_t strata_iter_open(uint64_t db,
@@ -589,6 +592,7 @@ int32_t strata_iter_open(uint64_t db,
                          const uint8_t *end,
                          size_t end_len,
                          uint32_t flags,
+                         uint32_t chunk_entries,
                          uint64_t token);
 
 // Opens an iterator as `strata_iter_open` does, but waits for the open's result in this call
@@ -612,6 +616,7 @@ int32_t strata_iter_open_wait(uint64_t db,
                               const uint8_t *end,
                               size_t end_len,
                               uint32_t flags,
+                              uint32_t chunk_entries,
                               uint64_t token,
                               uint64_t spin_ns,
                               uint64_t limit_ns,
@@ -649,8 +654,9 @@ int32_t strata_iter_next_wait(uint64_t iter,
 // which replace those it had: `mode` is one of `STRATA_SEEK_*` and says where it starts and
 // which way it reads from there (`STRATA_SEEK_FIRST`/`_GE`/`_GT` up, `_LAST`/`_LE`/`_LT`
 // down), at the snapshot it was opened at. The completion carries the first chunk from there,
-// as `strata_iter_next` does (`STRATA_ITER_DONE` when nothing follows); later
-// `strata_iter_next` calls go on the same way. An unknown mode, a key with `STRATA_SEEK_FIRST`
+// as `strata_iter_next` does (`STRATA_ITER_DONE` when nothing follows), of up to
+// `chunk_entries` entries as for `strata_iter_open`; later `strata_iter_next` calls go on
+// the same way, doubling from there. An unknown mode, a key with `STRATA_SEEK_FIRST`
 // or `_LAST`, or a key or bound over `STRATA_MAX_KEY_LEN` is `STRATA_ERR_INVALID_ARGUMENT`;
 // a closed iterator fails with `STRATA_ERR_CLOSED`.
 // Ownership: the caller keeps `key`, `start` and `end`; strata copies them before returning.
@@ -664,6 +670,7 @@ int32_t strata_iter_seek(uint64_t iter,
                          size_t start_len,
                          const uint8_t *end,
                          size_t end_len,
+                         uint32_t chunk_entries,
                          uint64_t token);
 
 // Repositions iterator `iter` as `strata_iter_seek` does, but waits for the first chunk from
@@ -684,6 +691,7 @@ int32_t strata_iter_seek_wait(uint64_t iter,
                               size_t start_len,
                               const uint8_t *end,
                               size_t end_len,
+                              uint32_t chunk_entries,
                               uint64_t token,
                               uint64_t spin_ns,
                               uint64_t limit_ns,

@@ -841,10 +841,14 @@ pub extern "C" fn strata_db_stats(db: u64, token: u64) -> i32 {
 /// `STRATA_ITER_REVERSE` and `STRATA_ITER_FIRST_CHUNK`. The completion's `handle` is the iterator
 /// handle; close it with `strata_iter_close`. With `STRATA_ITER_FIRST_CHUNK` its `data` and
 /// `flags` are also the first chunk, as for `strata_iter_next`; if reading it fails, the
-/// completion carries that error and no iterator remains open.
+/// completion carries that error and no iterator remains open. That chunk holds up to
+/// `chunk_entries` entries (0: strata's default, 16; more than a chunk's cap, 8,192, is the
+/// cap), and the chunks after it twice as many each time, up to the cap: a caller that knows
+/// how far it will read asks for that many and crosses once.
 /// Ownership: the caller keeps `start` and `end`; strata copies them before returning.
 /// Threads: may be called from any thread.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn strata_iter_open(
     db: u64,
     snapshot: u64,
@@ -853,6 +857,7 @@ pub unsafe extern "C" fn strata_iter_open(
     end: *const u8,
     end_len: usize,
     flags: u32,
+    chunk_entries: u32,
     token: u64,
 ) -> i32 {
     guard("strata_iter_open", || {
@@ -863,7 +868,7 @@ pub unsafe extern "C" fn strata_iter_open(
                 snapshot,
                 (start, start_len),
                 (end, end_len),
-                flags,
+                (flags, chunk_entries),
                 token,
             )
         } {
@@ -883,7 +888,7 @@ unsafe fn iter_open_request(
     snapshot: u64,
     (start, start_len): (*const u8, usize),
     (end, end_len): (*const u8, usize),
-    flags: u32,
+    (flags, chunk_entries): (u32, u32),
     token: u64,
 ) -> Result<Request, i32> {
     if flags & !(STRATA_ITER_REVERSE | STRATA_ITER_FIRST_CHUNK) != 0 {
@@ -899,6 +904,7 @@ unsafe fn iter_open_request(
         upper,
         reverse: flags & STRATA_ITER_REVERSE != 0,
         first_chunk: flags & STRATA_ITER_FIRST_CHUNK != 0,
+        chunk_entries,
         token,
     })
 }
@@ -927,6 +933,7 @@ pub unsafe extern "C" fn strata_iter_open_wait(
     end: *const u8,
     end_len: usize,
     flags: u32,
+    chunk_entries: u32,
     token: u64,
     spin_ns: u64,
     limit_ns: u64,
@@ -941,6 +948,7 @@ pub unsafe extern "C" fn strata_iter_open_wait(
         };
         // SAFETY: forwarded from this function's contract.
         let (lower, upper) = ((start, start_len), (end, end_len));
+        let flags = (flags, chunk_entries);
         let request = match unsafe { iter_open_request(db, snapshot, lower, upper, flags, token) } {
             Ok(request) => request,
             Err(code) => return code,
@@ -1064,8 +1072,9 @@ pub unsafe extern "C" fn strata_iter_next_wait(
 /// which replace those it had: `mode` is one of `STRATA_SEEK_*` and says where it starts and
 /// which way it reads from there (`STRATA_SEEK_FIRST`/`_GE`/`_GT` up, `_LAST`/`_LE`/`_LT`
 /// down), at the snapshot it was opened at. The completion carries the first chunk from there,
-/// as `strata_iter_next` does (`STRATA_ITER_DONE` when nothing follows); later
-/// `strata_iter_next` calls go on the same way. An unknown mode, a key with `STRATA_SEEK_FIRST`
+/// as `strata_iter_next` does (`STRATA_ITER_DONE` when nothing follows), of up to
+/// `chunk_entries` entries as for `strata_iter_open`; later `strata_iter_next` calls go on
+/// the same way, doubling from there. An unknown mode, a key with `STRATA_SEEK_FIRST`
 /// or `_LAST`, or a key or bound over `STRATA_MAX_KEY_LEN` is `STRATA_ERR_INVALID_ARGUMENT`;
 /// a closed iterator fails with `STRATA_ERR_CLOSED`.
 /// Ownership: the caller keeps `key`, `start` and `end`; strata copies them before returning.
@@ -1082,12 +1091,13 @@ pub unsafe extern "C" fn strata_iter_seek(
     start_len: usize,
     end: *const u8,
     end_len: usize,
+    chunk_entries: u32,
     token: u64,
 ) -> i32 {
     guard("strata_iter_seek", || {
         // SAFETY: forwarded from this function's contract.
         let bytes = [(key, key_len), (start, start_len), (end, end_len)];
-        match unsafe { iter_seek_request(iter, mode, bytes, token) } {
+        match unsafe { iter_seek_request(iter, (mode, chunk_entries), bytes, token) } {
             Ok(request) => submit(request),
             Err(code) => code,
         }
@@ -1101,7 +1111,7 @@ pub unsafe extern "C" fn strata_iter_seek(
 /// Each pointer must be readable for its length (it may be NULL only when the length is 0).
 unsafe fn iter_seek_request(
     iter: u64,
-    mode: u32,
+    (mode, chunk_entries): (u32, u32),
     [(key, key_len), (start, start_len), (end, end_len)]: [(*const u8, usize); 3],
     token: u64,
 ) -> Result<Request, i32> {
@@ -1128,6 +1138,7 @@ unsafe fn iter_seek_request(
         seek,
         lower,
         upper,
+        chunk_entries,
         token,
     })
 }
@@ -1153,6 +1164,7 @@ pub unsafe extern "C" fn strata_iter_seek_wait(
     start_len: usize,
     end: *const u8,
     end_len: usize,
+    chunk_entries: u32,
     token: u64,
     spin_ns: u64,
     limit_ns: u64,
@@ -1167,7 +1179,8 @@ pub unsafe extern "C" fn strata_iter_seek_wait(
         };
         let bytes = [(key, key_len), (start, start_len), (end, end_len)];
         // SAFETY: forwarded from this function's contract.
-        let request = match unsafe { iter_seek_request(iter, mode, bytes, token) } {
+        let request = match unsafe { iter_seek_request(iter, (mode, chunk_entries), bytes, token) }
+        {
             Ok(request) => request,
             Err(code) => return code,
         };

@@ -17,6 +17,8 @@
 
 use strata_engine::{Db, Result};
 
+/// The first chunk's entries after an open or a seek, unless the caller asks for another
+/// number (`chunk_entries`): a short scan pays little.
 const FIRST_CHUNK_ENTRIES: usize = 16;
 /// Chunks double up to this many entries, or CHUNK_TARGET_BYTES, whichever comes first. Each
 /// chunk costs a round trip, and on two cores often a sleep and a wake-up on each side: with
@@ -44,6 +46,15 @@ pub struct IterState {
     done: bool,
 }
 
+/// The first chunk's entries for a caller's `chunk_entries`: 0 is strata's default, more than
+/// a chunk's cap is the cap.
+fn first_entries(chunk_entries: u32) -> usize {
+    match chunk_entries {
+        0 => FIRST_CHUNK_ENTRIES,
+        n => (n as usize).min(MAX_CHUNK_ENTRIES),
+    }
+}
+
 /// Where a seek positions an iterator, and so which way it reads from there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seek {
@@ -60,13 +71,14 @@ pub enum Seek {
 }
 
 impl IterState {
-    /// An iterator over `[lower, upper)` (`None` = unbounded) at snapshot `seq`.
+    /// An iterator over `[lower, upper)` (`None` = unbounded) at snapshot `seq`, whose first
+    /// chunk holds up to `chunk_entries` entries (0: the default).
     pub fn new(
         db: u64,
         seq: u64,
-        lower: Option<Box<[u8]>>,
-        upper: Option<Box<[u8]>>,
+        (lower, upper): (Option<Box<[u8]>>, Option<Box<[u8]>>),
         reverse: bool,
+        chunk_entries: u32,
     ) -> IterState {
         IterState {
             db,
@@ -75,17 +87,23 @@ impl IterState {
             upper,
             reverse,
             resume: None,
-            next_entries: FIRST_CHUNK_ENTRIES,
+            next_entries: first_entries(chunk_entries),
             done: false,
         }
     }
 
     /// Repositions the iterator within new bounds `[lower, upper)` (`None` = unbounded), as
-    /// `seek` says; the next chunk starts there.
-    pub fn seek(&mut self, seek: Seek, lower: Option<Box<[u8]>>, upper: Option<Box<[u8]>>) {
+    /// `seek` says; the next chunk starts there and holds up to `chunk_entries` entries (0: the
+    /// default).
+    pub fn seek(
+        &mut self,
+        seek: Seek,
+        (lower, upper): (Option<Box<[u8]>>, Option<Box<[u8]>>),
+        chunk_entries: u32,
+    ) {
         self.lower = lower;
         self.upper = upper;
-        self.next_entries = FIRST_CHUNK_ENTRIES;
+        self.next_entries = first_entries(chunk_entries);
         self.done = false;
         (self.reverse, self.resume) = match seek {
             Seek::First => (false, None),
@@ -199,13 +217,11 @@ mod tests {
         let (dir, db) = db_with("iter", (0..1000u32).map(|i| format!("k{i:04}")));
         for reverse in [false, true] {
             let seq = db.acquire_snapshot();
-            let mut it = IterState::new(
-                1,
-                seq,
+            let bounds = (
                 Some(Box::from(&b"k0100"[..])),
                 Some(Box::from(&b"k0900"[..])),
-                reverse,
             );
+            let mut it = IterState::new(1, seq, bounds, reverse, 0);
             let mut keys = Vec::new();
             let mut chunks = 0;
             loop {
@@ -247,7 +263,7 @@ mod tests {
             }
             v
         };
-        let mut it = IterState::new(1, seq, None, None, false);
+        let mut it = IterState::new(1, seq, (None, None), false, 0);
         let read_all = |it: &mut IterState| {
             let mut got = Vec::new();
             loop {
@@ -275,12 +291,36 @@ mod tests {
             (Seek::Le(key(10)), Vec::new()),
         ];
         for (seek, want) in cases {
-            it.seek(seek.clone(), lo.clone(), hi.clone());
+            it.seek(seek.clone(), (lo.clone(), hi.clone()), 0);
             assert_eq!(read_all(&mut it), want, "{seek:?}");
         }
         // New bounds with a seek: the whole of them.
-        it.seek(Seek::First, None, Some(key(10)));
+        it.seek(Seek::First, (None, Some(key(10))), 0);
         assert_eq!(read_all(&mut it), keys(0, 10, 1));
+        db.release_snapshot(seq);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_first_chunk_holds_the_entries_asked_for_and_later_chunks_double_from_there() {
+        let (dir, db) = db_with("hint", (0..1000u32).map(|i| format!("k{i:04}")));
+        let seq = db.acquire_snapshot();
+        let sizes = |it: &mut IterState, chunks: usize| -> Vec<usize> {
+            (0..chunks)
+                .map(|_| decode(&it.next_chunk(&db).unwrap().0).len())
+                .collect()
+        };
+        let mut it = IterState::new(1, seq, (None, None), false, 100);
+        assert_eq!(sizes(&mut it, 3), [100, 200, 400]);
+        it.seek(Seek::Ge(Box::from(&b"k0500"[..])), (None, None), 0);
+        assert_eq!(sizes(&mut it, 2), [16, 32], "0 asks for the default");
+        it.seek(Seek::Last, (None, None), 1);
+        assert_eq!(sizes(&mut it, 3), [1, 2, 4]);
+        // More than a chunk's cap is the cap: 8,192 entries, whole range read in one chunk.
+        let mut it = IterState::new(1, seq, (None, None), true, u32::MAX);
+        let (chunk, done) = it.next_chunk(&db).unwrap();
+        assert_eq!((decode(&chunk).len(), done), (1000, true));
         db.release_snapshot(seq);
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);

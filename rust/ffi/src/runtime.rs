@@ -101,6 +101,8 @@ pub enum Request {
         upper: Option<Box<[u8]>>,
         reverse: bool,
         first_chunk: bool,
+        /// The first chunk's entries at most (0: strata's default).
+        chunk_entries: u32,
         token: u64,
     },
     IterNext {
@@ -113,6 +115,8 @@ pub enum Request {
         seek: Seek,
         lower: Option<Box<[u8]>>,
         upper: Option<Box<[u8]>>,
+        /// The first chunk's entries at most (0: strata's default).
+        chunk_entries: u32,
         token: u64,
     },
     IterClose {
@@ -828,10 +832,12 @@ impl State {
                 upper,
                 reverse,
                 first_chunk,
+                chunk_entries,
                 token,
             } => {
                 let bounds = (lower, upper);
-                self.iter_open(db, snapshot, bounds, reverse, first_chunk, token)
+                let chunk = first_chunk.then_some(chunk_entries);
+                self.iter_open(db, snapshot, bounds, reverse, chunk, token)
             }
             Request::IterNext { iter, token } => self.iter_next(iter, token),
             Request::IterSeek {
@@ -839,10 +845,11 @@ impl State {
                 seek,
                 lower,
                 upper,
+                chunk_entries,
                 token,
             } => {
                 if let Some(state) = self.iters.get_mut(&iter) {
-                    state.seek(seek, lower, upper);
+                    state.seek(seek, (lower, upper), chunk_entries);
                 }
                 self.iter_next(iter, token)
             }
@@ -1108,13 +1115,15 @@ impl State {
         self.out.push(Completion::ok(token, bytes.to_vec()));
     }
 
+    /// Opens an iterator; `first_chunk`, when some, reads a first chunk of up to that many
+    /// entries (0: the default) into the completion.
     fn iter_open(
         &mut self,
         db: u64,
         snapshot: u64,
-        (lower, upper): Bounds,
+        bounds: Bounds,
         reverse: bool,
-        first_chunk: bool,
+        first_chunk: Option<u32>,
         token: u64,
     ) {
         if !self.dbs.contains_key(&db) {
@@ -1126,8 +1135,8 @@ impl State {
         let slot = self.dbs.get_mut(&db).expect("checked above");
         let handle = slot.db.new_handle();
         slot.db.read().retain_snapshot(seq);
-        let mut state = IterState::new(db, seq, lower, upper, reverse);
-        let mut c = if first_chunk {
+        let mut state = IterState::new(db, seq, bounds, reverse, first_chunk.unwrap_or(0));
+        let mut c = if first_chunk.is_some() {
             chunk_completion(token, state.next_chunk(&slot.db.read()))
         } else {
             Completion::ok(token, Vec::new())
