@@ -29,6 +29,9 @@ const MAX_CHUNK_ENTRIES: usize = 8192;
 /// A chunk stops after the entry that crosses this many bytes.
 const CHUNK_TARGET_BYTES: usize = 256 << 10;
 
+/// An iterator's lower and upper bound (None: unbounded on that side).
+pub type Bounds = (Option<Box<[u8]>>, Option<Box<[u8]>>);
+
 /// One open iterator.
 #[derive(Debug)]
 pub struct IterState {
@@ -76,7 +79,7 @@ impl IterState {
     pub fn new(
         db: u64,
         seq: u64,
-        (lower, upper): (Option<Box<[u8]>>, Option<Box<[u8]>>),
+        (lower, upper): Bounds,
         reverse: bool,
         chunk_entries: u32,
     ) -> IterState {
@@ -95,12 +98,7 @@ impl IterState {
     /// Repositions the iterator within new bounds `[lower, upper)` (`None` = unbounded), as
     /// `seek` says; the next chunk starts there and holds up to `chunk_entries` entries (0: the
     /// default).
-    pub fn seek(
-        &mut self,
-        seek: Seek,
-        (lower, upper): (Option<Box<[u8]>>, Option<Box<[u8]>>),
-        chunk_entries: u32,
-    ) {
+    pub fn seek(&mut self, seek: Seek, (lower, upper): Bounds, chunk_entries: u32) {
         self.lower = lower;
         self.upper = upper;
         self.next_entries = first_entries(chunk_entries);

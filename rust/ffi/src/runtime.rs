@@ -39,7 +39,7 @@ use crate::abi::{
     strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND, STRATA_ITER_DONE,
 };
 use crate::completion::{Completion, CompletionQueue};
-use crate::iterator::{IterState, Seek};
+use crate::iterator::{Bounds, IterState, Seek};
 use crate::waiter::{Expected, Waiter};
 
 /// How long the runtime thread polls an empty channel before it parks. Short: the machine may
@@ -47,9 +47,6 @@ use crate::waiter::{Expected, Waiter};
 const SPIN: Duration = Duration::from_micros(20);
 /// Most requests handled before the group's writes are flushed and completions published.
 const MAX_GROUP: usize = 1024;
-
-/// An iterator's lower and upper bound (None: unbounded on that side).
-type Bounds = (Option<Box<[u8]>>, Option<Box<[u8]>>);
 
 /// A message to the runtime thread. Every field is owned: nothing borrows caller memory.
 pub enum Request {
