@@ -41,11 +41,15 @@ import (
 // FillBatch is the number of keys in each batch of fillseq and fillrandom.
 const FillBatch = 100
 
-// ScanLength is the number of entries each scan reads (the seek's and 9 more).
-const ScanLength = 10
+// ScanLength is the number of entries each scan reads (the seek's and 9 more); LongScanLength
+// is scan100's.
+const (
+	ScanLength     = 10
+	LongScanLength = 100
+)
 
 // WorkloadNames lists the workloads in the order they run.
-var WorkloadNames = []string{"fillseq", "fillrandom", "readrandom", "readmissing", "scan", "seekprev", "mix", "txnrmw", "readwhilewriting", "fillsync"}
+var WorkloadNames = []string{"fillseq", "fillrandom", "readrandom", "readmissing", "scan", "scan100", "seekprev", "mix", "txnrmw", "readwhilewriting", "fillsync"}
 
 // Config is what one run does.
 type Config struct {
@@ -181,7 +185,7 @@ func (r Row) Label() string { return Label(r.Workload, r.Threads) }
 // Label names a workload run with threads goroutines as the report does.
 func Label(workload string, threads int) string {
 	switch workload {
-	case "readrandom", "mix", "txnrmw", "readwhilewriting", "fillsync":
+	case "readrandom", "scan100", "mix", "txnrmw", "readwhilewriting", "fillsync":
 		return fmt.Sprintf("%s/%d", workload, threads)
 	}
 	return workload
@@ -313,13 +317,13 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 	case "fillseq", "fillrandom":
 		row, err := r.twice(func() (Row, error) { return r.fill(e, workload) })
 		return []Row{row}, err
-	case "readrandom", "readmissing", "scan", "seekprev", "mix":
+	case "readrandom", "readmissing", "scan", "scan100", "seekprev", "mix":
 		if err := r.needFilled(e); err != nil {
 			return nil, err
 		}
 		threads := []int{1}
 		switch workload {
-		case "readrandom":
+		case "readrandom", "scan100":
 			threads = r.cfg.ReadThreads
 		case "mix":
 			threads = r.cfg.MixThreads
@@ -479,7 +483,9 @@ func (r *runner) onFilled(e Engine, workload string, threads int) (Row, error) {
 	case "readrandom", "readmissing":
 		m, err = timed(threads, r.cfg.Reads, func() unit { return r.reader(s, workload == "readmissing") })
 	case "scan":
-		m, err = timed(threads, r.cfg.Scans, func() unit { return r.scanner(s) })
+		m, err = timed(threads, r.cfg.Scans, func() unit { return r.scanner(s, ScanLength) })
+	case "scan100":
+		m, err = timed(threads, r.cfg.Scans, func() unit { return r.scanner(s, LongScanLength) })
 	case "seekprev":
 		m, err = r.seekPrev(s)
 	case "mix":
@@ -527,9 +533,9 @@ func (r *runner) reader(s Store, missing bool) unit {
 	}
 }
 
-// scanner seeks to a random existing key and reads ScanLength entries; they must be that key
-// and the ones after it, in order (the keys are dense), each with a full value.
-func (r *runner) scanner(s Store) unit {
+// scanner seeks to a random existing key and reads length entries; they must be that key and
+// the ones after it, in order (the keys are dense), each with a full value.
+func (r *runner) scanner(s Store, length int) unit {
 	ks := r.keyspace
 	start := make([]byte, KeySize)
 	want := make([]byte, KeySize)
@@ -537,7 +543,7 @@ func (r *runner) scanner(s Store) unit {
 		n := ks.Target(scanSeed, i)
 		t := tally{ops: 1}
 		var bad error
-		err := s.Scan(PutKey(start, n), ScanLength, func(key, value []byte) {
+		err := s.Scan(PutKey(start, n), length, func(key, value []byte) {
 			if bad != nil {
 				return
 			}
@@ -552,7 +558,7 @@ func (r *runner) scanner(s Store) unit {
 		if err = errors.Join(err, bad); err != nil {
 			return tally{}, err
 		}
-		if wantN := int64(min(ScanLength, ks.Keys-n)); t.found != wantN {
+		if wantN := int64(min(length, ks.Keys-n)); t.found != wantN {
 			return tally{}, fmt.Errorf("scan from key %d returned %d entries, not %d", n, t.found, wantN)
 		}
 		return t, nil

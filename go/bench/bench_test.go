@@ -42,9 +42,10 @@ func TestEveryWorkloadOnEveryEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	ks := NewKeyspace(keys, cfg.ValueSize)
-	var scanned, seekPrevFound, mixReads int64
+	var scanned, scanned100, seekPrevFound, mixReads int64
 	for i := range cfg.Scans {
 		scanned += int64(min(ScanLength, keys-ks.Target(scanSeed, i)))
+		scanned100 += int64(min(LongScanLength, keys-ks.Target(scanSeed, i)))
 		seekPrevFound += int64(1 + min(SeekPrevSteps, ks.Target(seekPrevSeed, i)))
 	}
 	for i := range cfg.MixOps {
@@ -62,6 +63,8 @@ func TestEveryWorkloadOnEveryEngine(t *testing.T) {
 		{"readrandom/4", int64(cfg.Reads), int64(cfg.Reads), "fast", "op"},
 		{"readmissing", int64(cfg.Reads), 0, "fast", "op"},
 		{"scan", int64(cfg.Scans), scanned, "fast", "op"},
+		{"scan100/1", int64(cfg.Scans), scanned100, "fast", "op"},
+		{"scan100/4", int64(cfg.Scans), scanned100, "fast", "op"},
 		{"seekprev", int64(cfg.Scans), seekPrevFound, "fast", "op"},
 		{"mix/4", int64(cfg.MixOps), mixReads, "fast", "op"},
 		{"txnrmw/1", int64(cfg.TxnOps), int64(cfg.TxnOps), "fast", "op"},

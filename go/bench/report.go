@@ -237,7 +237,8 @@ func (r *Report) Markdown() string {
 	w("| Go | %s |\n", g.GoVersion)
 	w("| Rust | %s |\n", orDash(r.in.RustVersion))
 	w("| commit | %s |\n\n", orDash(r.in.Commit))
-	w("%d keys of %d bytes with %d-byte values; %d point reads per read row, %d scans, %d mix operations, "+
+	w("%d keys of %d bytes with %d-byte values; %d point reads per read row, %d scans per scan row (scan: a seek and "+
+		"10 entries, scan100/N: a seek and 100 entries from each of N goroutines), %d mix operations, "+
 		"%d fillsync writes per row. Same keys, values and orders in both harnesses (`go/bench/keyspace.go`, "+
 		"`rust/bench/src/data.rs`). fillseq and fillrandom write batches of %d without fsync and are timed until "+
 		"the last batch is acknowledged; reads, scans and the mix reopen the fillrandom database; the mix is half "+
