@@ -17,12 +17,13 @@ use data::Data;
 use engines::{Durability, Engine, Result};
 use measurement::Row;
 
-const WORKLOADS: [&str; 7] = [
+const WORKLOADS: [&str; 8] = [
     "fillseq",
     "fillrandom",
     "readrandom",
     "readmissing",
     "scan",
+    "scan100",
     "mix",
     "fillsync",
 ];
@@ -32,15 +33,16 @@ usage: strata-bench [flags]
   --keys N            keys written by fillseq/fillrandom (default 1000000)
   --value-size N      value bytes (default 100); keys are 16 bytes
   --reads N           point reads in readrandom and readmissing (default: --keys)
-  --scans N           scans (seek + 10 entries) in scan (default: --keys / 10)
-  --read-threads L    readrandom thread counts, comma-separated (default 1,16)
+  --scans N           scans in scan (seek + 10 entries) and scan100 (seek + 100, per thread
+                      count) (default: --keys / 10)
+  --read-threads L    readrandom and scan100 thread counts, comma-separated (default 1,16)
   --mix-ops N         operations of the 50/50 read/write mix, no fsync (default: --keys)
   --mix-threads L     mix thread counts, comma-separated (default 16)
   --sync-ops N        fsynced writes in fillsync, split among the writers (default 20000)
   --sync-writers L    fillsync writer thread counts, comma-separated (default 1,32)
   --engines L         comma-separated from strata,fjall,redb (default all)
-  --workloads L       comma-separated from fillseq,fillrandom,readrandom,readmissing,scan,mix,
-                      fillsync
+  --workloads L       comma-separated from fillseq,fillrandom,readrandom,readmissing,scan,
+                      scan100,mix,fillsync
                       (default all)
   --dir D             where databases go (default a temp dir under /tmp, removed at exit;
                       a given --dir is kept, and read workloads reuse a fillrandom database
@@ -246,7 +248,7 @@ impl Runner {
                 }
                 Ok(vec![row])
             }
-            "readrandom" | "readmissing" | "scan" | "mix" => {
+            "readrandom" | "readmissing" | "scan" | "scan100" | "mix" => {
                 // A kept --dir may hold a fillrandom database from an earlier run (for
                 // profiling reads alone); it must have been made with the same --keys.
                 let reusable = !self.run_dir.remove && self.run_dir.filled(engine).exists();
@@ -260,7 +262,7 @@ impl Runner {
                     eprintln!("  ({name} reopened: {shape})");
                 }
                 let threads = match workload {
-                    "readrandom" => self.config.read_threads.clone(),
+                    "readrandom" | "scan100" => self.config.read_threads.clone(),
                     "mix" => self.config.mix_threads.clone(),
                     _ => vec![1],
                 };
@@ -268,7 +270,14 @@ impl Runner {
                 for t in threads {
                     let (data, store) = (&self.data, store.as_ref());
                     let m = match workload {
-                        "scan" => workloads::scan(store, data, self.config.scans)?,
+                        "scan" => {
+                            let scans = self.config.scans;
+                            workloads::scan(store, data, scans, workloads::SCAN_LEN, 1)?
+                        }
+                        "scan100" => {
+                            let (scans, len) = (self.config.scans, workloads::LONG_SCAN_LEN);
+                            workloads::scan(store, data, scans, len, t)?
+                        }
                         "mix" => workloads::mix(store, data, self.config.mix_ops, t)?,
                         _ => workloads::read(
                             store,

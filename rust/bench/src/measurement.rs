@@ -161,7 +161,7 @@ impl Row {
 
     /// The workload name with its writer count when that is part of its identity.
     pub fn label(&self) -> String {
-        if matches!(self.workload, "fillsync" | "readrandom" | "mix") {
+        if matches!(self.workload, "fillsync" | "readrandom" | "scan100" | "mix") {
             format!("{}/{}", self.workload, self.threads)
         } else {
             self.workload.to_string()

@@ -12,8 +12,9 @@ use crate::measurement::{process_cpu, Histogram, Measurement};
 
 /// Entries per batch in fillseq and fillrandom.
 pub const FILL_BATCH: usize = 100;
-/// Entries each scan reads.
+/// Entries each scan reads; scan100's read [`LONG_SCAN_LEN`].
 pub const SCAN_LEN: usize = 10;
+pub const LONG_SCAN_LEN: usize = 100;
 
 /// Writes every key once, in `order`, in batches of [`FILL_BATCH`]; latency is per batch.
 pub fn fill(store: &mut dyn Store, data: &Data, order: &[u64]) -> Result<Measurement> {
@@ -115,13 +116,19 @@ pub fn read(
     })
 }
 
-/// `scans` times: seek to a random existing key and read it and the next entries, up to
-/// [`SCAN_LEN`] in all. Checks that each scan returned what the key space says it must.
-pub fn scan(store: &dyn Store, data: &Data, scans: u64) -> Result<Measurement> {
-    timed(1, scans, &|j| {
+/// `scans` times on `threads` threads: seek to a random existing key and read it and the next
+/// entries, up to `len` in all. Checks that each scan returned what the key space says it must.
+pub fn scan(
+    store: &dyn Store,
+    data: &Data,
+    scans: u64,
+    len: usize,
+    threads: usize,
+) -> Result<Measurement> {
+    timed(threads, scans, &|j| {
         let i = data.target(SCAN_SEED, j);
-        let (entries, read) = store.scan(&data.key(i), SCAN_LEN)?;
-        let expected = (data.keys - i).min(SCAN_LEN as u64) as usize;
+        let (entries, read) = store.scan(&data.key(i), len)?;
+        let expected = (data.keys - i).min(len as u64) as usize;
         if entries != expected {
             return Err(
                 format!("scan from key {i} returned {entries} entries, not {expected}").into(),
