@@ -103,16 +103,27 @@ type Target struct {
 	Min     float64
 }
 
-// Targets are the targets for strata against Pebble, for the Go bridge against the
-// native engine, and for strata's writer among readers against itself alone.
+// Targets are the issues' targets: strata through Go against Pebble on every workload
+// (scans of 100 entries and fillsync with one writer included), the Go bridge against the
+// native engine, strata's writer among readers against itself alone, and point reads and
+// scans of 100 against bbolt.
 var Targets = []Target{
-	{"readrandom, 1 goroutine", "readrandom/1", "pebble", 0.5},
+	{"readrandom, 1 goroutine", "readrandom/1", "pebble", 1.0},
 	{"readrandom, 16 goroutines", "readrandom/16", "pebble", 1.0},
 	{"fillrandom, batches of 100", "fillrandom", "pebble", 1.0},
+	{"fillsync, 1 writer", "fillsync/1", "pebble", 1.0},
 	{"fillsync, 32 writers", "fillsync/32", "pebble", 1.0},
-	{"scan (seek + next 10)", "scan", "pebble", 0.7},
+	{"scan (seek + next 10)", "scan", "pebble", 1.0},
+	{"scan of 100 entries, 1 goroutine", "scan100/1", "pebble", 1.0},
+	{"scan of 100 entries, 16 goroutines", "scan100/16", "pebble", 1.0},
 	{"strata's writer among 15 readers / alone (readwhilewriting/15)", "readwhilewriting/15", "solo", 0.5},
-	{"strata from Go / strata native, pipelined (readrandom/16)", "readrandom/16", "native", 0.8},
+	{"strata from Go / strata native (fillrandom)", "fillrandom", "native", 0.8},
+	{"strata from Go / strata native (readrandom/16)", "readrandom/16", "native", 0.8},
+	{"strata from Go / strata native (scan)", "scan", "native", 0.8},
+	{"readrandom, 1 goroutine, against bbolt", "readrandom/1", "bbolt", 1.0},
+	{"readrandom, 16 goroutines, against bbolt", "readrandom/16", "bbolt", 1.0},
+	{"scan of 100 entries, 1 goroutine, against bbolt", "scan100/1", "bbolt", 1.0},
+	{"scan of 100 entries, 16 goroutines, against bbolt", "scan100/16", "bbolt", 1.0},
 }
 
 // BusyTargets are the rows on which strata must hold up on a busy machine at least as well as
