@@ -175,26 +175,24 @@ func (db *DB) scanChunk() C.uint32_t {
 // learnScan sizes the first chunk of the database's next opens and seeks from how far the
 // reader of the last one went: it asked for asked entries and moved onto read of them (ended:
 // the range ended within the chunk). A reader that went past the chunk paid a round trip per
-// further chunk (a scan of 100 entries took three), so the next first chunk holds what it read,
-// rounded up to a power of two; one that read under a quarter of a chunk the range had more
+// further chunk (a scan of 100 entries took three), so the next first chunk holds what it read
+// and some room (withRoom); one that read under a quarter of a chunk the range had more
 // for halves it, so a short scan after long ones wastes little and not for long. Iterators of
 // one database race on the size harmlessly: it is a hint.
 func (db *DB) learnScan(asked uint32, read int, ended bool) {
 	switch {
 	case read > int(asked):
-		db.scanEntries.Store(uint32(min(max(nextPow2(read), minChunk), maxChunk)))
+		db.scanEntries.Store(uint32(min(max(withRoom(read), minChunk), maxChunk)))
 	case !ended && read*4 < int(asked):
 		db.scanEntries.Store(max(asked/2, minChunk))
 	}
 }
 
-// nextPow2 is the smallest power of two at least n (n >= 1).
-func nextPow2(n int) int {
-	p := 1
-	for p < n {
-		p <<= 1
-	}
-	return p
+// withRoom is n entries and an eighth more, rounded up to a multiple of 16: room for scans a
+// little longer than the last without reading much past what they need (the engine's work for
+// a chunk grows with its entries, and is most of a scan's time).
+func withRoom(n int) int {
+	return (n + n/8 + 15) / 16 * 16
 }
 
 // iterOpens picks how a lone caller opens iterators. Neither way wins everywhere (measured
