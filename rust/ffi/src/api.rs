@@ -903,8 +903,7 @@ unsafe fn iter_open_request(
         lower,
         upper,
         reverse: flags & STRATA_ITER_REVERSE != 0,
-        first_chunk: flags & STRATA_ITER_FIRST_CHUNK != 0,
-        chunk_entries,
+        first_chunk: (flags & STRATA_ITER_FIRST_CHUNK != 0).then_some(chunk_entries),
         token,
     })
 }

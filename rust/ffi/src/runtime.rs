@@ -97,9 +97,9 @@ pub enum Request {
         lower: Option<Box<[u8]>>,
         upper: Option<Box<[u8]>>,
         reverse: bool,
-        first_chunk: bool,
-        /// The first chunk's entries at most (0: strata's default).
-        chunk_entries: u32,
+        /// When some, the open's completion carries a first chunk of up to that many entries
+        /// (0: strata's default).
+        first_chunk: Option<u32>,
         token: u64,
     },
     IterNext {
@@ -829,12 +829,10 @@ impl State {
                 upper,
                 reverse,
                 first_chunk,
-                chunk_entries,
                 token,
             } => {
                 let bounds = (lower, upper);
-                let chunk = first_chunk.then_some(chunk_entries);
-                self.iter_open(db, snapshot, bounds, reverse, chunk, token)
+                self.iter_open(db, snapshot, bounds, reverse, first_chunk, token)
             }
             Request::IterNext { iter, token } => self.iter_next(iter, token),
             Request::IterSeek {
