@@ -39,7 +39,7 @@ use crate::abi::{
     strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND, STRATA_ITER_DONE,
 };
 use crate::completion::{Completion, CompletionQueue};
-use crate::iterator::{Bounds, IterState, Seek};
+use crate::iterator::{Bounds, IterState, Scratch, Seek};
 use crate::waiter::{Expected, Waiter};
 
 /// How long the runtime thread polls an empty channel before it parks. Short: the machine may
@@ -643,6 +643,8 @@ struct State {
     number: u32,
     dbs: HashMap<u64, DbSlot>,
     iters: HashMap<u64, IterState>,
+    /// Where this thread encodes its iterators' chunks.
+    scratch: Scratch,
     out: Vec<Completion>,
     /// Results for callers blocked in their own call, delivered with the group's completions.
     woken: Vec<(Arc<Waiter>, Completion)>,
@@ -704,6 +706,7 @@ impl State {
             number,
             dbs: HashMap::new(),
             iters: HashMap::new(),
+            scratch: Scratch::default(),
             buffers: Vec::new(),
             out: Vec::new(),
             woken: Vec::new(),
@@ -1132,7 +1135,7 @@ impl State {
         slot.db.read().retain_snapshot(seq);
         let mut state = IterState::new(db, seq, bounds, reverse, first_chunk.unwrap_or(0));
         let mut c = if first_chunk.is_some() {
-            chunk_completion(token, state.next_chunk(&slot.db.read()))
+            chunk_completion(token, state.next_chunk(&slot.db.read(), &mut self.scratch))
         } else {
             Completion::ok(token, Vec::new())
         };
@@ -1159,8 +1162,8 @@ impl State {
             self.out.push(closed(token));
             return;
         };
-        self.out
-            .push(chunk_completion(token, state.next_chunk(&slot.db.read())));
+        let chunk = state.next_chunk(&slot.db.read(), &mut self.scratch);
+        self.out.push(chunk_completion(token, chunk));
     }
 
     fn iter_close(&mut self, iter: u64) {
