@@ -1827,6 +1827,47 @@ static void check_seek(uint64_t iter, uint32_t mode, int at, int lo, int hi, int
           first, entries);
 }
 
+/* strata_iter_seek with STRATA_SEEK_BEHIND, bounds [key(lo), key(hi)), 16 entries: the data
+ * starts with the length of the entries behind the position, which run from key(behind) a step
+ * of -step at a time (behind_n of them, then STRATA_ITER_BEHIND_DONE or not), followed by the
+ * chunk from key(first), step at a time (16 entries, or to the bound). */
+static void check_seek_behind(uint64_t iter, uint32_t mode, int at, int lo, int hi, int behind,
+                              size_t behind_n, bool behind_done, int first, int step,
+                              const char *what)
+{
+    char key[16], start[16], end[16];
+    size_t key_len = at >= 0 ? iter_key(at, key) : 0;
+    size_t start_len = iter_key(lo, start), end_len = iter_key(hi, end);
+    uint64_t t = new_token();
+    struct result r = complete(strata_iter_seek(iter, mode | STRATA_SEEK_BEHIND, BYTES(key),
+                                                key_len, BYTES(start), start_len,
+                                                BYTES(end), end_len, 16, t),
+                               t);
+    size_t n = r.len >= 4 ? (size_t)(r.data[0] | r.data[1] << 8 | r.data[2] << 16 |
+                                      (size_t)r.data[3] << 24)
+                          : SIZE_MAX;
+    bool ok = r.code == STRATA_OK && n <= r.len - 4;
+    size_t back_entries = 0, entries = 0;
+    int next_back = behind, next = first;
+    if (ok) {
+        struct result back = r, ahead = r;
+        back.data = r.data + 4;
+        back.len = n;
+        ahead.data = r.data + 4 + n;
+        ahead.len = r.len - 4 - n;
+        ok = check_chunk(&back, &next_back, -step, lo, hi, &back_entries) &&
+             check_chunk(&ahead, &next, step, lo, hi, &entries);
+    }
+    int want = step > 0 ? hi - first : first - lo + 1;
+    want = want < 0 ? 0 : want > 16 ? 16 : want;
+    check(ok && back_entries == behind_n && entries == (size_t)want &&
+              ((r.flags & STRATA_ITER_BEHIND_DONE) != 0) == behind_done,
+          "%s: %zu entries behind from key%05d%s, then %d from key%05d (got %zu%s, %zu)", what,
+          behind_n, behind, behind_done ? " and BEHIND_DONE" : "", want, first, back_entries,
+          (r.flags & STRATA_ITER_BEHIND_DONE) ? " and BEHIND_DONE" : "", entries);
+    result_free(&r);
+}
+
 static void check_range(uint64_t db, int lo, int hi, bool bounded, bool reverse, const char *what)
 {
     uint64_t iter = open_range(db, lo, hi, bounded, reverse ? STRATA_ITER_REVERSE : 0);
@@ -1965,6 +2006,32 @@ static void test_iterators(struct db *b)
         check_seek(iter, STRATA_SEEK_FIRST, -1, 100, 1900, 100, 1, "iter_seek FIRST");
         check_seek(iter, STRATA_SEEK_LAST, -1, 100, 1900, 1899, -1, "iter_seek LAST");
         check_seek(iter, STRATA_SEEK_GE, 50, 100, 1900, 100, 1, "iter_seek GE below the bounds");
+        /* STRATA_SEEK_BEHIND: the entries behind the position come first. */
+        check_seek_behind(iter, STRATA_SEEK_GE, 500, 100, 1900, 499, 16, false, 500, 1,
+                          "iter_seek GE|BEHIND key00500");
+        check_seek_behind(iter, STRATA_SEEK_GT, 500, 100, 1900, 500, 16, false, 501, 1,
+                          "iter_seek GT|BEHIND key00500");
+        check_seek_behind(iter, STRATA_SEEK_LE, 500, 100, 1900, 501, 16, false, 500, -1,
+                          "iter_seek LE|BEHIND key00500");
+        check_seek_behind(iter, STRATA_SEEK_LT, 500, 100, 1900, 500, 16, false, 499, -1,
+                          "iter_seek LT|BEHIND key00500");
+        check_seek_behind(iter, STRATA_SEEK_GE, 105, 100, 1900, 104, 5, true, 105, 1,
+                          "iter_seek GE|BEHIND near the lower bound");
+        check_seek_behind(iter, STRATA_SEEK_GE, 1950, 100, 1900, 1899, 16, false, 1900, 1,
+                          "iter_seek GE|BEHIND past the upper bound");
+        check_seek_behind(iter, STRATA_SEEK_FIRST, -1, 100, 1900, 99, 0, true, 100, 1,
+                          "iter_seek FIRST|BEHIND");
+        {
+            /* The iterator stays where the chunk after the seek ended. */
+            struct result r = iter_next(iter);
+            int next = 116;
+            size_t entries = 0;
+            bool ok = r.code == STRATA_OK && check_chunk(&r, &next, 1, 100, 1900, &entries);
+            check(ok && entries == 32,
+                  "iter_next after a FIRST|BEHIND seek goes on from key00116 (got %zu)",
+                  entries);
+            result_free(&r);
+        }
         EXPECT_INVALID(strata_iter_seek(iter, 0, NULL, 0, NULL, 0, NULL, 0, 0, token),
                        "iter_seek with mode 0");
         EXPECT_INVALID(

@@ -276,6 +276,31 @@ func BenchmarkSeekGENext10(b *testing.B) {
 	}
 }
 
+// BenchmarkSeekGEPrev10: one goroutine keeps one iterator open, repositions it at a random key
+// with SeekGE and steps back 10 entries with Prev (go/bench's seekprev): each operation turns
+// the iterator around where its seek landed.
+func BenchmarkSeekGEPrev10(b *testing.B) {
+	db := benchDB(b, &Options{NoSync: true})
+	it, err := db.NewIterator(context.Background(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer it.Close()
+	var start [8]byte
+	b.ResetTimer()
+	for i := range b.N {
+		at := uint64(i*7919) % benchKeys
+		binary.BigEndian.PutUint64(start[:], at)
+		n := 0
+		for ok := it.SeekGE(start[:]); ok && n < 11; ok = it.Prev() {
+			n++
+		}
+		if n != 11 && at >= 10 {
+			b.Fatalf("read %d entries seeking to %x and back: %v", n, start, it.Err())
+		}
+	}
+}
+
 // BenchmarkPutGetSequential: one goroutine alternates a Put and a Get of the same key on a
 // NoSync database, the shape of a request handler; ns/op is the pair. Reads and writes that
 // land on different strata threads, each asleep by the time its next request comes, cost a

@@ -34,6 +34,9 @@ type DB struct {
 	// scanEntries is how many entries the first chunk after an iterator's open or seek asks
 	// for (0: minChunk), learned from how far this database's iterators read (learnScan).
 	scanEntries atomic.Uint32
+	// turns is whether this database's iterators lately turned around right after a seek,
+	// so that seeks bring the entries behind them (learnTurn).
+	turns turnLearner
 }
 
 // dbRelease is what the cleanup of a DB dropped without Close needs.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // IterOptions bound an iterator to keys in [Start, End). A nil or empty bound is unbounded.
@@ -54,7 +55,9 @@ type IterOptions struct {
 // direction at any point. Each of these returns whether the iterator is at an entry (Valid).
 // Next steps in the iteration order (up, or down with IterOptions.Reverse) and Prev against
 // it; a positioned iterator is clearest without Reverse, where Next goes to the next larger
-// key. A seek costs one round trip to the engine, as opening an iterator does.
+// key. A seek costs one round trip to the engine, as opening an iterator does; turning around
+// where a seek landed (SeekGE, then Prev) costs none more once the database's iterators have
+// been doing so, since their seeks then bring the entries on both sides.
 type Iterator struct {
 	db      *DB
 	handle  uint64
@@ -62,7 +65,10 @@ type Iterator struct {
 	cleanup runtime.Cleanup
 
 	chunk []byte // current chunk, encoded as strata_iter_next documents
-	// pooled is the chunkPool entry whose buffer the chunks are read into; Close returns it.
+	// buf is the whole buffer the last result was read into (chunk is part of it), which
+	// the next request reuses; pooled is the chunkPool entry it came from, which Close
+	// returns.
+	buf        []byte
 	pooled     *[]byte
 	pos        int
 	lastChunk  bool
@@ -85,6 +91,18 @@ type Iterator struct {
 	asked uint32
 	read  int
 	ended bool
+
+	// behind holds the entries behind the position of the last seek, which it brought
+	// (STRATA_SEEK_BEHIND), nearest first, while the iterator has not moved on from where it
+	// landed; behindDone: nothing within the bounds lies beyond them. fromBehind: the chunk
+	// being read is such entries, so going on past them is a seek (the engine is positioned at
+	// the other chunk's end).
+	behind     []byte
+	behindDone bool
+	fromBehind bool
+	// sought: the last repositioning was a seek; turned: the iterator turned around where it
+	// landed. What the database's turnLearner learns from.
+	sought, turned bool
 }
 
 // NewIterator opens an iterator over the latest state. opts may be nil (all keys, ascending).
@@ -142,7 +160,7 @@ func (db *DB) newIterator(ctx context.Context, op string, snapshot uint64, opts 
 		return nil, err
 	}
 	done := cl.flags&C.STRATA_ITER_DONE != 0
-	it := &Iterator{db: db, handle: cl.handle, ctx: ctx, chunk: cl.data, pooled: pooled,
+	it := &Iterator{db: db, handle: cl.handle, ctx: ctx, chunk: cl.data, buf: cl.data, pooled: pooled,
 		lastChunk: done, reverse: opts.Reverse, down: opts.Reverse, asked: uint32(entries), ended: done}
 	it.lower, it.upper = copyBounds(opts.Start, opts.End)
 	it.cleanup = runtime.AddCleanup(it, func(h uint64) { C.strata_iter_close(C.uint64_t(h)) }, cl.handle)
@@ -193,6 +211,46 @@ func (db *DB) learnScan(asked uint32, read int, ended bool) {
 // a chunk grows with its entries, and is most of a scan's time).
 func withRoom(n int) int {
 	return (n + n/8 + 15) / 16 * 16
+}
+
+// turnLearner says whether a database's seeks (SeekGE, SeekLT, and the turn-arounds that
+// seek) bring the entries behind where they land (STRATA_SEEK_BEHIND), learned from whether
+// its iterators lately turned around right there: a reader that looks for the entry before a
+// key, or pages backwards from one, then pays one round trip per seek instead of two. Asking
+// costs the engine a seek the other way and the entries it reads, so a seek after which the
+// iterator moved on, or seeked again, counts against it: after a turn-around, seeks keep
+// bringing them until turnMemory seeks in a row went without one. Iterators of one database
+// race on it harmlessly: it is a hint.
+type turnLearner struct {
+	// credit is how many more seeks bring the entries behind them without a turn-around.
+	credit atomic.Int32
+	// force, for tests: 1 always brings them, 2 never, 0 learns.
+	force atomic.Int32
+}
+
+// turnMemory is how many seeks without a turn-around still bring the entries behind them after
+// one with.
+const turnMemory = 4
+
+// expected reports whether the next seek should bring the entries behind it.
+func (l *turnLearner) expected() bool {
+	switch l.force.Load() {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	return l.credit.Load() > 0
+}
+
+// learn records whether an iterator turned around where its last seek landed.
+func (l *turnLearner) learn(turned bool) {
+	switch {
+	case turned:
+		l.credit.Store(turnMemory)
+	case l.credit.Load() > 0:
+		l.credit.Add(-1)
+	}
 }
 
 // iterOpens picks how a lone caller opens iterators. Neither way wins everywhere (measured
@@ -306,6 +364,7 @@ func (it *Iterator) SetBounds(lower, upper []byte) {
 	}
 	it.lower, it.upper = copyBounds(lower, upper)
 	it.key, it.value, it.chunk, it.pos, it.lastChunk = nil, nil, nil, 0, true
+	it.behind, it.fromBehind = nil, false
 	it.unpositioned = true
 }
 
@@ -321,6 +380,19 @@ func (it *Iterator) move(down bool) bool {
 		}
 		return it.seek(C.STRATA_SEEK_FIRST, nil)
 	case down == it.down:
+		it.behind = nil // moving on: the entries behind the seek are no longer adjacent
+		return it.step()
+	}
+	// Turning around.
+	if it.sought && it.read <= 1 {
+		it.turned = true // where the seek landed
+	}
+	it.learned()
+	switch {
+	case it.behind != nil:
+		// The seek brought the entries behind where it landed (or behind the end it found).
+		it.chunk, it.pos, it.down = it.behind, 0, down
+		it.lastChunk, it.fromBehind, it.behind = it.behindDone, true, nil
 		return it.step()
 	case it.key != nil:
 		// Turning around at the current key: the next one the other way.
@@ -365,6 +437,10 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 	}
 	it.learned()
 	entries := it.db.scanChunk()
+	behind := mode != C.STRATA_SEEK_FIRST && mode != C.STRATA_SEEK_LAST && it.db.turns.expected()
+	if behind {
+		mode |= C.STRATA_SEEK_BEHIND
+	}
 	// The new chunk goes into the buffer of the one it replaces: Key and Value are valid only
 	// until the next move (key, which the call copies, may be one of them).
 	cl, err := it.chunkRequest("iterator seek", func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
@@ -379,24 +455,37 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 		return C.strata_iter_seek(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, entries, token)
 	})
 	it.key, it.value = nil, nil
+	it.behind, it.fromBehind = nil, false
 	if err != nil {
 		it.err = err
 		return false
 	}
 	it.unpositioned = false
+	mode &^= C.STRATA_SEEK_BEHIND
 	it.down = mode == C.STRATA_SEEK_LAST || mode == C.STRATA_SEEK_LE || mode == C.STRATA_SEEK_LT
-	it.chunk, it.pos = cl.data, 0
+	it.buf, it.chunk, it.pos = cl.data, cl.data, 0
+	if behind {
+		// behind_len:u32le, the entries behind, then the chunk.
+		n := 4 + int(binary.LittleEndian.Uint32(cl.data))
+		it.behind, it.chunk = cl.data[4:n:n], cl.data[n:]
+		it.behindDone = cl.flags&C.STRATA_ITER_BEHIND_DONE != 0
+	}
 	it.lastChunk = cl.flags&C.STRATA_ITER_DONE != 0
 	it.asked, it.read, it.ended = uint32(entries), 0, it.lastChunk
+	it.sought = mode != C.STRATA_SEEK_FIRST && mode != C.STRATA_SEEK_LAST
 	return it.step()
 }
 
-// learned tells the database how far the iterator read since its last open or seek (learnScan),
-// once.
+// learned tells the database how far the iterator read since its last open or seek
+// (learnScan), and whether it turned around where that seek landed (turnLearner), once.
 func (it *Iterator) learned() {
 	if it.asked != 0 {
 		it.db.learnScan(it.asked, it.read, it.ended)
 		it.asked = 0
+	}
+	if it.sought {
+		it.db.turns.learn(it.turned)
+		it.sought, it.turned = false, false
 	}
 }
 
@@ -404,6 +493,14 @@ func (it *Iterator) learned() {
 // is used up.
 func (it *Iterator) step() bool {
 	for it.pos >= len(it.chunk) {
+		if it.fromBehind && !it.lastChunk {
+			// Past the entries a seek brought from behind it: the engine is elsewhere, so
+			// go on from the last of them with a seek.
+			if it.down {
+				return it.seek(C.STRATA_SEEK_LT, bytes.Clone(it.key))
+			}
+			return it.seek(C.STRATA_SEEK_GT, bytes.Clone(it.key))
+		}
 		if it.lastChunk || !it.fetch() {
 			it.key, it.value = nil, nil
 			return false
@@ -431,7 +528,7 @@ func (it *Iterator) fetch() bool {
 		it.err = err
 		return false
 	}
-	it.chunk, it.pos = cl.data, 0
+	it.buf, it.chunk, it.pos = cl.data, cl.data, 0
 	it.lastChunk = cl.flags&C.STRATA_ITER_DONE != 0
 	return true
 }
@@ -442,7 +539,7 @@ func (it *Iterator) fetch() bool {
 // concurrent callers take the queue.
 func (it *Iterator) chunkRequest(op string, wait submitWaiting, queued func(token C.uint64_t) C.int32_t) (result, error) {
 	defer runtime.KeepAlive(it)
-	dst := it.chunk[:0]
+	dst := it.buf[:0]
 	if completions == nil || !completions.alone() {
 		return it.db.execAppend(it.ctx, op, opChunk, dst, queued)
 	}
@@ -485,13 +582,13 @@ func (it *Iterator) Close() error {
 		C.strata_iter_close(C.uint64_t(it.handle))
 		runtime.KeepAlive(it)
 		if it.pooled != nil {
-			if cap(it.chunk) > 0 && cap(it.chunk) <= maxPooledChunk {
-				*it.pooled = it.chunk[:0]
+			if cap(it.buf) > 0 && cap(it.buf) <= maxPooledChunk {
+				*it.pooled = it.buf[:0]
 			}
 			chunkPool.Put(it.pooled)
 			it.pooled = nil
 		}
-		it.key, it.value, it.chunk = nil, nil, nil
+		it.key, it.value, it.chunk, it.buf, it.behind = nil, nil, nil, nil, nil
 	}
 	return it.err
 }

@@ -281,6 +281,102 @@ func TestIteratorMovesWaitingInTheirOwnCall(t *testing.T) {
 	}
 }
 
+// TestSeeksBringTheEntriesBehindThemOnceIteratorsTurnAround: after an iterator turned around
+// where a seek landed, the database's seeks bring the entries behind them (STRATA_SEEK_BEHIND),
+// so a SeekGE and ten Prevs cross once; going on past those entries, and the ends of the range
+// and of its bounds, read what they should; seeks that are not turned from stop bringing them.
+func TestSeeksBringTheEntriesBehindThemOnceIteratorsTurnAround(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, &Options{NoSync: true})
+	b := NewBatch()
+	for i := range 200 {
+		b.Put(fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%03d", i))
+	}
+	if err := db.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	it, err := db.NewIterator(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	// moves runs seek and then step n times (Next or Prev), and returns the keys it was on
+	// and the requests the moves made (each takes a token).
+	moves := func(seek func() bool, step func() bool, n int) (keys []string, requests uint64) {
+		before := completions.token.Load()
+		ok := seek()
+		for i := 0; ; i++ {
+			if !ok {
+				keys = append(keys, "-")
+				break
+			}
+			if want := "v" + string(it.Key()[1:]); string(it.Value()) != want {
+				t.Fatalf("at %q the value is %q, want %q", it.Key(), it.Value(), want)
+			}
+			keys = append(keys, string(it.Key()))
+			if i == n {
+				break
+			}
+			ok = step()
+		}
+		return keys, completions.token.Load() - before
+	}
+	seekGE := func(k string) func() bool { return func() bool { return it.SeekGE([]byte(k)) } }
+	seekLT := func(k string) func() bool { return func() bool { return it.SeekLT([]byte(k)) } }
+	span := func(from, to int) []string { // keys from..to, either way
+		var keys []string
+		for i := from; ; {
+			keys = append(keys, fmt.Sprintf("k%03d", i))
+			if i == to {
+				return keys
+			}
+			if from < to {
+				i++
+			} else {
+				i--
+			}
+		}
+	}
+	check := func(what string, keys []string, requests uint64, wantKeys []string, wantRequests uint64) {
+		t.Helper()
+		if !slices.Equal(keys, wantKeys) || requests != wantRequests {
+			t.Fatalf("%s: read %v in %d requests, want %v in %d", what, keys, requests, wantKeys, wantRequests)
+		}
+	}
+	db.turns.credit.Store(0)
+	keys, n := moves(seekGE("k100"), it.Prev, 10)
+	check("a first SeekGE and 10 Prevs", keys, n, span(100, 90), 2)
+	keys, n = moves(seekGE("k150"), it.Prev, 10)
+	check("once learned", keys, n, span(150, 140), 1)
+	keys, n = moves(seekGE("k050"), it.Prev, 20)
+	check("past the 16 entries behind", keys, n, span(50, 30), 2)
+	keys, n = moves(seekLT("k060"), it.Next, 5)
+	check("a SeekLT and Nexts", keys, n, span(59, 64), 1)
+	// Off either end of the range: the entries behind are its last (or first) ones.
+	keys, n = moves(func() bool { return !it.SeekGE([]byte("k999")) && it.Prev() }, it.Prev, 2)
+	check("a SeekGE past the last key, then Prevs", keys, n, span(199, 197), 1)
+	keys, n = moves(func() bool { return !it.SeekLT([]byte("k000")) && it.Next() }, it.Next, 2)
+	check("a SeekLT before the first key, then Nexts", keys, n, span(0, 2), 1)
+	// Within bounds, the entries behind end at the bound.
+	it.SetBounds([]byte("k010"), []byte("k020"))
+	keys, n = moves(seekGE("k015"), it.Prev, 6)
+	check("a bounded SeekGE and Prevs", keys, n, append(span(15, 10), "-"), 1)
+	it.SetBounds(nil, nil)
+	// Seeks read onwards stop bringing them after turnMemory of them, not before.
+	for onwards := turnMemory - 1; onwards <= turnMemory; onwards++ {
+		for i := range onwards {
+			keys, n = moves(seekGE(fmt.Sprintf("k%03d", 20*i)), it.Next, 1)
+			check("a SeekGE and a Next", keys, n, span(20*i, 20*i+1), 1)
+		}
+		want := uint64(1)
+		if onwards == turnMemory {
+			want = 2
+		}
+		keys, n = moves(seekGE("k100"), it.Prev, 1)
+		check(fmt.Sprintf("a SeekGE and a Prev after %d seeks read onwards", onwards), keys, n, span(100, 99), want)
+	}
+}
+
 // TestIteratorOpensWaitingInTheirOwnCall: a lone caller's iterator opens wait in one cgo call
 // (strata_iter_open_wait) and behave as through the queue: forward, reverse and bounded
 // scans read the same entries, a first chunk larger than the call's scratch buffer comes back
@@ -571,8 +667,17 @@ func posMove(it positioned, m *posModel, op int, key func() string, bound func()
 
 // TestPositionedIteratorMatchesAModel drives First, Last, SeekGE, SeekLT, Next, Prev and
 // SetBounds in random order against a model, over 3,000 keys (so runs cross many chunks and
-// turn around inside and at the edges of them), on a snapshot taken before later writes.
+// turn around inside and at the edges of them), on a snapshot taken before later writes; with
+// seeks bringing the entries behind them as learned, always, and never.
 func TestPositionedIteratorMatchesAModel(t *testing.T) {
+	for _, force := range []int32{0, 1, 2} {
+		t.Run(fmt.Sprintf("behind-%d", force), func(t *testing.T) {
+			positionedIteratorMatchesAModel(t, force)
+		})
+	}
+}
+
+func positionedIteratorMatchesAModel(t *testing.T, force int32) {
 	ctx := context.Background()
 	db := openTest(t, &Options{NoSync: true})
 	key := func(i int) string { return fmt.Sprintf("k%05d", i) }
@@ -590,6 +695,7 @@ func TestPositionedIteratorMatchesAModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer snap.Close()
+	db.turns.force.Store(force)
 	mustPut(t, db, key(1), "written after the snapshot") // the snapshot must not see it
 	if err := db.Flush(ctx); err != nil {
 		t.Fatal(err)

@@ -74,6 +74,11 @@
 // `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 #define STRATA_ITER_DONE 1
 
+// `strata_completion.flags` bit of a seek made with `STRATA_SEEK_BEHIND`: no entry within
+// the bounds lies beyond the last of the entries behind the position. (The flags' bits share
+// one space: 2 is `STRATA_COMPLETION_LOG`.)
+#define STRATA_ITER_BEHIND_DONE 4
+
 // `strata_iter_seek` mode: the smallest key in bounds, reading up (`key` must be empty).
 #define STRATA_SEEK_FIRST 1
 
@@ -91,6 +96,16 @@
 
 // `strata_iter_seek` mode: the largest key `<` `key`, reading down.
 #define STRATA_SEEK_LT 6
+
+// `strata_iter_seek` mode flag, OR'ed into a mode: the chunk also brings up to
+// `chunk_entries` entries behind the position, the nearest first (for `STRATA_SEEK_GE` the
+// largest keys `<` `key`, for `_LT` the smallest `>=` `key`, and so on; none for `_FIRST` and
+// `_LAST`), so a caller that turns around right after the seek needs no second round trip.
+// The chunk's data then starts with `behind_len:u32le` and that many bytes of those entries,
+// encoded as in a chunk, followed by the chunk as usual; `STRATA_ITER_BEHIND_DONE` says when
+// nothing lies beyond them. The iterator stays where its chunk ends: going on past the entries
+// behind is a new seek.
+#define STRATA_SEEK_BEHIND 256
 
 // `strata_completion.flags` bit: not the result of a request but an engine log record
 // (token 0), asked for with `strata_log_level`. `data` holds the record, all integers
@@ -656,7 +671,8 @@ int32_t strata_iter_next_wait(uint64_t iter,
 // down), at the snapshot it was opened at. The completion carries the first chunk from there,
 // as `strata_iter_next` does (`STRATA_ITER_DONE` when nothing follows), of up to
 // `chunk_entries` entries as for `strata_iter_open`; later `strata_iter_next` calls go on
-// the same way, doubling from there. An unknown mode, a key with `STRATA_SEEK_FIRST`
+// the same way, doubling from there. With `STRATA_SEEK_BEHIND` in `mode` the chunk also
+// brings the entries behind the position (see the flag). An unknown mode, a key with `STRATA_SEEK_FIRST`
 // or `_LAST`, or a key or bound over `STRATA_MAX_KEY_LEN` is `STRATA_ERR_INVALID_ARGUMENT`;
 // a closed iterator fails with `STRATA_ERR_CLOSED`.
 // Ownership: the caller keeps `key`, `start` and `end`; strata copies them before returning.

@@ -40,6 +40,10 @@ pub const STRATA_ITER_REVERSE: u32 = 1;
 pub const STRATA_ITER_FIRST_CHUNK: u32 = 2;
 /// `strata_completion.flags` bit: the iterator is exhausted; no further chunk follows.
 pub const STRATA_ITER_DONE: u32 = 1;
+/// `strata_completion.flags` bit of a seek made with `STRATA_SEEK_BEHIND`: no entry within
+/// the bounds lies beyond the last of the entries behind the position. (The flags' bits share
+/// one space: 2 is `STRATA_COMPLETION_LOG`.)
+pub const STRATA_ITER_BEHIND_DONE: u32 = 4;
 
 /// `strata_iter_seek` mode: the smallest key in bounds, reading up (`key` must be empty).
 pub const STRATA_SEEK_FIRST: u32 = 1;
@@ -53,6 +57,15 @@ pub const STRATA_SEEK_GT: u32 = 4;
 pub const STRATA_SEEK_LE: u32 = 5;
 /// `strata_iter_seek` mode: the largest key `<` `key`, reading down.
 pub const STRATA_SEEK_LT: u32 = 6;
+/// `strata_iter_seek` mode flag, OR'ed into a mode: the chunk also brings up to
+/// `chunk_entries` entries behind the position, the nearest first (for `STRATA_SEEK_GE` the
+/// largest keys `<` `key`, for `_LT` the smallest `>=` `key`, and so on; none for `_FIRST` and
+/// `_LAST`), so a caller that turns around right after the seek needs no second round trip.
+/// The chunk's data then starts with `behind_len:u32le` and that many bytes of those entries,
+/// encoded as in a chunk, followed by the chunk as usual; `STRATA_ITER_BEHIND_DONE` says when
+/// nothing lies beyond them. The iterator stays where its chunk ends: going on past the entries
+/// behind is a new seek.
+pub const STRATA_SEEK_BEHIND: u32 = 0x100;
 /// `strata_completion.flags` bit: not the result of a request but an engine log record
 /// (token 0), asked for with `strata_log_level`. `data` holds the record, all integers
 /// little-endian: level u8 (`STRATA_LOG_*`); target, then message, each as a u32 length and

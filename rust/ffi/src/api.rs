@@ -1073,7 +1073,8 @@ pub unsafe extern "C" fn strata_iter_next_wait(
 /// down), at the snapshot it was opened at. The completion carries the first chunk from there,
 /// as `strata_iter_next` does (`STRATA_ITER_DONE` when nothing follows), of up to
 /// `chunk_entries` entries as for `strata_iter_open`; later `strata_iter_next` calls go on
-/// the same way, doubling from there. An unknown mode, a key with `STRATA_SEEK_FIRST`
+/// the same way, doubling from there. With `STRATA_SEEK_BEHIND` in `mode` the chunk also
+/// brings the entries behind the position (see the flag). An unknown mode, a key with `STRATA_SEEK_FIRST`
 /// or `_LAST`, or a key or bound over `STRATA_MAX_KEY_LEN` is `STRATA_ERR_INVALID_ARGUMENT`;
 /// a closed iterator fails with `STRATA_ERR_CLOSED`.
 /// Ownership: the caller keeps `key`, `start` and `end`; strata copies them before returning.
@@ -1120,7 +1121,8 @@ unsafe fn iter_seek_request(
         return Err(STRATA_ERR_INVALID_ARGUMENT);
     }
     let key: Box<[u8]> = Box::from(key);
-    let seek = match mode {
+    let behind = mode & STRATA_SEEK_BEHIND != 0;
+    let seek = match mode & !STRATA_SEEK_BEHIND {
         STRATA_SEEK_FIRST if key.is_empty() => Seek::First,
         STRATA_SEEK_LAST if key.is_empty() => Seek::Last,
         STRATA_SEEK_GE => Seek::Ge(key),
@@ -1138,6 +1140,7 @@ unsafe fn iter_seek_request(
         lower,
         upper,
         chunk_entries,
+        behind,
         token,
     })
 }

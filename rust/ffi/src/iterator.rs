@@ -131,6 +131,24 @@ impl IterState {
         };
     }
 
+    /// Encodes up to as many entries as the next chunk will hold behind where it starts, the
+    /// nearest first (as a seek the other way from the same key would read them), in
+    /// `scratch`. Returns a copy and whether nothing lies beyond them. Nothing lies behind the
+    /// start of a range read from its first or last key. Leaves the iterator as it was.
+    pub fn behind(&self, db: &Db, scratch: &mut Scratch) -> Result<(Vec<u8>, bool)> {
+        let Some((key, inclusive)) = &self.resume else {
+            return Ok((Vec::new(), true));
+        };
+        let mut back = IterState {
+            lower: self.lower.clone(),
+            upper: self.upper.clone(),
+            reverse: !self.reverse,
+            resume: Some((key.clone(), !inclusive)),
+            ..*self
+        };
+        back.next_chunk(db, scratch)
+    }
+
     /// Encodes the next chunk of entries in `scratch`. Returns a copy of the chunk and whether
     /// the iterator is exhausted after it.
     pub fn next_chunk(&mut self, db: &Db, scratch: &mut Scratch) -> Result<(Vec<u8>, bool)> {
@@ -323,6 +341,49 @@ mod tests {
         // New bounds with a seek: the whole of them.
         it.seek(Seek::First, (None, Some(key(10))), 0);
         assert_eq!(read_all(&mut it), keys(0, 10, 1));
+        db.release_snapshot(seq);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_entries_behind_a_seek_are_read_the_other_way_and_leave_the_iterator_where_it_was() {
+        let (dir, db) = db_with("behind", (0..100u32).map(|i| format!("k{i:03}")));
+        let seq = db.acquire_snapshot();
+        let key = |k: &str| Box::from(k.as_bytes());
+        let bounds = || (Some(key("k010")), Some(key("k090")));
+        let keys = |chunk: &[u8]| -> Vec<String> {
+            decode(chunk)
+                .into_iter()
+                .map(|k| String::from_utf8(k).unwrap())
+                .collect()
+        };
+        let names = |from: u32, to: u32| -> Vec<String> {
+            let mut v: Vec<String> = (from.min(to)..=from.max(to))
+                .map(|i| format!("k{i:03}"))
+                .collect();
+            if from > to {
+                v.reverse();
+            }
+            v
+        };
+        let mut scratch = Scratch::default();
+        let mut it = IterState::new(1, seq, bounds(), false, 4);
+        for (seek, behind, done, ahead) in [
+            (Seek::Ge(key("k050")), names(49, 46), false, names(50, 53)),
+            (Seek::Gt(key("k050")), names(50, 47), false, names(51, 54)),
+            (Seek::Le(key("k050")), names(51, 54), false, names(50, 47)),
+            (Seek::Lt(key("k050")), names(50, 53), false, names(49, 46)),
+            (Seek::Ge(key("k012")), names(11, 10), true, names(12, 15)),
+            (Seek::Lt(key("k095")), vec![], true, names(89, 86)),
+            (Seek::First, vec![], true, names(10, 13)),
+        ] {
+            it.seek(seek.clone(), bounds(), 4);
+            let (back, back_done) = it.behind(&db, &mut scratch).unwrap();
+            assert_eq!((keys(&back), back_done), (behind, done), "behind {seek:?}");
+            let (chunk, _) = it.next_chunk(&db, &mut scratch).unwrap();
+            assert_eq!(keys(&chunk), ahead, "ahead of {seek:?}");
+        }
         db.release_snapshot(seq);
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);

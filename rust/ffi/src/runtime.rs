@@ -36,7 +36,8 @@ use strata_engine::fs::RealFs;
 use strata_engine::{threads, Batch, Db, Error, ErrorCode, KeyBuf, Options};
 
 use crate::abi::{
-    strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND, STRATA_ITER_DONE,
+    strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND,
+    STRATA_ITER_BEHIND_DONE, STRATA_ITER_DONE,
 };
 use crate::completion::{Completion, CompletionQueue};
 use crate::iterator::{Bounds, IterState, Scratch, Seek};
@@ -114,6 +115,8 @@ pub enum Request {
         upper: Option<Box<[u8]>>,
         /// The first chunk's entries at most (0: strata's default).
         chunk_entries: u32,
+        /// The chunk brings as many entries behind the position too (`STRATA_SEEK_BEHIND`).
+        behind: bool,
         token: u64,
     },
     IterClose {
@@ -844,12 +847,17 @@ impl State {
                 lower,
                 upper,
                 chunk_entries,
+                behind,
                 token,
             } => {
                 if let Some(state) = self.iters.get_mut(&iter) {
                     state.seek(seek, (lower, upper), chunk_entries);
                 }
-                self.iter_next(iter, token)
+                if behind {
+                    self.iter_seek_behind(iter, token)
+                } else {
+                    self.iter_next(iter, token)
+                }
             }
             Request::IterClose { iter } => self.iter_close(iter),
             Request::SnapshotOpen { db, token } => self.snapshot_open(db, token),
@@ -1151,12 +1159,7 @@ impl State {
 
     fn iter_next(&mut self, iter: u64, token: u64) {
         let Some(state) = self.iters.get_mut(&iter) else {
-            self.out.push(Completion::err(
-                token,
-                STRATA_ERR_CLOSED,
-                "strata: iterator is closed",
-            ));
-            return;
+            return self.out.push(iter_closed(token));
         };
         let Some(slot) = self.dbs.get(&state.db) else {
             self.out.push(closed(token));
@@ -1164,6 +1167,38 @@ impl State {
         };
         let chunk = state.next_chunk(&slot.db.read(), &mut self.scratch);
         self.out.push(chunk_completion(token, chunk));
+    }
+
+    /// The first chunk after a seek, brought with the entries behind the position
+    /// (`STRATA_SEEK_BEHIND`).
+    fn iter_seek_behind(&mut self, iter: u64, token: u64) {
+        let Some(state) = self.iters.get_mut(&iter) else {
+            return self.out.push(iter_closed(token));
+        };
+        let Some(slot) = self.dbs.get(&state.db) else {
+            return self.out.push(closed(token));
+        };
+        let db = slot.db.read();
+        let chunk = state
+            .behind(&db, &mut self.scratch)
+            .and_then(|behind| Ok((behind, state.next_chunk(&db, &mut self.scratch)?)));
+        self.out.push(match chunk {
+            Ok(((behind, behind_done), (chunk, done))) => {
+                let mut data = Vec::with_capacity(4 + behind.len() + chunk.len());
+                data.extend_from_slice(&(behind.len() as u32).to_le_bytes());
+                data.extend_from_slice(&behind);
+                data.extend_from_slice(&chunk);
+                let mut c = Completion::ok(token, data);
+                c.flags = (if done { STRATA_ITER_DONE } else { 0 })
+                    | (if behind_done {
+                        STRATA_ITER_BEHIND_DONE
+                    } else {
+                        0
+                    });
+                c
+            }
+            Err(e) => failure(token, &e),
+        });
     }
 
     fn iter_close(&mut self, iter: u64) {
@@ -1384,6 +1419,10 @@ fn chunk_completion(token: u64, chunk: strata_engine::Result<(Vec<u8>, bool)>) -
         }
         Err(e) => failure(token, &e),
     }
+}
+
+fn iter_closed(token: u64) -> Completion {
+    Completion::err(token, STRATA_ERR_CLOSED, "strata: iterator is closed")
 }
 
 fn snapshot_closed(token: u64) -> Completion {
