@@ -159,7 +159,7 @@ pub fn pick(
     pointers: &[Option<Vec<u8>>],
 ) -> Option<Compaction> {
     if levels[0].len() >= cfg.l0_trigger {
-        if let Some(c) = with_next(levels, 0, levels[0].clone(), busy) {
+        if let Some(c) = pick_l0(levels, busy) {
             return Some(c);
         }
     }
@@ -179,6 +179,13 @@ pub fn pick(
     (0..files.len())
         .map(|i| &files[(start + i) % files.len()])
         .find_map(|f| with_next(levels, level, vec![Arc::clone(f)], busy))
+}
+
+/// The compaction of every L0 table into L1, whatever L0 holds: what `pick` starts at the
+/// trigger, and what reads through L0 ask for once they paid for it. `None` when L0 is empty
+/// or a table involved is busy.
+pub fn pick_l0(levels: &Levels, busy: &HashSet<u64>) -> Option<Compaction> {
+    with_next(levels, 0, levels[0].clone(), busy)
 }
 
 /// The manual-compaction step for `level` over the user-key range `[lo, hi]`: move what
@@ -560,9 +567,14 @@ mod tests {
         let next: Vec<u64> = c.next.iter().map(|f| f.number).collect();
         // The L0 range a..n covers every L1 table but none past it.
         assert_eq!(next, vec![1, 2, 3]);
-        // Below the trigger nothing is due.
+        // Below the trigger nothing is due, but L0 can still be compacted on request (reads
+        // through it paid for it): all of it, with what it overlaps.
         levels[0].pop();
         assert!(pick(&cfg(), &levels, &none, &no_pointers()).is_none());
+        let c = pick_l0(&levels, &none).unwrap();
+        let inputs: Vec<u64> = c.inputs.iter().map(|f| f.number).collect();
+        assert_eq!((inputs, c.input_bytes()), (vec![10, 11, 12], 60));
+        assert!(pick_l0(&empty_levels(), &none).is_none(), "an empty L0");
         // A busy table blocks the compaction that would need it.
         levels[0].push(meta(20, "a", "z", 10));
         let busy: HashSet<u64> = [3].into();

@@ -811,6 +811,7 @@ impl Db {
             snapshot: seq,
         };
         let mut children = view.children(&self.tree.tables, dels)?;
+        self.tree.charge_l0_seek(view.levels[0].len());
         children.insert(0, Box::new(self.mem.iter()));
         Ok(DbIter::new(
             MergingIter::new(children, reverse),
@@ -818,6 +819,13 @@ impl Db {
             lower,
             upper,
         ))
+    }
+
+    /// Bytes charged to seeks through L0 since it last changed, and the charge at which reads
+    /// have paid for compacting it below its trigger (see the `tree` module): for tests.
+    #[cfg(feature = "testing")]
+    pub fn l0_seek_charges(&self) -> (u64, u64) {
+        self.tree.l0_seek_charges()
     }
 
     /// Pins the current visible state; reads at the returned sequence stay consistent until

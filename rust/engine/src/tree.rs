@@ -6,13 +6,20 @@
 //! install lock they update the in-memory shape, write the manifest, and only then delete what
 //! became obsolete (WAL segments now covered by tables; tables no reader uses any more).
 //!
+//! L0's tables each span what their memtable held, so every seek merges all of them, and a
+//! random fill leaves up to `l0_trigger - 1` of them for good once writes stop. Reads pay for
+//! that: each seek through L0 is charged [`L0_SEEK_CHARGE`] bytes per L0 table, and once the
+//! charges reach what compacting L0 into L1 reads, the compaction thread does it, below the
+//! trigger (LevelDB's seek-triggered compaction, at its price of a seek). Any change to L0
+//! starts the charges over.
+//!
 //! A background failure (an I/O error writing a table or the manifest) is remembered; from then
 //! on writes are refused with that reason, reads continue, and reopening recovers from the
 //! WAL and the last good manifest.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::cache::{BlockCache, TableCache};
@@ -48,6 +55,11 @@ pub enum Stall {
     /// Too much unflushed or uncompacted data: hold writes until background work finishes.
     Stop,
 }
+
+/// What one seek through one L0 table is charged, in bytes of compaction (see the module
+/// docs): LevelDB's price of a seek. With L0 and L1 at 120 MB, about 7,500 seeks through one
+/// L0 table, or 2,500 through three, pay for compacting L0.
+pub const L0_SEEK_CHARGE: u64 = 16 << 10;
 
 /// A callback run once a requested background operation finished.
 pub type Done = Box<dyn FnOnce(Result<()>) + Send>;
@@ -85,6 +97,8 @@ struct State {
     error: Option<String>,
     flush_waiters: Vec<Done>,
     manual: Vec<ManualCompaction>,
+    /// Reads through L0 paid for compacting it (`Tree::charge_l0_seek`).
+    l0_paid: bool,
     stats: TreeStats,
     shutdown: bool,
 }
@@ -106,10 +120,19 @@ pub struct Tree {
     /// replaced while open never receives a manifest (or the tables it would list).
     dir_lock: LockGuard,
     notify: Box<dyn Fn() + Send + Sync>,
+    /// Bytes charged to seeks through L0 since it last changed, and what compacting it reads
+    /// (`u64::MAX` while L0 is empty): see the module docs.
+    l0_charged: AtomicU64,
+    l0_price: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What compacting every L0 table into L1 reads; `u64::MAX` with L0 empty.
+fn l0_price(levels: &Levels) -> u64 {
+    compaction::pick_l0(levels, &HashSet::new()).map_or(u64::MAX, |c| c.input_bytes())
 }
 
 impl State {
@@ -141,6 +164,7 @@ impl Tree {
         notify: Box<dyn Fn() + Send + Sync>,
     ) -> Tree {
         let range_dels = Arc::new(crate::compaction::level_range_dels(&recovered.levels));
+        let l0_price = l0_price(&recovered.levels);
         Tree {
             dir: dir.to_owned(),
             fs,
@@ -163,6 +187,7 @@ impl Tree {
                 error: None,
                 flush_waiters: Vec::new(),
                 manual: Vec::new(),
+                l0_paid: false,
                 stats: TreeStats::default(),
                 shutdown: false,
             }),
@@ -171,6 +196,42 @@ impl Tree {
             cancel: AtomicBool::new(false),
             dir_lock,
             notify,
+            l0_charged: AtomicU64::new(0),
+            l0_price: AtomicU64::new(l0_price),
+        }
+    }
+
+    /// Charges a seek through `l0_tables` L0 tables (see the module docs); the seek that pays
+    /// for compacting L0 wakes the compaction thread for it.
+    pub fn charge_l0_seek(&self, l0_tables: usize) {
+        if l0_tables == 0 {
+            return;
+        }
+        let charge = l0_tables as u64 * L0_SEEK_CHARGE;
+        let before = self.l0_charged.fetch_add(charge, Ordering::Relaxed);
+        let price = self.l0_price.load(Ordering::Relaxed);
+        if before < price && before + charge >= price {
+            lock(&self.state).l0_paid = true;
+            self.work.notify_all();
+        }
+    }
+
+    /// Bytes charged to seeks through L0 since it last changed, and the charge at which it is
+    /// compacted (`u64::MAX` while it is empty).
+    pub fn l0_seek_charges(&self) -> (u64, u64) {
+        (
+            self.l0_charged.load(Ordering::Relaxed),
+            self.l0_price.load(Ordering::Relaxed),
+        )
+    }
+
+    /// After `s.levels` changed: what compacting L0 now reads, and, when L0 itself changed,
+    /// charges start over.
+    fn levels_changed(&self, s: &mut State, l0_changed: bool) {
+        self.l0_price.store(l0_price(&s.levels), Ordering::Relaxed);
+        if l0_changed {
+            self.l0_charged.store(0, Ordering::Relaxed);
+            s.l0_paid = false;
         }
     }
 
@@ -461,6 +522,7 @@ impl Tree {
                 new_levels[0].insert(0, Arc::new(out));
             }
             s.levels = Arc::new(new_levels);
+            self.levels_changed(&mut s, true);
             s.frozen.retain(|f| !Arc::ptr_eq(f, frozen));
             s.refresh_range_dels();
             s.log_number = s.frozen.first().map_or(s.active_wal, |f| f.wal_number);
@@ -570,7 +632,23 @@ impl Tree {
             let m = s.manual.remove(0);
             return Some((None, Some(m.done), Arc::clone(&s.levels), snapshots));
         }
-        let c = compaction::pick(&self.opts.compaction, &s.levels, &s.busy, &s.pointers)?;
+        let c = match compaction::pick(&self.opts.compaction, &s.levels, &s.busy, &s.pointers) {
+            Some(c) => c,
+            None if s.l0_paid => {
+                // Reads through L0 paid for compacting it (or L0 is gone or busy: then the
+                // change to it starts the charges over).
+                s.l0_paid = false;
+                let c = compaction::pick_l0(&s.levels, &s.busy)?;
+                tracing::info!(
+                    dir = %self.dir.display(),
+                    tables = c.inputs.len(),
+                    bytes = c.input_bytes(),
+                    "compacting L0 below its trigger: reads through it paid for it"
+                );
+                c
+            }
+            None => return None,
+        };
         c.file_numbers().for_each(|n| {
             s.busy.insert(n);
         });
@@ -625,6 +703,7 @@ impl Tree {
             new_levels[out_level]
                 .sort_by(|a, b| crate::key::compare_internal(&a.smallest, &b.smallest));
             s.levels = Arc::new(new_levels);
+            self.levels_changed(&mut s, c.level == 0);
             s.refresh_range_dels();
             for n in &gone {
                 s.busy.remove(n);

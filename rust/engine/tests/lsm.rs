@@ -397,3 +397,72 @@ fn a_flush_keeps_only_the_versions_a_snapshot_can_see() {
         report.text()
     );
 }
+
+/// L0 tables below the trigger, which writes alone never compact, are compacted into L1 once
+/// seeks through them were charged what that compaction reads (each seek a fixed charge per L0
+/// table); reads keep every value, and the compaction starts the charges over.
+#[test]
+fn seeks_through_l0_compact_it_below_the_trigger_once_they_paid_for_it() {
+    use strata_engine::tree::L0_SEEK_CHARGE;
+    let dir = TempDir::new("read-compaction");
+    let opts = Options {
+        memtable_budget: 1 << 20,
+        ..small()
+    };
+    let mut db = Db::open(&dir.0, opts).unwrap();
+    for tag in ["a", "b"] {
+        fill(&mut db, 2_000, tag); // about 200 KB: one memtable, one L0 table each
+        db.flush_and_wait().unwrap();
+    }
+    let s = db.stats();
+    assert_eq!(
+        (s.level_files[0], s.compactions),
+        (2, 0),
+        "{:?}",
+        s.level_files
+    );
+    let price: u64 = s.level_bytes[..2].iter().sum();
+    assert_eq!(
+        db.l0_seek_charges(),
+        (0, price),
+        "L0 and what it overlaps in L1"
+    );
+    let seek = |db: &Db, i: u32| {
+        let key = format!("key{:08}", i % 2_000);
+        let view = db.read_view();
+        let mut it = db
+            .iter(&view, Some(key.as_bytes()), None, db.visible_seq(), false)
+            .unwrap();
+        assert_eq!(it.next_entry().unwrap().0, key.as_bytes());
+    };
+    seek(&db, 0);
+    assert_eq!(
+        db.l0_seek_charges(),
+        (2 * L0_SEEK_CHARGE, price),
+        "two tables"
+    );
+    let mut seeks = 1;
+    while db.l0_seek_charges().0 < price {
+        seek(&db, seeks);
+        seeks += 1;
+    }
+    // Paid: the compaction comes without another read.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while db.stats().level_files[0] != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "L0 still holds {} tables a minute after {seeks} seeks paid for compacting it",
+            db.stats().level_files[0]
+        );
+        std::thread::yield_now();
+    }
+    let s = db.stats();
+    assert!(s.compactions >= 1 && s.level_files[1] >= 1, "{s:?}");
+    assert_eq!(
+        db.l0_seek_charges(),
+        (0, u64::MAX),
+        "L0 is empty: nothing to charge"
+    );
+    check_all(&db, 2_000, "b");
+    db.close().unwrap();
+}
