@@ -27,8 +27,10 @@ func (db *DB) Flush(ctx context.Context) error {
 // Compact flushes, then compacts the keys in [start, end) down through the levels, dropping
 // overwritten values and deleted keys that no snapshot or iterator still needs. A nil or empty
 // bound is unbounded on that side. It returns when the compaction is done; a ctx that ends
-// first stops the wait, not the compaction. The engine compacts on its own as levels fill;
-// Compact is for reclaiming space at once (after deleting a range, say).
+// first stops the wait, not the compaction. The engine compacts on its own as levels fill,
+// and compacts the newest level (L0) below its trigger once seeks through it have cost about
+// what that compaction reads; Compact is for reclaiming space at once (after deleting a
+// range, say).
 func (db *DB) Compact(ctx context.Context, start, end []byte) error {
 	for _, bound := range [][]byte{start, end} {
 		if err := checkBound(bound); err != nil {
