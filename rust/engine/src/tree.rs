@@ -634,11 +634,11 @@ impl Tree {
         }
         let c = match compaction::pick(&self.opts.compaction, &s.levels, &s.busy, &s.pointers) {
             Some(c) => c,
+            // Reads through L0 paid for compacting it. While a table it needs is busy, it
+            // stays due: the compaction holding it runs this again when it is done.
             None if s.l0_paid => {
-                // Reads through L0 paid for compacting it (or L0 is gone or busy: then the
-                // change to it starts the charges over).
-                s.l0_paid = false;
                 let c = compaction::pick_l0(&s.levels, &s.busy)?;
+                s.l0_paid = false;
                 tracing::info!(
                     dir = %self.dir.display(),
                     tables = c.inputs.len(),
