@@ -256,30 +256,19 @@ func BenchmarkLongScan(b *testing.B) {
 // key with SeekGE, then reads 10 entries; ns/op is the latency of a seek and a short scan on a
 // live iterator (BenchmarkScan10Sequential opens a new iterator for each instead).
 func BenchmarkSeekGENext10(b *testing.B) {
-	db := benchDB(b, &Options{NoSync: true})
-	it, err := db.NewIterator(context.Background(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer it.Close()
-	var start [8]byte
-	b.ResetTimer()
-	for i := range b.N {
-		binary.BigEndian.PutUint64(start[:], uint64(i*7919)%benchKeys)
-		n := 0
-		for ok := it.SeekGE(start[:]); ok && n < 10; ok = it.Next() {
-			n++
-		}
-		if n != 10 && binary.BigEndian.Uint64(start[:]) < benchKeys-10 {
-			b.Fatalf("read %d entries after seeking to %x: %v", n, start, it.Err())
-		}
-	}
+	seekAndStep(b, (*Iterator).Next, 10, func(at uint64) bool { return at < benchKeys-10 })
 }
 
-// BenchmarkSeekGEPrev10: one goroutine keeps one iterator open, repositions it at a random key
-// with SeekGE and steps back 10 entries with Prev (go/bench's seekprev): each operation turns
-// the iterator around where its seek landed.
+// BenchmarkSeekGEPrev10: as BenchmarkSeekGENext10, but stepping back 10 entries with Prev from
+// where SeekGE landed (go/bench's seekprev): each operation turns the iterator around there.
 func BenchmarkSeekGEPrev10(b *testing.B) {
+	seekAndStep(b, (*Iterator).Prev, 11, func(at uint64) bool { return at >= 10 })
+}
+
+// seekAndStep repositions one live iterator at a random key with SeekGE and moves it with step
+// until it has been on entries entries; whole reports whether a seek to key number at has that
+// many entries that way.
+func seekAndStep(b *testing.B, step func(*Iterator) bool, entries int, whole func(at uint64) bool) {
 	db := benchDB(b, &Options{NoSync: true})
 	it, err := db.NewIterator(context.Background(), nil)
 	if err != nil {
@@ -292,11 +281,11 @@ func BenchmarkSeekGEPrev10(b *testing.B) {
 		at := uint64(i*7919) % benchKeys
 		binary.BigEndian.PutUint64(start[:], at)
 		n := 0
-		for ok := it.SeekGE(start[:]); ok && n < 11; ok = it.Prev() {
+		for ok := it.SeekGE(start[:]); ok && n < entries; ok = step(it) {
 			n++
 		}
-		if n != 11 && at >= 10 {
-			b.Fatalf("read %d entries seeking to %x and back: %v", n, start, it.Err())
+		if n != entries && whole(at) {
+			b.Fatalf("read %d entries from %x: %v", n, start, it.Err())
 		}
 	}
 }
