@@ -16,10 +16,11 @@
 //! over; nothing read before it is kept.
 //!
 //! A chunk is encoded into a buffer the serving thread keeps ([`Scratch`]) and, unless it is
-//! large, copied out in one piece for the caller. Encoding straight into the buffer that crosses cost a chunk of 112
-//! entries 16 us instead of 12.4 (the copy included): that memory was last read on the caller's
-//! core, and each entry's stores waited for its cache lines to come over one at a time, where
-//! one bulk copy moves them all in 0.9 us (docs/benchmarks.md, session 12).
+//! large, copied out in one piece for the caller. Encoding straight into the buffer that
+//! crosses cost a chunk of 112 entries 16 us instead of 12.4 (the copy included): that memory
+//! was last read on the caller's core, and each entry's stores waited for its cache lines to
+//! come over one at a time, where one bulk copy moves them all in 0.9 us (docs/benchmarks.md,
+//! session 12).
 
 use strata_engine::{Db, Result};
 
