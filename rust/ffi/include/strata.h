@@ -672,9 +672,9 @@ int32_t strata_iter_next_wait(uint64_t iter,
 // as `strata_iter_next` does (`STRATA_ITER_DONE` when nothing follows), of up to
 // `chunk_entries` entries as for `strata_iter_open`; later `strata_iter_next` calls go on
 // the same way, doubling from there. With `STRATA_SEEK_BEHIND` in `mode` the chunk also
-// brings the entries behind the position (see the flag). An unknown mode, a key with `STRATA_SEEK_FIRST`
-// or `_LAST`, or a key or bound over `STRATA_MAX_KEY_LEN` is `STRATA_ERR_INVALID_ARGUMENT`;
-// a closed iterator fails with `STRATA_ERR_CLOSED`.
+// brings the entries behind the position (see the flag). An unknown mode, a key with
+// `STRATA_SEEK_FIRST` or `_LAST`, or a key or bound over `STRATA_MAX_KEY_LEN` is
+// `STRATA_ERR_INVALID_ARGUMENT`; a closed iterator fails with `STRATA_ERR_CLOSED`.
 // Ownership: the caller keeps `key`, `start` and `end`; strata copies them before returning.
 // The chunk buffer belongs to strata (see `strata_completions_drain`).
 // Threads: may be called from any thread, one request per iterator at a time.
