@@ -437,9 +437,12 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 	}
 	it.learned()
 	entries := it.db.scanChunk()
-	behind := mode != C.STRATA_SEEK_FIRST && mode != C.STRATA_SEEK_LAST && it.db.turns.expected()
+	// A seek from a key (not to First or Last) lands where the iterator may turn around.
+	fromKey := mode != C.STRATA_SEEK_FIRST && mode != C.STRATA_SEEK_LAST
+	behind := fromKey && it.db.turns.expected()
+	sent := mode
 	if behind {
-		mode |= C.STRATA_SEEK_BEHIND
+		sent |= C.STRATA_SEEK_BEHIND
 	}
 	// The new chunk goes into the buffer of the one it replaces: Key and Value are valid only
 	// until the next move (key, which the call copies, may be one of them).
@@ -447,12 +450,12 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 		k, kn := bytesArg(key)
 		s, sn := bytesArg(it.lower)
 		e, en := bytesArg(it.upper)
-		return C.strata_iter_seek_wait(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, entries, token, spin, limit, room, roomLen, out)
+		return C.strata_iter_seek_wait(C.uint64_t(it.handle), sent, k, kn, s, sn, e, en, entries, token, spin, limit, room, roomLen, out)
 	}, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		s, sn := bytesArg(it.lower)
 		e, en := bytesArg(it.upper)
-		return C.strata_iter_seek(C.uint64_t(it.handle), mode, k, kn, s, sn, e, en, entries, token)
+		return C.strata_iter_seek(C.uint64_t(it.handle), sent, k, kn, s, sn, e, en, entries, token)
 	})
 	it.key, it.value = nil, nil
 	it.behind, it.fromBehind = nil, false
@@ -461,7 +464,6 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 		return false
 	}
 	it.unpositioned = false
-	mode &^= C.STRATA_SEEK_BEHIND
 	it.down = mode == C.STRATA_SEEK_LAST || mode == C.STRATA_SEEK_LE || mode == C.STRATA_SEEK_LT
 	it.buf, it.chunk, it.pos = cl.data, cl.data, 0
 	if behind {
@@ -472,7 +474,7 @@ func (it *Iterator) seek(mode C.uint32_t, key []byte) bool {
 	}
 	it.lastChunk = cl.flags&C.STRATA_ITER_DONE != 0
 	it.asked, it.read, it.ended = uint32(entries), 0, it.lastChunk
-	it.sought = mode != C.STRATA_SEEK_FIRST && mode != C.STRATA_SEEK_LAST
+	it.sought = fromKey
 	return it.step()
 }
 

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! chunk := (key_len:u32le value_len:u32le key value)*
+//! chunk with the entries behind a seek := behind_len:u32le chunk(behind_len bytes) chunk
 //! ```
 //!
 //! An iterator reads at the snapshot it pinned when it opened and remembers the last key it
@@ -132,29 +133,49 @@ impl IterState {
         };
     }
 
-    /// Encodes up to as many entries as the next chunk will hold behind where it starts, the
-    /// nearest first (as a seek the other way from the same key would read them), in
-    /// `scratch`. Returns a copy and whether nothing lies beyond them. Nothing lies behind the
-    /// start of a range read from its first or last key. Leaves the iterator as it was.
-    pub fn behind(&self, db: &Db, scratch: &mut Scratch) -> Result<(Vec<u8>, bool)> {
-        let Some((key, inclusive)) = &self.resume else {
-            return Ok((Vec::new(), true));
-        };
-        let mut back = IterState {
-            lower: self.lower.clone(),
-            upper: self.upper.clone(),
-            reverse: !self.reverse,
-            resume: Some((key.clone(), !inclusive)),
-            ..*self
-        };
-        back.next_chunk(db, scratch)
+    /// The next chunk: its entries, encoded in `scratch` and handed out (`Scratch::hand_out`),
+    /// and whether the iterator is exhausted after it.
+    pub fn next_chunk(&mut self, db: &Db, scratch: &mut Scratch) -> Result<(Vec<u8>, bool)> {
+        scratch.0.clear();
+        let done = self.encode(db, &mut scratch.0)?;
+        Ok((scratch.hand_out(), done))
     }
 
-    /// Encodes the next chunk of entries in `scratch`. Returns a copy of the chunk and whether
-    /// the iterator is exhausted after it.
-    pub fn next_chunk(&mut self, db: &Db, scratch: &mut Scratch) -> Result<(Vec<u8>, bool)> {
+    /// The next chunk with, in front of it, up to as many entries behind where it starts, the
+    /// nearest first (as a seek the other way from the same key would read them), encoded as
+    /// the module docs say, in `scratch`, and handed out; whether the iterator is exhausted
+    /// after the chunk, and whether nothing lies beyond the entries behind. Nothing lies behind
+    /// the start of a range read from its first or last key.
+    pub fn next_chunk_with_behind(
+        &mut self,
+        db: &Db,
+        scratch: &mut Scratch,
+    ) -> Result<(Vec<u8>, bool, bool)> {
+        let buf = &mut scratch.0;
+        buf.clear();
+        buf.extend_from_slice(&[0; 4]);
+        let behind_done = match &self.resume {
+            Some((key, inclusive)) => IterState {
+                lower: self.lower.clone(),
+                upper: self.upper.clone(),
+                reverse: !self.reverse,
+                resume: Some((key.clone(), !inclusive)),
+                ..*self
+            }
+            .encode(db, buf)?,
+            None => true,
+        };
+        let behind_len = (buf.len() - 4) as u32;
+        buf[..4].copy_from_slice(&behind_len.to_le_bytes());
+        let done = self.encode(db, buf)?;
+        Ok((scratch.hand_out(), done, behind_done))
+    }
+
+    /// Appends the next chunk's entries to `out`, moves the iterator past them and doubles the
+    /// next chunk's size; returns whether the iterator is exhausted after them.
+    fn encode(&mut self, db: &Db, out: &mut Vec<u8>) -> Result<bool> {
         if self.done {
-            return Ok((Vec::new(), true));
+            return Ok(true);
         }
         // Where to start, as a bound: reading up from `k` excluded, the smallest key after `k`
         // is `k` + 0x00; reading down from `k` included, the exclusive upper bound is too.
@@ -179,19 +200,18 @@ impl IterState {
         let mut entries = db.iter(&view, lower, upper, self.seq, self.reverse)?;
 
         // Sized for entries of about 128 bytes, so a long scan's chunk rarely grows by copying.
-        let chunk = &mut scratch.0;
-        chunk.clear();
-        chunk.reserve((self.next_entries * 128).min(CHUNK_TARGET_BYTES));
+        out.reserve((self.next_entries * 128).min(CHUNK_TARGET_BYTES));
+        let start = out.len();
         let mut last: Option<Box<[u8]>> = None;
         let mut count = 0;
         let mut exhausted = true;
         while let Some((key, value)) = entries.next_entry() {
-            chunk.extend_from_slice(&(key.len() as u32).to_le_bytes());
-            chunk.extend_from_slice(&(value.len() as u32).to_le_bytes());
-            chunk.extend_from_slice(key);
-            chunk.extend_from_slice(value);
+            out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+            out.extend_from_slice(key);
+            out.extend_from_slice(value);
             count += 1;
-            if count >= self.next_entries || chunk.len() >= CHUNK_TARGET_BYTES {
+            if count >= self.next_entries || out.len() - start >= CHUNK_TARGET_BYTES {
                 last = Some(Box::from(key));
                 exhausted = false;
                 break;
@@ -207,12 +227,19 @@ impl IterState {
         }
         self.done = exhausted;
         self.next_entries = (self.next_entries * 2).min(MAX_CHUNK_ENTRIES);
-        let out = if chunk.len() > COPIED_BYTES {
-            std::mem::take(chunk)
+        Ok(exhausted)
+    }
+}
+
+impl Scratch {
+    /// The encoded bytes for the caller: a copy, unless there are more than [`COPIED_BYTES`],
+    /// which take the buffer along.
+    fn hand_out(&mut self) -> Vec<u8> {
+        if self.0.len() > COPIED_BYTES {
+            std::mem::take(&mut self.0)
         } else {
-            chunk.to_vec()
-        };
-        Ok((out, exhausted))
+            self.0.to_vec()
+        }
     }
 }
 
@@ -348,7 +375,7 @@ mod tests {
     }
 
     #[test]
-    fn the_entries_behind_a_seek_are_read_the_other_way_and_leave_the_iterator_where_it_was() {
+    fn the_entries_behind_a_seek_are_read_the_other_way_in_front_of_its_chunk() {
         let (dir, db) = db_with("behind", (0..100u32).map(|i| format!("k{i:03}")));
         let seq = db.acquire_snapshot();
         let key = |k: &str| Box::from(k.as_bytes());
@@ -380,10 +407,11 @@ mod tests {
             (Seek::First, vec![], true, names(10, 13)),
         ] {
             it.seek(seek.clone(), bounds(), 4);
-            let (back, back_done) = it.behind(&db, &mut scratch).unwrap();
-            assert_eq!((keys(&back), back_done), (behind, done), "behind {seek:?}");
-            let (chunk, _) = it.next_chunk(&db, &mut scratch).unwrap();
-            assert_eq!(keys(&chunk), ahead, "ahead of {seek:?}");
+            let (data, _, back_done) = it.next_chunk_with_behind(&db, &mut scratch).unwrap();
+            let n = 4 + u32::from_le_bytes(data[..4].try_into().unwrap()) as usize;
+            let (back, chunk) = (&data[4..n], &data[n..]);
+            assert_eq!((keys(back), back_done), (behind, done), "behind {seek:?}");
+            assert_eq!(keys(chunk), ahead, "ahead of {seek:?}");
         }
         db.release_snapshot(seq);
         drop(db);

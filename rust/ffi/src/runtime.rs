@@ -840,7 +840,7 @@ impl State {
                 let bounds = (lower, upper);
                 self.iter_open(db, snapshot, bounds, reverse, first_chunk, token)
             }
-            Request::IterNext { iter, token } => self.iter_next(iter, token),
+            Request::IterNext { iter, token } => self.iter_next(iter, token, false),
             Request::IterSeek {
                 iter,
                 seek,
@@ -853,11 +853,7 @@ impl State {
                 if let Some(state) = self.iters.get_mut(&iter) {
                     state.seek(seek, (lower, upper), chunk_entries);
                 }
-                if behind {
-                    self.iter_seek_behind(iter, token)
-                } else {
-                    self.iter_next(iter, token)
-                }
+                self.iter_next(iter, token, behind)
             }
             Request::IterClose { iter } => self.iter_close(iter),
             Request::SnapshotOpen { db, token } => self.snapshot_open(db, token),
@@ -1157,21 +1153,9 @@ impl State {
         self.out.push(c);
     }
 
-    fn iter_next(&mut self, iter: u64, token: u64) {
-        let Some(state) = self.iters.get_mut(&iter) else {
-            return self.out.push(iter_closed(token));
-        };
-        let Some(slot) = self.dbs.get(&state.db) else {
-            self.out.push(closed(token));
-            return;
-        };
-        let chunk = state.next_chunk(&slot.db.read(), &mut self.scratch);
-        self.out.push(chunk_completion(token, chunk));
-    }
-
-    /// The first chunk after a seek, brought with the entries behind the position
-    /// (`STRATA_SEEK_BEHIND`).
-    fn iter_seek_behind(&mut self, iter: u64, token: u64) {
+    /// The next chunk of iterator `iter`; with `behind` (a seek's `STRATA_SEEK_BEHIND`), the
+    /// entries behind where it starts in front of it.
+    fn iter_next(&mut self, iter: u64, token: u64, behind: bool) {
         let Some(state) = self.iters.get_mut(&iter) else {
             return self.out.push(iter_closed(token));
         };
@@ -1179,26 +1163,21 @@ impl State {
             return self.out.push(closed(token));
         };
         let db = slot.db.read();
-        let chunk = state
-            .behind(&db, &mut self.scratch)
-            .and_then(|behind| Ok((behind, state.next_chunk(&db, &mut self.scratch)?)));
-        self.out.push(match chunk {
-            Ok(((behind, behind_done), (chunk, done))) => {
-                let mut data = Vec::with_capacity(4 + behind.len() + chunk.len());
-                data.extend_from_slice(&(behind.len() as u32).to_le_bytes());
-                data.extend_from_slice(&behind);
-                data.extend_from_slice(&chunk);
-                let mut c = Completion::ok(token, data);
-                c.flags = (if done { STRATA_ITER_DONE } else { 0 })
-                    | (if behind_done {
-                        STRATA_ITER_BEHIND_DONE
-                    } else {
-                        0
-                    });
-                c
+        let c = if behind {
+            match state.next_chunk_with_behind(&db, &mut self.scratch) {
+                Ok((data, done, behind_done)) => {
+                    let mut c = chunk_completion(token, Ok((data, done)));
+                    if behind_done {
+                        c.flags |= STRATA_ITER_BEHIND_DONE;
+                    }
+                    c
+                }
+                Err(e) => failure(token, &e),
             }
-            Err(e) => failure(token, &e),
-        });
+        } else {
+            chunk_completion(token, state.next_chunk(&db, &mut self.scratch))
+        };
+        self.out.push(c);
     }
 
     fn iter_close(&mut self, iter: u64) {
