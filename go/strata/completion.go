@@ -60,9 +60,9 @@ func (k opKind) quick() bool { return k != opDisk && k != opSync }
 // waitable reports whether a lone caller waits for the request in its own cgo call through
 // strata_expect/strata_wait: snapshots. Point reads (getWaiting), writes (DB.write) and
 // iterator opens have one-call exports of their own, which a lone caller takes always (point
-// reads, durable writes: an fsync dwarfs what the calls cost, and the hops saved after it
-// count, fillsync/1 4.1k-5.5k writes/s vs 3.4k-3.8k through the queue) or while they measure
-// faster than the queue (NoSync writes, iterator opens: see pathChooser). Opening, closing
+// reads and writes: for a durable write an fsync dwarfs what the calls cost, and the hops saved
+// after it count, fillsync/1 4.1k-5.5k writes/s vs 3.4k-3.8k through the queue; see DB.write)
+// or while they measure faster than the queue (iterator opens: see pathChooser). Opening, closing
 // and maintenance keep the queue: their log records must reach the database's logger before
 // the call returns, and records travel only through the completion queue.
 func (k opKind) waitable() bool { return k == opOpenSnapshot }

@@ -344,44 +344,33 @@ func (db *DB) writeSynced(ctx context.Context, op string, b *Batch) error {
 
 // write submits a write: through queued (the completion queue), or, for a caller alone in the
 // process, as batch (or, when nil, as a pooled batch that fill makes) waiting in its own call
-// (strata_db_write_wait). A durable
-// write always waits there when alone (its fsync dwarfs what the call costs, and the hops it
-// saves count); a NoSync one when that measured faster lately (noSyncWrites), which it does
-// on a busy machine and need not on a quiet one.
+// (strata_db_write_wait), durable or not. A durable write's fsync dwarfs what the call costs,
+// and the hops it saves count; a NoSync one waiting costs what the queue costs on a quiet
+// machine (BenchmarkPutSequential 3.9-4.9 against 3.9-4.7 us) and less on a busy one (6.9-10.2
+// against 9.2-13.0 us). Choosing between the two by timing them, as iterator opens do, cost
+// more than either: each switch wakes the threads of the way taken while those of the way left
+// still spin, a few hundred microseconds (5.0-6.7 us a Put).
 func (db *DB) write(ctx context.Context, op string, batch *Batch, fill func(*Batch), queued func(C.uint64_t) C.int32_t) error {
 	if completions == nil || !completions.alone() {
 		_, err := db.exec(ctx, op, db.writeKind, queued)
 		return err
 	}
-	waiting, started := true, time.Time{}
-	if db.writeKind != opSync {
-		waiting, started = noSyncWrites.choose()
+	b := batch
+	if b == nil {
+		b = batchPool.Get().(*Batch)
+		b.Reset()
+		fill(b)
 	}
-	var err error
-	if waiting {
-		b := batch
-		if b == nil {
-			b = batchPool.Get().(*Batch)
-			b.Reset()
-			fill(b)
-		}
-		_, err = db.execWaiting(ctx, op, db.writeKind, nil, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
-			p, n := bytesArg(b.data)
-			return C.strata_db_write_wait(C.uint64_t(db.handle), p, n, 0, token, spin, limit, room, roomLen, out)
-		})
-		runtime.KeepAlive(b)
-		if batch == nil && cap(b.data) <= maxPooledBatch {
-			batchPool.Put(b)
-		}
-	} else {
-		_, err = db.exec(ctx, op, db.writeKind, queued)
+	_, err := db.execWaiting(ctx, op, db.writeKind, nil, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
+		p, n := bytesArg(b.data)
+		return C.strata_db_write_wait(C.uint64_t(db.handle), p, n, 0, token, spin, limit, room, roomLen, out)
+	})
+	runtime.KeepAlive(b)
+	if batch == nil && cap(b.data) <= maxPooledBatch {
+		batchPool.Put(b)
 	}
-	noSyncWrites.record(waiting, started)
 	return err
 }
-
-// noSyncWrites picks how a lone caller submits NoSync writes (see pathChooser).
-var noSyncWrites pathChooser
 
 // batchPool holds the batches a lone caller's Put and Delete are encoded into for
 // strata_db_write_wait, and every DeleteRange's (the C API has no call of its own for one);

@@ -465,19 +465,13 @@ func TestReadsWaitingInTheirOwnCall(t *testing.T) {
 	}
 }
 
-// TestWritesWaitingInTheirOwnCall: a lone caller's durable writes and batches wait in their own
-// call (strata_db_write_wait), as do snapshots (strata_expect + strata_wait), and behave as
-// through the queue; NoSync writes wait there when noSyncWrites chooses to (here: forced
-// either way); stats, opening, closing and maintenance keep the queue (see opKind.waitable).
+// TestWritesWaitingInTheirOwnCall: a lone caller's writes and batches, durable or not, wait in
+// their own call (strata_db_write_wait), as do snapshots (strata_expect + strata_wait), and
+// behave as through the queue; stats, opening, closing and maintenance keep the queue (see
+// opKind.waitable).
 func TestWritesWaitingInTheirOwnCall(t *testing.T) {
 	ctx := context.Background()
-	defer noSyncWrites.force.Store(0)
-	for _, mode := range []struct {
-		noSync bool
-		force  int32 // noSyncWrites.force: 1 waits, 2 queues
-	}{{false, 0}, {true, 2}, {true, 1}} {
-		noSync := mode.noSync
-		noSyncWrites.force.Store(mode.force)
+	for _, noSync := range []bool{false, true} {
 		db := openTest(t, &Options{NoSync: noSync})
 		completions.sharedAt.Store(-int64(time.Hour))
 		before := callsWaited.Load()
@@ -500,12 +494,8 @@ func TestWritesWaitingInTheirOwnCall(t *testing.T) {
 		if err != nil || stats.BatchesWritten != 4 {
 			t.Fatalf("Stats: BatchesWritten %d, %v", stats.BatchesWritten, err)
 		}
-		want := int64(5) // 4 writes and a snapshot
-		if mode.force == 2 {
-			want = 1 // the snapshot
-		}
-		if waited := callsWaited.Load() - before; waited != want {
-			t.Fatalf("NoSync %v, force %d: %d calls waited in their own call, want %d", noSync, mode.force, waited, want)
+		if waited := callsWaited.Load() - before; waited != 5 {
+			t.Fatalf("NoSync %v: %d calls waited in their own call, want 5 (4 writes and a snapshot)", noSync, waited)
 		}
 		mustPut(t, db, "d", "4")
 		if got, err := snap.Get(ctx, []byte("c")); err != nil || string(got) != "3" {
