@@ -24,7 +24,8 @@ const (
 
 // ArmFailpoint arms the engine failpoint name to perform action once, the next time any strata
 // thread passes it. The points: "db.prepare" and "db.get" (the runtime thread), "flush" (a
-// database's flush thread), "compaction" (its compaction thread).
+// database's flush thread), "compaction" (its compaction thread), "iter.read_ahead" (a
+// database's thread reading an iterator's next chunk before it is asked for).
 func ArmFailpoint(name string, action FailpointAction) error {
 	b := []byte(name)
 	p, n := bytesArg(b)

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // faultChildEnv makes the test binary a child that faults on a strata thread (see init).
@@ -138,6 +139,51 @@ func TestPanicInAReadFailsThatReadOnly(t *testing.T) {
 		t.Fatalf("get through a panicking engine = %v; want ErrInternal", err)
 	}
 	wantValue(t, db, "k", "v")
+}
+
+// TestPanicReadingAChunkAheadPoisonsTheDatabase: once an iterator asks for a chunk after its
+// first, its database's thread reads the next one ahead; a panic there poisons the database
+// as one in a request does (later writes say why), and the iterator still reads every entry,
+// its next chunk read on demand.
+func TestPanicReadingAChunkAheadPoisonsTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, &Options{NoSync: true})
+	b := NewBatch()
+	for i := range 1000 {
+		b.Put(fmt.Appendf(nil, "k%04d", i), []byte("v"))
+	}
+	if err := db.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	it, err := db.NewIterator(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	armed(t, "iter.read_ahead", FailPanic)
+	read := 0
+	// Past the first chunk (at most 256 entries), so one more was asked for.
+	for read < 300 && it.Next() {
+		read++
+	}
+	// The chunk after it is read once the thread has nothing else to do: writes succeed
+	// until then, and fail from then on.
+	var werr error
+	for start := time.Now(); werr == nil && time.Since(start) < 10*time.Second; {
+		werr = db.Put(ctx, []byte("probe"), []byte("v"))
+	}
+	if !errors.Is(werr, ErrPoisoned) || !strings.Contains(werr.Error(), "failpoint iter.read_ahead fired") {
+		t.Fatalf("write after the read ahead panicked = %v; want ErrPoisoned naming it", werr)
+	}
+	for it.Next() {
+		if want := fmt.Sprintf("k%04d", read); string(it.Key()) != want {
+			t.Fatalf("entry %d is %q, want %q", read, it.Key(), want)
+		}
+		read++
+	}
+	if err := it.Err(); err != nil || read != 1000 {
+		t.Fatalf("iterator read %d entries, err %v; want all 1000", read, err)
+	}
 }
 
 func TestPanicOnTheFlushThreadMakesTheDatabaseReadOnly(t *testing.T) {

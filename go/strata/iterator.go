@@ -36,9 +36,12 @@ type IterOptions struct {
 // it creates the iterator, or the Snapshot it was opened from. Writes made afterwards are not
 // seen. Entries cross from the engine in chunks read ahead in the direction of travel, so Next
 // and Prev rarely wait: the first chunk after an open or a seek holds as many entries as the
-// database's iterators lately read (16 to 256), later ones twice as many as the one before. An
-// Iterator is not safe for concurrent use. Close it when done: an open iterator pins its
-// snapshot.
+// database's iterators lately read (16 to 256), later ones twice as many as the one before, up
+// to 8,192 entries or 256 KiB. Once an iterator reads past its first chunk, the engine reads
+// each next chunk while the iterator walks the last one, so a long scan keeps both sides busy
+// at once; that chunk waits in strata's memory until asked for (at most 256 KiB per iterator,
+// unless one entry is larger) and is dropped by a seek or Close. An Iterator is not safe for
+// concurrent use. Close it when done: an open iterator pins its snapshot.
 //
 // The simple loop starts at one end of the range (the largest key with IterOptions.Reverse):
 //

@@ -6,7 +6,8 @@
 //! besides the counters in [`crate::threads`], and it exists only in test builds.
 //!
 //! The points: `db.prepare` and `db.get` (the owner's thread), `flush` (the flush thread),
-//! `compaction` (the compaction thread).
+//! `compaction` (the compaction thread), and in the runtime `iter.read_ahead` (a database's
+//! thread reading an iterator's next chunk ahead of its request).
 
 /// What an armed failpoint does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

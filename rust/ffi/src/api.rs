@@ -1026,7 +1026,9 @@ unsafe fn wait_and_hand_over(
 /// Requests the next chunk of iterator `iter`. The completion's `data` holds entries encoded as
 /// `key_len:u32le value_len:u32le key value`, repeated; `flags` has `STRATA_ITER_DONE` when no
 /// entry follows this chunk. Fails with `STRATA_ERR_CLOSED` once the iterator or its database
-/// is closed.
+/// is closed. A chunk holds at most 256 KiB of entries (more only when its one entry is larger).
+/// After answering, strata reads the chunk after it ahead, while the caller reads this one, and
+/// keeps it until the next request (a seek or a close drops it).
 /// Ownership: the chunk buffer belongs to strata (see `strata_completions_drain`).
 /// Threads: may be called from any thread, one request per iterator at a time.
 #[no_mangle]

@@ -20,7 +20,7 @@
 //! `STRATA_ERR_INTERNAL`, poisons the database it concerned (reads keep working, writes are
 //! refused with the panic's message), and the thread carries on serving.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, SendError, Sender};
+use crossbeam_channel::{Receiver, SendError, Sender, TryRecvError};
 use once_cell::sync::OnceCell;
 use strata_engine::commit::{self, CommitSender, Committer, Replies, SharedDb};
 use strata_engine::error::panic_message;
@@ -648,6 +648,9 @@ struct State {
     iters: HashMap<u64, IterState>,
     /// Where this thread encodes its iterators' chunks.
     scratch: Scratch,
+    /// Iterators whose next chunk is to be read ahead once no request waits (see
+    /// [`State::read_ahead`]).
+    reading_ahead: VecDeque<u64>,
     out: Vec<Completion>,
     /// Results for callers blocked in their own call, delivered with the group's completions.
     woken: Vec<(Arc<Waiter>, Completion)>,
@@ -710,6 +713,7 @@ impl State {
             dbs: HashMap::new(),
             iters: HashMap::new(),
             scratch: Scratch::default(),
+            reading_ahead: VecDeque::new(),
             buffers: Vec::new(),
             out: Vec::new(),
             woken: Vec::new(),
@@ -731,8 +735,17 @@ impl State {
             let first = if front {
                 // Opens and tools: nothing here is worth a spin.
                 inbox.recv().ok()
-            } else {
+            } else if self.reading_ahead.is_empty() {
                 threads::recv_spinning(inbox, SPIN)
+            } else {
+                match inbox.try_recv() {
+                    Ok(request) => Some(request),
+                    Err(TryRecvError::Empty) => {
+                        self.read_ahead();
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => None,
+                }
             };
             let Some(first) = first else {
                 return;
@@ -840,7 +853,12 @@ impl State {
                 let bounds = (lower, upper);
                 self.iter_open(db, snapshot, bounds, reverse, first_chunk, token)
             }
-            Request::IterNext { iter, token } => self.iter_next(iter, token, false),
+            Request::IterNext { iter, token } => {
+                // A caller reading chunk after chunk: the next one is read while it reads
+                // this one.
+                self.iter_next(iter, token, false);
+                self.reading_ahead.push_back(iter);
+            }
             Request::IterSeek {
                 iter,
                 seek,
@@ -1178,6 +1196,33 @@ impl State {
             chunk_completion(token, state.next_chunk(&db, &mut self.scratch))
         };
         self.out.push(c);
+    }
+
+    /// Reads ahead the next chunk of the iterator that waited longest for it, while its caller
+    /// reads the last one: called only when no request waits, so it delays none already
+    /// sent (one arriving meanwhile waits for this chunk, as it would behind a request for
+    /// it). A panic poisons the database, as one in a request does; the iterator's next
+    /// request then reads its chunk itself.
+    fn read_ahead(&mut self) {
+        let Some(iter) = self.reading_ahead.pop_front() else {
+            return;
+        };
+        let Some(state) = self.iters.get_mut(&iter) else {
+            return; // closed meanwhile
+        };
+        let Some(slot) = self.dbs.get(&state.db) else {
+            return;
+        };
+        let scratch = &mut self.scratch;
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            strata_engine::failpoint::hit("iter.read_ahead");
+            state.read_ahead(&slot.db.read(), scratch)
+        }));
+        if let Err(payload) = read {
+            let why = format!("panic in strata: {}", panic_message(&*payload));
+            tracing::error!(reason = %why, "reading an iterator's chunk ahead panicked");
+            slot.db.write().poison(why);
+        }
     }
 
     fn iter_close(&mut self, iter: u64) {
