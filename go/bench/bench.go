@@ -49,7 +49,7 @@ const (
 )
 
 // WorkloadNames lists the workloads in the order they run.
-var WorkloadNames = []string{"fillseq", "fillrandom", "readrandom", "readmissing", "scan", "scan100", "seekprev", "mix", "txnrmw", "readwhilewriting", "fillsync"}
+var WorkloadNames = []string{"fillseq", "fillrandom", "readrandom", "readmissing", "scan", "scan100", "scanall", "seekprev", "mix", "txnrmw", "readwhilewriting", "fillsync"}
 
 // Config is what one run does.
 type Config struct {
@@ -61,6 +61,8 @@ type Config struct {
 	Reads int
 	// Scans is the number of scans, and of seekprev's seeks.
 	Scans int
+	// FullScans is the number of times scanall reads the whole database.
+	FullScans int
 	// MixOps is the number of operations of the mix, half reads, half writes.
 	MixOps int
 	// SyncOps is the number of durable single-key writes of fillsync, split among the writers.
@@ -97,6 +99,7 @@ func DefaultConfig(dir string, keys int) Config {
 		ValueSize:   100,
 		Reads:       keys,
 		Scans:       max(keys/10, 1),
+		FullScans:   5,
 		MixOps:      keys,
 		SyncOps:     20_000,
 		TxnOps:      max(keys/10, 1),
@@ -119,7 +122,8 @@ type Row struct {
 	Threads  int    `json:"threads"`
 	// Mode is "fast" (no fsync) or "durable"; reads run on a store opened fast.
 	Mode string `json:"mode"`
-	// Ops counts keys written, keys looked up, scans, or mix operations; for readwhilewriting,
+	// Ops counts keys written, keys looked up, scans, entries read by scanall, or mix
+	// operations; for readwhilewriting,
 	// whose Threads counts the readers, the writer's Puts (its reads are in ReadWhileWriting).
 	Ops int64 `json:"ops"`
 	// Found counts keys found by reads (the mix's and txnrmw's included), or entries returned
@@ -129,7 +133,8 @@ type Row struct {
 	Secs      float64 `json:"secs"`
 	OpsPerSec float64 `json:"ops_per_sec"`
 	MBPerSec  float64 `json:"mb_per_sec"`
-	// LatencyUnit is what one latency sample timed: "batch" (of FillBatch keys) or "op".
+	// LatencyUnit is what one latency sample timed: "batch" (of FillBatch keys), "pass" (a
+	// whole scanall pass) or "op".
 	LatencyUnit string  `json:"latency_unit"`
 	P50Micros   float64 `json:"p50_us"`
 	P99Micros   float64 `json:"p99_us"`
@@ -271,7 +276,7 @@ func (c *Config) check() error {
 			return fmt.Errorf("unknown workload %q (known: %s)", w, strings.Join(WorkloadNames, ","))
 		}
 	}
-	positive := map[string]int{"keys": c.Keys, "reads": c.Reads, "scans": c.Scans, "mix ops": c.MixOps, "sync ops": c.SyncOps,
+	positive := map[string]int{"keys": c.Keys, "reads": c.Reads, "scans": c.Scans, "full scans": c.FullScans, "mix ops": c.MixOps, "sync ops": c.SyncOps,
 		"txnrmw transactions": c.TxnOps, "txnrmw hot keys": c.TxnHotKeys,
 		"readwhilewriting writes": c.RWWWrites, "readwhilewriting readers": c.RWWReaders}
 	for name, n := range positive {
@@ -317,7 +322,7 @@ func (r *runner) run(e Engine, workload string) ([]Row, error) {
 	case "fillseq", "fillrandom":
 		row, err := r.twice(func() (Row, error) { return r.fill(e, workload) })
 		return []Row{row}, err
-	case "readrandom", "readmissing", "scan", "scan100", "seekprev", "mix":
+	case "readrandom", "readmissing", "scan", "scan100", "scanall", "seekprev", "mix":
 		if err := r.needFilled(e); err != nil {
 			return nil, err
 		}
@@ -486,6 +491,8 @@ func (r *runner) onFilled(e Engine, workload string, threads int) (Row, error) {
 		m, err = timed(threads, r.cfg.Scans, func() unit { return r.scanner(s, ScanLength) })
 	case "scan100":
 		m, err = timed(threads, r.cfg.Scans, func() unit { return r.scanner(s, LongScanLength) })
+	case "scanall":
+		m, err = timed(1, r.cfg.FullScans, func() unit { return r.fullScanner(s) })
 	case "seekprev":
 		m, err = r.seekPrev(s)
 	case "mix":
@@ -495,7 +502,11 @@ func (r *runner) onFilled(e Engine, workload string, threads int) (Row, error) {
 	if err = errors.Join(err, s.Close()); err != nil {
 		return Row{}, err
 	}
-	row := m.row(e, workload, threads, Fast, "op")
+	unit := "op"
+	if workload == "scanall" {
+		unit = "pass"
+	}
+	row := m.row(e, workload, threads, Fast, unit)
 	row.PeakRSSBytes = rss.peak()
 	row.AnonRSSBytes, row.FileRSSBytes = anon, file
 	return row, nil
@@ -561,6 +572,36 @@ func (r *runner) scanner(s Store, length int) unit {
 		if wantN := int64(min(length, ks.Keys-n)); t.found != wantN {
 			return tally{}, fmt.Errorf("scan from key %d returned %d entries, not %d", n, t.found, wantN)
 		}
+		return t, nil
+	}
+}
+
+// fullScanner reads every entry of the database in key order from the first, checking each
+// key and value length; its operations are the entries read, so a row's ops/s is entries/s.
+func (r *runner) fullScanner(s Store) unit {
+	ks := r.keyspace
+	want := make([]byte, KeySize)
+	return func(int) (tally, error) {
+		var t tally
+		var bad error
+		err := s.Scan(PutKey(want, 0), ks.Keys, func(key, value []byte) {
+			if bad != nil {
+				return
+			}
+			if !bytes.Equal(key, PutKey(want, int(t.found))) || len(value) != ks.ValueSize {
+				bad = fmt.Errorf("full scan: entry %d is %x (%d-byte value), want key %d", t.found, key, len(value), t.found)
+				return
+			}
+			t.found++
+			t.bytes += int64(len(key) + len(value))
+		})
+		if err = errors.Join(err, bad); err != nil {
+			return tally{}, err
+		}
+		if t.found != int64(ks.Keys) {
+			return tally{}, fmt.Errorf("full scan returned %d entries, not %d", t.found, ks.Keys)
+		}
+		t.ops = t.found
 		return t, nil
 	}
 }

@@ -65,6 +65,7 @@ func TestEveryWorkloadOnEveryEngine(t *testing.T) {
 		{"scan", int64(cfg.Scans), scanned, "fast", "op"},
 		{"scan100/1", int64(cfg.Scans), scanned100, "fast", "op"},
 		{"scan100/4", int64(cfg.Scans), scanned100, "fast", "op"},
+		{"scanall", int64(cfg.FullScans * keys), int64(cfg.FullScans * keys), "fast", "pass"},
 		{"seekprev", int64(cfg.Scans), seekPrevFound, "fast", "op"},
 		{"mix/4", int64(cfg.MixOps), mixReads, "fast", "op"},
 		{"txnrmw/1", int64(cfg.TxnOps), int64(cfg.TxnOps), "fast", "op"},

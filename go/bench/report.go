@@ -264,6 +264,10 @@ func (r *Report) Markdown() string {
 			"opens its own copy of the fillrandom database (see \"One writer among readers\").\n\n",
 			g.RWWWrites, g.RWWReaders)
 	}
+	if r.has("scanall") {
+		w("scanall reads the whole database in key order from its first key, %d times, one goroutine, every entry "+
+			"checked; its ops/s is entries read per second, its latency one whole pass.\n\n", g.FullScans)
+	}
 	if r.has("seekprev") {
 		w("seekprev keeps one iterator open for the whole row and does %d times: a seek (SeekGE) to a random existing "+
 			"key, then %d Prevs, every entry checked.\n\n", g.Scans, SeekPrevSteps)

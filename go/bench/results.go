@@ -19,8 +19,11 @@ type Results struct {
 	ValueSize int       `json:"value_size"`
 	Reads     int       `json:"reads"`
 	Scans     int       `json:"scans"`
-	MixOps    int       `json:"mix_ops"`
-	SyncOps   int       `json:"sync_ops"`
+	// FullScans is how many times scanall read the whole database (0 in results from before
+	// it existed).
+	FullScans int `json:"full_scans,omitempty"`
+	MixOps    int `json:"mix_ops"`
+	SyncOps   int `json:"sync_ops"`
 	// TxnOps and TxnHotKeys are txnrmw's transactions and the counters they pick from (0 in
 	// results from before it existed).
 	TxnOps     int `json:"txn_ops,omitempty"`
@@ -47,6 +50,7 @@ func NewResults(cfg Config) *Results {
 		ValueSize:  cfg.ValueSize,
 		Reads:      cfg.Reads,
 		Scans:      cfg.Scans,
+		FullScans:  cfg.FullScans,
 		MixOps:     cfg.MixOps,
 		SyncOps:    cfg.SyncOps,
 		TxnOps:     cfg.TxnOps,

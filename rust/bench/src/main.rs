@@ -17,13 +17,14 @@ use data::Data;
 use engines::{Durability, Engine, Result};
 use measurement::Row;
 
-const WORKLOADS: [&str; 8] = [
+const WORKLOADS: [&str; 9] = [
     "fillseq",
     "fillrandom",
     "readrandom",
     "readmissing",
     "scan",
     "scan100",
+    "scanall",
     "mix",
     "fillsync",
 ];
@@ -35,6 +36,7 @@ usage: strata-bench [flags]
   --reads N           point reads in readrandom and readmissing (default: --keys)
   --scans N           scans in scan (seek + 10 entries) and scan100 (seek + 100, per thread
                       count) (default: --keys / 10)
+  --full-scans N      times scanall reads the whole database, one thread (default 5)
   --read-threads L    readrandom and scan100 thread counts, comma-separated (default 1,16)
   --mix-ops N         operations of the 50/50 read/write mix, no fsync (default: --keys)
   --mix-threads L     mix thread counts, comma-separated (default 16)
@@ -42,7 +44,7 @@ usage: strata-bench [flags]
   --sync-writers L    fillsync writer thread counts, comma-separated (default 1,32)
   --engines L         comma-separated from strata,fjall,redb (default all)
   --workloads L       comma-separated from fillseq,fillrandom,readrandom,readmissing,scan,
-                      scan100,mix,fillsync
+                      scan100,scanall,mix,fillsync
                       (default all)
   --dir D             where databases go (default a temp dir under /tmp, removed at exit;
                       a given --dir is kept, and read workloads reuse a fillrandom database
@@ -54,6 +56,7 @@ struct Config {
     value_size: usize,
     reads: u64,
     scans: u64,
+    full_scans: u64,
     read_threads: Vec<usize>,
     mix_ops: u64,
     mix_threads: Vec<usize>,
@@ -72,6 +75,7 @@ fn parse_args() -> std::result::Result<Config, String> {
         value_size: 100,
         reads: 0,
         scans: 0,
+        full_scans: 5,
         read_threads: vec![1, 16],
         mix_ops: 0,
         mix_threads: vec![16],
@@ -105,6 +109,7 @@ fn parse_args() -> std::result::Result<Config, String> {
             "--value-size" => c.value_size = number()? as usize,
             "--reads" => reads = Some(number()?),
             "--scans" => scans = Some(number()?),
+            "--full-scans" => c.full_scans = number()?.max(1),
             "--sync-ops" => c.sync_ops = number()?,
             "--mix-ops" => mix_ops = Some(number()?),
             "--sync-writers" => c.sync_writers = counts(&flag, &value)?,
@@ -248,7 +253,7 @@ impl Runner {
                 }
                 Ok(vec![row])
             }
-            "readrandom" | "readmissing" | "scan" | "scan100" | "mix" => {
+            "readrandom" | "readmissing" | "scan" | "scan100" | "scanall" | "mix" => {
                 // A kept --dir may hold a fillrandom database from an earlier run (for
                 // profiling reads alone); it must have been made with the same --keys.
                 let reusable = !self.run_dir.remove && self.run_dir.filled(engine).exists();
@@ -278,6 +283,7 @@ impl Runner {
                             let (scans, len) = (self.config.scans, workloads::LONG_SCAN_LEN);
                             workloads::scan(store, data, scans, len, t)?
                         }
+                        "scanall" => workloads::scan_all(store, data, self.config.full_scans)?,
                         "mix" => workloads::mix(store, data, self.config.mix_ops, t)?,
                         _ => workloads::read(
                             store,
@@ -287,7 +293,8 @@ impl Runner {
                             t,
                         )?,
                     };
-                    rows.push(Row::new(name, workload, t, "op", m));
+                    let unit = if workload == "scanall" { "pass" } else { "op" };
+                    rows.push(Row::new(name, workload, t, unit, m));
                 }
                 store.close()?;
                 Ok(rows)

@@ -138,6 +138,21 @@ pub fn scan(
     })
 }
 
+/// `passes` times on one thread: read every entry in key order from the first key, checking
+/// the count. Its operations are the entries read (so ops/s is entries/s), each pass one
+/// latency sample, as go/bench's scanall.
+pub fn scan_all(store: &dyn Store, data: &Data, passes: u64) -> Result<Measurement> {
+    let mut m = timed(1, passes, &|_| {
+        let (entries, read) = store.scan(&data.key(0), usize::MAX)?;
+        if entries as u64 != data.keys {
+            return Err(format!("full scan returned {entries} entries, not {}", data.keys).into());
+        }
+        Ok(read)
+    })?;
+    m.ops = passes * data.keys;
+    Ok(m)
+}
+
 /// `ops` operations on `threads` threads, each a read of a random existing key (which must be
 /// found) or a write of one (its own value again, not fsynced), half and half by a hash of the
 /// operation's index, as go/bench's mix.

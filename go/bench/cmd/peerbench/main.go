@@ -43,6 +43,7 @@ func run() error {
 	valueSize := flag.Int("value-size", 100, "value `bytes`; keys are 16 bytes")
 	reads := flag.Int("reads", 0, "point reads of readrandom and readmissing, per goroutine count (default --keys)")
 	scans := flag.Int("scans", 0, "scans of scan (a seek and 10 entries) and of scan100 (a seek and 100, per goroutine count), and seekprev's seeks, each followed by 10 Prevs (default --keys/10)")
+	fullScans := flag.Int("full-scans", 5, "times scanall reads the whole database, one goroutine")
 	mixOps := flag.Int("mix-ops", 0, "operations of the 50/50 read/write mix (default --keys)")
 	syncOps := flag.Int("sync-ops", 20_000, "durable single-key writes of fillsync, split among the writers")
 	txnOps := flag.Int("txn-ops", 0, "read-modify-write transactions of txnrmw, per goroutine count (default --keys/10)")
@@ -65,6 +66,7 @@ func run() error {
 
 	cfg := bench.DefaultConfig(*dir, *keys)
 	cfg.ValueSize, cfg.SyncOps, cfg.RWWReaders, cfg.TxnHotKeys = *valueSize, *syncOps, *rwwReaders, *txnHotKeys
+	cfg.FullScans = *fullScans
 	if *reads > 0 {
 		cfg.Reads = *reads
 	}
