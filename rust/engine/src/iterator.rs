@@ -192,6 +192,7 @@ pub struct DbIter<'a> {
     started: bool,
     done: bool,
     key: Vec<u8>,
+    /// The value of the entry returned last when reading down (reading up, it is read in place).
     value: Vec<u8>,
 }
 
@@ -232,7 +233,13 @@ impl<'a> DbIter<'a> {
             self.done = true;
             return None;
         }
-        Some((&self.key, &self.value))
+        if self.merged.reverse {
+            Some((&self.key, &self.value))
+        } else {
+            // Reading up, the merge still stands on the entry (the next call skips past it):
+            // its value is read where it lies, not copied.
+            Some((&self.key, self.merged.value()))
+        }
     }
 
     /// The first error met by any source.
@@ -268,8 +275,6 @@ impl<'a> DbIter<'a> {
             self.key.clear();
             self.key.extend_from_slice(p.user_key);
             if p.kind == ValueKind::Put && !self.dels.deletes(p.user_key, p.seq) {
-                self.value.clear();
-                self.value.extend_from_slice(self.merged.value());
                 return true;
             }
             self.skip_user_key();
