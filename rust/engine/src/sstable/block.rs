@@ -299,6 +299,8 @@ impl Block {
             key: KeyBuf::new(),
             value: (0, 0),
             corrupt: None,
+            behind: Vec::new(),
+            behind_keys: Vec::new(),
         }
     }
 
@@ -362,6 +364,23 @@ pub struct BlockIter {
     value: (usize, usize),
     /// Set on the first damaged entry; the iterator stays invalid from then on.
     corrupt: Option<String>,
+    /// The entries of a restart interval that a step back decoded on its way to the entry
+    /// before the current one, in block order, for the next steps back to take without
+    /// decoding the interval again (entries only link forward: without them, walking a block
+    /// backwards decoded each interval once per entry in it). Their keys are in
+    /// `behind_keys`.
+    behind: Vec<Decoded>,
+    behind_keys: Vec<u8>,
+}
+
+/// An entry [`BlockIter::prev`] decoded: where it is, and where its key lies in `behind_keys`.
+#[derive(Debug, Clone, Copy)]
+struct Decoded {
+    at: usize,
+    next_offset: usize,
+    restart_index: usize,
+    key_start: usize,
+    value: (usize, usize),
 }
 
 impl BlockIter {
@@ -372,6 +391,8 @@ impl BlockIter {
         self.corrupt = None;
         self.key.clear();
         self.value = (0, 0);
+        self.behind.clear();
+        self.behind_keys.clear();
         self.mark_end();
     }
 
@@ -528,11 +549,32 @@ impl InternalIterator for BlockIter {
 
     /// Entries only link forward, so step back to the restart point before the current entry
     /// and scan up to it.
+    /// The entries decoded on the way are kept, so the steps back after it through the same
+    /// interval decode nothing.
     fn prev(&mut self) {
         if !self.valid() {
             return;
         }
         let original = self.current;
+        // The entry before this one, if the last step back decoded it. Offsets name entries
+        // of this block alone (`reset` forgets the decoded ones), and a block never changes.
+        if let Some(d) = self
+            .behind
+            .last()
+            .copied()
+            .filter(|d| d.next_offset == original)
+        {
+            self.behind.pop();
+            self.current = d.at;
+            self.next_offset = d.next_offset;
+            self.restart_index = d.restart_index;
+            self.next_restart = self.block.restart_end(d.restart_index);
+            self.key.clear();
+            self.key.extend_from_slice(&self.behind_keys[d.key_start..]);
+            self.behind_keys.truncate(d.key_start);
+            self.value = d.value;
+            return;
+        }
         while self.block.restart_point(self.restart_index) >= original {
             if self.restart_index == 0 {
                 self.mark_end();
@@ -541,7 +583,18 @@ impl InternalIterator for BlockIter {
             self.restart_index -= 1;
         }
         self.seek_to_restart(self.restart_index);
-        while self.parse_next() && self.next_offset < original {}
+        self.behind.clear();
+        self.behind_keys.clear();
+        while self.parse_next() && self.next_offset < original {
+            self.behind.push(Decoded {
+                at: self.current,
+                next_offset: self.next_offset,
+                restart_index: self.restart_index,
+                key_start: self.behind_keys.len(),
+                value: self.value,
+            });
+            self.behind_keys.extend_from_slice(&self.key);
+        }
     }
 
     fn key(&self) -> &[u8] {
@@ -638,6 +691,57 @@ mod tests {
         let mut pos = 1;
         assert_eq!(get_len(&[0x01], &mut pos), None);
         assert_eq!(get_len(&[0x80], &mut 0), None);
+    }
+
+    /// Steps back reuse what the last one decoded: a random walk of steps both ways and
+    /// seeks, compared with the entries' positions at every move, in blocks of every interval.
+    #[test]
+    fn random_walks_match_the_model_with_steps_back_remembered() {
+        let entries = model(120);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for interval in [1, 2, 8, 16] {
+            let block = build(&entries, interval);
+            let mut it = block.iter();
+            // Where the model is: Some(index), or None off either end.
+            let mut at: Option<usize> = None;
+            for step in 0..4000 {
+                match random() % 8 {
+                    0 => {
+                        let i = (random() % entries.len() as u64) as usize;
+                        it.seek(&entries[i].0);
+                        at = Some(i);
+                    }
+                    1 => {
+                        it.seek_to_last();
+                        at = Some(entries.len() - 1);
+                    }
+                    2 | 3 => {
+                        if at.is_some() {
+                            it.next();
+                            at = at.map(|i| i + 1).filter(|&i| i < entries.len());
+                        }
+                    }
+                    _ => {
+                        if at.is_some() {
+                            it.prev();
+                            at = at.and_then(|i| i.checked_sub(1));
+                        }
+                    }
+                }
+                assert_eq!(
+                    current(&it),
+                    at.map(|i| entries[i].clone()),
+                    "interval {interval}, step {step}"
+                );
+            }
+            it.status().unwrap();
+        }
     }
 
     #[test]
