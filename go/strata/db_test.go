@@ -21,6 +21,19 @@ func openTest(t testing.TB, opts *Options) *DB {
 	return db
 }
 
+// writeNumbered writes n keys, key i being fmt.Sprintf(keyFormat, i) with the value
+// fmt.Sprintf(valueFormat, i), in one batch.
+func writeNumbered(t testing.TB, db *DB, n int, keyFormat, valueFormat string) {
+	t.Helper()
+	b := NewBatch()
+	for i := range n {
+		b.Put(fmt.Appendf(nil, keyFormat, i), fmt.Appendf(nil, valueFormat, i))
+	}
+	if err := db.Write(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mustPut(t testing.TB, db *DB, k, v string) {
 	t.Helper()
 	if err := db.Put(context.Background(), []byte(k), []byte(v)); err != nil {

@@ -148,13 +148,7 @@ func TestPanicInAReadFailsThatReadOnly(t *testing.T) {
 func TestPanicReadingAChunkAheadPoisonsTheDatabase(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, &Options{NoSync: true})
-	b := NewBatch()
-	for i := range 1000 {
-		b.Put(fmt.Appendf(nil, "k%04d", i), []byte("v"))
-	}
-	if err := db.Write(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	writeNumbered(t, db, 1000, "k%04d", "v%d")
 	it, err := db.NewIterator(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -288,13 +288,7 @@ func TestIteratorMovesWaitingInTheirOwnCall(t *testing.T) {
 func TestSeeksBringTheEntriesBehindThemOnceIteratorsTurnAround(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, &Options{NoSync: true})
-	b := NewBatch()
-	for i := range 200 {
-		b.Put(fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%03d", i))
-	}
-	if err := db.Write(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	writeNumbered(t, db, 200, "k%03d", "v%03d")
 	it, err := db.NewIterator(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
