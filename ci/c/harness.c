@@ -2605,6 +2605,29 @@ static void test_snapshots(struct db *s, struct db *other)
                 "get through snapshot 2 of a key written after it");
     expect_code(get(s->handle, key, key_len), STRATA_OK, "the same key at the latest state");
 
+    /* A read that opens its own snapshot (STRATA_SNAPSHOT_NEW): the handle comes with the value,
+     * or with NOT_FOUND, and reads as any snapshot does. */
+    struct result nr = get_at(s->handle, STRATA_SNAPSHOT_NEW, key, key_len);
+    uint64_t s3 = nr.handle;
+    if (expect_code(nr, STRATA_OK, "get opening a snapshot, of a present key")) {
+        check(s3 != 0 && s3 != s1 && s3 != s2, "the read's snapshot has a handle of its own");
+        check_snapshot_counts(s->handle, 3, 0, "with the read's snapshot too");
+        char late[32];
+        size_t late_len = fixture_key("snap", 70, late);
+        check(put_keys(s, "snap", 70, 71, 1, 4, small_value), "snapshot db: a key after it");
+        expect_code(get_at(s->handle, s3, late, late_len), STRATA_ERR_NOT_FOUND,
+                    "get through the read's snapshot of a key written after it");
+        expect_code(get_at(s->handle, s3, key, key_len), STRATA_OK,
+                    "get through the read's snapshot of the key it read");
+        check(strata_snapshot_close(s3) == STRATA_OK, "snapshot_close of the read's snapshot");
+        size_t absent_len = fixture_key("nosuch", 1, late);
+        nr = get_at(s->handle, STRATA_SNAPSHOT_NEW, late, absent_len);
+        if (expect_code(nr, STRATA_ERR_NOT_FOUND, "get opening a snapshot, of an absent key"))
+            check(nr.handle != 0 && strata_snapshot_close(nr.handle) == STRATA_OK,
+                  "a read that found nothing still hands over its snapshot");
+        check_snapshot_counts(s->handle, 2, 0, "after closing the reads' snapshots");
+    }
+
     /* An iterator opened on a snapshot takes its own reference to it. */
     struct result r = iter_open_at(s->handle, s1, NULL, 0, NULL, 0, 0);
     uint64_t it = r.handle;

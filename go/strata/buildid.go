@@ -10,4 +10,4 @@ const engineVersion = "0.1.0"
 // plus the FNV-1a hash of the strata.h it was compiled against (see rust/ffi/src/identity.rs).
 // A var, not a const, only so a test can link a binary that expects another identity
 // (-ldflags -X) and see Open refuse it.
-var buildID = "0.1.0+h9f2ad2e63af891f6"
+var buildID = "0.1.0+hcd9c9a4544252c0c"

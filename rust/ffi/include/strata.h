@@ -79,6 +79,12 @@
 // one space: 2 is `STRATA_COMPLETION_LOG`.)
 #define STRATA_ITER_BEHIND_DONE 4
 
+// `strata_db_get` and `strata_db_get_wait` snapshot: open a new snapshot of the latest state
+// and read at it, in the same request. The result's `handle` is the new snapshot (close it
+// with `strata_snapshot_close`), with the value or with `STRATA_ERR_NOT_FOUND`; a read that
+// fails otherwise opens none (`handle` 0).
+#define STRATA_SNAPSHOT_NEW UINT64_MAX
+
 // `strata_iter_seek` mode: the smallest key in bounds, reading up (`key` must be empty).
 #define STRATA_SEEK_FIRST 1
 
@@ -493,8 +499,10 @@ int32_t strata_db_write_wait(uint64_t db,
                              struct strata_waited *out);
 
 // Looks up `key` in `db`, as of `snapshot` (a handle from `strata_snapshot_open`, or 0 for the
-// latest state). The completion carries the value in `data`/`len`, or `STRATA_ERR_NOT_FOUND`;
-// `STRATA_ERR_CLOSED` when the database or the snapshot is closed.
+// latest state, or `STRATA_SNAPSHOT_NEW` to open a snapshot and read at it in one request: the
+// completion's `handle` is then that snapshot, for the caller to close). The completion
+// carries the value in `data`/`len`, or `STRATA_ERR_NOT_FOUND`; `STRATA_ERR_CLOSED` when the
+// database or the snapshot is closed.
 // Ownership: the caller keeps `key`; strata copies it before returning. The value buffer in
 // the completion belongs to strata (see `strata_completions_drain`).
 // Threads: may be called from any thread.
@@ -509,7 +517,8 @@ int32_t strata_db_get(uint64_t db,
 // nanoseconds, then sleeps until the database's reader thread wakes it (a futex), and copies the answer
 // out itself. Returns the answer's code and bytes as `strata_wait` does: `STRATA_OK` with the
 // value, `STRATA_ERR_NOT_FOUND` with none, any other code with its message, the bytes in `dst`
-// when they fit in `dst_cap` (`out->data` NULL), else in a buffer at `out->data`.
+// when they fit in `dst_cap` (`out->data` NULL), else in a buffer at `out->data`. With
+// `STRATA_SNAPSHOT_NEW`, `out->handle` is the snapshot the read opened.
 // With `token` 0 the call does not return before the answer comes. With a non-zero `token`
 // (never used before) the wait can also end early, when `limit_ns` (if not 0) passes or
 // `strata_interrupt(token)` is called, with `STRATA_INTERRUPTED`: then continue with

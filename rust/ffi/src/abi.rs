@@ -45,6 +45,12 @@ pub const STRATA_ITER_DONE: u32 = 1;
 /// one space: 2 is `STRATA_COMPLETION_LOG`.)
 pub const STRATA_ITER_BEHIND_DONE: u32 = 4;
 
+/// `strata_db_get` and `strata_db_get_wait` snapshot: open a new snapshot of the latest state
+/// and read at it, in the same request. The result's `handle` is the new snapshot (close it
+/// with `strata_snapshot_close`), with the value or with `STRATA_ERR_NOT_FOUND`; a read that
+/// fails otherwise opens none (`handle` 0).
+pub const STRATA_SNAPSHOT_NEW: u64 = u64::MAX;
+
 /// `strata_iter_seek` mode: the smallest key in bounds, reading up (`key` must be empty).
 pub const STRATA_SEEK_FIRST: u32 = 1;
 /// `strata_iter_seek` mode: the largest key in bounds, reading down (`key` must be empty).

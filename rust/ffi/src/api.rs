@@ -546,8 +546,10 @@ pub unsafe extern "C" fn strata_db_write_wait(
 }
 
 /// Looks up `key` in `db`, as of `snapshot` (a handle from `strata_snapshot_open`, or 0 for the
-/// latest state). The completion carries the value in `data`/`len`, or `STRATA_ERR_NOT_FOUND`;
-/// `STRATA_ERR_CLOSED` when the database or the snapshot is closed.
+/// latest state, or `STRATA_SNAPSHOT_NEW` to open a snapshot and read at it in one request: the
+/// completion's `handle` is then that snapshot, for the caller to close). The completion
+/// carries the value in `data`/`len`, or `STRATA_ERR_NOT_FOUND`; `STRATA_ERR_CLOSED` when the
+/// database or the snapshot is closed.
 /// Ownership: the caller keeps `key`; strata copies it before returning. The value buffer in
 /// the completion belongs to strata (see `strata_completions_drain`).
 /// Threads: may be called from any thread.
@@ -578,7 +580,8 @@ pub unsafe extern "C" fn strata_db_get(
 /// nanoseconds, then sleeps until the database's reader thread wakes it (a futex), and copies the answer
 /// out itself. Returns the answer's code and bytes as `strata_wait` does: `STRATA_OK` with the
 /// value, `STRATA_ERR_NOT_FOUND` with none, any other code with its message, the bytes in `dst`
-/// when they fit in `dst_cap` (`out->data` NULL), else in a buffer at `out->data`.
+/// when they fit in `dst_cap` (`out->data` NULL), else in a buffer at `out->data`. With
+/// `STRATA_SNAPSHOT_NEW`, `out->handle` is the snapshot the read opened.
 /// With `token` 0 the call does not return before the answer comes. With a non-zero `token`
 /// (never used before) the wait can also end early, when `limit_ns` (if not 0) passes or
 /// `strata_interrupt(token)` is called, with `STRATA_INTERRUPTED`: then continue with

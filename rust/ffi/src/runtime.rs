@@ -37,7 +37,7 @@ use strata_engine::{threads, Batch, Db, Error, ErrorCode, KeyBuf, Options};
 
 use crate::abi::{
     strata_stats, STRATA_ERR_CLOSED, STRATA_ERR_CORRUPTION, STRATA_ERR_NOT_FOUND,
-    STRATA_ITER_BEHIND_DONE, STRATA_ITER_DONE,
+    STRATA_ITER_BEHIND_DONE, STRATA_ITER_DONE, STRATA_SNAPSHOT_NEW,
 };
 use crate::completion::{Completion, CompletionQueue};
 use crate::iterator::{Bounds, IterState, Scratch, Seek};
@@ -500,7 +500,8 @@ impl DbCell {
     }
 
     /// Reads `key` at `snapshot` into a buffer from `buffers` (refilled from the completion
-    /// queue's recycled ones).
+    /// queue's recycled ones). `STRATA_SNAPSHOT_NEW` opens a snapshot first, reads at it and
+    /// hands it over in the completion's handle, unless the read fails (not found is no failure).
     fn get(
         &self,
         snapshot: u64,
@@ -509,6 +510,16 @@ impl DbCell {
         buffers: &mut Vec<Vec<u8>>,
         completions: &CompletionQueue,
     ) -> Completion {
+        if snapshot == STRATA_SNAPSHOT_NEW {
+            let opened = self.snapshot_open(token).handle;
+            let mut c = self.get(opened, key, token, buffers, completions);
+            if c.code == 0 || c.code == STRATA_ERR_NOT_FOUND {
+                c.handle = opened;
+            } else {
+                self.snapshot_close(opened);
+            }
+            return c;
+        }
         let Some(seq) = self.snapshot_seq(snapshot) else {
             return snapshot_closed(token);
         };
