@@ -52,6 +52,9 @@ const (
 	opSync
 	// opChunk is an iterator's next chunk: a plain request.
 	opChunk
+	// opGetSnapshot is a point read that opens its snapshot (snapshotNew): its result's
+	// handle is that snapshot, found or not.
+	opGetSnapshot
 )
 
 // quick reports whether a request's result is due within microseconds (worth spinning for).
@@ -302,6 +305,10 @@ func (c *completer) poll() {
 
 // releaseOrphan closes a handle that a completed but abandoned request created.
 func releaseOrphan(cl *call) {
+	if cl.kind == opGetSnapshot && cl.handle != 0 {
+		C.strata_snapshot_close(C.uint64_t(cl.handle)) // found or not, the read opened it
+		return
+	}
 	if cl.code != 0 || cl.handle == 0 {
 		return
 	}

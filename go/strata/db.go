@@ -209,28 +209,43 @@ func (db *DB) GetAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
 // implementation behind DB.Get, DB.GetAppend and their Snapshot twins. op names the caller in
 // errors; a non-nil dst gets the value appended (a nil one: a new slice, as append(nil, v...)).
 func (db *DB) get(ctx context.Context, op string, snapshot uint64, key []byte, dst []byte) ([]byte, error) {
+	value, _, err := db.getAt(ctx, op, snapshot, key, dst)
+	return value, err
+}
+
+// getAt is get that also returns the result's handle: with snapshotNew, the snapshot the
+// read opened (also when the key was not found), which the caller must close.
+func (db *DB) getAt(ctx context.Context, op string, snapshot uint64, key []byte, dst []byte) ([]byte, uint64, error) {
 	if err := checkKey(key); err != nil {
-		return dst, err
+		return dst, 0, err
 	}
 	// A lone caller waits in its own call.
 	if completions != nil && completions.alone() {
 		return db.getWaiting(ctx, op, snapshot, key, dst)
 	}
-	cl, err := db.execAppend(ctx, op, opPlain, dst, func(token C.uint64_t) C.int32_t {
+	kind := opPlain
+	if snapshot == snapshotNew {
+		kind = opGetSnapshot
+	}
+	cl, err := db.execAppend(ctx, op, kind, dst, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		return C.strata_db_get(C.uint64_t(db.handle), C.uint64_t(snapshot), k, kn, token)
 	})
 	switch {
 	case err != nil:
-		return dst, err
+		return dst, cl.handle, err
 	case cl.data != nil:
-		return cl.data, nil
+		return cl.data, cl.handle, nil
 	case dst != nil:
-		return dst, nil // an empty value appended to dst
+		return dst, cl.handle, nil // an empty value appended to dst
 	default:
-		return []byte{}, nil
+		return []byte{}, cl.handle, nil
 	}
 }
+
+// snapshotNew, as a read's snapshot, opens a snapshot and reads at it in one request
+// (STRATA_SNAPSHOT_NEW): the result's handle is the new snapshot.
+const snapshotNew = uint64(C.STRATA_SNAPSHOT_NEW)
 
 // Delete removes key. Deleting a missing key is not an error. It is durable as Put is.
 func (db *DB) Delete(ctx context.Context, key []byte, opts ...WriteOptions) error {
@@ -391,12 +406,12 @@ const waitSpin = 30 * time.Microsecond
 // pooled scratch buffer it is then copied from); a longer one comes in a buffer strata
 // allocated, copied and released here. Under a context that can end, the call comes back
 // every waitCheck; the wait then goes on in completer.await, which looks at the context.
-func (db *DB) getWaiting(ctx context.Context, op string, snapshot uint64, key []byte, dst []byte) ([]byte, error) {
+func (db *DB) getWaiting(ctx context.Context, op string, snapshot uint64, key []byte, dst []byte) ([]byte, uint64, error) {
 	if err := ctx.Err(); err != nil {
-		return dst, err
+		return dst, 0, err
 	}
 	if db.isClosed() {
-		return dst, opError(op, ErrClosed)
+		return dst, 0, opError(op, ErrClosed)
 	}
 	c := completions
 	c.blocked.Add(1)
@@ -417,24 +432,28 @@ func (db *DB) getWaiting(ctx context.Context, op string, snapshot uint64, key []
 	runtime.KeepAlive(room)
 	var res result
 	var err error
+	kind := opPlain
+	if snapshot == snapshotNew {
+		kind = opGetSnapshot
+	}
 	switch {
 	case code == C.STRATA_INTERRUPTED:
-		res, err = c.await(ctx, token, opPlain, dst, w, false)
+		res, err = c.await(ctx, token, kind, dst, w, false)
 	case code != C.STRATA_OK && code != C.STRATA_ERR_NOT_FOUND && out.len == 0:
 		// Refused before it reached the runtime thread (which always says why).
-		return dst, submitError(op, code)
+		return dst, 0, submitError(op, code)
 	default:
 		res, err = waitedResult(code, dst, room, out)
 	}
 	switch {
 	case err != nil:
-		return dst, err
+		return dst, res.handle, err
 	case res.data != nil:
-		return res.data, nil
+		return res.data, res.handle, nil
 	case dst != nil:
-		return dst, nil
+		return dst, res.handle, nil
 	default:
-		return []byte{}, nil
+		return []byte{}, res.handle, nil
 	}
 }
 

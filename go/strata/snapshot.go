@@ -38,10 +38,15 @@ func (db *DB) NewSnapshot() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{db: db, handle: cl.handle, closed: make(chan struct{})}
+	return db.adoptSnapshot(cl.handle), nil
+}
+
+// adoptSnapshot wraps a snapshot handle the engine opened for this database.
+func (db *DB) adoptSnapshot(handle uint64) *Snapshot {
+	s := &Snapshot{db: db, handle: handle, closed: make(chan struct{})}
 	// A Snapshot dropped without Close still releases the versions it pins.
-	s.cleanup = runtime.AddCleanup(s, func(h uint64) { C.strata_snapshot_close(C.uint64_t(h)) }, cl.handle)
-	return s, nil
+	s.cleanup = runtime.AddCleanup(s, func(h uint64) { C.strata_snapshot_close(C.uint64_t(h)) }, handle)
+	return s
 }
 
 // isClosed reports whether Close was called, or the snapshot was never opened (a zero

@@ -15,8 +15,11 @@ import (
 	"time"
 )
 
-// Tx is a transaction: it reads a consistent snapshot (taken when it began) together with its
-// own writes, and commits those writes atomically, or not at all. A read-write transaction
+// Tx is a transaction: it reads a consistent snapshot together with its own writes, and
+// commits those writes atomically, or not at all. The snapshot is taken by its first read
+// (Get, an iterator, or Snapshot), in the same request as that read, as FoundationDB takes a
+// transaction's read version: a transaction costs one crossing into the engine less, and one
+// that writes without reading needs no snapshot at all. A read-write transaction
 // (DB.Update, or DB.NewTransaction(true)) remembers every key it reads; its Commit fails with
 // ErrConflict, writing nothing, when a write committed after its snapshot changed one of them
 // (another value, or present where it was absent or the other way round). So the transactions
@@ -64,15 +67,14 @@ const (
 	maxUpdateBackoff  = time.Millisecond
 )
 
-// NewTransaction begins a transaction on a snapshot of the database's current state: a
+// NewTransaction begins a transaction, whose first read takes its snapshot of the database: a
 // read-write one when update is set, else a read-only one (whose Put and Delete fail with
 // ErrReadOnly). End it with Commit or Discard. It fails with ErrClosed after Close.
 func (db *DB) NewTransaction(update bool) (*Tx, error) {
-	snap, err := db.NewSnapshot()
-	if err != nil {
-		return nil, err
+	if db.isClosed() {
+		return nil, opError("new transaction", ErrClosed)
 	}
-	tx := &Tx{db: db, snap: snap, update: update}
+	tx := &Tx{db: db, update: update}
 	if update {
 		tx.writes = NewBatch()
 		tx.own = map[string]txWrite{}
@@ -128,8 +130,20 @@ func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 // ended reports whether the transaction was committed or discarded, or never begun: a zero
-// Tx fails as an ended one does instead of dereferencing its nil snapshot.
-func (tx *Tx) ended() bool { return tx.done || tx.snap == nil }
+// Tx fails as an ended one does.
+func (tx *Tx) ended() bool { return tx.done || tx.db == nil }
+
+// snapshot is the transaction's snapshot, opened now if no read opened it yet.
+func (tx *Tx) snapshot() (*Snapshot, error) {
+	if tx.snap == nil {
+		snap, err := tx.db.NewSnapshot()
+		if err != nil {
+			return nil, err
+		}
+		tx.snap = snap
+	}
+	return tx.snap, nil
+}
 
 // errTxDone is returned by a transaction's methods after Commit or Discard.
 func errTxDone(op string) error {
@@ -153,6 +167,14 @@ func (tx *Tx) Get(ctx context.Context, key []byte) ([]byte, error) {
 		return append([]byte{}, w.value...), nil
 	}
 	tx.noteRead(key)
+	if tx.snap == nil {
+		// The first read opens the snapshot in the same request (found or not).
+		value, handle, err := tx.db.getAt(ctx, "transaction get", snapshotNew, key, nil)
+		if handle != 0 {
+			tx.snap = tx.db.adoptSnapshot(handle)
+		}
+		return value, err
+	}
 	return tx.snap.Get(ctx, key)
 }
 
@@ -219,11 +241,22 @@ func (tx *Tx) writable(op string) error {
 	return nil
 }
 
-// Snapshot is the snapshot the transaction reads. Its iterators (Snapshot.NewIterator,
-// Snapshot.All) see the snapshot only, not the transaction's own writes, and the keys they
-// return are not checked at Commit: to iterate what the transaction sees, with its reads
-// checked, use Tx.NewIterator or Tx.All. It is closed when the transaction ends.
-func (tx *Tx) Snapshot() *Snapshot { return tx.snap }
+// Snapshot is the snapshot the transaction reads, taken now if the transaction has not read
+// yet. Its iterators (Snapshot.NewIterator, Snapshot.All) see the snapshot only, not the
+// transaction's own writes, and the keys they return are not checked at Commit: to iterate
+// what the transaction sees, with its reads checked, use Tx.NewIterator or Tx.All. It is
+// closed when the transaction ends; after that, or when it could not be taken (the database
+// closed), its methods fail with ErrClosed.
+func (tx *Tx) Snapshot() *Snapshot {
+	if tx.ended() {
+		return &Snapshot{db: tx.db}
+	}
+	snap, err := tx.snapshot()
+	if err != nil {
+		return &Snapshot{db: tx.db}
+	}
+	return snap
+}
 
 // Commit writes the transaction's writes atomically (durable as DB.Write is; opts as for
 // DB.Write) if no key it read was changed by a write committed after its snapshot, and ends
@@ -237,6 +270,10 @@ func (tx *Tx) Commit(ctx context.Context, opts ...WriteOptions) error {
 	defer tx.Discard()
 	if !tx.update || tx.writes.count == 0 {
 		return nil
+	}
+	if tx.snap == nil {
+		// Nothing read, so nothing to check: the writes commit as a batch does.
+		return tx.db.writeBatch(ctx, "transaction commit", tx.writes, opts)
 	}
 	var flags C.uint32_t
 	if syncRequested(opts) {
@@ -274,5 +311,7 @@ func (tx *Tx) Discard() {
 		return
 	}
 	tx.done = true
-	tx.snap.Close()
+	if tx.snap != nil {
+		tx.snap.Close()
+	}
 }

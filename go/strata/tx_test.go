@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestTransactionsReadTheirWritesAndConflict: a transaction reads its own writes over its
@@ -189,5 +190,94 @@ func TestCommitsWaitingInTheirOwnCall(t *testing.T) {
 			t.Fatalf("alone %v: %d calls waited in their own call", alone, waited)
 		}
 		wantValue(t, db, "out", "0")
+	}
+}
+
+// TestTransactionSnapshotOpensWithTheFirstRead: a transaction takes its snapshot with its first
+// read, in that read's request (found or not), both for a lone caller waiting in its call and
+// through the completion queue; a transaction that writes without reading takes none.
+func TestTransactionSnapshotOpensWithTheFirstRead(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, &Options{NoSync: true})
+	snapshots := func() uint64 {
+		t.Helper()
+		s, err := db.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Snapshots
+	}
+	defer completions.sharedAt.Store(0)
+	for _, alone := range []bool{true, false} {
+		// Now far behind (a lone caller waits in its call) or far ahead (callers overlap).
+		path := func() {
+			if alone {
+				completions.sharedAt.Store(-int64(time.Hour))
+			} else {
+				completions.sharedAt.Store(int64(1000 * time.Hour))
+			}
+		}
+		path()
+		mustPut(t, db, "a", "1")
+		tx, err := db.NewTransaction(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := snapshots(); n != 0 {
+			t.Fatalf("alone %v: %d snapshots open before the first read, want 0", alone, n)
+		}
+		mustPut(t, db, "a", "2") // before the first read: the transaction sees it
+		path()
+		before := getsWaited.Load()
+		if v, err := tx.Get(ctx, []byte("a")); err != nil || string(v) != "2" {
+			t.Fatalf("alone %v: first read = %q, %v; want the value written before it", alone, v, err)
+		}
+		if waited := getsWaited.Load() - before; waited != map[bool]int64{true: 1, false: 0}[alone] {
+			t.Fatalf("alone %v: %d reads waited in their call", alone, waited)
+		}
+		if n := snapshots(); n != 1 {
+			t.Fatalf("alone %v: %d snapshots open after the first read, want 1", alone, n)
+		}
+		mustPut(t, db, "a", "3") // after it: not seen, and a conflict at commit
+		path()
+		if v, err := tx.Get(ctx, []byte("a")); err != nil || string(v) != "2" {
+			t.Fatalf("alone %v: second read = %q, %v; want the snapshot's value", alone, v, err)
+		}
+		tx.Put([]byte("b"), []byte("x"))
+		if err := tx.Commit(ctx); !errors.Is(err, ErrConflict) {
+			t.Fatalf("alone %v: commit after a write to a key read: %v, want ErrConflict", alone, err)
+		}
+
+		// A first read that finds nothing opens the snapshot all the same.
+		tx, _ = db.NewTransaction(false)
+		path()
+		if _, err := tx.Get(ctx, []byte("absent")); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("alone %v: first read of an absent key: %v", alone, err)
+		}
+		mustPut(t, db, "absent", "now")
+		path()
+		if _, err := tx.Get(ctx, []byte("absent")); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("alone %v: the key written after the snapshot: %v, want ErrNotFound", alone, err)
+		}
+		if n := snapshots(); n != 1 {
+			t.Fatalf("alone %v: %d snapshots open, want 1", alone, n)
+		}
+		tx.Discard()
+
+		// Writes without a read take no snapshot and commit as a batch.
+		tx, _ = db.NewTransaction(true)
+		tx.Put([]byte("c"), []byte("3"))
+		if n := snapshots(); n != 0 {
+			t.Fatalf("alone %v: %d snapshots open for a transaction that did not read", alone, n)
+		}
+		path()
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantValue(t, db, "c", "3")
+		db.Delete(ctx, []byte("absent"))
+	}
+	if n := snapshots(); n != 0 {
+		t.Fatalf("%d snapshots left open", n)
 	}
 }

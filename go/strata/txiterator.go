@@ -66,7 +66,11 @@ func (tx *Tx) NewIterator(ctx context.Context, opts *IterOptions) (*TxIterator, 
 		}
 		opts = prefixBounds(opts)
 	}
-	snap, err := tx.snap.NewIterator(ctx, opts)
+	txSnap, err := tx.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := txSnap.NewIterator(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,7 @@ func TestTxIteratorMatchesAMergedModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Discard()
+	tx.Snapshot()       // takes the transaction's snapshot now, before its first read
 	for i := range 50 { // later commits, which the transaction must not see
 		mustPut(t, db, key(), fmt.Sprint("later ", i))
 	}
