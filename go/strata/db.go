@@ -223,11 +223,7 @@ func (db *DB) getAt(ctx context.Context, op string, snapshot uint64, key []byte,
 	if completions != nil && completions.alone() {
 		return db.getWaiting(ctx, op, snapshot, key, dst)
 	}
-	kind := opPlain
-	if snapshot == snapshotNew {
-		kind = opGetSnapshot
-	}
-	cl, err := db.execAppend(ctx, op, kind, dst, func(token C.uint64_t) C.int32_t {
+	cl, err := db.execAppend(ctx, op, getKind(snapshot), dst, func(token C.uint64_t) C.int32_t {
 		k, kn := bytesArg(key)
 		return C.strata_db_get(C.uint64_t(db.handle), C.uint64_t(snapshot), k, kn, token)
 	})
@@ -246,6 +242,15 @@ func (db *DB) getAt(ctx context.Context, op string, snapshot uint64, key []byte,
 // snapshotNew, as a read's snapshot, opens a snapshot and reads at it in one request
 // (STRATA_SNAPSHOT_NEW): the result's handle is the new snapshot.
 const snapshotNew = uint64(C.STRATA_SNAPSHOT_NEW)
+
+// getKind is what a read at snapshot is: one that opens its snapshot hands over a handle,
+// which an abandoned read's result must have closed.
+func getKind(snapshot uint64) opKind {
+	if snapshot == snapshotNew {
+		return opGetSnapshot
+	}
+	return opPlain
+}
 
 // Delete removes key. Deleting a missing key is not an error. It is durable as Put is.
 func (db *DB) Delete(ctx context.Context, key []byte, opts ...WriteOptions) error {
@@ -432,13 +437,9 @@ func (db *DB) getWaiting(ctx context.Context, op string, snapshot uint64, key []
 	runtime.KeepAlive(room)
 	var res result
 	var err error
-	kind := opPlain
-	if snapshot == snapshotNew {
-		kind = opGetSnapshot
-	}
 	switch {
 	case code == C.STRATA_INTERRUPTED:
-		res, err = c.await(ctx, token, kind, dst, w, false)
+		res, err = c.await(ctx, token, getKind(snapshot), dst, w, false)
 	case code != C.STRATA_OK && code != C.STRATA_ERR_NOT_FOUND && out.len == 0:
 		// Refused before it reached the runtime thread (which always says why).
 		return dst, 0, submitError(op, code)

@@ -474,12 +474,17 @@ impl DbCell {
 
     /// Pins the latest state as a new snapshot and returns its handle in the completion.
     fn snapshot_open(&self, token: u64) -> Completion {
+        let mut c = Completion::ok(token, Vec::new());
+        c.handle = self.open_snapshot();
+        c
+    }
+
+    /// Pins the latest state as a new snapshot and returns its handle.
+    fn open_snapshot(&self) -> u64 {
         let handle = self.new_handle();
         let seq = self.read().acquire_snapshot();
         self.snapshots_mut().insert(handle, seq);
-        let mut c = Completion::ok(token, Vec::new());
-        c.handle = handle;
-        c
+        handle
     }
 
     /// Closes a snapshot of this database (a closed or unknown handle: nothing to do).
@@ -511,7 +516,7 @@ impl DbCell {
         completions: &CompletionQueue,
     ) -> Completion {
         if snapshot == STRATA_SNAPSHOT_NEW {
-            let opened = self.snapshot_open(token).handle;
+            let opened = self.open_snapshot();
             let mut c = self.get(opened, key, token, buffers, completions);
             if c.code == 0 || c.code == STRATA_ERR_NOT_FOUND {
                 c.handle = opened;
@@ -623,8 +628,7 @@ fn read_guarded(
     };
     // AssertUnwindSafe: after a panic the database is poisoned, as on its own thread.
     catch_unwind(AssertUnwindSafe(serve)).unwrap_or_else(|payload| {
-        let why = format!("panic in strata: {}", panic_message(&*payload));
-        tracing::error!(reason = %why, "read panicked");
+        let why = panicked(&*payload, "read");
         cell.write().poison(why.clone());
         Completion::err(token, ErrorCode::Internal as i32, why)
     })
@@ -792,8 +796,7 @@ impl State {
         // AssertUnwindSafe: after a panic the affected database is poisoned and only read, so
         // a half-applied update cannot be built on.
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.handle(request))) {
-            let why = format!("panic in strata: {}", panic_message(&*payload));
-            tracing::error!(reason = %why, "request panicked");
+            let why = panicked(&*payload, "request");
             if let Some(slot) = db.and_then(|id| self.dbs.get(&id)) {
                 // The committer refuses every later write, and fails those it holds.
                 slot.db.write().poison(why.clone());
@@ -1230,9 +1233,9 @@ impl State {
             state.read_ahead(&slot.db.read(), scratch)
         }));
         if let Err(payload) = read {
-            let why = format!("panic in strata: {}", panic_message(&*payload));
-            tracing::error!(reason = %why, "reading an iterator's chunk ahead panicked");
-            slot.db.write().poison(why);
+            slot.db
+                .write()
+                .poison(panicked(&*payload, "reading an iterator's chunk ahead"));
         }
     }
 
@@ -1454,6 +1457,14 @@ fn chunk_completion(token: u64, chunk: strata_engine::Result<(Vec<u8>, bool)>) -
         }
         Err(e) => failure(token, &e),
     }
+}
+
+/// Says why a serving thread's work panicked, in the log and as the message a poisoned
+/// database gives: `what` names the work.
+fn panicked(payload: &(dyn std::any::Any + Send), what: &str) -> String {
+    let why = format!("panic in strata: {}", panic_message(payload));
+    tracing::error!(reason = %why, work = what, "panicked");
+    why
 }
 
 fn iter_closed(token: u64) -> Completion {
