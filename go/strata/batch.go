@@ -31,6 +31,25 @@ const (
 	kindDeleteRange = C.STRATA_BATCH_DELETE_RANGE
 )
 
+// A caller waiting in its own call for a write without fsync spins (waitSpin) only when the
+// database's thread applies the batch within that spin: at most bulkEntries operations and
+// bulkBytes bytes (natively a batch of 100 puts of 116 bytes takes 37 us, a third of a
+// microsecond each). Spinning for a larger batch took a core that flushes and compactions
+// needed: fillrandom's batches of 100, 0.84-0.92M -> 1.11-1.18M keys/s without the spin.
+const (
+	bulkEntries = 32
+	bulkBytes   = 32 << 10
+)
+
+// waitKind is the kind of a write of b whose database writes as kind (DB.writeKind): opBulk
+// for a batch too large to spin for, when the write does not wait for an fsync anyway.
+func (b *Batch) waitKind(kind opKind) opKind {
+	if kind == opPlain && (b.count > bulkEntries || len(b.data) > bulkBytes) {
+		return opBulk
+	}
+	return kind
+}
+
 // NewBatch returns an empty batch. The zero Batch is empty too and ready to use.
 func NewBatch() *Batch { return &Batch{} }
 

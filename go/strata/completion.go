@@ -55,10 +55,13 @@ const (
 	// opGetSnapshot is a point read that opens its snapshot (snapshotNew): its result's
 	// handle is that snapshot, found or not.
 	opGetSnapshot
+	// opBulk is a write without fsync of a batch the database's thread takes longer to apply
+	// than a caller spins (Batch.waitKind): a caller waiting in its own call sleeps at once.
+	opBulk
 )
 
 // quick reports whether a request's result is due within microseconds (worth spinning for).
-func (k opKind) quick() bool { return k != opDisk && k != opSync }
+func (k opKind) quick() bool { return k != opDisk && k != opSync && k != opBulk }
 
 // waitable reports whether a lone caller waits for the request in its own cgo call through
 // strata_expect/strata_wait: snapshots. Point reads (getWaiting), writes (DB.write) and
@@ -410,6 +413,8 @@ func (db *DB) execWaiting(ctx context.Context, op string, kind opKind, dst []byt
 	spin := C.uint64_t(0)
 	if kind.quick() {
 		spin = C.uint64_t(waitSpin)
+	} else {
+		callsSlept.Add(1)
 	}
 	out := &w.waited
 	code := int32(submit(token, spin, limit, roomPtr, C.size_t(len(room)), out))

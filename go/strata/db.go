@@ -369,7 +369,8 @@ func (db *DB) writeSynced(ctx context.Context, op string, b *Batch) error {
 // machine (BenchmarkPutSequential 3.9-4.9 against 3.9-4.7 us) and less on a busy one (6.9-10.2
 // against 9.2-13.0 us). Choosing between the two by timing them, as iterator opens do, cost
 // more than either: each switch wakes the threads of the way taken while those of the way left
-// still spin, a few hundred microseconds (5.0-6.7 us a Put).
+// still spin, a few hundred microseconds (5.0-6.7 us a Put). The caller spins only for a batch
+// the database's thread applies within the spin (Batch.waitKind).
 func (db *DB) write(ctx context.Context, op string, batch *Batch, fill func(*Batch), queued func(C.uint64_t) C.int32_t) error {
 	if completions == nil || !completions.alone() {
 		_, err := db.exec(ctx, op, db.writeKind, queued)
@@ -381,7 +382,7 @@ func (db *DB) write(ctx context.Context, op string, batch *Batch, fill func(*Bat
 		b.Reset()
 		fill(b)
 	}
-	_, err := db.execWaiting(ctx, op, db.writeKind, nil, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
+	_, err := db.execWaiting(ctx, op, b.waitKind(db.writeKind), nil, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
 		p, n := bytesArg(b.data)
 		return C.strata_db_write_wait(C.uint64_t(db.handle), p, n, 0, token, spin, limit, room, roomLen, out)
 	})
@@ -482,5 +483,6 @@ func (w *waitCall) room(dst []byte) ([]byte, *C.uint8_t) {
 }
 
 // getsWaited and callsWaited count the reads served by getWaiting and the other requests
-// served by doWaiting, so tests can tell which path ran.
-var getsWaited, callsWaited atomic.Int64
+// served by execWaiting, and callsSlept those of the latter that slept without spinning
+// (durable and bulk writes), so tests can tell which path ran.
+var getsWaited, callsWaited, callsSlept atomic.Int64

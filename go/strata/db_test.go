@@ -590,3 +590,56 @@ func TestWaitingInTheCallEndsWithItsContext(t *testing.T) {
 		t.Fatal("a lone Get under a cancellable context did not wait in its own call")
 	}
 }
+
+// TestBulkWritesSleepInsteadOfSpinning: a lone caller's write without fsync spins for its
+// result only when the batch is small enough for the database's thread to apply within the
+// spin (at most bulkEntries operations and bulkBytes bytes); a larger one sleeps at once, and
+// both still wait in their own call and land.
+func TestBulkWritesSleepInsteadOfSpinning(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, &Options{NoSync: true})
+	defer forceAlone(t, true)()
+	written := 0
+	for i, tc := range []struct {
+		name              string
+		entries, valueLen int
+		sleeps            bool
+	}{
+		{"bulkEntries puts", bulkEntries, 8, false},
+		{"one put more", bulkEntries + 1, 8, true},
+		{"one put of bulkBytes", 1, bulkBytes, true},
+		{"one small put", 1, 100, false},
+	} {
+		b := NewBatch()
+		for j := range tc.entries {
+			b.Put(fmt.Appendf(nil, "%d-%03d", i, j), make([]byte, tc.valueLen))
+		}
+		waited, slept := callsWaited.Load(), callsSlept.Load()
+		if err := db.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		written += tc.entries
+		if got := callsWaited.Load() - waited; got != 1 {
+			t.Fatalf("%s: %d calls waited in their own call, want 1", tc.name, got)
+		}
+		if got := callsSlept.Load() - slept; (got == 1) != tc.sleeps {
+			t.Fatalf("%s: %d calls slept without spinning, want sleeping %v", tc.name, got, tc.sleeps)
+		}
+		// A durable write sleeps whatever its size: the rule only spares NoSync writes a spin.
+		if got := b.waitKind(opSync); got != opSync {
+			t.Fatalf("%s: a durable write of it waits as kind %d, want opSync", tc.name, got)
+		}
+	}
+	it, err := db.NewIterator(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		n++
+	}
+	if err := it.Err(); err != nil || n != written {
+		t.Fatalf("%d keys after the writes, want %d (%v)", n, written, err)
+	}
+}

@@ -279,7 +279,7 @@ func (tx *Tx) Commit(ctx context.Context, opts ...WriteOptions) error {
 	if syncRequested(opts) {
 		flags = C.STRATA_WRITE_SYNC
 	}
-	kind := tx.db.writeKind
+	kind := tx.writes.waitKind(tx.db.writeKind)
 	if flags != 0 {
 		kind = opSync
 	}
