@@ -35,7 +35,7 @@ const (
 // database's thread applies the batch within that spin: at most bulkEntries operations and
 // bulkBytes bytes (natively a batch of 100 puts of 116 bytes takes 37 us, a third of a
 // microsecond each). Spinning for a larger batch took a core that flushes and compactions
-// needed: fillrandom's batches of 100, 0.84-0.92M -> 1.11-1.18M keys/s without the spin.
+// needed: fillrandom's batches of 100, 0.85-0.87M -> 0.98-1.16M keys/s without the spin.
 const (
 	bulkEntries = 32
 	bulkBytes   = 32 << 10

@@ -630,6 +630,28 @@ func TestBulkWritesSleepInsteadOfSpinning(t *testing.T) {
 			t.Fatalf("%s: a durable write of it waits as kind %d, want opSync", tc.name, got)
 		}
 	}
+	// A transaction's commit (it read, so it is checked, not written as a batch) alike.
+	for _, puts := range []int{bulkEntries, bulkEntries + 1} {
+		slept := callsSlept.Load()
+		err := db.Update(ctx, func(tx *Tx) error {
+			if _, err := tx.Get(ctx, []byte("0-000")); err != nil {
+				return err
+			}
+			for j := range puts {
+				if err := tx.Put(fmt.Appendf(nil, "tx%d-%03d", puts, j), []byte("v")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		written += puts
+		if got, want := callsSlept.Load()-slept, int64(puts/(bulkEntries+1)); got != want {
+			t.Fatalf("a transaction of %d puts: %d commits slept without spinning, want %d", puts, got, want)
+		}
+	}
 	it, err := db.NewIterator(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -279,7 +279,7 @@ func (tx *Tx) Commit(ctx context.Context, opts ...WriteOptions) error {
 	if syncRequested(opts) {
 		flags = C.STRATA_WRITE_SYNC
 	}
-	kind := tx.writes.waitKind(tx.db.writeKind)
+	kind := tx.db.writeKind
 	if flags != 0 {
 		kind = opSync
 	}
@@ -288,7 +288,7 @@ func (tx *Tx) Commit(ctx context.Context, opts ...WriteOptions) error {
 	if completions != nil && completions.alone() {
 		// A lone caller waits in its own call, as for a durable write: the hops it saves
 		// through the completion queue are most of a commit's cost.
-		_, err = tx.db.execWaiting(ctx, "transaction commit", kind, nil, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
+		_, err = tx.db.execWaiting(ctx, "transaction commit", tx.writes.waitKind(kind), nil, func(token, spin, limit C.uint64_t, room *C.uint8_t, roomLen C.size_t, out *C.strata_waited) C.int32_t {
 			b, bn := bytesArg(tx.writes.data)
 			r, rn := bytesArg(tx.reads)
 			return C.strata_db_commit_wait(db, snap, b, bn, r, rn, flags, token, spin, limit, room, roomLen, out)
