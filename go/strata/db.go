@@ -32,7 +32,7 @@ type DB struct {
 	cleanup   runtime.Cleanup
 
 	// scanEntries is how many entries the first chunk after an iterator's open or seek asks
-	// for (0: minChunk), learned from how far this database's iterators read (learnScan).
+	// for (0: firstChunk), learned from how far this database's iterators read (learnScan).
 	scanEntries atomic.Uint32
 	// turns is whether this database's iterators lately turned around right after a seek,
 	// so that seeks bring the entries behind them (learnTurn).

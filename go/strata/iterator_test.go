@@ -135,10 +135,12 @@ func TestIteratorAbandonedHalfWayIsReleasedByClose(t *testing.T) {
 }
 
 // TestScanChunkFollowsHowFarIteratorsRead: the first chunk after an open or a seek grows to
-// what the database's iterators read past it and an eighth more, in multiples of 16 (a scan of
-// 100 then crosses once, its chunk holding 112), shrinks when
-// they read much less than it holds, stays put when the range, not the reader, ended the scan,
-// and keeps between minChunk and maxChunk entries.
+// what the database's iterators read past it, an eighth more and one (a scan of 100 then
+// crosses once, its chunk holding 113), halves when they read under a quarter of it, loses a
+// sixteenth when they read less than it less that room, so scans of one length settle on it
+// (scans of 10 on chunks of 12), stays put when the range, not the reader, ended the scan, when
+// the iterator read nothing and when it turned where a seek landed, and keeps between minChunk
+// and maxChunk entries.
 func TestScanChunkFollowsHowFarIteratorsRead(t *testing.T) {
 	db := openTest(t, &Options{NoSync: true})
 	b := NewBatch()
@@ -170,15 +172,17 @@ func TestScanChunkFollowsHowFarIteratorsRead(t *testing.T) {
 		wantChunk  int    // entries in the open's first chunk
 		wantLearnt uint32 // scanEntries after the scan
 	}{
-		{"a scan of 10", nil, 10, minChunk, 0},
-		{"a scan of 100", nil, 100, minChunk, 112},
-		{"a scan of 100 again: one chunk", nil, 100, 112, 112},
-		{"a scan of 20: under a quarter", nil, 20, 112, 56},
-		{"a scan of 20 again", nil, 20, 56, 56},
-		{"a range of 3 read whole: the range ended it", &IterOptions{Prefix: []byte("k000")}, 3, 10, 56},
-		{"a long scan", nil, 1500, 56, maxChunk},
+		{"a scan of 10: less than the chunk less its room", nil, 10, firstChunk, 15},
+		{"a scan of 100", nil, 100, 15, 113},
+		{"a scan of 100 again: one chunk", nil, 100, 113, 113},
+		{"an iterator that read nothing", nil, 0, 113, 113},
+		{"a scan of 20: under a quarter", nil, 20, 113, 56},
+		{"a scan of 20 again: a sixteenth off", nil, 20, 56, 53},
+		{"a range of 10 read in part: the range ended it", &IterOptions{Prefix: []byte("k000")}, 3, 10, 53},
+		{"a long scan", nil, 1500, 53, maxChunk},
 		{"a scan of 1", nil, 1, maxChunk, maxChunk / 2},
 		{"a scan of 1 again", nil, 1, maxChunk / 2, maxChunk / 4},
+		{"a scan of 20: a sixteenth off", nil, 20, maxChunk / 4, 60},
 	}
 	for _, st := range steps {
 		if got := scan(st.opts, st.read); got != st.wantChunk {
@@ -188,18 +192,42 @@ func TestScanChunkFollowsHowFarIteratorsRead(t *testing.T) {
 			t.Fatalf("%s: the next first chunk asks for %d entries, want %d", st.what, got, st.wantLearnt)
 		}
 	}
-	// Seeks learn and ask alike: a seek read 200 entries past, the next one's chunk holds 240.
+	// Scans of one length settle on it and its room, and stay there.
+	for range 30 {
+		scan(nil, 10)
+	}
+	if got := db.scanEntries.Load(); got != uint32(withRoom(10)) {
+		t.Fatalf("after scans of 10: the next first chunk asks for %d entries, want %d", got, withRoom(10))
+	}
+	if got := scan(nil, 10); got != withRoom(10) || db.scanEntries.Load() != uint32(withRoom(10)) {
+		t.Fatalf("one more scan of 10: its chunk held %d entries and the next asks for %d, want %d both", got, db.scanEntries.Load(), withRoom(10))
+	}
+	// A scan of 1 among them asks for minChunk at least.
+	db.scanEntries.Store(minChunk + 1)
+	scan(nil, 1)
+	if got := db.scanEntries.Load(); got != minChunk {
+		t.Fatalf("a scan of 1 after a chunk of %d: the next asks for %d, want %d", minChunk+1, got, minChunk)
+	}
+	// Seeks learn and ask alike: a seek read 200 entries past, the next one's chunk holds 226.
 	it, err := db.NewIterator(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer it.Close()
+	// A turn-around where a seek landed is no short scan: nothing learned from either.
+	db.scanEntries.Store(64)
+	if !it.SeekGE([]byte("k0100")) || !it.Prev() || string(it.Key()) != "k0099" {
+		t.Fatalf("a SeekGE to k0100 and a Prev: at %q, want k0099", it.Key())
+	}
+	if got := db.scanEntries.Load(); got != 64 {
+		t.Fatalf("after a seek and a turn where it landed: the next first chunk asks for %d entries, want 64", got)
+	}
 	it.SeekGE([]byte("k0100"))
 	for i := 1; i < 200 && it.Next(); i++ {
 	}
 	it.SeekGE([]byte("k0500"))
-	if got := chunkEntries(it.chunk); got != 240 || string(it.Key()) != "k0500" {
-		t.Fatalf("after a seek that read 200: the next seek's chunk held %d entries from %q, want 240 from k0500", got, it.Key())
+	if got := chunkEntries(it.chunk); got != withRoom(200) || string(it.Key()) != "k0500" {
+		t.Fatalf("after a seek that read 200: the next seek's chunk held %d entries from %q, want %d from k0500", got, it.Key(), withRoom(200))
 	}
 }
 
