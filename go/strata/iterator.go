@@ -207,7 +207,9 @@ func (db *DB) scanChunk() C.uint32_t {
 // less than the chunk less its room takes a sixteenth off (at least one entry), so scans of one
 // length settle on withRoom of it: every entry read beyond costs the database's thread a step
 // and a copy (a scan of 10 entries, 8.5 us with a first chunk of 16, 7.9 us with 10), every
-// one short a whole round trip. When the range ended the scan nothing is learned. Iterators of
+// one short a whole round trip. Nothing is learned when the range ended the scan, nor from an
+// iterator that read nothing (opened to be positioned by a seek, which then learns); a reader
+// that turned around where its seek landed is counted from there, the other way. Iterators of
 // one database race on the size harmlessly: it is a hint.
 func (db *DB) learnScan(asked uint32, read int, ended bool) {
 	switch {
@@ -400,16 +402,20 @@ func (it *Iterator) move(down bool) bool {
 	}
 	// Turning around.
 	if it.sought && it.read <= 1 {
-		// Where the seek landed: that says nothing of how far scans go, and a first chunk
-		// shrunk for it would cost the walk the other way a round trip.
-		it.turned, it.asked = true, 0
+		// Where the seek landed: that says nothing of how far scans go, but the walk the
+		// other way does (a seek brings as many entries from behind as its chunk holds), so
+		// the seek's count starts again here.
+		it.turned, it.read = true, 0
+		it.learnedTurn()
+	} else {
+		it.learned()
 	}
-	it.learned()
 	switch {
 	case it.behind != nil:
 		// The seek brought the entries behind where it landed (or behind the end it found).
 		it.chunk, it.pos, it.down = it.behind, 0, down
 		it.lastChunk, it.fromBehind, it.behind = it.behindDone, true, nil
+		it.ended = it.behindDone
 		return it.step()
 	case it.key != nil:
 		// Turning around at the current key: the next one the other way.
@@ -502,6 +508,12 @@ func (it *Iterator) learned() {
 		it.db.learnScan(it.asked, it.read, it.ended)
 		it.asked = 0
 	}
+	it.learnedTurn()
+}
+
+// learnedTurn is learned's second half: whether the iterator turned around where its last seek
+// landed, once.
+func (it *Iterator) learnedTurn() {
 	if it.sought {
 		it.db.turns.learn(it.turned)
 		it.sought, it.turned = false, false
@@ -514,11 +526,17 @@ func (it *Iterator) step() bool {
 	for it.pos >= len(it.chunk) {
 		if it.fromBehind && !it.lastChunk {
 			// Past the entries a seek brought from behind it: the engine is elsewhere, so
-			// go on from the last of them with a seek.
+			// go on from the last of them with a seek. The walk goes on too: the seek's
+			// first chunk learns from all of it, not from its part after the seek.
+			mode := C.uint32_t(C.STRATA_SEEK_GT)
 			if it.down {
-				return it.seek(C.STRATA_SEEK_LT, bytes.Clone(it.key))
+				mode = C.STRATA_SEEK_LT
 			}
-			return it.seek(C.STRATA_SEEK_GT, bytes.Clone(it.key))
+			walked := it.read
+			it.asked = 0
+			ok := it.seek(mode, bytes.Clone(it.key))
+			it.read += walked
+			return ok
 		}
 		if it.lastChunk || !it.fetch() {
 			it.key, it.value = nil, nil

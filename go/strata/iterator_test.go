@@ -214,7 +214,7 @@ func TestScanChunkFollowsHowFarIteratorsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer it.Close()
-	// A turn-around where a seek landed is no short scan: nothing learned from either.
+	// A turn-around where a seek landed is no short scan of 1 entry: nothing learned from it.
 	db.scanEntries.Store(64)
 	if !it.SeekGE([]byte("k0100")) || !it.Prev() || string(it.Key()) != "k0099" {
 		t.Fatalf("a SeekGE to k0100 and a Prev: at %q, want k0099", it.Key())
@@ -229,6 +229,33 @@ func TestScanChunkFollowsHowFarIteratorsRead(t *testing.T) {
 	if got := chunkEntries(it.chunk); got != withRoom(200) || string(it.Key()) != "k0500" {
 		t.Fatalf("after a seek that read 200: the next seek's chunk held %d entries from %q, want %d from k0500", got, it.Key(), withRoom(200))
 	}
+	// Seeks each followed by 10 Prevs learn from the walk back, whether the entries behind
+	// came with the seek or by a seek of their own: from the smallest first chunk, the chunk
+	// grows to hold them, and a seek then brings them all.
+	for _, behind := range []int32{2, 1} {
+		db.turns.force.Store(behind)
+		it, err := db.NewIterator(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		db.scanEntries.Store(minChunk) // the open read nothing: its first seek learns nothing
+		for range 3 {
+			if !it.SeekGE([]byte("k1000")) {
+				t.Fatal("SeekGE k1000 found nothing")
+			}
+			for i := range 10 {
+				if !it.Prev() || string(it.Key()) != fmt.Sprintf("k%04d", 999-i) {
+					t.Fatalf("Prev %d after SeekGE k1000: at %q", i+1, it.Key())
+				}
+			}
+		}
+		it.SeekGE([]byte("k1500"))
+		if got := db.scanEntries.Load(); got != uint32(withRoom(10)) {
+			t.Fatalf("after seeks and 10 Prevs (force %d): the next first chunk asks for %d entries, want %d", behind, got, withRoom(10))
+		}
+	}
+	db.turns.force.Store(0)
 }
 
 // chunkEntries counts the entries of a chunk as strata_iter_next encodes it.
