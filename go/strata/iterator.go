@@ -90,8 +90,9 @@ type Iterator struct {
 	unpositioned bool
 
 	// asked is how many entries the first chunk after the last open or seek asked for, read
-	// how many entries were moved onto since, and ended whether that chunk was the range's
-	// last: what learnScan learns from.
+	// how many entries were moved onto since (or since turning around where that seek landed,
+	// across the seek that goes on past the entries behind), and ended whether the range
+	// ended within what was read: what learnScan learns from.
 	asked uint32
 	read  int
 	ended bool
